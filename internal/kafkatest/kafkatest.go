@@ -1,0 +1,308 @@
+package kafkatest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/testcontainers/testcontainers-go"
+	tckafka "github.com/testcontainers/testcontainers-go/modules/kafka"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Tier names reported by [Tier].
+const (
+	TierExternal       = "external"
+	TierTestcontainers = "testcontainers"
+	TierInProcess      = "in-process"
+)
+
+// ContainerImage is the image started by the testcontainers tier.
+const ContainerImage = "confluentinc/confluent-local:7.5.0"
+
+var (
+	once    sync.Once
+	shared  *Broker
+	initErr error
+)
+
+// Broker is a running broker of one tier.
+type Broker struct {
+	// Tier is TierExternal, TierTestcontainers or TierInProcess.
+	Tier string
+	// Addrs are bootstrap addresses (host:port).
+	Addrs []string
+
+	stop func()
+}
+
+// Close stops a broker this package started; it leaves an external one alone.
+func (b *Broker) Close() {
+	if b.stop != nil {
+		b.stop()
+	}
+}
+
+// Shared returns the broker shared by the whole test binary, starting it on
+// first use. It fails the test when no tier can be started.
+func Shared(t testing.TB) *Broker {
+	t.Helper()
+	once.Do(func() { shared, initErr = start(context.Background()) })
+	if initErr != nil {
+		t.Fatalf("kafkatest: %v", initErr)
+	}
+	return shared
+}
+
+// Brokers returns the bootstrap addresses of the shared test broker.
+func Brokers(t testing.TB) []string { return Shared(t).Addrs }
+
+// Tier returns which tier the shared broker uses.
+func Tier(t testing.TB) string { return Shared(t).Tier }
+
+func start(ctx context.Context) (*Broker, error) {
+	if v := strings.TrimSpace(os.Getenv("KAFKA_TEST_BROKERS")); v != "" {
+		addrs := strings.Split(v, ",")
+		for i := range addrs {
+			addrs[i] = strings.TrimSpace(addrs[i])
+		}
+		if err := waitReachable(ctx, addrs[0], 30*time.Second); err != nil {
+			return nil, fmt.Errorf("KAFKA_TEST_BROKERS=%q: %w", v, err)
+		}
+		return &Broker{Tier: TierExternal, Addrs: addrs}, nil
+	}
+	tier := os.Getenv("KAFKA_TEST_TIER")
+	if tier != "kfake" && tier != TierInProcess {
+		b, err := startContainer(ctx)
+		if err == nil {
+			return b, nil
+		}
+		if tier == TierTestcontainers {
+			return nil, fmt.Errorf("testcontainers tier: %w", err)
+		}
+	}
+	return StartInProcess(1)
+}
+
+// dockerAnswers reports whether a Docker engine answers within a short time.
+func dockerAnswers(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	p, err := testcontainers.NewDockerProvider()
+	if err != nil {
+		return fmt.Errorf("docker provider: %w", err)
+	}
+	defer p.Close()
+	if err := p.Health(ctx); err != nil {
+		return fmt.Errorf("docker engine: %w", err)
+	}
+	return nil
+}
+
+func startContainer(ctx context.Context) (b *Broker, err error) {
+	if err := dockerAnswers(ctx); err != nil {
+		return nil, err
+	}
+	defer func() {
+		// testcontainers may panic when the engine disappears mid-start.
+		if r := recover(); r != nil {
+			b, err = nil, fmt.Errorf("start kafka container: %v", r)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	c, err := tckafka.Run(ctx, ContainerImage, tckafka.WithClusterID("jelou-producer-test"))
+	if err != nil {
+		return nil, fmt.Errorf("start kafka container: %w", err)
+	}
+	addrs, err := c.Brokers(ctx)
+	if err != nil {
+		_ = testcontainers.TerminateContainer(c)
+		return nil, fmt.Errorf("kafka container brokers: %w", err)
+	}
+	return &Broker{Tier: TierTestcontainers, Addrs: addrs, stop: func() { _ = testcontainers.TerminateContainer(c) }}, nil
+}
+
+// StartInProcess starts a new in-process kfake cluster of n brokers on
+// 127.0.0.1 with extra kfake options (SASL, TLS, fixed ports, a data
+// directory). Tests that stop or restart a broker, or need one configured
+// differently, use it instead of the shared one; the caller closes it.
+func StartInProcess(n int, opts ...kfake.Opt) (*Broker, error) {
+	if n <= 0 {
+		n = 1
+	}
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(n)}, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("start in-process broker: %w", err)
+	}
+	return &Broker{Tier: TierInProcess, Addrs: c.ListenAddrs(), stop: c.Close}, nil
+}
+
+func waitReachable(ctx context.Context, addr string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	var last error
+	for time.Now().Before(deadline) {
+		var d net.Dialer
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		c, err := d.DialContext(cctx, "tcp", addr)
+		cancel()
+		if err == nil {
+			return c.Close()
+		}
+		last = err
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("broker %s not reachable: %w", addr, last)
+}
+
+var unsafeTopicChars = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
+
+// TopicName returns a topic name unique to this test and run.
+func TopicName(t testing.TB) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := unsafeTopicChars.ReplaceAllString(t.Name(), "_")
+	if len(name) > 150 {
+		name = name[:150]
+	}
+	return "test." + name + "." + hex.EncodeToString(b[:])
+}
+
+// Topic creates a uniquely named topic with the given partitions and
+// configuration on the shared broker and returns its name.
+func Topic(t testing.TB, partitions int, configs map[string]string) string {
+	t.Helper()
+	name := TopicName(t)
+	if err := CreateTopic(context.Background(), Brokers(t), name, partitions, configs); err != nil {
+		t.Fatalf("kafkatest: %v", err)
+	}
+	return name
+}
+
+// CreateTopic creates topic on the cluster behind brokers through its
+// controller and waits until its metadata lists every partition.
+func CreateTopic(ctx context.Context, brokers []string, topic string, partitions int, configs map[string]string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	entries := make([]kafka.ConfigEntry, 0, len(configs))
+	for k, v := range configs {
+		entries = append(entries, kafka.ConfigEntry{ConfigName: k, ConfigValue: v})
+	}
+	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
+	if err != nil {
+		return fmt.Errorf("create topic %s: dial %s: %w", topic, brokers[0], err)
+	}
+	defer conn.Close()
+	ctrl, err := conn.Controller()
+	if err != nil {
+		return fmt.Errorf("create topic %s: find controller: %w", topic, err)
+	}
+	cc, err := kafka.DialContext(ctx, "tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
+	if err != nil {
+		return fmt.Errorf("create topic %s: dial controller: %w", topic, err)
+	}
+	defer cc.Close()
+	err = cc.CreateTopics(kafka.TopicConfig{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1, ConfigEntries: entries})
+	if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+		return fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	for {
+		parts, err := conn.ReadPartitions(topic)
+		if err == nil && len(parts) == partitions {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("create topic %s: wait for metadata: %w", topic, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Record is one record read back from a topic.
+type Record struct {
+	Partition int
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	Headers   []kafka.Header
+	Time      time.Time
+}
+
+// ReadAll reads every record of every partition of topic, from the first
+// offset to the high watermark at the time of the call.
+func ReadAll(ctx context.Context, brokers []string, topic string) ([]Record, error) {
+	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", topic, err)
+	}
+	parts, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read %s partitions: %w", topic, err)
+	}
+	var out []Record
+	for _, p := range parts {
+		recs, err := readPartition(ctx, p, topic)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs...)
+	}
+	return out, nil
+}
+
+func readPartition(ctx context.Context, p kafka.Partition, topic string) ([]Record, error) {
+	addr := net.JoinHostPort(p.Leader.Host, strconv.Itoa(p.Leader.Port))
+	conn, err := kafka.DialLeader(ctx, "tcp", addr, topic, p.ID)
+	if err != nil {
+		return nil, fmt.Errorf("read %s/%d: %w", topic, p.ID, err)
+	}
+	defer conn.Close()
+	first, last, err := conn.ReadOffsets()
+	if err != nil {
+		return nil, fmt.Errorf("read %s/%d offsets: %w", topic, p.ID, err)
+	}
+	var out []Record
+	offset := first
+	for offset < last {
+		if _, err := conn.Seek(offset, kafka.SeekAbsolute); err != nil {
+			return nil, fmt.Errorf("read %s/%d seek %d: %w", topic, p.ID, offset, err)
+		}
+		if dl, ok := ctx.Deadline(); ok {
+			_ = conn.SetReadDeadline(dl)
+		} else {
+			_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		}
+		batch := conn.ReadBatch(1, 16<<20)
+		n := 0
+		for {
+			m, err := batch.ReadMessage()
+			if err != nil {
+				break
+			}
+			n++
+			out = append(out, Record{Partition: p.ID, Offset: m.Offset, Key: m.Key, Value: m.Value, Headers: m.Headers, Time: m.Time})
+			offset = m.Offset + 1
+		}
+		if err := batch.Close(); err != nil && n == 0 {
+			return nil, fmt.Errorf("read %s/%d at %d: %w", topic, p.ID, offset, err)
+		}
+		if n == 0 {
+			// Compacted or aborted ranges: skip past the gap.
+			offset++
+		}
+	}
+	return out, nil
+}
