@@ -1,0 +1,23 @@
+// Package schemas provides the JSON Schemas of the events jelou-producer
+// publishes, one file per major version of the event type, embedded so that
+// programs and tests can read them without a path.
+//
+// # Files
+//
+// jelou.conversation.attended.v1.json describes the structured CloudEvent
+// of type ai.jelou.conversation.attended.v1 (JSON Schema draft 2020-12). Its
+// "$id" is the event's default dataschema attribute. A breaking change to
+// the event gets a new type and a new file; a file, once published, only
+// gains optional members.
+package schemas
+
+import "embed"
+
+// V1 is the file name, in FS, of the schema of
+// ai.jelou.conversation.attended.v1 events.
+const V1 = "jelou.conversation.attended.v1.json"
+
+// FS holds every schema file of this directory.
+//
+//go:embed *.json
+var FS embed.FS

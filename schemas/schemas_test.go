@@ -1,0 +1,85 @@
+package schemas_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io/fs"
+	"testing"
+
+	"github.com/jelou-producer/jelou-producer/pkg/event"
+	"github.com/jelou-producer/jelou-producer/schemas"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// TestFiles compiles every embedded schema as draft 2020-12 and checks its
+// naming: one file per event type, named after the type.
+func TestFiles(t *testing.T) {
+	names, err := fs.Glob(schemas.FS, "*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) == 0 {
+		t.Fatal("FS holds no schema")
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			b, err := fs.ReadFile(schemas.FS, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+			if err != nil {
+				t.Fatalf("not JSON: %v", err)
+			}
+			var head struct {
+				Schema string `json:"$schema"`
+				ID     string `json:"$id"`
+				Title  string `json:"title"`
+			}
+			if err := json.Unmarshal(b, &head); err != nil {
+				t.Fatal(err)
+			}
+			if head.Schema != "https://json-schema.org/draft/2020-12/schema" {
+				t.Errorf("$schema = %q, want draft 2020-12", head.Schema)
+			}
+			if want := "ai." + name[:len(name)-len(".json")]; head.Title != want {
+				t.Errorf("title = %q, want the event type %q", head.Title, want)
+			}
+			c := jsonschema.NewCompiler()
+			if err := c.AddResource(head.ID, doc); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Compile(head.ID); err != nil {
+				t.Errorf("compile: %v", err)
+			}
+		})
+	}
+}
+
+// TestV1MatchesEvent ties the v1 file to the event package's constants.
+func TestV1MatchesEvent(t *testing.T) {
+	b, err := schemas.FS.ReadFile(schemas.V1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var head struct {
+		ID         string `json:"$id"`
+		Properties struct {
+			Type struct {
+				Const string `json:"const"`
+			} `json:"type"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		t.Fatal(err)
+	}
+	if head.ID != event.DefaultDataSchema {
+		t.Errorf("$id = %q, want event.DefaultDataSchema %q", head.ID, event.DefaultDataSchema)
+	}
+	if head.Properties.Type.Const != event.TypeV1 {
+		t.Errorf("type const = %q, want event.TypeV1 %q", head.Properties.Type.Const, event.TypeV1)
+	}
+	if !bytes.Contains(b, []byte(event.Namespace)) {
+		t.Errorf("the id description does not name the namespace %s", event.Namespace)
+	}
+}
