@@ -1,0 +1,142 @@
+package jelousim
+
+import (
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/jelou-producer/jelou-producer/pkg/jelou"
+)
+
+func TestGenerateIsDeterministic(t *testing.T) {
+	cfg := testConfig().Data
+	a, err := Generate(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Generate(cfg)
+	cfg.Seed++
+	c, _ := Generate(cfg)
+	sameAsC := 0
+	for i := range a.Len() {
+		ca, cb, cc := a.Conversation(i), b.Conversation(i), c.Conversation(i)
+		if ca.ID != cb.ID || !ca.Transition.Equal(cb.Transition) || ca.OperatorNames != cb.OperatorNames {
+			t.Fatalf("conversation %d differs between two runs of one seed", i)
+		}
+		if ca.ID == cc.ID {
+			sameAsC++
+		}
+	}
+	if sameAsC > 0 {
+		t.Errorf("%d ids shared by two seeds", sameAsC)
+	}
+}
+
+func TestGenerateDistribution(t *testing.T) {
+	cfg := testConfig().Data
+	cfg.Count = 20000
+	d, err := Generate(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var late, long int
+	states, origins, companies := map[jelou.State]int{}, map[string]int{}, map[string]bool{}
+	for i := range d.Len() {
+		c := d.Conversation(i)
+		if c.VisibleAt.Sub(c.Start) >= time.Minute {
+			late++
+		}
+		if c.Transition.Sub(c.Start) >= 10*time.Hour {
+			long++
+		}
+		if c.VisibleAt.Sub(c.Start) > MaxAttendDelay {
+			t.Fatalf("conversation %d attended after %v", i, c.VisibleAt.Sub(c.Start))
+		}
+		states[c.FinalState]++
+		origins[c.Origin]++
+		companies[c.CompanyID] = true
+	}
+	// Loose bounds: they catch a broken generator, not a skewed one.
+	if r := float64(late) / float64(d.Len()); r < 0.05 || r > 0.2 {
+		t.Errorf("late ratio %v, configured 0.1", r)
+	}
+	if r := float64(long) / float64(d.Len()); r < 0.02 || r > 0.1 {
+		t.Errorf("long-lived ratio %v, configured 0.05", r)
+	}
+	if len(states) != 3 || len(origins) != 5 || len(companies) != cfg.Companies {
+		t.Errorf("states %v, origins %v, %d companies", states, origins, len(companies))
+	}
+}
+
+func TestPermuteIsABijection(t *testing.T) {
+	for _, n := range []uint64{1, 2, 3, 5, 16, 17, 100, 1000, 4097} {
+		seen := make([]bool, n)
+		for x := range n {
+			y := permute(x, n, 99)
+			if y >= n || seen[y] {
+				t.Fatalf("n=%d: permute(%d) = %d, out of range or repeated", n, x, y)
+			}
+			seen[y] = true
+		}
+	}
+}
+
+// TestMillionConversations builds 1,000,000 conversations and reports the
+// heap they take. Figures go to the README: run with -v.
+func TestMillionConversations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a million conversations")
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	sim, err := New(Config{
+		Clock: &manualClock{t: day0.Add(23 * time.Hour)},
+		Data:  DataConfig{Seed: 1, Start: day0, End: day0.Add(24 * time.Hour), Count: 1_000_000},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	built := time.Since(start)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	heap := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("1,000,000 conversations: built in %v, heap %.1f MiB (%.1f bytes each)", built.Round(time.Millisecond), float64(heap)/(1<<20), float64(heap)/1e6)
+	if heap > 64<<20 {
+		t.Errorf("a million conversations take %d bytes of heap, want under 64 MiB", heap)
+	}
+	start = time.Now()
+	n := sim.ServableCount(day0.Add(23 * time.Hour))
+	t.Logf("ServableCount over 1,000,000: %d pairs in %v", n, time.Since(start).Round(time.Millisecond))
+	if n < 900_000 {
+		t.Errorf("only %d pairs servable", n)
+	}
+	runtime.KeepAlive(sim)
+}
+
+func BenchmarkGenerate(b *testing.B) {
+	cfg := DataConfig{Seed: 1, Start: day0, End: day0.Add(24 * time.Hour), Count: 1_000_000}
+	for b.Loop() {
+		if _, err := Generate(cfg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkServePage measures one 100-row page of a window holding a
+// million conversations, without HTTP.
+func BenchmarkServePage(b *testing.B) {
+	sim, err := New(Config{
+		Clock: &manualClock{t: day0.Add(23 * time.Hour)},
+		Data:  DataConfig{Seed: 1, Start: day0, End: day0.Add(24 * time.Hour), Count: 1_000_000},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := request{from: day0.Unix(), to: day0.Add(24 * time.Hour).Unix(), limit: 100, page: 5000}
+	w := discard{}
+	for b.Loop() {
+		sim.serveWindow(w, nil, req, Fault{})
+	}
+}
