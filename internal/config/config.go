@@ -1,0 +1,293 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Command names a jelou-producer subcommand. Which variables are required
+// depends on it (see [Config.Validate]).
+type Command string
+
+// The subcommands of jelou-producer.
+const (
+	CommandRun      Command = "run"
+	CommandBackfill Command = "backfill"
+	CommandDemo     Command = "demo"
+	CommandCheck    Command = "check"
+	CommandConfig   Command = "config"
+	CommandVersion  Command = "version"
+)
+
+// Config is the whole configuration of the service, read from the environment
+// once by [Load]. Every field carries its variable name (envconfig tag), its
+// default, its meaning (desc) and its checks; [Variables] lists them.
+//
+// The groups are embedded so that envconfig reads each variable under its
+// full name and nothing else (a named sub-struct would make envconfig fall
+// back to the bare suffix, so CHECKPOINT_PATH would read $PATH). Refer to
+// fields through their group: cfg.Kafka.Topic, cfg.Checkpoint.Topic.
+//
+// Printing, %#v and slog never show a [Secret]. The zero Config is not
+// valid (its enums are empty): build one in code from [Defaults].
+type Config struct {
+	Jelou
+	Poll
+	Kafka
+	Checkpoint
+	HTTP
+	Log
+
+	// ShutdownTimeout bounds the whole drain on SIGINT/SIGTERM.
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"15s" validate:"positive" desc:"time allowed to flush Kafka, save the checkpoint and stop the HTTP server on SIGTERM"`
+	// EventSource overrides the CloudEvents "source" attribute. Empty means the
+	// event package's default.
+	EventSource string `envconfig:"EVENT_SOURCE" validate:"uri-reference" desc:"overrides the CloudEvents source attribute of published events; empty keeps the built-in source"`
+}
+
+// Jelou configures the API client.
+type Jelou struct {
+	// BaseURL is the API root, http or https.
+	BaseURL string `envconfig:"JELOU_BASE_URL" default:"https://api.jelou.ai" validate:"url" desc:"Jelou API base URL (http or https)"`
+	// ClientID and ClientSecret are the API credentials.
+	ClientID     string `envconfig:"JELOU_CLIENT_ID" required_for:"run,backfill,check" desc:"Jelou API client id"`
+	ClientSecret Secret `envconfig:"JELOU_CLIENT_SECRET" required_for:"run,backfill,check" desc:"Jelou API client secret"`
+	// AuthScheme is "basic" (Authorization: Basic base64(id:secret)) or "raw"
+	// (Authorization: id:secret); the vendor documents both.
+	AuthScheme string `envconfig:"JELOU_AUTH_SCHEME" default:"basic" enum:"basic,raw" desc:"Authorization header: basic = Basic base64(id:secret), raw = id:secret"`
+	// PageSize is the "limit" sent with each request.
+	PageSize int `envconfig:"JELOU_PAGE_SIZE" default:"100" validate:"positive" desc:"rows asked for per request (the API's limit)"`
+	// Timezone is the zone of response timestamps that carry no offset.
+	Timezone Zone `envconfig:"JELOU_TIMEZONE" default:"UTC" desc:"IANA zone of response timestamps without an offset"`
+	// RateLimit is the client-side request budget per second, shared by all
+	// windows in flight.
+	RateLimit float64 `envconfig:"JELOU_RATE_LIMIT" default:"5" validate:"positive" desc:"client-side request budget, requests per second, shared by all windows"`
+	// RateBurst is how many requests may go at once when the budget has been idle.
+	RateBurst int `envconfig:"JELOU_RATE_BURST" default:"1" validate:"positive" desc:"requests allowed at once after an idle period"`
+	// Timeout bounds one HTTP request, body included.
+	Timeout time.Duration `envconfig:"JELOU_TIMEOUT" default:"30s" validate:"positive" desc:"time limit of one API request, body included"`
+	// MaxRetryTime bounds the retries of one request (5xx, network, 429).
+	MaxRetryTime time.Duration `envconfig:"JELOU_MAX_RETRY_TIME" default:"2m" validate:"positive" desc:"give up retrying one request (5xx, network errors, 429) after this long"`
+	// MaxBodyBytes bounds a response body; a larger one is an error.
+	MaxBodyBytes ByteSize `envconfig:"JELOU_MAX_BODY_BYTES" default:"32MiB" validate:"positive" desc:"largest response body accepted"`
+}
+
+// Poll configures the windows walked over the API.
+type Poll struct {
+	// StartAt is where the first window starts when there is no checkpoint.
+	StartAt StartAt `envconfig:"POLL_START_AT" default:"24h" desc:"first window start without a checkpoint: RFC 3339 time, or a duration meaning that long ago"`
+	// Window is the length of one forward window.
+	Window time.Duration `envconfig:"POLL_WINDOW" default:"1h" validate:"positive" desc:"length of one forward window"`
+	// Interval is how often the live edge is polled.
+	Interval time.Duration `envconfig:"POLL_INTERVAL" default:"1m" validate:"positive" desc:"how often the live edge is polled"`
+	// Lag is how far behind now the live edge stays. 0 polls up to now.
+	Lag time.Duration `envconfig:"POLL_LAG" default:"30s" validate:"nonnegative" desc:"how far behind now the live edge stays"`
+	// Revisit is how long conversations seen in a non-terminal state are
+	// re-checked. 0 disables revisits.
+	Revisit time.Duration `envconfig:"POLL_REVISIT" default:"48h" validate:"nonnegative" desc:"how long non-terminal conversations are re-checked (0 disables)"`
+	// RevisitInterval is the first revisit delay; later ones back off with age.
+	RevisitInterval time.Duration `envconfig:"POLL_REVISIT_INTERVAL" default:"5m" validate:"positive" desc:"delay before the first revisit of a window; later revisits back off with age"`
+	// Settle is how long a recent window keeps being re-polled for late rows.
+	// 0 treats a window as final after its first pass.
+	Settle time.Duration `envconfig:"POLL_SETTLE" default:"15m" validate:"nonnegative" desc:"how long a recent window keeps being re-polled for late rows (0 disables)"`
+	// Concurrency is how many windows may be in flight during a backfill.
+	Concurrency int `envconfig:"POLL_CONCURRENCY" default:"4" validate:"positive" desc:"windows in flight during a backfill"`
+	// MaxPages is how many pages one window may take before it is split.
+	MaxPages int `envconfig:"POLL_MAX_PAGES" default:"50" validate:"positive" desc:"pages one window may take before it is split in two"`
+	// MinWindow is the smallest window a split may produce (at least 1s: the
+	// API filters at second granularity).
+	MinWindow time.Duration `envconfig:"POLL_MIN_WINDOW" default:"1m" validate:"positive" desc:"smallest window a split may produce (at least 1s)"`
+}
+
+// Kafka configures the output topic and the producer.
+type Kafka struct {
+	// Brokers are the bootstrap brokers.
+	Brokers HostPorts `envconfig:"KAFKA_BROKERS" required_for:"run,backfill" desc:"comma-separated bootstrap brokers, host:port each"`
+	// Topic receives the events.
+	Topic string `envconfig:"KAFKA_TOPIC" default:"jelou.conversations.attended" validate:"topic" desc:"output topic"`
+	// Compression is the batch compression codec.
+	Compression string `envconfig:"KAFKA_COMPRESSION" default:"zstd" enum:"none,gzip,snappy,lz4,zstd" desc:"compression of record batches"`
+	// Partitioner maps keys to partitions: murmur2 matches the Java client,
+	// crc32 matches librdkafka, fnv matches kafka-go's Hash balancer.
+	Partitioner string `envconfig:"KAFKA_PARTITIONER" default:"murmur2" enum:"murmur2,crc32,fnv" desc:"key to partition hash: murmur2 (Java clients), crc32 (librdkafka), fnv"`
+	// EventMode is "structured" (the CloudEvent is the record value) or
+	// "binary" (attributes in ce_ headers, data as the value).
+	EventMode string `envconfig:"KAFKA_EVENT_MODE" default:"structured" enum:"structured,binary" desc:"CloudEvents Kafka binding: structured (whole event as value) or binary (ce_ headers)"`
+	// ClientID is the Kafka client.id.
+	ClientID string `envconfig:"KAFKA_CLIENT_ID" default:"jelou-producer" desc:"Kafka client.id"`
+	// BatchSize is the most records in one produce batch.
+	BatchSize int `envconfig:"KAFKA_BATCH_SIZE" default:"100" validate:"positive" desc:"most records per produce batch"`
+	// BatchBytes is the largest produce request.
+	BatchBytes ByteSize `envconfig:"KAFKA_BATCH_BYTES" default:"1MiB" validate:"positive" desc:"largest produce request"`
+	// Linger is how long a batch waits to fill before it is sent.
+	Linger time.Duration `envconfig:"KAFKA_LINGER" default:"50ms" validate:"nonnegative" desc:"how long a batch waits to fill before it is sent"`
+	// WriteTimeout bounds one produce request.
+	WriteTimeout time.Duration `envconfig:"KAFKA_WRITE_TIMEOUT" default:"10s" validate:"positive" desc:"time limit of one produce request"`
+	// TopicCreate creates the topic at startup when it is missing.
+	TopicCreate bool `envconfig:"KAFKA_TOPIC_CREATE" default:"false" desc:"create the topic at startup when it is missing"`
+	// TopicPartitions and TopicReplication are used when creating the topic.
+	TopicPartitions  int `envconfig:"KAFKA_TOPIC_PARTITIONS" default:"6" validate:"positive" desc:"partitions of a created topic"`
+	TopicReplication int `envconfig:"KAFKA_TOPIC_REPLICATION" default:"1" validate:"positive" desc:"replication factor of a created topic"`
+	// TopicConfig holds settings of a created topic.
+	TopicConfig TopicConfig `envconfig:"KAFKA_TOPIC_CONFIG" desc:"settings of a created topic, key=value,key=value (e.g. retention.ms=604800000)"`
+
+	KafkaTLS
+	KafkaSASL
+}
+
+// KafkaTLS configures TLS to the brokers.
+type KafkaTLS struct {
+	// Enabled turns TLS on; the file fields require it.
+	Enabled bool `envconfig:"KAFKA_TLS_ENABLED" default:"false" desc:"connect to the brokers over TLS"`
+	// CAFile is a PEM bundle of CAs to trust. Empty trusts the system roots.
+	CAFile string `envconfig:"KAFKA_TLS_CA_FILE" desc:"PEM file of CAs to trust instead of the system roots"`
+	// CertFile and KeyFile are a PEM client certificate and key, set together.
+	CertFile string `envconfig:"KAFKA_TLS_CERT_FILE" desc:"PEM client certificate (with KAFKA_TLS_KEY_FILE)"`
+	KeyFile  string `envconfig:"KAFKA_TLS_KEY_FILE" desc:"PEM client private key (with KAFKA_TLS_CERT_FILE)"`
+	// ServerName overrides the name checked in the brokers' certificates.
+	ServerName string `envconfig:"KAFKA_TLS_SERVER_NAME" desc:"name expected in the brokers' certificates, if not the broker host"`
+	// InsecureSkipVerify disables certificate checks (tests only).
+	InsecureSkipVerify bool `envconfig:"KAFKA_TLS_INSECURE_SKIP_VERIFY" default:"false" desc:"skip broker certificate verification (tests only)"`
+}
+
+// KafkaSASL configures SASL authentication to the brokers.
+type KafkaSASL struct {
+	// Mechanism is none, plain, scram-sha-256 or scram-sha-512.
+	Mechanism string `envconfig:"KAFKA_SASL_MECHANISM" default:"none" enum:"none,plain,scram-sha-256,scram-sha-512" desc:"SASL mechanism"`
+	// Username and Password are required unless Mechanism is none.
+	Username string `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name (required unless KAFKA_SASL_MECHANISM is none)"`
+	Password Secret `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password (required unless KAFKA_SASL_MECHANISM is none)"`
+}
+
+// Checkpoint configures where progress is saved.
+type Checkpoint struct {
+	// Backend is "file" or "kafka" (a compacted topic, for containers
+	// without a volume).
+	Backend string `envconfig:"CHECKPOINT_BACKEND" default:"file" enum:"file,kafka" desc:"where checkpoints live: file, or kafka (a compacted topic)"`
+	// Path is the checkpoint file of the file backend.
+	Path string `envconfig:"CHECKPOINT_PATH" default:"./data/checkpoint.json" desc:"checkpoint file (file backend)"`
+	// Topic is the compacted topic of the kafka backend.
+	Topic string `envconfig:"CHECKPOINT_TOPIC" default:"jelou.producer.checkpoints" validate:"topic" desc:"compacted checkpoint topic (kafka backend)"`
+	// Interval is the shortest time between two saves.
+	Interval time.Duration `envconfig:"CHECKPOINT_INTERVAL" default:"5s" validate:"positive" desc:"shortest time between two checkpoint saves"`
+}
+
+// HTTP configures the metrics and health server.
+type HTTP struct {
+	// Addr is the listen address of /metrics, /healthz and /readyz.
+	Addr string `envconfig:"HTTP_ADDR" default:":9464" validate:"listen" desc:"listen address of /metrics, /healthz and /readyz"`
+}
+
+// Log configures the slog logger.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `envconfig:"LOG_LEVEL" default:"info" enum:"debug,info,warn,error" desc:"least severe level logged"`
+	// Format is json or text.
+	Format string `envconfig:"LOG_FORMAT" default:"json" enum:"json,text" desc:"log line format"`
+}
+
+// SlogLevel returns Level as a [slog.Level]; unknown values give info.
+func (l Log) SlogLevel() slog.Level {
+	switch l.Level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// Load reads the configuration from the process environment. Unset variables
+// take their defaults; a set but empty variable is a value like any other
+// (an empty duration is an error). Enum values are matched case-insensitively
+// and stored in lower case.
+//
+// Load checks only that each value parses; it reports every variable that
+// does not as an [*Error]. Call [Config.Validate] next for ranges, enums,
+// required variables and combinations.
+func Load() (Config, error) {
+	var c Config
+	if problems := checkSyntax(&c, os.LookupEnv); len(problems) > 0 {
+		return Config{}, &Error{Problems: problems}
+	}
+	if err := envconfig.Process("", &c); err != nil {
+		// checkSyntax accepts a subset of what envconfig does, so this is a bug.
+		return Config{}, fmt.Errorf("config: read environment: %w", err)
+	}
+	for _, f := range fieldsOf(&c) {
+		if f.tag.Get("enum") != "" {
+			f.value.SetString(strings.ToLower(f.value.String()))
+		}
+	}
+	return c, nil
+}
+
+// Setting is one variable's effective value, as [Config.Settings] shows it.
+type Setting struct {
+	Name  string
+	Value string // secrets are "[REDACTED]"
+}
+
+// Settings lists every variable with its value in c, in [Variables] order,
+// secrets redacted.
+func (c Config) Settings() []Setting {
+	fields := fieldsOf(&c)
+	out := make([]Setting, len(fields))
+	for i, f := range fields {
+		out[i] = Setting{Name: f.name, Value: display(f.value)}
+	}
+	return out
+}
+
+// String formats c as space-separated NAME=value pairs, secrets redacted.
+func (c Config) String() string {
+	var b strings.Builder
+	for i, s := range c.Settings() {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%s", s.Name, s.Value)
+	}
+	return b.String()
+}
+
+// GoString formats c for %#v, secrets redacted.
+func (c Config) GoString() string {
+	var b strings.Builder
+	b.WriteString("config.Config{")
+	for i, s := range c.Settings() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s: %q", s.Name, s.Value)
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// LogValue implements [slog.LogValuer]: a group of NAME=value, secrets redacted.
+func (c Config) LogValue() slog.Value {
+	settings := c.Settings()
+	attrs := make([]slog.Attr, len(settings))
+	for i, s := range settings {
+		attrs[i] = slog.String(s.Name, s.Value)
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// display formats a field's value for messages and Settings: Stringers
+// (Duration, Secret, Zone, ...) through String, the rest with fmt's %v.
+func display(v reflect.Value) string {
+	if s, ok := v.Interface().(fmt.Stringer); ok {
+		return s.String()
+	}
+	return fmt.Sprint(v.Interface())
+}

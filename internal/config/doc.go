@@ -1,0 +1,42 @@
+// Package config provides the service's configuration: one [Config] read once
+// from environment variables with envconfig, its defaults, and validation
+// that reports every problem in a sentence naming the variable.
+//
+// # Reading
+//
+// [Load] reads the process environment. Unset variables take the default in
+// their field's tag; a variable set to the empty string is a value, not
+// "unset" (so POLL_WINDOW= is an error, not 1h). Parsing is strict:
+// durations need a unit ("10" is refused, "10s" is not), integers are base 10,
+// numbers finite, booleans as [strconv.ParseBool] spells them. Load reports
+// every variable that does not parse at once, then fills the struct with
+// envconfig.
+//
+// # Validation
+//
+// [Config.Validate] takes the [Command] being run, because what is required
+// differs: JELOU_CLIENT_ID and JELOU_CLIENT_SECRET for run, backfill and
+// check; KAFKA_BROKERS for run and backfill. It returns an [*Error] holding a
+// [*Problem] per fault, one line each, for example
+//
+//	POLL_WINDOW must be positive, got "0s"
+//	KAFKA_COMPRESSION must be one of none, gzip, snappy, lz4, zstd; got "brotli"
+//	JELOU_CLIENT_SECRET is required for run
+//
+// Checks come from struct tags (enum, validate, required_for), then the
+// combinations listed on Validate.
+//
+// # Secrets
+//
+// JELOU_CLIENT_SECRET and KAFKA_SASL_PASSWORD have type [Secret], which
+// prints, logs and marshals as "[REDACTED]". Config's String, GoString and
+// LogValue show every variable with secrets redacted, so a Config may be
+// logged whole; messages never quote a secret.
+//
+// # Documentation
+//
+// [Variables] lists every variable (name, type, default, the commands that
+// require it, description, secrecy) by reflection over the tags, so the list
+// cannot drift from what Load reads. [TextTable] renders it for
+// `jelou-producer config`; [MarkdownTable] renders the README's table.
+package config

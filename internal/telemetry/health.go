@@ -1,0 +1,155 @@
+package telemetry
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jelou-producer/jelou-producer/internal/clock"
+)
+
+// Health tracks named readiness checks and serves /healthz and /readyz. It is
+// safe for concurrent use.
+//
+// A check is declared with [Health.Require] and fed with [Health.Set] by the
+// component that knows: the publisher after each write ("kafka"), the poller
+// after each poll ("poll", with a max age), the API client on 401
+// ("jelou_auth"). The service is ready when every check's last result was
+// a success, no older than its max age.
+type Health struct {
+	clock clock.Clock
+
+	mu     sync.Mutex
+	checks map[string]*check
+}
+
+type check struct {
+	maxAge      time.Duration
+	set         bool
+	err         error
+	lastSuccess time.Time
+}
+
+// CheckStatus is the state of one check, as /readyz reports it.
+type CheckStatus struct {
+	Name string `json:"name"`
+	OK   bool   `json:"ok"`
+	// Error says why the check fails; empty when OK.
+	Error string `json:"error,omitempty"`
+	// LastSuccess is when the check last passed; absent if it never did.
+	LastSuccess *time.Time `json:"last_success,omitempty"`
+	// MaxAge is the longest time allowed since LastSuccess; 0 means no limit.
+	MaxAge string `json:"max_age,omitempty"`
+}
+
+// Report is the body of /readyz.
+type Report struct {
+	Ready  bool          `json:"ready"`
+	Checks []CheckStatus `json:"checks"`
+}
+
+// NewHealth returns a Health with no checks, measuring ages on c (nil means
+// the wall clock). With no checks it is ready.
+func NewHealth(c clock.Clock) *Health {
+	if c == nil {
+		c = clock.Real{}
+	}
+	return &Health{clock: c, checks: map[string]*check{}}
+}
+
+// Require declares the check name, failing ("no result yet") until its first
+// Set. When maxAge > 0 the check also fails once its last success is older
+// than maxAge, which catches a component that stopped reporting. Declaring a
+// check again changes its maxAge and keeps its state.
+func (h *Health) Require(name string, maxAge time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.checks[name]
+	if c == nil {
+		c = &check{}
+		h.checks[name] = c
+	}
+	c.maxAge = maxAge
+}
+
+// Set records the outcome of check name now: nil for success, the reason for
+// failure. A check that was not declared is declared without a max age.
+func (h *Health) Set(name string, err error) {
+	now := h.clock.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.checks[name]
+	if c == nil {
+		c = &check{}
+		h.checks[name] = c
+	}
+	c.set, c.err = true, err
+	if err == nil {
+		c.lastSuccess = now
+	}
+}
+
+// Report returns the state of every check, sorted by name.
+func (h *Health) Report() Report {
+	now := h.clock.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := Report{Ready: true, Checks: make([]CheckStatus, 0, len(h.checks))}
+	for name, c := range h.checks {
+		s := CheckStatus{Name: name, OK: true}
+		if !c.lastSuccess.IsZero() {
+			t := c.lastSuccess
+			s.LastSuccess = &t
+		}
+		if c.maxAge > 0 {
+			s.MaxAge = c.maxAge.String()
+		}
+		switch age := now.Sub(c.lastSuccess); {
+		case !c.set:
+			s.OK, s.Error = false, "no result yet"
+		case c.err != nil:
+			s.OK, s.Error = false, c.err.Error()
+		case c.maxAge > 0 && age > c.maxAge:
+			s.OK, s.Error = false, fmt.Sprintf("last success %s ago, more than %s", age.Round(time.Second), c.maxAge)
+		}
+		r.Ready = r.Ready && s.OK
+		r.Checks = append(r.Checks, s)
+	}
+	slices.SortFunc(r.Checks, func(a, b CheckStatus) int { return strings.Compare(a.Name, b.Name) })
+	return r
+}
+
+// Ready reports whether every check passes.
+func (h *Health) Ready() bool { return h.Report().Ready }
+
+// LiveHandler serves /healthz: 200 "ok" while the process can serve HTTP.
+func (h *Health) LiveHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+}
+
+// ReadyHandler serves /readyz: the [Report] as JSON, with status 200 when
+// ready and 503 otherwise.
+func (h *Health) ReadyHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		r := h.Report()
+		body, err := json.MarshalIndent(r, "", "  ")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if !r.Ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_, _ = w.Write(append(body, '\n'))
+	})
+}

@@ -1,0 +1,109 @@
+package telemetry
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func TestHealthTransitions(t *testing.T) {
+	clk := newFakeClock()
+	h := NewHealth(clk)
+	type step struct {
+		do        func()
+		wantReady bool
+		wantError map[string]string // check name → error ("" means ok)
+	}
+	steps := []struct {
+		name string
+		step
+	}{
+		{"no checks", step{func() {}, true, map[string]string{}}},
+		{"declared", step{func() {
+			h.Require("kafka", 0)
+			h.Require("poll", 5*time.Minute)
+		}, false, map[string]string{"kafka": "no result yet", "poll": "no result yet"}}},
+		{"kafka up", step{func() { h.Set("kafka", nil) }, false, map[string]string{"kafka": "", "poll": "no result yet"}}},
+		{"poll ok", step{func() { h.Set("poll", nil) }, true, map[string]string{"kafka": "", "poll": ""}}},
+		{"poll stale", step{func() { clk.Advance(6 * time.Minute) }, false,
+			map[string]string{"kafka": "", "poll": "last success 6m0s ago, more than 5m0s"}}},
+		{"poll fresh", step{func() { h.Set("poll", nil) }, true, map[string]string{"kafka": "", "poll": ""}}},
+		{"auth failure", step{func() { h.Set("jelou_auth", errors.New("jelou: 401 unauthorized")) }, false,
+			map[string]string{"kafka": "", "poll": "", "jelou_auth": "jelou: 401 unauthorized"}}},
+		{"auth fixed", step{func() { h.Set("jelou_auth", nil) }, true, map[string]string{"kafka": "", "poll": "", "jelou_auth": ""}}},
+		{"kafka down", step{func() { h.Set("kafka", errors.New("dial tcp: refused")) }, false,
+			map[string]string{"kafka": "dial tcp: refused", "poll": "", "jelou_auth": ""}}},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			s.do()
+			r := h.Report()
+			if r.Ready != s.wantReady || h.Ready() != s.wantReady {
+				t.Errorf("Ready = %v, want %v", r.Ready, s.wantReady)
+			}
+			if len(r.Checks) != len(s.wantError) {
+				t.Fatalf("%d checks, want %d: %+v", len(r.Checks), len(s.wantError), r.Checks)
+			}
+			for i, c := range r.Checks {
+				if i > 0 && r.Checks[i-1].Name >= c.Name {
+					t.Errorf("checks not sorted: %q before %q", r.Checks[i-1].Name, c.Name)
+				}
+				if want, ok := s.wantError[c.Name]; !ok || c.Error != want || c.OK != (want == "") {
+					t.Errorf("check %s = ok %v, error %q; want error %q", c.Name, c.OK, c.Error, want)
+				}
+			}
+		})
+	}
+}
+
+func TestReadyHandler(t *testing.T) {
+	clk := newFakeClock()
+	h := NewHealth(clk)
+	h.Require("kafka", time.Minute)
+	srv := httptest.NewServer(Handler(prometheus.NewRegistry(), h))
+	t.Cleanup(srv.Close)
+
+	get := func() (int, Report) {
+		t.Helper()
+		resp, err := http.Get(srv.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("Content-Type = %q", ct)
+		}
+		var r Report
+		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, r
+	}
+
+	if code, r := get(); code != http.StatusServiceUnavailable || r.Ready || r.Checks[0].Error != "no result yet" {
+		t.Errorf("before first result: %d %+v", code, r)
+	}
+	h.Set("kafka", nil)
+	code, r := get()
+	if code != http.StatusOK || !r.Ready {
+		t.Errorf("after success: %d %+v", code, r)
+	}
+	if c := r.Checks[0]; c.Name != "kafka" || c.MaxAge != "1m0s" || c.LastSuccess == nil || !c.LastSuccess.Equal(clk.Now()) {
+		t.Errorf("check = %+v", c)
+	}
+}
+
+func TestLiveHandler(t *testing.T) {
+	h := NewHealth(nil)
+	h.Set("kafka", errors.New("down")) // liveness ignores readiness
+	rec := httptest.NewRecorder()
+	h.LiveHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if rec.Code != http.StatusOK || rec.Body.String() != "ok\n" {
+		t.Errorf("/healthz = %d %q", rec.Code, rec.Body.String())
+	}
+}

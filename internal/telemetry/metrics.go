@@ -1,0 +1,257 @@
+package telemetry
+
+import (
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/jelou-producer/jelou-producer/internal/buildinfo"
+	"github.com/jelou-producer/jelou-producer/internal/clock"
+	"github.com/jelou-producer/jelou-producer/pkg/jelou"
+)
+
+// Namespace prefixes every metric of this service.
+const Namespace = "jelou_producer"
+
+// Values of the kind label of windows_completed_total.
+const (
+	WindowForward = "forward" // a window of the forward walk, first pass
+	WindowSettle  = "settle"  // a recent window re-polled for late rows
+	WindowRevisit = "revisit" // a window re-polled for non-terminal conversations
+)
+
+// Values of the result label of checkpoint_saves_total.
+const (
+	CheckpointOK    = "ok"
+	CheckpointError = "error"
+)
+
+// StatusError is the status label of an API attempt that got no HTTP
+// response and did not say why (the client's RequestInfo.Status normally
+// gives "timeout" or "error" itself).
+const StatusError = "error"
+
+// Metrics holds the service's Prometheus metrics; it implements
+// [jelou.Observer] for the API client. The fields are safe for
+// concurrent use; label values must come from small fixed sets (doc.go lists
+// them) so that the number of series stays bounded.
+type Metrics struct {
+	// APIRequests counts API attempts by status ("200", "429", "timeout",
+	// "error"); [Metrics.Request] feeds it.
+	APIRequests *prometheus.CounterVec
+	// APIRequestDuration observes each request's latency, body included.
+	APIRequestDuration prometheus.Histogram
+	// APIRetries counts retried requests by reason; [Metrics.Retry] feeds it.
+	APIRetries *prometheus.CounterVec
+	// ConversationsFetched counts rows received from the API, before dedupe.
+	ConversationsFetched prometheus.Counter
+	// EventsPublished counts events acknowledged by Kafka, by conversation
+	// state; use [StateLabel] for the label value.
+	EventsPublished *prometheus.CounterVec
+	// DuplicatesSkipped counts rows not published because dedupe had seen them.
+	DuplicatesSkipped *prometheus.CounterVec
+	// RowsRejected counts rows that could not be turned into an event.
+	RowsRejected *prometheus.CounterVec
+	// Revisits counts windows queried again for non-terminal conversations.
+	Revisits prometheus.Counter
+	// WindowsCompleted counts fully fetched and acknowledged windows by kind.
+	WindowsCompleted *prometheus.CounterVec
+	// KafkaWriteErrors counts failed produce calls by kind.
+	KafkaWriteErrors *prometheus.CounterVec
+	// KafkaWriteDuration observes each produce call until acknowledged.
+	KafkaWriteDuration prometheus.Histogram
+	// CheckpointSaves counts checkpoint saves by result.
+	CheckpointSaves *prometheus.CounterVec
+	// TrackedConversations is the number of conversations in the dedupe index.
+	TrackedConversations prometheus.Gauge
+	// KeyFallback counts events published under the fallback key because the
+	// conversation had no company id.
+	KeyFallback prometheus.Counter
+
+	clock  clock.Clock
+	cursor atomic.Int64 // checkpoint cursor, Unix nanoseconds; 0 until set
+}
+
+// Option configures [New].
+type Option func(*Metrics)
+
+// WithClock makes checkpoint_lag_seconds measure against c instead of the
+// wall clock (for demos on a scaled clock).
+func WithClock(c clock.Clock) Option { return func(m *Metrics) { m.clock = c } }
+
+// New creates the metrics and registers them with reg. A nil reg creates
+// working but unregistered metrics, which suits tests of other packages.
+// Registering twice with one registry panics, as prometheus.MustRegister does.
+func New(reg prometheus.Registerer, opts ...Option) *Metrics {
+	m := &Metrics{clock: clock.Real{}}
+	for _, o := range opts {
+		o(m)
+	}
+	f := promauto.With(reg)
+	m.APIRequests = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "api_requests_total",
+		Help: "Jelou API attempts by status: HTTP code, timeout, or error (no response).",
+	}, []string{"status"})
+	m.APIRequestDuration = f.NewHistogram(prometheus.HistogramOpts{
+		Namespace: Namespace, Name: "api_request_duration_seconds",
+		Help:    "Latency of Jelou API requests, body included.",
+		Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+	})
+	m.APIRetries = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "api_retries_total",
+		Help: "Jelou API requests retried, by reason.",
+	}, []string{"reason"})
+	m.ConversationsFetched = f.NewCounter(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "conversations_fetched_total",
+		Help: "Conversation rows received from the API, before dedupe.",
+	})
+	m.EventsPublished = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "events_published_total",
+		Help: "Events acknowledged by Kafka, by conversation state.",
+	}, []string{"state"})
+	m.DuplicatesSkipped = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "duplicates_skipped_total",
+		Help: "Rows not published because their (id, state) was already published, by reason.",
+	}, []string{"reason"})
+	m.RowsRejected = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "rows_rejected_total",
+		Help: "Rows that could not be turned into an event, by reason.",
+	}, []string{"reason"})
+	m.Revisits = f.NewCounter(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "revisits_total",
+		Help: "Windows queried again for conversations in a non-terminal state.",
+	})
+	m.WindowsCompleted = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "windows_completed_total",
+		Help: "Windows fully fetched with every event acknowledged, by kind (forward, settle, revisit).",
+	}, []string{"kind"})
+	m.KafkaWriteErrors = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "kafka_write_errors_total",
+		Help: "Failed Kafka produce calls, by kind.",
+	}, []string{"kind"})
+	m.KafkaWriteDuration = f.NewHistogram(prometheus.HistogramOpts{
+		Namespace: Namespace, Name: "kafka_write_duration_seconds",
+		Help:    "Duration of Kafka produce calls until acknowledged.",
+		Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+	})
+	m.CheckpointSaves = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "checkpoint_saves_total",
+		Help: "Checkpoint saves by result (ok, error).",
+	}, []string{"result"})
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "checkpoint_lag_seconds",
+		Help: "Now minus the saved checkpoint cursor; 0 before the first save.",
+	}, m.checkpointLag)
+	m.TrackedConversations = f.NewGauge(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "tracked_conversations",
+		Help: "Conversations held in the dedupe index.",
+	})
+	m.KeyFallback = f.NewCounter(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "key_fallback_total",
+		Help: "Events published under the fallback key because the conversation had no company id.",
+	})
+	f.NewGauge(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "build_info",
+		Help:        "Always 1; the labels give the version and Go version of the binary.",
+		ConstLabels: prometheus.Labels{"version": buildinfo.Get(), "goversion": buildinfo.GoVersion()},
+	}).Set(1)
+
+	// Series of known label values exist from the start, so that rate() and
+	// absence alerts work before the first increment.
+	for _, k := range []string{WindowForward, WindowSettle, WindowRevisit} {
+		m.WindowsCompleted.WithLabelValues(k)
+	}
+	for _, r := range []string{CheckpointOK, CheckpointError} {
+		m.CheckpointSaves.WithLabelValues(r)
+	}
+	for _, s := range []jelou.State{jelou.StateActive, jelou.StateClosed, jelou.StateResolved, jelou.StateExpired} {
+		m.EventsPublished.WithLabelValues(string(s))
+	}
+	return m
+}
+
+// Request implements [jelou.Observer]: it counts one API attempt under the
+// client's status label ("200", "429", "timeout", "error") and observes its
+// duration. Rows are not counted here: conversations_fetched_total is the
+// poller's, after a page is accepted.
+func (m *Metrics) Request(ri jelou.RequestInfo) {
+	status := ri.Status
+	if status == "" {
+		status = StatusError
+		if ri.StatusCode > 0 {
+			status = strconv.Itoa(ri.StatusCode)
+		}
+	}
+	m.APIRequests.WithLabelValues(status).Inc()
+	m.APIRequestDuration.Observe(ri.Duration.Seconds())
+}
+
+// Retry implements [jelou.Observer]: it counts one retry under a reason
+// derived from the failed attempt's error (see [RetryReason]).
+func (m *Metrics) Retry(ri jelou.RetryInfo) {
+	m.APIRetries.WithLabelValues(RetryReason(ri.Err)).Inc()
+}
+
+// RetryReason maps the error of a retried attempt to the reason label:
+// rate_limited (429), server_error (5xx), timeout (the attempt ran out of
+// time), network (no response otherwise), other.
+func RetryReason(err error) string {
+	var (
+		rl *jelou.RateLimitError
+		se *jelou.ServerError
+		ne *jelou.NetworkError
+	)
+	switch {
+	case errors.As(err, &rl):
+		return "rate_limited"
+	case errors.As(err, &se):
+		return "server_error"
+	case errors.As(err, &ne) && ne.Timeout:
+		return "timeout"
+	case errors.As(err, &ne):
+		return "network"
+	}
+	return "other"
+}
+
+// StateLabel returns the state label for s: the state itself when the vendor
+// documents it, "other" otherwise, so that an unexpected value from the API
+// cannot create series without bound.
+func StateLabel(s jelou.State) string {
+	if s.Known() {
+		return string(s)
+	}
+	return "other"
+}
+
+// SetCheckpointCursor records the cursor of the last saved checkpoint;
+// checkpoint_lag_seconds is computed from it at each scrape, so the lag keeps
+// growing while saves stall. A zero cursor resets the lag to 0.
+func (m *Metrics) SetCheckpointCursor(cursor time.Time) {
+	if cursor.IsZero() {
+		m.cursor.Store(0)
+		return
+	}
+	m.cursor.Store(cursor.UnixNano())
+}
+
+func (m *Metrics) checkpointLag() float64 {
+	c := m.cursor.Load()
+	if c == 0 {
+		return 0
+	}
+	return m.clock.Now().Sub(time.Unix(0, c)).Seconds()
+}
+
+// NewRegistry returns a registry holding the Go runtime and process
+// collectors, ready for [New] and for [NewServer] as its Gatherer.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
