@@ -1,0 +1,186 @@
+package checkpoint
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// FormatVersion is the checkpoint format version this build writes. It reads
+// every version up to and including it.
+const FormatVersion = 1
+
+// MaxSize bounds an encoded checkpoint (header, dedupe snapshot and
+// checksum). A file or a Kafka manifest claiming more is reported as corrupt
+// rather than read into memory.
+const MaxSize = 1 << 30
+
+// maxSourceLen bounds a source id; SourceID returns 16 characters.
+const maxSourceLen = 200
+
+// Checkpoint is the durable progress of one source.
+type Checkpoint struct {
+	// Version is the format version of a loaded checkpoint. Save ignores it
+	// and always writes FormatVersion.
+	Version int
+	// Source is the stable source id (see SourceID).
+	Source string
+	// Cursor is the time before which every window is fully fetched and
+	// acknowledged by Kafka.
+	Cursor time.Time
+	// SavedAt is when the checkpoint was saved, as given by the caller.
+	SavedAt time.Time
+	// Dedupe is an opaque snapshot of the dedupe index; it may be nil.
+	Dedupe []byte
+	// Extra holds optional small state (such as the revisit schedule) under
+	// names the caller chooses; it may be nil. Each value must be valid JSON.
+	Extra map[string]json.RawMessage
+}
+
+// Store saves and loads checkpoints. Implementations are safe for concurrent
+// use by multiple goroutines.
+type Store interface {
+	// Load returns the last checkpoint saved for source. It returns an error
+	// matching ErrNotFound (errors.Is) when none was ever saved, a
+	// *CorruptError when one exists but cannot be read back intact, and a
+	// *VersionError when it was written by a newer build.
+	Load(ctx context.Context, source string) (*Checkpoint, error)
+	// Save stores cp atomically: after a crash at any point, Load returns
+	// either the previous checkpoint or cp, never a mix of both.
+	Save(ctx context.Context, cp *Checkpoint) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// ErrNotFound reports that no checkpoint was ever saved for a source.
+var ErrNotFound = errors.New("no checkpoint saved yet")
+
+// CorruptError reports a checkpoint that exists but cannot be read back
+// intact: truncated, garbled, or failing its checksum. It is never
+// recovered from silently: the operator decides what to do.
+type CorruptError struct {
+	// Path is the checkpoint file, for the file backend.
+	Path string
+	// Topic and Key locate the record, for the Kafka backend.
+	Topic, Key string
+	// Reason says what is wrong, for a person.
+	Reason string
+}
+
+// Error implements error.
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("checkpoint %s is corrupt: %s", location(e.Path, e.Topic, e.Key), e.Reason)
+}
+
+// VersionError reports a checkpoint written in a format newer than this
+// build reads.
+type VersionError struct {
+	// Path is the checkpoint file, for the file backend.
+	Path string
+	// Topic and Key locate the record, for the Kafka backend.
+	Topic, Key string
+	// Found is the version of the stored checkpoint.
+	Found int
+	// Supported is the newest version this build reads (FormatVersion).
+	Supported int
+}
+
+// Error implements error.
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("checkpoint %s has format version %d, this build reads up to %d: run a newer jelou-producer",
+		location(e.Path, e.Topic, e.Key), e.Found, e.Supported)
+}
+
+// SourceMismatchError reports a checkpoint that belongs to another source
+// than the one asked for, such as two sources configured with one file.
+type SourceMismatchError struct {
+	// Path is the checkpoint file, for the file backend.
+	Path string
+	// Topic and Key locate the record, for the Kafka backend.
+	Topic, Key string
+	// Want is the source asked for; Found the one stored.
+	Want, Found string
+}
+
+// Error implements error.
+func (e *SourceMismatchError) Error() string {
+	return fmt.Sprintf("checkpoint %s belongs to source %s, not %s: give each source its own checkpoint",
+		location(e.Path, e.Topic, e.Key), e.Found, e.Want)
+}
+
+func location(path, topic, key string) string {
+	if path != "" {
+		return "file " + path
+	}
+	return fmt.Sprintf("in topic %s key %s", topic, key)
+}
+
+// locate fills in where a decoding error happened.
+func locate(err error, path, topic, key string) error {
+	var ce *CorruptError
+	if errors.As(err, &ce) {
+		ce.Path, ce.Topic, ce.Key = path, topic, key
+	}
+	var ve *VersionError
+	if errors.As(err, &ve) {
+		ve.Path, ve.Topic, ve.Key = path, topic, key
+	}
+	var me *SourceMismatchError
+	if errors.As(err, &me) {
+		me.Path, me.Topic, me.Key = path, topic, key
+	}
+	return err
+}
+
+// SourceID returns a stable id for the source polled at baseURL with
+// clientID: the first 16 hex digits of the SHA-256 of the normalised base URL
+// (lower-case scheme and host, default port and trailing slashes dropped),
+// a NUL byte, and the client id. The id does not reveal the client id.
+func SourceID(baseURL, clientID string) string {
+	sum := sha256.Sum256([]byte(normaliseURL(baseURL) + "\x00" + clientID))
+	return hex.EncodeToString(sum[:8])
+}
+
+func normaliseURL(raw string) string {
+	raw = strings.TrimSpace(raw)
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return strings.TrimRight(strings.ToLower(raw), "/")
+	}
+	scheme := strings.ToLower(u.Scheme)
+	host := strings.ToLower(u.Hostname())
+	if port := u.Port(); port != "" && !(scheme == "https" && port == "443") && !(scheme == "http" && port == "80") {
+		host += ":" + port
+	}
+	return scheme + "://" + host + strings.TrimRight(u.EscapedPath(), "/")
+}
+
+// validSource checks that a source id can name a file's owner and a Kafka
+// record key: non-empty, printable, without '/', of bounded length.
+func validSource(source string) error {
+	if source == "" {
+		return errors.New("source id is empty")
+	}
+	if len(source) > maxSourceLen {
+		return fmt.Errorf("source id is %d bytes long, at most %d allowed", len(source), maxSourceLen)
+	}
+	for _, r := range source {
+		if r == '/' || r <= ' ' || r == 0x7f {
+			return fmt.Errorf("source id %q holds %q: only printable characters other than '/' and space are allowed", source, r)
+		}
+	}
+	return nil
+}
+
+func validCheckpoint(cp *Checkpoint) error {
+	if cp == nil {
+		return errors.New("checkpoint is nil")
+	}
+	return validSource(cp.Source)
+}

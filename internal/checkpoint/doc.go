@@ -1,0 +1,56 @@
+// Package checkpoint provides durable, atomic storage of each source's
+// progress (cursor, dedupe snapshot and small extra state) in a local file or
+// in a compacted Kafka topic.
+//
+// Callers use the [Store] interface; [NewFile] and [NewKafka] return its two
+// backends. Checkpoints are keyed by a source id from [SourceID].
+//
+// # Guarantees
+//
+// Save is atomic: after a crash at any point, Load returns the previous
+// checkpoint or the new one, never a mix, and never garbage. Load returns
+// [ErrNotFound] only when nothing was ever saved; a checkpoint that exists
+// but cannot be read back intact is a [*CorruptError], one written by a newer
+// build a [*VersionError], one of another source a [*SourceMismatchError].
+// None of these is ever turned into a silent fresh start: the caller stops
+// and the operator decides.
+//
+// # Encoding
+//
+// Both backends store the same encoding (format version [FormatVersion]):
+//
+//	{"format":"jelou-producer-checkpoint","version":1,"source":…,"cursor":…,"savedAt":…,"dedupeLen":N,"extra":{…}}\n
+//	<N raw dedupe bytes>
+//	\ncrc32c:<8 hex digits>\n
+//
+// The header is one JSON line (times in RFC 3339 UTC), readable with head -1.
+// The trailer holds the CRC-32C (Castagnoli) of everything before it. A
+// header whose version is newer than this build's is reported before
+// anything else is checked, since a newer layout may differ.
+//
+// # File backend
+//
+// [FileStore] keeps one source's checkpoint in one file. Save writes a
+// temporary file in the same directory (mode 0640; the directory is created
+// with mode 0750), fsyncs it, hard-links the current file to <path>.prev,
+// renames the temporary file over the path and fsyncs the directory. The
+// rename is the commit point. <path>.prev is for an operator only; Load
+// never falls back to it.
+//
+// # Kafka backend
+//
+// [KafkaStore] writes everything to partition 0 of a topic with
+// cleanup.policy=compact (created when missing). The encoding of a
+// checkpoint is split into chunks of at most [KafkaConfig].ChunkSize bytes
+// under the keys <source>/g<generation%2>/<n>, each with a "generation"
+// header; once every chunk is acknowledged (acks=all), a JSON manifest
+// (generation, chunk count, length, SHA-256) is written under the key
+// <source>. Generation N+1 writes to the keys of the other parity than
+// generation N, so a crash while writing it leaves generation N, which the
+// manifest still names, untouched. Load reads the partition from its start
+// to the high watermark, takes the latest manifest of the source and
+// assembles the chunks of its generation.
+//
+// To start a source afresh, delete its manifest with a tombstone (a record
+// with key <source> and a null value); Load then returns ErrNotFound.
+package checkpoint

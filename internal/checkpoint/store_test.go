@@ -1,0 +1,217 @@
+package checkpoint
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
+)
+
+// storeFactory opens stores on one backing location; every call to open
+// returns a new instance on the same location (a restart).
+type storeFactory struct {
+	name string
+	// location returns a fresh location and an opener for it.
+	location func(t *testing.T) (open func(t *testing.T) Store)
+}
+
+func factories() []storeFactory {
+	return []storeFactory{
+		{name: "file", location: func(t *testing.T) func(t *testing.T) Store {
+			path := filepath.Join(t.TempDir(), "state", "checkpoint.json")
+			return func(t *testing.T) Store {
+				s, err := NewFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+		}},
+		{name: "kafka", location: func(t *testing.T) func(t *testing.T) Store {
+			brokers := kafkatest.Brokers(t)
+			topic := kafkatest.TopicName(t)
+			return func(t *testing.T) Store {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				// Small chunks so that the tests cross chunk boundaries.
+				s, err := NewKafka(ctx, KafkaConfig{Brokers: brokers, Topic: topic, ChunkSize: 64 << 10})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			}
+		}},
+	}
+}
+
+func testCheckpoint(source string, dedupeLen int, seed uint64) *Checkpoint {
+	r := rand.New(rand.NewPCG(seed, 1))
+	var dedupe []byte
+	if dedupeLen > 0 {
+		dedupe = make([]byte, dedupeLen)
+		for i := range dedupe {
+			dedupe[i] = byte(r.Uint32())
+		}
+	}
+	base := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	return &Checkpoint{
+		Source:  source,
+		Cursor:  base.Add(time.Duration(seed) * time.Hour).Add(123456789 * time.Nanosecond),
+		SavedAt: base.Add(time.Duration(seed)*time.Hour + time.Minute),
+		Dedupe:  dedupe,
+		Extra:   map[string]json.RawMessage{"revisits": json.RawMessage(`[{"start":"2024-05-01T10:00:00Z","n":3}]`)},
+	}
+}
+
+func assertSame(t *testing.T, got, want *Checkpoint) {
+	t.Helper()
+	if got.Version != FormatVersion {
+		t.Errorf("Version = %d, want %d", got.Version, FormatVersion)
+	}
+	if got.Source != want.Source || !got.Cursor.Equal(want.Cursor) || !got.SavedAt.Equal(want.SavedAt) {
+		t.Errorf("loaded (%s, %s, %s), want (%s, %s, %s)", got.Source, got.Cursor, got.SavedAt, want.Source, want.Cursor, want.SavedAt)
+	}
+	if !bytes.Equal(got.Dedupe, want.Dedupe) {
+		t.Errorf("loaded %d dedupe bytes, want %d (equal: false)", len(got.Dedupe), len(want.Dedupe))
+	}
+	gotExtra, _ := json.Marshal(got.Extra)
+	wantExtra, _ := json.Marshal(want.Extra)
+	if !bytes.Equal(gotExtra, wantExtra) {
+		t.Errorf("Extra = %s, want %s", gotExtra, wantExtra)
+	}
+}
+
+// TestStoreBehaviour runs one table of behaviours against every backend.
+func TestStoreBehaviour(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, open func(t *testing.T) Store)
+	}{
+		{"not found when nothing was saved", func(t *testing.T, open func(t *testing.T) Store) {
+			_, err := open(t).Load(context.Background(), "src1")
+			if !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Load = %v, want ErrNotFound", err)
+			}
+		}},
+		{"round trip small", func(t *testing.T, open func(t *testing.T) Store) {
+			roundTrip(t, open(t), testCheckpoint("src1", 100, 1))
+		}},
+		{"round trip without dedupe or extra", func(t *testing.T, open func(t *testing.T) Store) {
+			cp := testCheckpoint("src1", 0, 2)
+			cp.Extra = nil
+			roundTrip(t, open(t), cp)
+		}},
+		{"round trip several MB", func(t *testing.T, open func(t *testing.T) Store) {
+			roundTrip(t, open(t), testCheckpoint("src1", 3<<20+17, 3))
+		}},
+		{"latest save wins across restarts", func(t *testing.T, open func(t *testing.T) Store) {
+			ctx := context.Background()
+			s := open(t)
+			// Shrinking and growing payloads exercise both generations'
+			// chunk sets in the Kafka backend.
+			for i, n := range []int{300 << 10, 10, 500 << 10, 1} {
+				if err := s.Save(ctx, testCheckpoint("src1", n, uint64(i))); err != nil {
+					t.Fatalf("save %d: %v", i, err)
+				}
+			}
+			want := testCheckpoint("src1", 1, 3)
+			got, err := open(t).Load(ctx, "src1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertSame(t, got, want)
+			// A new instance continues from what it found.
+			s2 := open(t)
+			want = testCheckpoint("src1", 200<<10, 9)
+			if err := s2.Save(ctx, want); err != nil {
+				t.Fatal(err)
+			}
+			got, err = open(t).Load(ctx, "src1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertSame(t, got, want)
+		}},
+		{"times come back in UTC", func(t *testing.T, open func(t *testing.T) Store) {
+			cp := testCheckpoint("src1", 1, 4)
+			cp.Cursor = cp.Cursor.In(time.FixedZone("ECT", -5*3600))
+			s := open(t)
+			if err := s.Save(context.Background(), cp); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Load(context.Background(), "src1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Cursor.Equal(cp.Cursor) || got.Cursor.Location() != time.UTC {
+				t.Fatalf("Cursor = %s, want %s in UTC", got.Cursor, cp.Cursor)
+			}
+		}},
+		{"invalid checkpoints are refused", func(t *testing.T, open func(t *testing.T) Store) {
+			s := open(t)
+			for _, cp := range []*Checkpoint{nil, {}, {Source: "a/b"}, {Source: "a b"}} {
+				if err := s.Save(context.Background(), cp); err == nil {
+					t.Errorf("Save(%+v) = nil, want an error", cp)
+				}
+			}
+			if _, err := s.Load(context.Background(), ""); err == nil || errors.Is(err, ErrNotFound) {
+				t.Errorf("Load(\"\") = %v, want a validation error", err)
+			}
+		}},
+		{"extra that is not JSON is refused and keeps the old checkpoint", func(t *testing.T, open func(t *testing.T) Store) {
+			s := open(t)
+			old := testCheckpoint("src1", 10, 5)
+			if err := s.Save(context.Background(), old); err != nil {
+				t.Fatal(err)
+			}
+			bad := testCheckpoint("src1", 10, 6)
+			bad.Extra = map[string]json.RawMessage{"x": json.RawMessage("{")}
+			if err := s.Save(context.Background(), bad); err == nil {
+				t.Fatal("Save with invalid Extra = nil, want an error")
+			}
+			got, err := open(t).Load(context.Background(), "src1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertSame(t, got, old)
+		}},
+		{"cancelled context", func(t *testing.T, open func(t *testing.T) Store) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			s := open(t)
+			if err := s.Save(ctx, testCheckpoint("src1", 10, 7)); !errors.Is(err, context.Canceled) {
+				t.Errorf("Save = %v, want context.Canceled", err)
+			}
+			if _, err := s.Load(context.Background(), "src1"); !errors.Is(err, ErrNotFound) {
+				t.Errorf("Load after a cancelled save = %v, want ErrNotFound", err)
+			}
+		}},
+	}
+	for _, f := range factories() {
+		t.Run(f.name, func(t *testing.T) {
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) { tt.run(t, f.location(t)) })
+			}
+		})
+	}
+}
+
+func roundTrip(t *testing.T, s Store, cp *Checkpoint) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.Save(ctx, cp); err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+	got, err := s.Load(ctx, cp.Source)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	assertSame(t, got, cp)
+}
