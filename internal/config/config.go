@@ -122,11 +122,11 @@ type Kafka struct {
 	// ClientID is the Kafka client.id.
 	ClientID string `envconfig:"KAFKA_CLIENT_ID" default:"jelou-producer" desc:"Kafka client.id"`
 	// BatchSize is the most records in one produce batch.
-	BatchSize int `envconfig:"KAFKA_BATCH_SIZE" default:"100" validate:"positive" desc:"most records per produce batch"`
+	BatchSize int `envconfig:"KAFKA_BATCH_SIZE" default:"1000" validate:"positive" desc:"most records per produce batch"`
 	// BatchBytes is the largest produce request.
 	BatchBytes ByteSize `envconfig:"KAFKA_BATCH_BYTES" default:"1MiB" validate:"positive" desc:"largest produce request"`
 	// Linger is how long a batch waits to fill before it is sent.
-	Linger time.Duration `envconfig:"KAFKA_LINGER" default:"50ms" validate:"nonnegative" desc:"how long a batch waits to fill before it is sent"`
+	Linger time.Duration `envconfig:"KAFKA_LINGER" default:"1ms" validate:"nonnegative" desc:"how long a batch waits to fill before it is sent"`
 	// WriteTimeout bounds one produce request.
 	WriteTimeout time.Duration `envconfig:"KAFKA_WRITE_TIMEOUT" default:"10s" validate:"positive" desc:"time limit of one produce request"`
 	// TopicCreate creates the topic at startup when it is missing.
