@@ -1,0 +1,339 @@
+package jelou
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"golang.org/x/time/rate"
+)
+
+// RequestTimeLayout is how startAt and endAt are written: ISO 8601 with a
+// numeric offset, second precision, in Config.Location.
+const RequestTimeLayout = "2006-01-02T15:04:05-07:00"
+
+// maxErrorBody bounds how much of a non-2xx body is read: only its message
+// and a snippet are kept.
+const maxErrorBody = 64 << 10
+
+// Client calls the attended-conversations endpoint. It is safe for
+// concurrent use; all its requests, retries included, share one rate
+// limiter. Create it with [New].
+type Client struct {
+	cfg       Config
+	endpoint  url.URL
+	auth      Secret   // the Authorization header value
+	secrets   [][]byte // byte strings redacted from quoted bodies
+	limiter   *rate.Limiter
+	obs       Observer
+	log       *slog.Logger
+	userAgent string
+}
+
+// New returns a Client for cfg, with defaults applied to its zero fields, or
+// an error naming the first field that is wrong.
+func New(cfg Config) (*Client, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/") + Path)
+	if err != nil {
+		return nil, fmt.Errorf("jelou: BaseURL: %w", err)
+	}
+	pair := cfg.Credentials.ClientID + ":" + string(cfg.Credentials.ClientSecret)
+	encoded := base64.StdEncoding.EncodeToString([]byte(pair))
+	c := &Client{
+		cfg:       cfg,
+		endpoint:  *u,
+		secrets:   [][]byte{[]byte(pair), []byte(encoded), []byte(cfg.Credentials.ClientSecret)},
+		limiter:   cfg.Limiter,
+		obs:       cfg.Observer,
+		log:       cfg.Logger,
+		userAgent: "jelou-producer/" + cfg.Version,
+	}
+	switch cfg.AuthScheme {
+	case AuthRaw:
+		c.auth = Secret(pair)
+	default:
+		c.auth = Secret("Basic " + encoded)
+	}
+	if c.limiter == nil {
+		if cfg.RateLimit < 0 {
+			c.limiter = rate.NewLimiter(rate.Inf, cfg.RateBurst)
+		} else {
+			c.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
+		}
+	}
+	if c.obs == nil {
+		c.obs = nopObserver{}
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// String describes the client without its credentials.
+func (c Client) String() string {
+	return fmt.Sprintf("jelou.Client{URL:%s AuthScheme:%s PageSize:%d Location:%s}",
+		redactURL(c.endpoint.String()), c.cfg.AuthScheme, c.cfg.PageSize, c.cfg.Location)
+}
+
+// GoString is String, for %#v.
+func (c Client) GoString() string { return c.String() }
+
+// Format prints String whatever the verb, so fmt never reaches the
+// unexported fields that hold the Authorization header.
+func (c Client) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c) }
+
+// LogValue describes the client without its credentials.
+func (c Client) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("url", redactURL(c.endpoint.String())),
+		slog.String("auth_scheme", string(c.cfg.AuthScheme)),
+		slog.Int("page_size", c.cfg.PageSize),
+	)
+}
+
+// Location returns the zone response timestamps without offset are read in.
+func (c *Client) Location() *time.Location { return c.cfg.Location }
+
+// PageSize returns the limit sent with every request.
+func (c *Client) PageSize() int { return c.cfg.PageSize }
+
+// requestBody is the JSON body of every request.
+type requestBody struct {
+	StartAt string `json:"startAt"`
+	EndAt   string `json:"endAt"`
+	GetJSON bool   `json:"getJson"`
+}
+
+// FetchPage fetches one page (1-based) of window w: one logical request,
+// retried with jittered exponential backoff while its errors are temporary
+// (429, 5xx, network errors, timeouts) and within RetryConfig's bounds.
+// Permanent errors (401, 403, 422, other statuses, undecodable bodies) and
+// the cancellation of ctx stop it at once. Errors read
+// "fetch <window> page <n>: ..." and wrap the typed errors of this package.
+func (c *Client) FetchPage(ctx context.Context, w Window, page int) (*Page, error) {
+	if err := w.Validate(); err != nil {
+		return nil, fmt.Errorf("fetch page %d: %w", page, err)
+	}
+	if page < 1 {
+		return nil, fmt.Errorf("fetch %s page %d: page numbers start at 1", w, page)
+	}
+	body, err := json.Marshal(requestBody{
+		StartAt: w.Start.In(c.cfg.Location).Format(RequestTimeLayout),
+		EndAt:   w.End.In(c.cfg.Location).Format(RequestTimeLayout),
+		GetJSON: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s page %d: encode body: %w", w, page, err)
+	}
+	u := c.endpoint
+	u.RawQuery = url.Values{"limit": {strconv.Itoa(c.cfg.PageSize)}, "page": {strconv.Itoa(page)}}.Encode()
+	target := u.String()
+
+	policy := c.newPolicy()
+	var b backoff.BackOff = policy
+	if n := c.cfg.Retry.MaxAttempts; n > 0 {
+		b = backoff.WithMaxRetries(b, uint64(n-1))
+	}
+	b = backoff.WithContext(b, ctx)
+
+	attempt := 0
+	op := func() (*Page, error) {
+		attempt++
+		p, err := c.do(ctx, w, page, target, body, attempt)
+		if err == nil {
+			return p, nil
+		}
+		if ctx.Err() != nil || !IsTemporary(err) {
+			return nil, backoff.Permanent(err)
+		}
+		policy.floor = 0
+		if rl, ok := errors.AsType[*RateLimitError](err); ok {
+			policy.floor = rl.RetryAfter
+		}
+		return nil, err
+	}
+	notify := func(err error, wait time.Duration) {
+		c.obs.Retry(RetryInfo{Window: w, Page: page, Attempt: attempt, Wait: wait, Err: err})
+		c.log.LogAttrs(ctx, slog.LevelWarn, "jelou request failed, retrying",
+			slog.String("window", w.String()), slog.Int("page", page),
+			slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.String("error", err.Error()))
+	}
+	p, err := backoff.RetryNotifyWithData(op, b, notify)
+	if err != nil {
+		if attempt > 1 {
+			return nil, fmt.Errorf("fetch %s page %d: after %d attempts: %w", w, page, attempt, err)
+		}
+		return nil, fmt.Errorf("fetch %s page %d: %w", w, page, err)
+	}
+	return p, nil
+}
+
+// do makes one HTTP attempt: wait for the limiter, send, read the bounded
+// body, turn the response into a Page or a typed error, and report it.
+func (c *Client) do(ctx context.Context, w Window, page int, target string, body []byte, attempt int) (*Page, error) {
+	if err := c.limiter.Wait(ctx); err != nil {
+		return nil, fmt.Errorf("wait for rate limiter: %w", err)
+	}
+	reqCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Authorization", string(c.auth))
+	req.Header.Set("Content-Type", "application/json;charset=UTF-8")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+
+	start := time.Now()
+	info := RequestInfo{Window: w, Page: page, Attempt: attempt}
+	p, err := c.send(ctx, reqCtx, req, &info)
+	info.Duration = time.Since(start)
+	info.Err = err
+	if p != nil {
+		info.Rows = len(p.Conversations)
+		p.Number = page
+	}
+	c.obs.Request(info)
+	attrs := []slog.Attr{
+		slog.String("window", w.String()), slog.Int("page", page), slog.Int("attempt", attempt),
+		slog.String("status", info.Status), slog.Duration("duration", info.Duration), slog.Int("rows", info.Rows),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	c.log.LogAttrs(ctx, slog.LevelDebug, "jelou request", attrs...)
+	return p, err
+}
+
+// send performs req (bound to reqCtx, the per-attempt child of ctx) and
+// reads its response; it fills info's status.
+func (c *Client) send(ctx, reqCtx context.Context, req *http.Request, info *RequestInfo) (*Page, error) {
+	timedOut := func(err error) bool {
+		if ctx.Err() != nil {
+			return false // the caller gave up; not our timeout
+		}
+		var ne net.Error
+		return errors.Is(reqCtx.Err(), context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+	}
+	netErr := func(err error) error {
+		t := timedOut(err)
+		info.Status = "error"
+		if t {
+			info.Status = "timeout"
+		}
+		return &NetworkError{Timeout: t, Err: err}
+	}
+	resp, err := c.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, netErr(err)
+	}
+	defer resp.Body.Close()
+	info.StatusCode = resp.StatusCode
+	info.Status = strconv.Itoa(resp.StatusCode)
+	ok := resp.StatusCode >= 200 && resp.StatusCode <= 299
+
+	limit := c.cfg.MaxBodyBytes
+	if !ok {
+		limit = min(limit, maxErrorBody)
+	}
+	if ok && resp.ContentLength > limit {
+		return nil, &BodyTooLargeError{StatusCode: resp.StatusCode, Limit: limit}
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, min(limit, math.MaxInt64-1)+1))
+	if err != nil {
+		return nil, netErr(fmt.Errorf("read response body: %w", err))
+	}
+	if !ok {
+		if int64(len(data)) > limit {
+			data = data[:limit]
+		}
+		return nil, CheckResponse(resp, c.redact(data))
+	}
+	if int64(len(data)) > limit {
+		return nil, &BodyTooLargeError{StatusCode: resp.StatusCode, Limit: limit}
+	}
+	p, err := DecodePage(data, c.cfg.Location)
+	if err != nil {
+		if de, isDecode := errors.AsType[*DecodeError](err); isDecode {
+			de.StatusCode = resp.StatusCode
+			de.Snippet = Snippet(c.redact(data))
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// redact replaces the credentials wherever a body quotes them (some proxies
+// echo request headers in their error pages).
+func (c *Client) redact(b []byte) []byte {
+	for _, s := range c.secrets {
+		if len(s) > 0 && bytes.Contains(b, s) {
+			b = bytes.ReplaceAll(b, s, []byte(redacted))
+		}
+	}
+	return b
+}
+
+// retryPolicy is the exponential backoff of one logical request, raised to
+// the (capped) Retry-After of a 429 and bounded by MaxElapsedTime overall.
+type retryPolicy struct {
+	exp           *backoff.ExponentialBackOff
+	maxElapsed    time.Duration
+	maxRetryAfter time.Duration
+	// floor is the Retry-After of the last failure; the operation sets it
+	// before NextBackOff reads it.
+	floor time.Duration
+}
+
+func (c *Client) newPolicy() *retryPolicy {
+	r := c.cfg.Retry
+	return &retryPolicy{
+		exp: backoff.NewExponentialBackOff(
+			backoff.WithInitialInterval(r.InitialInterval),
+			backoff.WithMaxInterval(r.MaxInterval),
+			backoff.WithMaxElapsedTime(r.MaxElapsedTime),
+		),
+		maxElapsed:    r.MaxElapsedTime,
+		maxRetryAfter: r.MaxRetryAfter,
+	}
+}
+
+// Reset restarts the policy.
+func (p *retryPolicy) Reset() {
+	p.exp.Reset()
+	p.floor = 0
+}
+
+// NextBackOff returns the jittered exponential wait, at least the capped
+// Retry-After, or Stop when the wait would end past MaxElapsedTime.
+func (p *retryPolicy) NextBackOff() time.Duration {
+	next := p.exp.NextBackOff()
+	if next == backoff.Stop {
+		return backoff.Stop
+	}
+	next = max(next, min(p.floor, p.maxRetryAfter))
+	p.floor = 0
+	if p.exp.GetElapsedTime()+next > p.maxElapsed {
+		return backoff.Stop
+	}
+	return next
+}

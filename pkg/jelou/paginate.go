@@ -1,0 +1,191 @@
+package jelou
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"slices"
+	"strings"
+)
+
+// maxListedDuplicates bounds Drift.DuplicateIDs.
+const maxListedDuplicates = 100
+
+// Pages returns an iterator over the pages of window w, from page 1, each
+// fetched with FetchPage. It yields (page, nil) per page, or (nil, err) once
+// and stops. Breaking out of the loop stops fetching.
+//
+// It stops after the page the server's pagination says is the last
+// (totalPages, else ceil(total/limit) with the server's own limit), after
+// an empty page, or, when a response has no pagination, after a page shorter
+// than the requested limit. A window needing more than Config.MaxPages pages
+// yields an error wrapping ErrTooManyPages.
+func (c *Client) Pages(ctx context.Context, w Window) iter.Seq2[*Page, error] {
+	return func(yield func(*Page, error) bool) {
+		for n := 1; ; n++ {
+			if n > c.cfg.MaxPages {
+				yield(nil, fmt.Errorf("fetch %s: more than %d pages: %w", w, c.cfg.MaxPages, ErrTooManyPages))
+				return
+			}
+			p, err := c.FetchPage(ctx, w, n)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if !yield(p, nil) || !morePages(p, n, c.cfg.PageSize) {
+				return
+			}
+		}
+	}
+}
+
+// morePages decides whether page n, just received, is followed by another.
+func morePages(p *Page, n, limit int) bool {
+	rows := len(p.Conversations)
+	switch {
+	case rows == 0:
+		return false
+	case !p.Pagination.Present:
+		return rows >= limit
+	default:
+		return n < p.Pagination.PageCount(limit)
+	}
+}
+
+// WindowResult is every row of one window, with what was odd about paging.
+type WindowResult struct {
+	Window Window
+	// Conversations are all rows of all pages, in the order received, with
+	// duplicates kept (the dedupe stage absorbs them).
+	Conversations []Conversation
+	// Pages is the number of pages fetched.
+	Pages int
+	// Drift reports disagreements between what the server promised and
+	// what arrived.
+	Drift Drift
+}
+
+// Drift reports how the pages of one window disagreed with one another or
+// with the rows received. The API pages a live, unsorted result set, so rows
+// can appear, change or move between two pages; this package reports that
+// and never hides it. The caller decides: a poller should re-fetch the
+// window, or split it into smaller windows, while Detected is true.
+type Drift struct {
+	// FirstTotal and LastTotal are pagination.total of the first and last
+	// page that had one.
+	FirstTotal, LastTotal int
+	// TotalChanged is true when pagination.total differed between pages.
+	TotalChanged bool
+	// Received is the number of rows received, duplicates included.
+	Received int
+	// PagesFetched is the number of pages fetched.
+	PagesFetched int
+	// PagesExpected is the page count promised by the last page's
+	// pagination (at least 1: an empty window still takes one request).
+	PagesExpected int
+	// Duplicates counts rows whose _id was already received in this window.
+	Duplicates int
+	// DuplicateIDs lists those ids, sorted, at most 100 of them.
+	DuplicateIDs []string
+	// PageMismatches counts pages whose pagination.page differed from the
+	// page asked for (a missing pagination.page is not a mismatch).
+	PageMismatches int
+	// PaginationMissing is true when some page had no usable pagination.
+	PaginationMissing bool
+}
+
+// Detected reports whether anything disagreed: the total changed, rows
+// received differ from the last total, pages fetched differ from pages
+// promised, an _id repeated, a page number mismatched, or pagination was
+// missing.
+func (d Drift) Detected() bool {
+	return d.TotalChanged || d.Received != d.LastTotal || d.PagesFetched != d.PagesExpected ||
+		d.Duplicates > 0 || d.PageMismatches > 0 || d.PaginationMissing
+}
+
+// String lists what drifted, or "none".
+func (d Drift) String() string {
+	var parts []string
+	if d.TotalChanged {
+		parts = append(parts, fmt.Sprintf("total changed from %d to %d", d.FirstTotal, d.LastTotal))
+	}
+	if d.Received != d.LastTotal {
+		parts = append(parts, fmt.Sprintf("received %d rows, total says %d", d.Received, d.LastTotal))
+	}
+	if d.PagesFetched != d.PagesExpected {
+		parts = append(parts, fmt.Sprintf("fetched %d pages, pagination says %d", d.PagesFetched, d.PagesExpected))
+	}
+	if d.Duplicates > 0 {
+		parts = append(parts, fmt.Sprintf("%d duplicate _id rows", d.Duplicates))
+	}
+	if d.PageMismatches > 0 {
+		parts = append(parts, fmt.Sprintf("%d pages answered for another page number", d.PageMismatches))
+	}
+	if d.PaginationMissing {
+		parts = append(parts, "pagination missing")
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// FetchWindow fetches every page of window w (see Pages) and returns all
+// rows with a Drift report. It fails if any page fails; partial results
+// are not returned, since a window is only useful whole. A nil error with
+// Drift.Detected true means the rows are what the server sent but may be
+// incomplete or overlapping: re-fetch or split the window.
+func (c *Client) FetchWindow(ctx context.Context, w Window) (*WindowResult, error) {
+	res := &WindowResult{Window: w}
+	d := &res.Drift
+	seen := make(map[string]struct{})
+	dups := make(map[string]struct{})
+	sawTotal := false
+	for p, err := range c.Pages(ctx, w) {
+		if err != nil {
+			return nil, err
+		}
+		res.Pages++
+		pg := p.Pagination
+		if pg.Present {
+			if !sawTotal {
+				d.FirstTotal = pg.Total
+				sawTotal = true
+			} else if pg.Total != d.LastTotal {
+				d.TotalChanged = true
+			}
+			d.LastTotal = pg.Total
+			d.PagesExpected = max(pg.PageCount(c.cfg.PageSize), 1)
+		} else {
+			d.PaginationMissing = true
+		}
+		if pg.Page != 0 && pg.Page != p.Number {
+			d.PageMismatches++
+		}
+		for _, conv := range p.Conversations {
+			if conv.ID == "" {
+				continue
+			}
+			if _, ok := seen[conv.ID]; ok {
+				d.Duplicates++
+				dups[conv.ID] = struct{}{}
+				continue
+			}
+			seen[conv.ID] = struct{}{}
+		}
+		res.Conversations = append(res.Conversations, p.Conversations...)
+	}
+	d.Received = len(res.Conversations)
+	d.PagesFetched = res.Pages
+	if !sawTotal {
+		d.PagesExpected = max(d.PagesExpected, 1)
+	}
+	for id := range dups {
+		d.DuplicateIDs = append(d.DuplicateIDs, id)
+	}
+	slices.Sort(d.DuplicateIDs)
+	if len(d.DuplicateIDs) > maxListedDuplicates {
+		d.DuplicateIDs = d.DuplicateIDs[:maxListedDuplicates]
+	}
+	return res, nil
+}
