@@ -21,16 +21,51 @@ const maxListedDuplicates = 100
 // than the requested limit. A window needing more than Config.MaxPages pages
 // yields an error wrapping ErrTooManyPages.
 func (c *Client) Pages(ctx context.Context, w Window) iter.Seq2[*Page, error] {
+	return c.pages(ctx, w, c.cfg.MaxPages)
+}
+
+// TooManyPagesError reports a window that needs more pages than allowed. It
+// wraps ErrTooManyPages.
+type TooManyPagesError struct {
+	// Window is the window asked for.
+	Window Window
+	// Total and Pages are what the first page's pagination promised; zero
+	// when the bound was reached without a promise.
+	Total, Pages int
+	// Max is the bound that was exceeded.
+	Max int
+}
+
+func (e *TooManyPagesError) Error() string {
+	if e.Pages > 0 {
+		return fmt.Sprintf("fetch %s: %d rows in %d pages, more than %d pages", e.Window, e.Total, e.Pages, e.Max)
+	}
+	return fmt.Sprintf("fetch %s: more than %d pages", e.Window, e.Max)
+}
+
+// Unwrap returns ErrTooManyPages.
+func (e *TooManyPagesError) Unwrap() error { return ErrTooManyPages }
+
+// pages is Pages bounded by maxPages. When the first page's pagination
+// already promises more than maxPages pages, it stops there with a
+// *TooManyPagesError instead of fetching them.
+func (c *Client) pages(ctx context.Context, w Window, maxPages int) iter.Seq2[*Page, error] {
 	return func(yield func(*Page, error) bool) {
 		for n := 1; ; n++ {
-			if n > c.cfg.MaxPages {
-				yield(nil, fmt.Errorf("fetch %s: more than %d pages: %w", w, c.cfg.MaxPages, ErrTooManyPages))
+			if n > maxPages {
+				yield(nil, &TooManyPagesError{Window: w, Max: maxPages})
 				return
 			}
 			p, err := c.FetchPage(ctx, w, n)
 			if err != nil {
 				yield(nil, err)
 				return
+			}
+			if n == 1 && p.Pagination.Present {
+				if promised := p.Pagination.PageCount(c.cfg.PageSize); promised > maxPages {
+					yield(nil, &TooManyPagesError{Window: w, Total: p.Pagination.Total, Pages: promised, Max: maxPages})
+					return
+				}
 			}
 			if !yield(p, nil) || !morePages(p, n, c.cfg.PageSize) {
 				return
@@ -136,12 +171,23 @@ func (d Drift) String() string {
 // Drift.Detected true means the rows are what the server sent but may be
 // incomplete or overlapping: re-fetch or split the window.
 func (c *Client) FetchWindow(ctx context.Context, w Window) (*WindowResult, error) {
+	return c.FetchWindowLimit(ctx, w, 0)
+}
+
+// FetchWindowLimit is FetchWindow with its own bound on pages: when the
+// first page promises more than maxPages pages, it returns a
+// *TooManyPagesError after that one request, so that the caller can split
+// the window cheaply. maxPages <= 0 means Config.MaxPages.
+func (c *Client) FetchWindowLimit(ctx context.Context, w Window, maxPages int) (*WindowResult, error) {
+	if maxPages <= 0 {
+		maxPages = c.cfg.MaxPages
+	}
 	res := &WindowResult{Window: w}
 	d := &res.Drift
 	seen := make(map[string]struct{})
 	dups := make(map[string]struct{})
 	sawTotal := false
-	for p, err := range c.Pages(ctx, w) {
+	for p, err := range c.pages(ctx, w, maxPages) {
 		if err != nil {
 			return nil, err
 		}

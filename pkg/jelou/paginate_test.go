@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // rows returns n result rows with ids prefix+from, prefix+(from+1), ...
@@ -139,9 +140,16 @@ func TestFetchWindowPagination(t *testing.T) {
 			wantDrift: Drift{Received: 12, PagesFetched: 3, PagesExpected: 1, PaginationMissing: true},
 		},
 		{
-			name: "endless pages", pageSize: 10, maxPages: 3,
+			name: "more pages promised than allowed: stop after the first", pageSize: 10, maxPages: 3,
 			page: func(n int) string {
 				return body(rows("c", (n-1)*10, 10), `{"limit":10,"total":100000,"totalPages":10000}`)
+			},
+			wantCalls: 1, wantErr: ErrTooManyPages,
+		},
+		{
+			name: "endless full pages without pagination", pageSize: 10, maxPages: 3,
+			page: func(n int) string {
+				return body(rows("c", (n-1)*10, 10), "")
 			},
 			wantCalls: 3, wantErr: ErrTooManyPages,
 		},
@@ -241,5 +249,25 @@ func TestDriftString(t *testing.T) {
 				t.Errorf("String = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestFetchWindowLimitStopsAfterFirstPage(t *testing.T) {
+	var calls atomic.Int32
+	c, _ := setup(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		_, _ = w.Write([]byte(body(rows("c", 0, 100), `{"limit":100,"total":950,"offset":0,"totalPages":10}`)))
+	}), nil)
+	w := Window{Start: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2025, 1, 1, 1, 0, 0, 0, time.UTC)}
+	_, err := c.FetchWindowLimit(context.Background(), w, 4)
+	var tm *TooManyPagesError
+	if !errors.As(err, &tm) || !errors.Is(err, ErrTooManyPages) {
+		t.Fatalf("err = %v, want a *TooManyPagesError wrapping ErrTooManyPages", err)
+	}
+	if tm.Total != 950 || tm.Pages != 10 || tm.Max != 4 || tm.Window != w {
+		t.Fatalf("error = %+v, want total 950 in 10 pages over max 4 for %v", tm, w)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("made %d requests, want 1: the first page already says the window is too large", n)
 	}
 }

@@ -1,0 +1,23 @@
+// Command jelou-producer streams the conversations Jelou's human agents
+// attended into Kafka, one CloudEvents JSON event per (conversation, state).
+//
+// Usage:
+//
+//	jelou-producer [run]                      the long-lived service
+//	jelou-producer backfill --from T --to T   one bounded range, then exit
+//	jelou-producer demo                       simulated API + in-process Kafka, live view
+//	jelou-producer check                      validate config, reach the API and the topic
+//	jelou-producer config [--markdown]        every variable, its default and meaning
+//	jelou-producer version
+//
+// Configuration comes from environment variables (see `jelou-producer
+// config`). Exit status: 0 on success and clean shutdown, 1 on an
+// unrecoverable runtime error, 2 on a usage or configuration error, 3 when
+// the Jelou API rejects the credentials.
+package main
+
+import (
+	"os"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jelou-producer/jelou-producer/internal/buildinfo"
+	"github.com/jelou-producer/jelou-producer/internal/config"
+	"github.com/jelou-producer/jelou-producer/internal/demo"
+	"github.com/jelou-producer/jelou-producer/internal/service"
+	"github.com/jelou-producer/jelou-producer/pkg/jelou"
+)
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFailed = 1 // unrecoverable runtime error
+	exitUsage  = 2 // bad command line or configuration
+	exitAuth   = 3 // the Jelou API rejected the credentials
+)
+
+const usage = `usage: jelou-producer [command] [flags]
+
+commands:
+  run        poll the Jelou API and publish to Kafka until stopped (default)
+  backfill   publish one bounded range, then exit: backfill --from T --to T
+  demo       run against a simulated API and an in-process broker, with a live view
+  check      validate the configuration, reach the API and the topic, report
+  config     list every environment variable, its default and meaning
+  version    print the version
+
+Configuration is read from environment variables; see 'jelou-producer config'.
+`
+
+// run executes one command and returns the process exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		return cmdRun(args, stderr)
+	case "backfill":
+		return cmdBackfill(args, stderr)
+	case "demo":
+		return cmdDemo(args, stdout, stderr)
+	case "check":
+		return cmdCheck(args, stdout, stderr)
+	case "config":
+		return cmdConfig(args, stdout, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "jelou-producer %s (%s)\n", buildinfo.Get(), buildinfo.GoVersion())
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "jelou-producer: unknown command %q\n%s", cmd, usage)
+		return exitUsage
+	}
+}
+
+// signalContext returns a context cancelled by the first SIGINT or SIGTERM;
+// a second one exits the process at once.
+func signalContext(stderr io.Writer) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		select {
+		case s := <-sigs:
+			fmt.Fprintf(stderr, "jelou-producer: %s: draining (send it again to exit at once)\n", s)
+			cancel()
+		case <-ctx.Done():
+			return
+		}
+		<-sigs
+		fmt.Fprintln(stderr, "jelou-producer: second signal: exiting now")
+		os.Exit(130)
+	}()
+	return ctx, func() { signal.Stop(sigs); cancel() }
+}
+
+// loadConfig reads and validates the environment for cmd, printing every
+// problem on its own line.
+func loadConfig(cmd config.Command, stderr io.Writer) (config.Config, bool) {
+	cfg, err := config.Load()
+	if err == nil {
+		err = cfg.Validate(cmd)
+	}
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "jelou-producer: %s\n", line)
+		}
+		return cfg, false
+	}
+	return cfg, true
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}
+	if cfg.Log.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// exitCode maps a service error to an exit code and prints its one line.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "jelou-producer: %v\n", err)
+	var auth *jelou.AuthError
+	if errors.As(err, &auth) {
+		return exitAuth
+	}
+	return exitFailed
+}
+
+func cmdRun(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	cfg, ok := loadConfig(config.CommandRun, stderr)
+	if !ok {
+		return exitUsage
+	}
+	log := newLogger(cfg, stderr)
+	ctx, stop := signalContext(stderr)
+	defer stop()
+	svc, err := service.New(ctx, cfg, service.Options{Logger: log, ServeHTTP: true})
+	if err != nil {
+		return exitCode(err, stderr)
+	}
+	log.Info("jelou-producer started", "version", buildinfo.Get(), "source", svc.Source(), "config", cfg)
+	return exitCode(svc.Run(ctx), stderr)
+}
+
+func cmdConfig(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("config", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	markdown := fs.Bool("markdown", false, "print the table as Markdown (the README's form)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *markdown {
+		fmt.Fprint(stdout, config.MarkdownTable(config.Variables()))
+		return exitOK
+	}
+	fmt.Fprint(stdout, config.TextTable(config.Variables()))
+	return exitOK
+}
+
+func cmdDemo(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o demo.Options
+	fs.Float64Var(&o.Speed, "speed", 60, "simulated clock speed (60: a simulated minute per second)")
+	fs.IntVar(&o.Count, "count", 20000, "conversations in the simulated API")
+	fs.DurationVar(&o.History, "history", 6*time.Hour, "how far back the first window starts")
+	fs.DurationVar(&o.Duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
+	brokers := fs.String("brokers", os.Getenv("KAFKA_BROKERS"), "publish to this Kafka cluster instead of an in-process broker (default $KAFKA_BROKERS)")
+	fs.StringVar(&o.Topic, "topic", "", "topic (default jelou.conversations.attended)")
+	fs.IntVar(&o.MaxLines, "lines", 15, "event lines printed per second at most (-1: none)")
+	verbose := fs.Bool("v", false, "also print the service's logs (text, to stderr)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *brokers != "" {
+		o.Brokers = strings.Split(*brokers, ",")
+	}
+	if *verbose {
+		o.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	ctx, stop := signalContext(stderr)
+	defer stop()
+	_, err := demo.Run(ctx, o, stdout)
+	return exitCode(err, stderr)
+}
+
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	cfg, ok := loadConfig(config.CommandCheck, stderr)
+	if !ok {
+		return exitUsage
+	}
+	ctx, stop := signalContext(stderr)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	return exitCode(service.Check(ctx, cfg, stdout), stderr)
+}

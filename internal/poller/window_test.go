@@ -1,0 +1,144 @@
+package poller
+
+import (
+	"testing"
+	"time"
+
+	"github.com/jelou-producer/jelou-producer/pkg/jelou"
+)
+
+var t0 = time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+
+func win(a, b time.Time) jelou.Window { return jelou.Window{Start: a, End: b} }
+
+func at(h, m int) time.Time { return t0.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+
+func TestPlanForward(t *testing.T) {
+	tests := []struct {
+		name         string
+		cursor, edge time.Time
+		bounded      bool
+		want         []jelou.Window
+	}{
+		{"live: less than a window behind", at(0, 0), at(0, 40), false, nil},
+		{"live: exactly one window behind is the live tick's", at(0, 0), at(1, 0), false, nil},
+		{"live: whole windows only", at(0, 0), at(2, 30), false, []jelou.Window{win(at(0, 0), at(1, 0)), win(at(1, 0), at(2, 0))}},
+		{"backfill: partial last window", at(0, 0), at(2, 30), true, []jelou.Window{win(at(0, 0), at(1, 0)), win(at(1, 0), at(2, 0)), win(at(2, 0), at(2, 30))}},
+		{"backfill: exact end", at(0, 0), at(2, 0), true, []jelou.Window{win(at(0, 0), at(1, 0)), win(at(1, 0), at(2, 0))}},
+		{"backfill: nothing left", at(2, 0), at(2, 0), true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := planForward(tt.cursor, tt.edge, time.Hour, tt.bounded)
+			if len(got) != len(tt.want) {
+				t.Fatalf("planned %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Fatalf("window %d = %v, want %v", i, got[i], tt.want[i])
+				}
+			}
+			// Windows must chain without a gap.
+			for i := 1; i < len(got); i++ {
+				if !got[i].Start.Equal(got[i-1].End) {
+					t.Fatalf("gap between %v and %v", got[i-1], got[i])
+				}
+			}
+		})
+	}
+}
+
+func TestSplitEvenCoversWithoutGaps(t *testing.T) {
+	w := jelou.Window{Start: at(0, 0), End: at(2, 10)}
+	parts := splitEven(w, time.Hour)
+	if len(parts) != 3 || !parts[0].Start.Equal(w.Start) || !parts[2].End.Equal(w.End) {
+		t.Fatalf("splitEven = %v", parts)
+	}
+	for i := 1; i < len(parts); i++ {
+		if !parts[i].Start.Equal(parts[i-1].End) {
+			t.Fatalf("gap between %v and %v", parts[i-1], parts[i])
+		}
+	}
+	if got := splitEven(jelou.Window{Start: at(0, 0), End: at(0, 30)}, time.Hour); len(got) != 1 {
+		t.Fatalf("short window split into %v", got)
+	}
+}
+
+func TestHalve(t *testing.T) {
+	tests := []struct {
+		name string
+		w    jelou.Window
+		min  time.Duration
+		ok   bool
+		mid  time.Time
+	}{
+		{"hour", jelou.Window{Start: at(0, 0), End: at(1, 0)}, time.Minute, true, at(0, 30)},
+		{"odd seconds round down", jelou.Window{Start: at(0, 0), End: at(0, 0).Add(3 * time.Second)}, time.Second, true, at(0, 0).Add(time.Second)},
+		{"halves below min", jelou.Window{Start: at(0, 0), End: at(0, 1)}, time.Minute, false, time.Time{}},
+		{"one second", jelou.Window{Start: at(0, 0), End: at(0, 0).Add(time.Second)}, 0, false, time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b, ok := halve(tt.w, tt.min)
+			if ok != tt.ok {
+				t.Fatalf("ok = %v, want %v", ok, tt.ok)
+			}
+			if !ok {
+				return
+			}
+			if !a.Start.Equal(tt.w.Start) || !b.End.Equal(tt.w.End) || !a.End.Equal(tt.mid) || !b.Start.Equal(tt.mid) {
+				t.Fatalf("halve(%v) = %v, %v; want split at %v", tt.w, a, b, tt.mid)
+			}
+		})
+	}
+}
+
+func TestEvictBefore(t *testing.T) {
+	now := at(100, 0)
+	// Live: cursor near now, the revisit horizon decides.
+	if got, want := evictBefore(now, now, 15*time.Minute, time.Hour, 48*time.Hour), now.Add(-48*time.Hour); !got.Equal(want) {
+		t.Fatalf("live bound %v, want %v", got, want)
+	}
+	// Backfill far behind: keep what the next windows and overlaps can return.
+	cursor := at(0, 0)
+	if got, want := evictBefore(cursor, now, 15*time.Minute, time.Hour, 48*time.Hour), cursor.Add(-75*time.Minute); !got.Equal(want) {
+		t.Fatalf("backfill bound %v, want %v", got, want)
+	}
+}
+
+func TestRevisitEvery(t *testing.T) {
+	tests := []struct {
+		age, want time.Duration
+	}{
+		{0, 5 * time.Minute},
+		{30 * time.Minute, 5 * time.Minute},
+		{2 * time.Hour, 15 * time.Minute},
+		{10 * time.Hour, time.Hour},
+		{47 * time.Hour, time.Hour},
+	}
+	for _, tt := range tests {
+		if got := revisitEvery(tt.age, 5*time.Minute); got != tt.want {
+			t.Errorf("revisitEvery(%v) = %v, want %v", tt.age, got, tt.want)
+		}
+	}
+}
+
+func TestIndexTime(t *testing.T) {
+	w := jelou.Window{Start: at(10, 0), End: at(11, 0)}
+	tests := []struct {
+		name  string
+		start time.Time
+		want  time.Time
+	}{
+		{"inside", at(10, 5), at(10, 5)},
+		{"missing", time.Time{}, w.Start},
+		{"absurd past", time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), w.Start},
+		{"absurd future", time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC), w.Start},
+		{"a little outside (server zone skew)", at(9, 0), at(9, 0)},
+	}
+	for _, tt := range tests {
+		if got := indexTime(tt.start, w); !got.Equal(tt.want) {
+			t.Errorf("%s: indexTime = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,86 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/jelou-producer/jelou-producer/internal/poller"
+	"github.com/jelou-producer/jelou-producer/internal/publish"
+	"github.com/jelou-producer/jelou-producer/internal/telemetry"
+	"github.com/jelou-producer/jelou-producer/pkg/event"
+	"github.com/jelou-producer/jelou-producer/pkg/jelou"
+)
+
+// clientFetcher adapts *jelou.Client to poller.Fetcher.
+type clientFetcher struct {
+	client  *jelou.Client
+	metrics *telemetry.Metrics
+}
+
+// Fetch fetches every page of w, stopping after the first page with a
+// *poller.TooLargeError when the window needs more than maxPages pages.
+func (f clientFetcher) Fetch(ctx context.Context, w jelou.Window, maxPages int) (poller.Result, error) {
+	res, err := f.client.FetchWindowLimit(ctx, w, maxPages)
+	var tooMany *jelou.TooManyPagesError
+	if errors.As(err, &tooMany) {
+		return poller.Result{}, &poller.TooLargeError{Window: w, Total: tooMany.Total, Pages: tooMany.Pages}
+	}
+	if err != nil {
+		return poller.Result{}, err
+	}
+	f.metrics.ConversationsFetched.Add(float64(len(res.Conversations)))
+	out := poller.Result{Rows: res.Conversations, Pages: res.Pages}
+	if res.Drift.Detected() {
+		out.Drift = res.Drift.String()
+	}
+	return out, nil
+}
+
+// eventPublisher adapts *publish.Publisher to poller.Publisher: it turns
+// each emission into a CloudEvent record keyed by company id.
+type eventPublisher struct {
+	pub     *publish.Publisher
+	source  event.Source
+	mode    event.Mode
+	metrics *telemetry.Metrics
+	logger  *slog.Logger
+}
+
+// Publish encodes and writes the batch. A row that cannot be encoded (its
+// raw JSON is not valid, which the decoder should have prevented) is left
+// out, logged and counted as rejected instead of blocking the stream.
+func (p *eventPublisher) Publish(ctx context.Context, batch []poller.Emission) error {
+	records := make([]publish.Record, 0, len(batch))
+	fallbacks := 0
+	for _, e := range batch {
+		ev := event.New(p.source, e.Conversation, e.Previous, e.Window, e.Observed)
+		key, fallback := ev.Key()
+		value, headers, err := ev.Encode(p.mode)
+		if err != nil {
+			p.metrics.RowsRejected.WithLabelValues("unencodable").Inc()
+			p.logger.Error("row cannot be encoded as an event; skipped", "conversation", e.Conversation.ID, "state", string(e.Conversation.State), "err", err)
+			continue
+		}
+		if fallback {
+			fallbacks++
+		}
+		hs := make([]publish.Header, len(headers))
+		for i, h := range headers {
+			hs[i] = publish.Header{Key: h.Key, Value: h.Value}
+		}
+		records = append(records, publish.Record{Key: key, Value: value, Headers: hs})
+	}
+	if len(records) == 0 {
+		return nil
+	}
+	if err := p.pub.Publish(ctx, records); err != nil {
+		return fmt.Errorf("publish %d records: %w", len(records), err)
+	}
+	p.metrics.KeyFallback.Add(float64(fallbacks))
+	for _, e := range batch {
+		p.metrics.EventsPublished.WithLabelValues(telemetry.StateLabel(e.Conversation.State)).Inc()
+	}
+	return nil
+}
