@@ -249,7 +249,9 @@ const hexDigits = "0123456789abcdef"
 
 // appendString appends s as a JSON string. Like encoding/json it escapes
 // control characters, U+2028 and U+2029, and replaces invalid UTF-8 with
-// U+FFFD; unlike it, it leaves <, > and & alone.
+// U+FFFD; unlike it, it leaves <, > and & alone, and writes U+FFFD as the
+// character itself rather than an escape, so that encoding what was decoded
+// gives the same bytes again.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
@@ -280,7 +282,7 @@ func appendString(dst []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
+			dst = utf8.AppendRune(dst, utf8.RuneError)
 			i += size
 			start = i
 			continue
