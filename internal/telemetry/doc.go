@@ -19,7 +19,7 @@
 //	| jelou_producer_duplicates_skipped_total       | counter   | reason: e.g. published, regressed         | rows skipped by dedupe |
 //	| jelou_producer_rows_rejected_total            | counter   | reason: e.g. missing_id                   | rows that could not become an event |
 //	| jelou_producer_revisits_total                 | counter   |                                           | windows re-queried for non-terminal conversations |
-//	| jelou_producer_windows_completed_total        | counter   | kind: forward, settle, revisit            | windows fetched with every event acknowledged |
+//	| jelou_producer_windows_completed_total        | counter   | kind: forward, live, revisit              | windows fetched with every event acknowledged |
 //	| jelou_producer_kafka_write_errors_total       | counter   | kind: e.g. timeout, broker, too_large     | failed produce calls |
 //	| jelou_producer_kafka_write_duration_seconds   | histogram |                                           | produce call latency until acknowledged |
 //	| jelou_producer_checkpoint_saves_total         | counter   | result: ok, error                         | checkpoint saves |

@@ -21,7 +21,7 @@ const Namespace = "jelou_producer"
 // Values of the kind label of windows_completed_total.
 const (
 	WindowForward = "forward" // a window of the forward walk, first pass
-	WindowSettle  = "settle"  // a recent window re-polled for late rows
+	WindowLive    = "live"    // the live edge plus the settle period re-polled for late rows
 	WindowRevisit = "revisit" // a window re-polled for non-terminal conversations
 )
 
@@ -128,7 +128,7 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 	})
 	m.WindowsCompleted = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "windows_completed_total",
-		Help: "Windows fully fetched with every event acknowledged, by kind (forward, settle, revisit).",
+		Help: "Windows fully fetched with every event acknowledged, by kind (forward, live, revisit).",
 	}, []string{"kind"})
 	m.KafkaWriteErrors = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "kafka_write_errors_total",
@@ -163,7 +163,7 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 
 	// Series of known label values exist from the start, so that rate() and
 	// absence alerts work before the first increment.
-	for _, k := range []string{WindowForward, WindowSettle, WindowRevisit} {
+	for _, k := range []string{WindowForward, WindowLive, WindowRevisit} {
 		m.WindowsCompleted.WithLabelValues(k)
 	}
 	for _, r := range []string{CheckpointOK, CheckpointError} {
