@@ -171,10 +171,20 @@ metadata_ok() {
 	[[ "${b[*]:4:4} ${b[*]:12:4}" == "00 00 00 07 00 00 00 01" ]]
 }
 
+# alive reports whether the process in $PIDFILE exists. Unlike running it
+# does not look at the command line, which right after the fork is still
+# this script's own (the exec of java has not happened yet).
+alive() {
+	local pid
+	[[ -f $PIDFILE ]] || return 1
+	pid=$(<"$PIDFILE")
+	[[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
+}
+
 wait_ready() {
 	local deadline=$((SECONDS + UP_TIMEOUT))
 	while :; do
-		if ! running; then
+		if ! alive; then
 			tail -n 40 "$LOG" >&2 2>/dev/null || true
 			die "the broker exited during startup (log: $LOG)"
 		fi

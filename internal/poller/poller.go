@@ -136,6 +136,10 @@ type Config struct {
 	// CheckpointInterval is the shortest time between two checkpoint
 	// saves (one is always written on exit). Default: 5s.
 	CheckpointInterval time.Duration
+	// PublishTimeout bounds one publish attempt. A publish in flight when
+	// Run is asked to stop is not cancelled but allowed to finish within
+	// it, so that a clean stop leaves nothing half-written. Default: 30s.
+	PublishTimeout time.Duration
 	// FinalSaveTimeout bounds the checkpoint save when Run returns.
 	// Default: 15s.
 	FinalSaveTimeout time.Duration
@@ -170,6 +174,7 @@ func (c *Config) setDefaults() {
 	def(&c.RevisitInterval, 5*time.Minute)
 	def(&c.MinWindow, time.Minute)
 	def(&c.CheckpointInterval, 5*time.Second)
+	def(&c.PublishTimeout, 30*time.Second)
 	def(&c.FinalSaveTimeout, 15*time.Second)
 	def(&c.RetryMin, time.Second)
 	def(&c.RetryMax, time.Minute)
@@ -231,10 +236,13 @@ func (p *Poller) Cursor() time.Time {
 
 // Tracked returns how many conversations the dedupe index holds.
 func (p *Poller) Tracked() int {
-	if p.index == nil {
+	p.mu.Lock()
+	ix := p.index
+	p.mu.Unlock()
+	if ix == nil {
 		return 0
 	}
-	return p.index.Len()
+	return ix.Len()
 }
 
 // Run loads the checkpoint, then polls until ctx ends (returning nil), the
@@ -253,7 +261,9 @@ func (p *Poller) Run(ctx context.Context) (err error) {
 		}
 	}()
 	err = p.loop(ctx)
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+	if ctx.Err() != nil {
+		// Stopping was asked for: what failed after that (an abandoned
+		// request or publish) is its consequence, not a failure.
 		return nil
 	}
 	return err
@@ -343,6 +353,10 @@ func (p *Poller) liveTick(ctx context.Context, edge time.Time) error {
 // flight, advancing the cursor over the contiguous prefix of completed ones.
 func (p *Poller) runForward(ctx context.Context, plan []jelou.Window) error {
 	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	// On return, cancel first so that workers blocked on results give up,
+	// then wait for them.
+	defer wg.Wait()
 	defer cancel()
 	type outcome struct {
 		i   int
@@ -350,7 +364,6 @@ func (p *Poller) runForward(ctx context.Context, plan []jelou.Window) error {
 	}
 	jobs := make(chan int)
 	results := make(chan outcome)
-	var wg sync.WaitGroup
 	for range min(p.cfg.Concurrency, len(plan)) {
 		wg.Add(1)
 		go func() {
@@ -375,7 +388,6 @@ func (p *Poller) runForward(ctx context.Context, plan []jelou.Window) error {
 			}
 		}
 	}()
-	defer wg.Wait()
 
 	done := make([]bool, len(plan))
 	next := 0
@@ -439,8 +451,10 @@ func (p *Poller) load(ctx context.Context) error {
 	cp, err := p.store.Load(ctx, p.cfg.Source)
 	switch {
 	case errors.Is(err, checkpoint.ErrNotFound):
+		p.mu.Lock()
 		p.index = dedupe.New()
 		p.cursor = p.cfg.Start.Truncate(time.Second)
+		p.mu.Unlock()
 		p.cfg.Logger.Info("no checkpoint: starting fresh", "source", p.cfg.Source, "cursor", p.cursor.UTC().Format(time.RFC3339))
 		return nil
 	case err != nil:
@@ -450,11 +464,13 @@ func (p *Poller) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load checkpoint of source %s: dedupe snapshot: %w", cp.Source, err)
 	}
+	p.mu.Lock()
 	p.index = ix
 	p.cursor = cp.Cursor
 	if !p.cfg.End.IsZero() && p.cursor.Before(p.cfg.Start) {
 		p.cursor = p.cfg.Start.Truncate(time.Second)
 	}
+	p.mu.Unlock()
 	p.cfg.Logger.Info("checkpoint loaded", "source", p.cfg.Source, "cursor", p.cursor.UTC().Format(time.RFC3339),
 		"saved_at", cp.SavedAt.UTC().Format(time.RFC3339), "tracked", ix.Len())
 	if h := p.cfg.Hooks.Tracked; h != nil {

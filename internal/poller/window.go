@@ -78,7 +78,13 @@ func (p *Poller) processWindow(ctx context.Context, w jelou.Window, kind Kind) e
 	}
 	batch := p.decide(rows, w, kind)
 	if len(batch) > 0 {
-		err := p.retry(ctx, "publish", func() error { return p.pub.Publish(ctx, batch) })
+		err := p.retry(ctx, "publish", func() error {
+			// Not cancelled with ctx: a stop lets the attempt finish (within
+			// PublishTimeout) rather than leave a batch half-written.
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.PublishTimeout)
+			defer cancel()
+			return p.pub.Publish(actx, batch)
+		})
 		if err != nil {
 			for _, e := range batch {
 				p.index.Release(e.Conversation.ID, e.Conversation.State)

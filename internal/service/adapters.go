@@ -13,6 +13,22 @@ import (
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
 
+// NewFetcher returns the poller.Fetcher the service uses: client's
+// FetchWindowLimit, counting fetched rows in m.
+func NewFetcher(client *jelou.Client, m *telemetry.Metrics) poller.Fetcher {
+	return clientFetcher{client: client, metrics: m}
+}
+
+// NewPublisher returns the poller.Publisher the service uses: each emission
+// becomes a CloudEvent of source in the given mode, keyed by company id,
+// written by pub; counts go to m, encoding failures to logger.
+func NewPublisher(pub *publish.Publisher, source event.Source, mode event.Mode, m *telemetry.Metrics, logger *slog.Logger) poller.Publisher {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &eventPublisher{pub: pub, source: source, mode: mode, metrics: m, logger: logger}
+}
+
 // clientFetcher adapts *jelou.Client to poller.Fetcher.
 type clientFetcher struct {
 	client  *jelou.Client

@@ -122,7 +122,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (s *Service, err 
 		MaxPages:           cfg.Poll.MaxPages,
 		MinWindow:          cfg.Poll.MinWindow,
 		CheckpointInterval: cfg.Checkpoint.Interval,
-		FinalSaveTimeout:   cfg.ShutdownTimeout,
+		PublishTimeout:     cfg.ShutdownTimeout / 2,
+		FinalSaveTimeout:   cfg.ShutdownTimeout / 2,
 		Clock:              opts.Clock,
 		Logger:             s.log,
 		Hooks:              chainHooks(s.hooks(), opts.Hooks),
@@ -142,9 +143,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (s *Service, err 
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	s.poller, err = poller.New(pcfg, clientFetcher{client: client, metrics: s.metrics}, &eventPublisher{
-		pub: s.pub, source: eventSource(cfg, s.source), mode: eventMode(cfg), metrics: s.metrics, logger: s.log,
-	}, s.store)
+	s.poller, err = poller.New(pcfg, NewFetcher(client, s.metrics),
+		NewPublisher(s.pub, eventSource(cfg, s.source), eventMode(cfg), s.metrics, s.log), s.store)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,525 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
+	"github.com/jelou-producer/jelou-producer/internal/clock"
+	"github.com/jelou-producer/jelou-producer/internal/config"
+	"github.com/jelou-producer/jelou-producer/internal/jelousim"
+	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
+	"github.com/jelou-producer/jelou-producer/internal/service"
+	"github.com/jelou-producer/jelou-producer/pkg/event"
+	"github.com/jelou-producer/jelou-producer/schemas"
+)
+
+// t0 is the simulated "now" at which every harness clock starts, so that
+// the data sets are the same on every run.
+var t0 = time.Date(2025, 3, 3, 12, 0, 0, 0, time.UTC)
+
+// harness is one simulated Jelou API (served by httptest, its requests
+// logged) on a scaled clock, a topic on the shared test broker and a
+// checkpoint directory.
+type harness struct {
+	t       *testing.T
+	clk     *clock.Scaled
+	sim     *jelousim.Server
+	url     string
+	reqs    *requestLog
+	brokers []string
+	topic   string
+	dir     string
+}
+
+// simOptions shape a harness's simulator.
+type simOptions struct {
+	speed  float64         // clock speed; default 1200 (a simulated hour in 3 s)
+	count  int             // conversations over [t0−24h, t0+24h); default 3000
+	config jelousim.Config // extra settings (Data.Count/Start/End and Clock are set here)
+}
+
+func newHarness(t *testing.T, o simOptions) *harness {
+	t.Helper()
+	if o.speed == 0 {
+		o.speed = 1200
+	}
+	if o.count == 0 {
+		o.count = 3000
+	}
+	clk := clock.NewScaled(t0, o.speed)
+	cfg := o.config
+	cfg.Clock = clk
+	cfg.Data.Seed = 42
+	cfg.Data.Start, cfg.Data.End, cfg.Data.Count = t0.Add(-24*time.Hour), t0.Add(24*time.Hour), o.count
+	sim, err := jelousim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := &requestLog{clk: clk, next: sim}
+	ts := httptest.NewServer(reqs)
+	t.Cleanup(ts.Close)
+	return &harness{
+		t: t, clk: clk, sim: sim, url: ts.URL, reqs: reqs,
+		brokers: kafkatest.Brokers(t),
+		topic:   kafkatest.Topic(t, 3, nil),
+		dir:     t.TempDir(),
+	}
+}
+
+// config returns a valid run configuration against the harness: the
+// defaults, tuned so that a simulated day passes in seconds.
+func (h *harness) config() config.Config {
+	cfg := config.Defaults()
+	cfg.Jelou.BaseURL = h.url
+	cfg.Jelou.ClientID, cfg.Jelou.ClientSecret = "sim-client", "sim-secret"
+	cfg.Jelou.RateLimit, cfg.Jelou.RateBurst = 200, 10
+	cfg.Jelou.Timeout = 5 * time.Second
+	cfg.Poll.StartAt = config.StartAt{Ago: 24 * time.Hour}
+	// A settle period longer than the longest attend delay (1h) plus a
+	// tick lets the live edge find every late row.
+	cfg.Poll.Settle = 90 * time.Minute
+	cfg.Kafka.Brokers = h.brokers
+	cfg.Kafka.Topic = h.topic
+	cfg.Checkpoint.Path = filepath.Join(h.dir, "checkpoint.json")
+	cfg.Checkpoint.Interval = 200 * time.Millisecond
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.ShutdownTimeout = 10 * time.Second
+	return cfg
+}
+
+// running is a service started by start.
+type running struct {
+	svc  *service.Service
+	reg  *prometheus.Registry
+	stop context.CancelFunc
+	done chan error
+}
+
+// start validates cfg, builds the service on the harness clock and runs it
+// in the background. The test fails if New fails.
+func (h *harness) start(cfg config.Config, opts service.Options) *running {
+	h.t.Helper()
+	r, err := h.tryStart(cfg, opts)
+	if err != nil {
+		h.t.Fatalf("service.New: %v", err)
+	}
+	return r
+}
+
+func (h *harness) tryStart(cfg config.Config, opts service.Options) (*running, error) {
+	h.t.Helper()
+	cmd := opts.Command
+	if cmd == "" {
+		cmd = config.CommandRun
+	}
+	if err := cfg.Validate(cmd); err != nil {
+		h.t.Fatalf("invalid test configuration: %v", err)
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Clock == nil {
+		opts.Clock = h.clk
+	}
+	if opts.Logger == nil {
+		opts.Logger = testLogger(h.t)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	svc, err := service.New(ctx, cfg, opts)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	r := &running{svc: svc, reg: opts.Registry, stop: cancel, done: make(chan error, 1)}
+	go func() { r.done <- svc.Run(ctx) }()
+	h.t.Cleanup(func() {
+		cancel()
+		<-r.done
+	})
+	return r, nil
+}
+
+// wait waits for Run to return, failing the test after limit.
+func (r *running) wait(t *testing.T, limit time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-r.done:
+		r.done <- err // for the cleanup
+		return err
+	case <-time.After(limit):
+		t.Fatalf("Run did not return within %s", limit)
+		return nil
+	}
+}
+
+// stopAndWait cancels Run's context and returns its result.
+func (r *running) stopAndWait(t *testing.T) error {
+	t.Helper()
+	r.stop()
+	return r.wait(t, 30*time.Second)
+}
+
+// waitCursor waits until the service's cursor is at or after c (simulated
+// time), failing the test after limit of wall time or if Run returns.
+func (h *harness) waitCursor(r *running, c time.Time, limit time.Duration) {
+	h.t.Helper()
+	deadline := time.Now().Add(limit)
+	for !r.svc.Cursor().After(c) {
+		select {
+		case err := <-r.done:
+			r.done <- err
+			h.t.Fatalf("Run returned %v before the cursor reached %s (cursor %s)", err, c.Format(time.RFC3339), r.svc.Cursor().Format(time.RFC3339))
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("cursor %s has not passed %s after %s", r.svc.Cursor().Format(time.RFC3339), c.Format(time.RFC3339), limit)
+		}
+	}
+}
+
+// settle takes a snapshot of the pairs the simulator served, then waits
+// until the service has finished every window started before it: the live
+// loop is sequential, so once the cursor passes the snapshot's simulated
+// time, every window that was in flight then has been published.
+func (h *harness) settle(r *running) map[jelousim.Pair]bool {
+	h.t.Helper()
+	now := h.clk.Now()
+	served := make(map[jelousim.Pair]bool)
+	for p := range h.sim.ServedSeq() {
+		served[p] = true
+	}
+	h.waitCursor(r, now, 30*time.Second)
+	return served
+}
+
+// topicEvent is one record of the topic, decoded.
+type topicEvent struct {
+	key   string
+	value []byte
+	ev    *event.Event
+}
+
+// readTopic reads and decodes every record of the harness topic.
+func (h *harness) readTopic() []topicEvent {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	recs, err := kafkatest.ReadAll(ctx, h.brokers, h.topic)
+	if err != nil {
+		h.t.Fatalf("read topic %s: %v", h.topic, err)
+	}
+	out := make([]topicEvent, 0, len(recs))
+	for _, r := range recs {
+		hs := make([]event.Header, len(r.Headers))
+		for i, hd := range r.Headers {
+			hs[i] = event.Header{Key: hd.Key, Value: hd.Value}
+		}
+		ev, err := event.Decode(r.Value, hs)
+		if err != nil {
+			h.t.Fatalf("record at partition %d offset %d does not decode: %v\n%s", r.Partition, r.Offset, err, r.Value)
+		}
+		out = append(out, topicEvent{key: string(r.Key), value: r.Value, ev: ev})
+	}
+	return out
+}
+
+// pairCounts counts the topic's events per (conversation, state).
+func pairCounts(evs []topicEvent) map[jelousim.Pair]int {
+	n := make(map[jelousim.Pair]int, len(evs))
+	for _, e := range evs {
+		n[jelousim.Pair{ID: e.ev.Subject, State: e.ev.Data.State}]++
+	}
+	return n
+}
+
+// assertNoneMissing fails for every pair of want that is not on the topic.
+func assertNoneMissing(t *testing.T, want map[jelousim.Pair]bool, got map[jelousim.Pair]int) {
+	t.Helper()
+	missing := 0
+	for p := range want {
+		if got[p] == 0 {
+			if missing < 5 {
+				t.Errorf("served pair %s/%s is not on the topic", p.ID, p.State)
+			}
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of %d served pairs are missing from the topic", missing, len(want))
+	}
+}
+
+// assertNoRepeats fails for every pair published more than once.
+func assertNoRepeats(t *testing.T, got map[jelousim.Pair]int) {
+	t.Helper()
+	repeated := 0
+	for p, n := range got {
+		if n > 1 {
+			if repeated < 5 {
+				t.Errorf("pair %s/%s published %d times", p.ID, p.State, n)
+			}
+			repeated++
+		}
+	}
+	if repeated > 0 {
+		t.Errorf("%d pairs published more than once", repeated)
+	}
+}
+
+var (
+	schemaOnce sync.Once
+	schemaV1   *jsonschema.Schema
+	schemaErr  error
+)
+
+// eventSchema compiles the embedded v1 schema with format assertions.
+func eventSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	schemaOnce.Do(func() {
+		b, err := fs.ReadFile(schemas.FS, schemas.V1)
+		if err != nil {
+			schemaErr = err
+			return
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err != nil {
+			schemaErr = err
+			return
+		}
+		c := jsonschema.NewCompiler()
+		c.DefaultDraft(jsonschema.Draft2020)
+		c.AssertFormat()
+		if err := c.AddResource(schemas.V1, doc); err != nil {
+			schemaErr = err
+			return
+		}
+		schemaV1, schemaErr = c.Compile(schemas.V1)
+	})
+	if schemaErr != nil {
+		t.Fatalf("compile schema %s: %v", schemas.V1, schemaErr)
+	}
+	return schemaV1
+}
+
+// validateEvent validates a structured record value against the schema.
+func validateEvent(t *testing.T, value []byte) error {
+	t.Helper()
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(value))
+	if err != nil {
+		return fmt.Errorf("not JSON: %w", err)
+	}
+	return eventSchema(t).Validate(inst)
+}
+
+// loadCheckpoint reads the file checkpoint of source.
+func loadCheckpoint(t *testing.T, path, source string) *checkpoint.Checkpoint {
+	t.Helper()
+	st, err := checkpoint.NewFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := st.Load(context.Background(), source)
+	if err != nil {
+		t.Fatalf("load checkpoint %s: %v", path, err)
+	}
+	return cp
+}
+
+// metric returns the value of the counter or gauge name whose labels
+// include want; 0 when there is no such series.
+func metric(t *testing.T, g prometheus.Gatherer, name string, want map[string]string) float64 {
+	t.Helper()
+	fams, err := g.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	total := 0.0
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if !hasLabels(m, want) {
+				continue
+			}
+			switch {
+			case m.Counter != nil:
+				total += m.Counter.GetValue()
+			case m.Gauge != nil:
+				total += m.Gauge.GetValue()
+			}
+		}
+	}
+	return total
+}
+
+func hasLabels(m *dto.Metric, want map[string]string) bool {
+	n := 0
+	for _, l := range m.GetLabel() {
+		if v, ok := want[l.GetName()]; ok {
+			if v != l.GetValue() {
+				return false
+			}
+			n++
+		}
+	}
+	return n == len(want)
+}
+
+// testLogger sends the service's logs to the test log at info level.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers (log handlers).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// apiRequest is one API request the simulator answered.
+type apiRequest struct {
+	key        string // query and body: the same page of the same window
+	start, end time.Time
+	status     int
+	retryAfter string
+	auth       string
+}
+
+// requestLog wraps the simulator: it records every API request and can
+// rewrite successful response bodies.
+type requestLog struct {
+	clk  clock.Clock
+	next http.Handler
+
+	mu      sync.Mutex
+	reqs    []apiRequest
+	rewrite func([]byte) []byte
+}
+
+// setRewrite makes every later 200 API response pass through f.
+func (l *requestLog) setRewrite(f func([]byte) []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rewrite = f
+}
+
+func (l *requestLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != jelousim.APIPath {
+		l.next.ServeHTTP(w, r)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	rec := apiRequest{key: r.URL.RawQuery + " " + string(body), start: time.Now(), auth: r.Header.Get("Authorization")}
+	l.mu.Lock()
+	rewrite := l.rewrite
+	l.mu.Unlock()
+	sw := &statusWriter{ResponseWriter: w}
+	if rewrite == nil {
+		l.next.ServeHTTP(sw, r)
+	} else {
+		buf := httptest.NewRecorder()
+		l.next.ServeHTTP(buf, r)
+		out := buf.Body.Bytes()
+		if buf.Code == http.StatusOK {
+			out = rewrite(out)
+		}
+		for k, v := range buf.Header() {
+			sw.Header()[k] = v
+		}
+		sw.Header().Set("Content-Length", strconv.Itoa(len(out)))
+		sw.WriteHeader(buf.Code)
+		_, _ = sw.Write(out)
+	}
+	rec.end, rec.status, rec.retryAfter = time.Now(), sw.status, sw.Header().Get("Retry-After")
+	l.mu.Lock()
+	l.reqs = append(l.reqs, rec)
+	l.mu.Unlock()
+}
+
+// all returns the requests answered so far.
+func (l *requestLog) all() []apiRequest {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]apiRequest(nil), l.reqs...)
+}
+
+// byStatus counts the answered requests by status.
+func (l *requestLog) byStatus() map[int]int {
+	n := make(map[int]int)
+	for _, r := range l.all() {
+		n[r.status]++
+	}
+	return n
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// errorIs reports whether err wraps a *T.
+func errorAs[T error](err error) bool {
+	var target T
+	return errors.As(err, &target)
+}
