@@ -235,6 +235,7 @@ func TestSecretsNeverShown(t *testing.T) {
 		"%v":         fmt.Sprintf("%v", cfg),
 		"%+v":        fmt.Sprintf("%+v", cfg),
 		"%#v":        fmt.Sprintf("%#v", cfg),
+		//lint:ignore S1025 the test checks what fmt itself prints
 		"%s pointer": fmt.Sprintf("%s", &cfg),
 		"%+v Kafka":  fmt.Sprintf("%+v", cfg.Kafka),
 		"%#v Jelou":  fmt.Sprintf("%#v", cfg.Jelou),

@@ -7,10 +7,6 @@ import (
 	"testing"
 )
 
-func structuredHeaders() []Header {
-	return []Header{{Key: "content-type", Value: []byte(ContentTypeStructured)}}
-}
-
 // encoded returns the fixture named name encoded in mode.
 func encoded(t *testing.T, name string, mode Mode) ([]byte, []Header) {
 	t.Helper()
