@@ -232,9 +232,9 @@ func TestSecretsNeverShown(t *testing.T) {
 		t.Fatal(err)
 	}
 	outputs := map[string]string{
-		"%v":         fmt.Sprintf("%v", cfg),
-		"%+v":        fmt.Sprintf("%+v", cfg),
-		"%#v":        fmt.Sprintf("%#v", cfg),
+		"%v":  fmt.Sprintf("%v", cfg),
+		"%+v": fmt.Sprintf("%+v", cfg),
+		"%#v": fmt.Sprintf("%#v", cfg),
 		//lint:ignore S1025 the test checks what fmt itself prints
 		"%s pointer": fmt.Sprintf("%s", &cfg),
 		"%+v Kafka":  fmt.Sprintf("%+v", cfg.Kafka),
