@@ -1,0 +1,76 @@
+# syntax=docker/dockerfile:1
+#
+# jelou-producer container images: a static Go build on the official golang
+# image, copied onto distroless (no shell, no package manager, CA certificates,
+# tzdata and /etc/passwd with nonroot = 65532).
+#
+#   docker build -t jelou-producer --build-arg VERSION=v1.2.3 .
+#   docker build -t jelou-sim --target jelou-sim .      # the simulated API
+#
+# The producer image runs as 65532:65532 and writes only to /data (the file
+# checkpoint, CHECKPOINT_PATH=/data/checkpoint.json), so it runs with a
+# read-only root filesystem:
+#
+#   docker run --read-only -v jelou-data:/data -p 9464:9464 \
+#     -e JELOU_CLIENT_ID -e JELOU_CLIENT_SECRET -e KAFKA_BROKERS jelou-producer
+#
+# There is no HEALTHCHECK: distroless has no shell or curl to run one. Probe
+# the HTTP server instead (Kubernetes httpGet probes, or a load balancer):
+# GET :9464/healthz (process alive) for liveness and GET :9464/readyz (broker
+# reachable, last poll recent, credentials accepted) for readiness.
+
+# GO_VERSION matches the go directive of go.mod (a test checks it).
+# GOTOOLCHAIN=local below makes a mismatch fail instead of downloading.
+ARG GO_VERSION=1.26.8
+
+# ---- build: both commands, static, for the target platform ----------------
+FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
+ARG TARGETOS
+ARG TARGETARCH
+ARG VERSION=dev
+WORKDIR /src
+ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=readonly
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/go/pkg/mod go mod download
+COPY . .
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
+    GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
+    go build -trimpath \
+      -ldflags="-s -w -X github.com/jelou-producer/jelou-producer/internal/buildinfo.Version=${VERSION}" \
+      -o /out/ ./cmd/jelou-producer ./cmd/jelou-sim \
+ && mkdir -p /out/data
+
+# ---- jelou-sim: the simulated Jelou API (docker-compose.yml, demos) --------
+FROM gcr.io/distroless/static-debian12:nonroot AS jelou-sim
+ARG VERSION=dev
+LABEL org.opencontainers.image.title="jelou-sim" \
+      org.opencontainers.image.description="Simulated Jelou attended-conversations API, for demos and tests" \
+      org.opencontainers.image.source="https://github.com/jelou-producer/jelou-producer" \
+      org.opencontainers.image.version="${VERSION}"
+COPY --from=build /out/jelou-sim /jelou-sim
+USER 65532:65532
+EXPOSE 8080
+ENTRYPOINT ["/jelou-sim"]
+CMD ["-addr", "0.0.0.0:8080"]
+
+# ---- jelou-producer: the service (the default target) ----------------------
+FROM gcr.io/distroless/static-debian12:nonroot AS jelou-producer
+ARG VERSION=dev
+ARG REVISION=
+LABEL org.opencontainers.image.title="jelou-producer" \
+      org.opencontainers.image.description="Polls Jelou attended conversations and publishes one CloudEvent per conversation state to Kafka" \
+      org.opencontainers.image.source="https://github.com/jelou-producer/jelou-producer" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.base.name="gcr.io/distroless/static-debian12:nonroot"
+COPY --from=build /out/jelou-producer /jelou-producer
+# An empty /data owned by nonroot: a new named volume mounted there copies
+# this ownership, so the checkpoint is writable without running as root.
+COPY --from=build --chown=65532:65532 /out/data /data
+ENV CHECKPOINT_PATH=/data/checkpoint.json
+USER 65532:65532
+VOLUME ["/data"]
+EXPOSE 9464
+ENTRYPOINT ["/jelou-producer"]
+CMD ["run"]
