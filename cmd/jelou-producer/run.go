@@ -138,10 +138,18 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
+	clk, err := serviceClock()
+	if err != nil {
+		fmt.Fprintf(stderr, "jelou-producer: %v\n", err)
+		return exitUsage
+	}
 	log := newLogger(cfg, stderr)
+	if clk != nil {
+		log.Warn("running on an accelerated test clock (JELOU_PRODUCER_CLOCK_*); never in production", "now", clk.Now().UTC().Format(time.RFC3339))
+	}
 	ctx, stop := signalContext(stderr)
 	defer stop()
-	svc, err := service.New(ctx, cfg, service.Options{Logger: log, ServeHTTP: true})
+	svc, err := service.New(ctx, cfg, service.Options{Logger: log, ServeHTTP: true, Clock: clk})
 	if err != nil {
 		return exitCode(err, stderr)
 	}

@@ -3,6 +3,7 @@ package service_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -92,7 +93,9 @@ func (h *harness) config() config.Config {
 	cfg.Jelou.ClientID, cfg.Jelou.ClientSecret = "sim-client", "sim-secret"
 	cfg.Jelou.RateLimit, cfg.Jelou.RateBurst = 200, 10
 	cfg.Jelou.Timeout = 5 * time.Second
-	cfg.Poll.StartAt = config.StartAt{Ago: 24 * time.Hour}
+	// A fixed start: on a clock this fast, "24h ago" resolved after a slow
+	// startup would skip the first conversations of the data set.
+	cfg.Poll.StartAt = config.StartAt{At: t0.Add(-24 * time.Hour)}
 	// A settle period longer than the longest attend delay (1h) plus a
 	// tick lets the live edge find every late row.
 	cfg.Poll.Settle = 90 * time.Minute
@@ -421,6 +424,22 @@ type apiRequest struct {
 	status     int
 	retryAfter string
 	auth       string
+	// declared is the Content-Length announced (-1 when none), written
+	// the body bytes the client received.
+	declared, written int64
+	// invalid is set when a complete 200 body was not JSON (truncated).
+	invalid bool
+}
+
+// failed reports whether the request did not get a complete 200.
+func (r apiRequest) failed() bool {
+	return r.status != http.StatusOK || r.invalid || (r.declared >= 0 && r.written < r.declared)
+}
+
+// timedOut reports whether the body was still being sent when the client's
+// timeout passed (the client gave up on it).
+func (r apiRequest) timedOut(timeout time.Duration) bool {
+	return r.status == http.StatusOK && r.written < r.declared && r.end.Sub(r.start) >= timeout
 }
 
 // requestLog wraps the simulator: it records every API request and can
@@ -432,6 +451,16 @@ type requestLog struct {
 	mu      sync.Mutex
 	reqs    []apiRequest
 	rewrite func([]byte) []byte
+	// intercept, when set, may answer a request itself (returning true)
+	// instead of the simulator.
+	intercept func(w http.ResponseWriter, r *http.Request) bool
+}
+
+// setIntercept makes every later API request pass through f first.
+func (l *requestLog) setIntercept(f func(w http.ResponseWriter, r *http.Request) bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.intercept = f
 }
 
 // setRewrite makes every later 200 API response pass through f.
@@ -450,12 +479,15 @@ func (l *requestLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	rec := apiRequest{key: r.URL.RawQuery + " " + string(body), start: time.Now(), auth: r.Header.Get("Authorization")}
 	l.mu.Lock()
-	rewrite := l.rewrite
+	rewrite, intercept := l.rewrite, l.intercept
 	l.mu.Unlock()
 	sw := &statusWriter{ResponseWriter: w}
-	if rewrite == nil {
+	switch {
+	case intercept != nil && intercept(sw, r):
+		// answered by the test
+	case rewrite == nil:
 		l.next.ServeHTTP(sw, r)
-	} else {
+	default:
 		buf := httptest.NewRecorder()
 		l.next.ServeHTTP(buf, r)
 		out := buf.Body.Bytes()
@@ -470,6 +502,14 @@ func (l *requestLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = sw.Write(out)
 	}
 	rec.end, rec.status, rec.retryAfter = time.Now(), sw.status, sw.Header().Get("Retry-After")
+	rec.declared, rec.written = -1, sw.written
+	if cl, err := strconv.ParseInt(sw.Header().Get("Content-Length"), 10, 64); err == nil {
+		rec.declared = cl
+	}
+	complete := rec.declared < 0 || rec.written == rec.declared
+	if sw.status == http.StatusOK && complete && sw.body.Len() == int(rec.written) {
+		rec.invalid = !json.Valid(sw.body.Bytes())
+	}
 	l.mu.Lock()
 	l.reqs = append(l.reqs, rec)
 	l.mu.Unlock()
@@ -493,8 +533,13 @@ func (l *requestLog) byStatus() map[int]int {
 
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status  int
+	written int64
+	body    bytes.Buffer // the first maxTee bytes written
 }
+
+// maxTee bounds the copy of a response body kept to check that it is JSON.
+const maxTee = 4 << 20
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
@@ -507,7 +552,12 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	return w.ResponseWriter.Write(p)
+	n, err := w.ResponseWriter.Write(p)
+	w.written += int64(n)
+	if w.body.Len()+n <= maxTee {
+		w.body.Write(p[:n])
+	}
+	return n, err
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -71,7 +71,7 @@ type Service struct {
 // connects to Kafka and checks the topic (creating it when
 // KAFKA_TOPIC_CREATE is set) and opens the checkpoint store, so that a bad
 // broker address or a missing topic fail here, with a clear error.
-func New(ctx context.Context, cfg config.Config, opts Options) (s *Service, err error) {
+func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err error) {
 	if opts.Command == "" {
 		opts.Command = config.CommandRun
 	}
@@ -84,7 +84,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (s *Service, err 
 	if opts.Registry == nil {
 		opts.Registry = telemetry.NewRegistry()
 	}
-	s = &Service{cfg: cfg, opts: opts, log: opts.Logger}
+	s := &Service{cfg: cfg, opts: opts, log: opts.Logger}
 	defer func() {
 		if err != nil {
 			s.closeAll()

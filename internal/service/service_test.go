@@ -40,7 +40,7 @@ func TestRunDayThenRestart(t *testing.T) {
 			}
 			assertNoneMissing(t, served1, got)
 			assertNoRepeats(t, got)
-			assertServable(t, h.sim, t0, stopped, got)
+			assertServable(t, h.sim, stopped, got)
 			assertEvents(t, evs)
 			if m := metric(t, r.reg, "jelou_producer_events_published_total", nil); int(m) != len(evs) {
 				t.Errorf("events_published_total = %v, want the %d records on the topic", m, len(evs))
@@ -74,17 +74,17 @@ func TestRunDayThenRestart(t *testing.T) {
 }
 
 // assertServable checks the topic against what a perfect poller could have
-// seen: every terminal pair first servable more than the revisit cap (1h)
-// plus a margin before asOf, and every active pair that stayed active for
-// 30 simulated minutes or more while the service ran (from started).
-// Shorter active periods may fall between two polls of any poller; the
-// caller checks them against what was actually served instead.
-func assertServable(t *testing.T, sim *jelousim.Server, started, asOf time.Time, got map[jelousim.Pair]int) {
+// seen by asOf: every terminal pair first servable more than the revisit
+// cap (1h) plus a margin before asOf, and every active pair still active at
+// asOf. Active periods that ended earlier may fall between two polls, and
+// on an accelerated clock the gap between polls grows with the machine's
+// load; the caller checks those against what was actually served.
+func assertServable(t *testing.T, sim *jelousim.Server, asOf time.Time, got map[jelousim.Pair]int) {
 	t.Helper()
 	limit := asOf.Add(-70 * time.Minute)
 	expected, missing := 0, 0
 	for p := range sim.ServableSeq(limit) {
-		if p.State == jelou.StateActive && !p.Until.IsZero() && p.Until.Sub(later(p.FirstServableAt, started)) < 30*time.Minute {
+		if p.State == jelou.StateActive && !p.Until.IsZero() && p.Until.Before(asOf) {
 			continue
 		}
 		expected++
@@ -126,11 +126,4 @@ func assertEvents(t *testing.T, evs []topicEvent) {
 			t.Fatal("too many bad events")
 		}
 	}
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }

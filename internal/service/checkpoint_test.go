@@ -1,0 +1,265 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
+	"github.com/jelou-producer/jelou-producer/internal/config"
+	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
+	"github.com/jelou-producer/jelou-producer/internal/service"
+)
+
+// TestRunCheckpointTrouble starts the service on a checkpoint it cannot
+// use and checks that it stops before fetching anything, with an error of
+// the documented type naming the file (or topic), and that the checkpoint
+// is left exactly as it was: never a silent fresh start.
+func TestRunCheckpointTrouble(t *testing.T) {
+	tests := []struct {
+		name string
+		// spoil damages the checkpoint at path (a good one written by an
+		// earlier run) or the configuration; it returns what the error
+		// must name.
+		spoil func(t *testing.T, h *harness, cfg *config.Config) string
+		check func(err error) bool
+	}{
+		{"corrupt", func(t *testing.T, h *harness, cfg *config.Config) string {
+			b := readFile(t, cfg.Checkpoint.Path)
+			mid := len(b) / 2
+			b[mid] ^= 0xff
+			writeFile(t, cfg.Checkpoint.Path, b)
+			return cfg.Checkpoint.Path
+		}, errorAs[*checkpoint.CorruptError]},
+		{"truncated", func(t *testing.T, h *harness, cfg *config.Config) string {
+			b := readFile(t, cfg.Checkpoint.Path)
+			writeFile(t, cfg.Checkpoint.Path, b[:len(b)/2])
+			return cfg.Checkpoint.Path
+		}, errorAs[*checkpoint.CorruptError]},
+		{"empty", func(t *testing.T, h *harness, cfg *config.Config) string {
+			writeFile(t, cfg.Checkpoint.Path, nil)
+			return cfg.Checkpoint.Path
+		}, errorAs[*checkpoint.CorruptError]},
+		{"future version", func(t *testing.T, h *harness, cfg *config.Config) string {
+			b := readFile(t, cfg.Checkpoint.Path)
+			if !bytes.Contains(b, []byte(`"version":1,`)) {
+				t.Fatalf("checkpoint header has no version 1: %.200s", b)
+			}
+			writeFile(t, cfg.Checkpoint.Path, bytes.Replace(b, []byte(`"version":1,`), []byte(`"version":99,`), 1))
+			return cfg.Checkpoint.Path
+		}, errorAs[*checkpoint.VersionError]},
+		{"another source's", func(t *testing.T, h *harness, cfg *config.Config) string {
+			// The same simulator under another name is another source.
+			cfg.Jelou.BaseURL = strings.Replace(cfg.Jelou.BaseURL, "127.0.0.1", "localhost", 1)
+			return cfg.Checkpoint.Path
+		}, errorAs[*checkpoint.SourceMismatchError]},
+		{"unreadable (parent is a file)", func(t *testing.T, h *harness, cfg *config.Config) string {
+			cfg.Checkpoint.Path = filepath.Join(cfg.Checkpoint.Path, "checkpoint.json")
+			return cfg.Checkpoint.Path
+		}, func(err error) bool { return errors.Is(err, syscall.ENOTDIR) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, simOptions{count: 500})
+			cfg := h.config()
+			writeGoodCheckpoint(t, h, cfg)
+			before := readFile(t, cfg.Checkpoint.Path)
+			requests := len(h.reqs.all())
+			records := len(h.readTopic())
+
+			name := tt.spoil(t, h, &cfg)
+			spoilt, _ := os.ReadFile(cfg.Checkpoint.Path)
+			r := h.start(cfg, service.Options{})
+			err := r.wait(t, 30*time.Second)
+			if err == nil || !tt.check(err) {
+				t.Fatalf("Run = %v, want the documented error", err)
+			}
+			if !strings.Contains(err.Error(), name) {
+				t.Errorf("error %q does not name %s", err, name)
+			}
+			if after, _ := os.ReadFile(cfg.Checkpoint.Path); !bytes.Equal(after, spoilt) {
+				t.Errorf("the checkpoint file changed after the failed start (%d bytes before, %d after)", len(spoilt), len(after))
+			}
+			if !bytes.Equal(readFile(t, filepath.Join(h.dir, "checkpoint.json")), before) && tt.name == "another source's" {
+				t.Error("the other source's checkpoint was overwritten")
+			}
+			if n := len(h.reqs.all()); n != requests {
+				t.Errorf("%d API requests after the checkpoint failed to load, want none", n-requests)
+			}
+			if n := len(h.readTopic()); n != records {
+				t.Errorf("%d records published after the checkpoint failed to load, want none", n-records)
+			}
+		})
+	}
+}
+
+// TestRunCheckpointKafkaCorrupt is the Kafka backend's counterpart: a
+// manifest that is not one stops the service with a *CorruptError naming
+// the topic, before anything is fetched.
+func TestRunCheckpointKafkaCorrupt(t *testing.T) {
+	h := newHarness(t, simOptions{count: 500})
+	cfg := h.config()
+	cfg.Checkpoint.Backend = "kafka"
+	cfg.Checkpoint.Topic = kafkatest.Topic(t, 1, map[string]string{"cleanup.policy": "compact"})
+	source := checkpoint.SourceID(cfg.Jelou.BaseURL, cfg.Jelou.ClientID)
+	// A transport of its own: the shared default one caches metadata from
+	// before the topic existed.
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	w := &kafka.Writer{Addr: kafka.TCP(h.brokers...), Topic: cfg.Checkpoint.Topic, RequiredAcks: kafka.RequireAll, Transport: tr}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(source), Value: []byte("{not a manifest")}); err != nil {
+		t.Fatal(err)
+	}
+	r := h.start(cfg, service.Options{})
+	err := r.wait(t, 30*time.Second)
+	if !errorAs[*checkpoint.CorruptError](err) || !strings.Contains(err.Error(), cfg.Checkpoint.Topic) {
+		t.Fatalf("Run = %v, want a *checkpoint.CorruptError naming topic %s", err, cfg.Checkpoint.Topic)
+	}
+	if n := len(h.reqs.all()); n != 0 {
+		t.Errorf("%d API requests, want none", n)
+	}
+}
+
+// TestRunCheckpointDiskFull fills the "disk" while the service runs: a
+// file size limit (RLIMIT_FSIZE; Go ignores SIGXFSZ, so writes fail with
+// EFBIG) stands in for a full checkpoint volume. Saves fail and are counted,
+// the service keeps publishing, Run reports the failed final save naming the
+// file, the previous checkpoint stays readable, and a restart once space is
+// back resumes from it without losing anything.
+//
+// The limit applies to the whole process, test log included, so the
+// scenario runs in a child process: this test binary, run again for this
+// test alone with diskFullChild set.
+func TestRunCheckpointDiskFull(t *testing.T) {
+	if os.Getenv(diskFullChild) == "1" {
+		diskFullScenario(t)
+		return
+	}
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestRunCheckpointDiskFull$", "-test.v")
+	cmd.Env = append(os.Environ(), diskFullChild+"=1")
+	out, err := cmd.CombinedOutput()
+	t.Logf("child process:\n%s", out)
+	if err != nil {
+		t.Fatalf("the disk-full scenario failed: %v", err)
+	}
+	if !bytes.Contains(out, []byte("--- PASS: TestRunCheckpointDiskFull")) {
+		t.Fatal("the child process did not run the scenario")
+	}
+}
+
+// diskFullChild is set in the environment of the child process that runs
+// the disk-full scenario.
+const diskFullChild = "JELOU_PRODUCER_TEST_DISK_FULL_CHILD"
+
+func diskFullScenario(t *testing.T) {
+	h := newHarness(t, simOptions{count: 1500})
+	cfg := h.config()
+	r := h.start(cfg, service.Options{})
+	h.waitCursor(r, t0.Add(-time.Hour), 60*time.Second)
+	// Let a save of the caught-up state land.
+	saved := metric(t, r.reg, "jelou_producer_checkpoint_saves_total", map[string]string{"result": "ok"})
+	deadline := time.Now().Add(30 * time.Second)
+	for metric(t, r.reg, "jelou_producer_checkpoint_saves_total", map[string]string{"result": "ok"}) <= saved {
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint saved")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		t.Fatal(err)
+	}
+	full := old
+	full.Cur = 512
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &full); err != nil {
+		t.Skipf("cannot lower RLIMIT_FSIZE: %v", err)
+	}
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+				t.Fatalf("restore RLIMIT_FSIZE: %v", err)
+			}
+		}
+	}
+	defer restore()
+
+	deadline = time.Now().Add(30 * time.Second)
+	for metric(t, r.reg, "jelou_producer_checkpoint_saves_total", map[string]string{"result": "error"}) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint save failed while the disk was full")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stuck := loadCheckpoint(t, cfg.Checkpoint.Path, r.svc.Source()).Cursor
+	h.waitCursor(r, h.clk.Now(), 30*time.Second) // it keeps polling and publishing
+	err := r.stopAndWait(t)
+	restore()
+	if !errors.Is(err, syscall.EFBIG) || !strings.Contains(err.Error(), cfg.Checkpoint.Path) {
+		t.Fatalf("Run = %v, want the final save's EFBIG naming %s", err, cfg.Checkpoint.Path)
+	}
+	cp := loadCheckpoint(t, cfg.Checkpoint.Path, r.svc.Source())
+	if !cp.Cursor.Equal(stuck) {
+		t.Errorf("checkpoint cursor %s after the disk filled, want the last saved one %s", cp.Cursor, stuck)
+	}
+
+	r2 := h.start(cfg, service.Options{})
+	h.waitCursor(r2, h.clk.Now(), 30*time.Second)
+	served := h.settle(r2)
+	if err := r2.stopAndWait(t); err != nil {
+		t.Fatalf("Run after space came back = %v", err)
+	}
+	got := pairCounts(h.readTopic())
+	assertNoneMissing(t, served, got)
+	repeats := 0
+	for _, n := range got {
+		repeats += n - 1
+	}
+	t.Logf("cursor stuck at %s while the disk was full; %d events repeated after the restart (same ids)", stuck.Format(time.RFC3339), repeats)
+}
+
+// writeGoodCheckpoint runs the service until it has saved a checkpoint a
+// few hours into the backfill, then stops it.
+func writeGoodCheckpoint(t *testing.T, h *harness, cfg config.Config) {
+	t.Helper()
+	cfg.Poll.Concurrency = 1
+	r := h.start(cfg, service.Options{})
+	h.waitCursor(r, t0.Add(-20*time.Hour), 30*time.Second)
+	if err := r.stopAndWait(t); err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,160 @@
+package service_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jelou-producer/jelou-producer/internal/config"
+	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
+	"github.com/jelou-producer/jelou-producer/internal/publish"
+	"github.com/jelou-producer/jelou-producer/internal/service"
+)
+
+// TestNewKafkaStartupErrors checks that New refuses to start, with one
+// error naming what is wrong, when the topic is missing (and may not be
+// created) or the broker cannot be reached.
+func TestNewKafkaStartupErrors(t *testing.T) {
+	closedPort := func(t *testing.T) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return addr
+	}
+	tests := []struct {
+		name string
+		edit func(t *testing.T, cfg *config.Config)
+		kind publish.Kind
+		want []string // substrings of the error
+	}{
+		{
+			name: "missing topic",
+			edit: func(t *testing.T, cfg *config.Config) {
+				cfg.Kafka.Topic = kafkatest.TopicName(t)
+				cfg.Kafka.TopicCreate = false
+			},
+			kind: publish.KindTopic,
+			want: []string{"does not exist", "KAFKA_TOPIC_CREATE"},
+		},
+		{
+			name: "unreachable broker",
+			edit: func(t *testing.T, cfg *config.Config) {
+				cfg.Kafka.Brokers = config.HostPorts{closedPort(t)}
+			},
+			kind: publish.KindUnavailable,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, simOptions{count: 10})
+			cfg := h.config()
+			tt.edit(t, &cfg)
+			done := make(chan error, 1)
+			go func() {
+				_, err := h.tryStart(cfg, service.Options{})
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(60 * time.Second):
+				t.Fatal("New did not return within a minute")
+			}
+			if err == nil {
+				t.Fatal("New succeeded, want an error")
+			}
+			if k := publish.KindOf(err); k != tt.kind {
+				t.Errorf("kind %q, want %q: %v", k, tt.kind, err)
+			}
+			msg := err.Error()
+			for _, s := range append(tt.want, cfg.Kafka.Topic, cfg.Kafka.Brokers[0]) {
+				if !strings.Contains(msg, s) {
+					t.Errorf("error %q does not mention %q", msg, s)
+				}
+			}
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error spans several lines: %q", msg)
+			}
+			if n := len(h.reqs.all()); n != 0 {
+				t.Errorf("%d API requests before Kafka was known to work, want 0", n)
+			}
+		})
+	}
+}
+
+// TestRunOversizedRecord makes one row of the history so large that its
+// event cannot be written (over the writer's KAFKA_BATCH_BYTES, or over the
+// topic's max.message.bytes): Run stops with a fatal too_large error, the
+// record is not on the topic, and the checkpoint's cursor did not pass the
+// window that holds it.
+func TestRunOversizedRecord(t *testing.T) {
+	tests := []struct {
+		name       string
+		padding    int   // bytes of random base64 added to the row
+		batchBytes int64 // KAFKA_BATCH_BYTES
+		topicMax   string
+	}{
+		{"over KAFKA_BATCH_BYTES", 512 << 10, 256 << 10, ""},
+		{"over the topic's max.message.bytes", 3 << 20, 16 << 20, "1000000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, simOptions{count: 1000})
+			if tt.topicMax != "" {
+				h.topic = kafkatest.Topic(t, 3, map[string]string{"max.message.bytes": tt.topicMax})
+			}
+			ds := h.sim.Dataset()
+			target, _ := ds.Range(t0.Add(-12*time.Hour).Unix(), t0.Unix())
+			conv := ds.Conversation(target)
+			h.reqs.setRewrite(padRow(t, conv.ID, tt.padding))
+
+			cfg := h.config()
+			cfg.Kafka.BatchBytes = config.ByteSize(tt.batchBytes)
+			cfg.Jelou.MaxBodyBytes = 64 << 20
+			r := h.start(cfg, service.Options{})
+			err := r.wait(t, 60*time.Second)
+			if err == nil {
+				t.Fatal("Run = nil, want a fatal error for the oversized record")
+			}
+			if k := publish.KindOf(err); k != publish.KindTooLarge || publish.IsRetriable(err) {
+				t.Errorf("Run = %v (kind %q), want a fatal too_large error", err, k)
+			}
+			if !strings.Contains(err.Error(), h.topic) {
+				t.Errorf("error %q does not name the topic", err)
+			}
+			if n := metric(t, r.reg, "jelou_producer_kafka_write_errors_total", map[string]string{"kind": string(publish.KindTooLarge)}); n < 1 {
+				t.Errorf("kafka_write_errors_total{kind=too_large} = %v, want at least 1", n)
+			}
+			cp := loadCheckpoint(t, cfg.Checkpoint.Path, r.svc.Source())
+			if cp.Cursor.After(conv.Start) {
+				t.Errorf("checkpoint cursor %s passed the oversized row's start %s", cp.Cursor, conv.Start)
+			}
+			for _, e := range h.readTopic() {
+				if e.ev.Subject == conv.ID {
+					t.Errorf("conversation %s (%d bytes) is on the topic", conv.ID, len(e.value))
+				}
+			}
+		})
+	}
+}
+
+// padRow returns a body rewrite that adds a "notes" member of n random
+// base64 bytes (incompressible enough) to the row of conversation id.
+func padRow(t *testing.T, id string, n int) func([]byte) []byte {
+	raw := make([]byte, n*3/4)
+	if _, err := rand.Read(raw); err != nil {
+		t.Fatal(err)
+	}
+	from := []byte(`{"_id":"` + id + `"`)
+	to := []byte(`{"_id":"` + id + `","notes":"` + base64.StdEncoding.EncodeToString(raw) + `"`)
+	return func(b []byte) []byte { return bytes.Replace(b, from, to, 1) }
+}
