@@ -122,11 +122,10 @@ func assertBackoff(t *testing.T, reqs []apiRequest, timeout time.Duration) int {
 		checked++
 		var gap, want time.Duration
 		switch {
-		case r.status == http.StatusTooManyRequests:
+		case r.status == http.StatusTooManyRequests || r.status >= 500:
+			// Retry-After is honoured on 429 and on 5xx (503s carry one).
 			gap, want = next.start.Sub(r.end), max(minBackoff, retryAfter(r))
 		case r.status != http.StatusOK:
-			// The client honours Retry-After on 429 only; a 503's is
-			// not waited for (see the README).
 			gap, want = next.start.Sub(r.end), minBackoff
 		case r.timedOut(timeout):
 			gap, want = next.start.Sub(r.start), timeout+minBackoff

@@ -168,6 +168,9 @@ func (c *Client) FetchPage(ctx context.Context, w Window, page int) (*Page, erro
 		if rl, ok := errors.AsType[*RateLimitError](err); ok {
 			policy.floor = rl.RetryAfter
 		}
+		if se, ok := errors.AsType[*ServerError](err); ok {
+			policy.floor = se.RetryAfter
+		}
 		return nil, err
 	}
 	notify := func(err error, wait time.Duration) {

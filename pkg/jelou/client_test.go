@@ -361,14 +361,17 @@ func TestRetryThenSuccess(t *testing.T) {
 func TestRetryAfterHonoured(t *testing.T) {
 	tests := []struct {
 		name       string
+		status     int
 		retryAfter string
 		maxWait    time.Duration // RetryConfig.MaxRetryAfter
 		atLeast    time.Duration
 		atMost     time.Duration
 	}{
 		// The exponential policy alone waits 1–2ms here.
-		{"seconds, capped", "120", 40 * time.Millisecond, 40 * time.Millisecond, 40 * time.Millisecond},
-		{"absent", "", 40 * time.Millisecond, 0, 3 * time.Millisecond},
+		{"429 seconds, capped", 429, "120", 40 * time.Millisecond, 40 * time.Millisecond, 40 * time.Millisecond},
+		{"429 absent", 429, "", 40 * time.Millisecond, 0, 3 * time.Millisecond},
+		{"503 seconds, capped", 503, "120", 40 * time.Millisecond, 40 * time.Millisecond, 40 * time.Millisecond},
+		{"503 absent", 503, "", 40 * time.Millisecond, 0, 3 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -378,7 +381,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 					if tt.retryAfter != "" {
 						w.Header().Set("Retry-After", tt.retryAfter)
 					}
-					w.WriteHeader(http.StatusTooManyRequests)
+					w.WriteHeader(tt.status)
 					return
 				}
 				_, _ = w.Write(readTestdata(t, "page_message_string.json"))

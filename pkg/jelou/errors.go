@@ -90,6 +90,10 @@ type ServerError struct {
 	// Message is the API's message when the body is the API's JSON, else
 	// a sanitised snippet of the body.
 	Message string
+	// RetryAfter is the wait a Retry-After header asked for (503s often
+	// carry one), as seconds or an HTTP date; zero when absent. The retry
+	// loop waits at least this long, like after a 429.
+	RetryAfter time.Duration
 }
 
 // Error describes the failure for logs and operators.
@@ -235,7 +239,7 @@ func CheckResponse(resp *http.Response, body []byte) error {
 	case code == http.StatusTooManyRequests:
 		return &RateLimitError{RetryAfter: parseRetryAfter(resp.Header, time.Now()), Message: msg}
 	case code >= 500 && code <= 599:
-		return &ServerError{StatusCode: code, Message: msg}
+		return &ServerError{StatusCode: code, Message: msg, RetryAfter: parseRetryAfter(resp.Header, time.Now())}
 	default:
 		return &StatusError{StatusCode: code, Message: msg}
 	}
