@@ -205,6 +205,7 @@ type Poller struct {
 
 	mu       sync.Mutex
 	cursor   time.Time
+	settled  time.Time // every start before it was queried at least Settle after it
 	lastSave time.Time
 }
 
@@ -337,16 +338,42 @@ func (p *Poller) liveTick(ctx context.Context, edge time.Time) error {
 	if cursor.Before(from) {
 		from = cursor
 	}
+	// Start times not yet queried a whole settle period after they began
+	// (the poller stalled, or was down) are queried again.
+	p.mu.Lock()
+	if p.settled.Before(from) {
+		from = p.settled
+	}
+	p.mu.Unlock()
 	if !edge.After(from) {
 		return nil
 	}
+	queried := p.cfg.Clock.Now()
 	for _, w := range splitEven(jelou.Window{Start: from, End: edge}, p.cfg.Window) {
 		if err := p.processWindow(ctx, w, KindLive); err != nil {
 			return err
 		}
 	}
+	p.settle(jelou.Window{Start: from, End: edge}, queried)
 	p.commit(edge)
 	return nil
+}
+
+// settle records that w was queried at time q: its start times up to
+// q−Lag−Settle will show no new late row, when w joins the settled range.
+func (p *Poller) settle(w jelou.Window, q time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if w.Start.After(p.settled) {
+		return // a gap: what lies before w.Start is not settled
+	}
+	s := q.Add(-p.cfg.Lag - p.cfg.Settle)
+	if s.After(w.End) {
+		s = w.End
+	}
+	if s.After(p.settled) {
+		p.settled = s
+	}
 }
 
 // runForward processes the planned windows with up to Concurrency in
@@ -364,11 +391,13 @@ func (p *Poller) runForward(ctx context.Context, plan []jelou.Window) error {
 	}
 	jobs := make(chan int)
 	results := make(chan outcome)
+	queried := make([]time.Time, len(plan))
 	for range min(p.cfg.Concurrency, len(plan)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
+				queried[i] = p.cfg.Clock.Now()
 				err := p.processWindow(ctx, plan[i], KindForward)
 				select {
 				case results <- outcome{i, err}:
@@ -404,6 +433,7 @@ func (p *Poller) runForward(ctx context.Context, plan []jelou.Window) error {
 		done[o.i] = true
 		advanced := false
 		for next < len(plan) && done[next] {
+			p.settle(plan[next], queried[next])
 			next++
 			advanced = true
 		}
@@ -454,6 +484,7 @@ func (p *Poller) load(ctx context.Context) error {
 		p.mu.Lock()
 		p.index = dedupe.New()
 		p.cursor = p.cfg.Start.Truncate(time.Second)
+		p.settled = p.cursor
 		p.mu.Unlock()
 		p.cfg.Logger.Info("no checkpoint: starting fresh", "source", p.cfg.Source, "cursor", p.cursor.UTC().Format(time.RFC3339))
 		return nil
@@ -467,6 +498,8 @@ func (p *Poller) load(ctx context.Context) error {
 	p.mu.Lock()
 	p.index = ix
 	p.cursor = cp.Cursor
+	// The last queries before the stop settled at most Settle behind it.
+	p.settled = p.cursor.Add(-p.cfg.Settle)
 	if !p.cfg.End.IsZero() && p.cursor.Before(p.cfg.Start) {
 		p.cursor = p.cfg.Start.Truncate(time.Second)
 	}

@@ -109,6 +109,11 @@ func (p *Poller) revisitDue(ctx context.Context, now, edge time.Time, firstRun b
 		p.revisit.mu.Lock()
 		p.revisit.last[b.key] = now
 		p.revisit.mu.Unlock()
+		// A sweep may take long (every bucket after a start): keep the
+		// checkpoint within CHECKPOINT_INTERVAL of what Kafka acknowledged.
+		if err := p.save(ctx, false); err != nil {
+			p.hookFailure("checkpoint", err)
+		}
 	}
 	return nil
 }

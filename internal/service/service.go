@@ -190,11 +190,11 @@ func (s *Service) Run(ctx context.Context) error {
 	<-pingDone
 
 	var auth *jelou.AuthError
-	if errors.As(err, &auth) {
+	switch {
+	case errors.As(err, &auth):
 		s.health.Set(CheckAuth, err)
 		s.log.Error("the Jelou API rejected the credentials; stopping (check JELOU_CLIENT_ID, JELOU_CLIENT_SECRET and JELOU_AUTH_SCHEME)", "err", err)
-	}
-	if err != nil {
+	case err != nil:
 		s.log.Error("stopping", "err", err)
 	}
 	if cerr := s.shutdown(); cerr != nil && err == nil {
