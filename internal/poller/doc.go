@@ -14,8 +14,12 @@
 // acknowledged by Kafka. Empty windows advance the cursor like any other.
 //
 // Once caught up (live mode), every Interval the poller queries
-// [min(cursor, now−Lag−Settle), now−Lag], so rows that become visible after
-// their window was first polled (late rows) are still found for Settle.
+// [min(cursor, now−Lag−Settle, settled), now−Lag], so rows that become
+// visible after their window was first polled (late rows) are still found
+// for Settle. The settled watermark is how far every start time has been
+// queried at least Settle after it began; it holds the live query back after
+// a stall (an outage, a long backfill, a restart) so that the stall does not
+// eat into anyone's settle period.
 //
 // A window whose first page promises more than MaxPages pages, or that the API
 // rejects with 422 as too wide, is split in halves (down to MinWindow). When
