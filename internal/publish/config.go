@@ -362,17 +362,26 @@ func (c Config) SASLMechanism() (sasl.Mechanism, error) {
 	}
 }
 
+// security returns c with defaults applied and its TLS and SASL settings.
+func (c Config) security() (Config, *tls.Config, sasl.Mechanism, error) {
+	d := c.withDefaults()
+	tlsCfg, err := d.TLSClientConfig()
+	if err != nil {
+		return d, nil, nil, err
+	}
+	mech, err := d.SASLMechanism()
+	if err != nil {
+		return d, nil, nil, err
+	}
+	return d, tlsCfg, mech, nil
+}
+
 // Transport returns a kafka-go transport with the client id, timeouts, TLS
 // and SASL of c, whose metadata cache only tracks c's topic. The writer of a
 // [Publisher] uses one; other Kafka clients of the service (a checkpoint
 // topic, say) can build their own from the same Config.
 func (c Config) Transport() (*kafka.Transport, error) {
-	d := c.withDefaults()
-	tlsCfg, err := d.TLSClientConfig()
-	if err != nil {
-		return nil, err
-	}
-	mech, err := d.SASLMechanism()
+	d, tlsCfg, mech, err := c.security()
 	if err != nil {
 		return nil, err
 	}
@@ -389,12 +398,7 @@ func (c Config) Transport() (*kafka.Transport, error) {
 // SASL as [Config.Transport], for connection-level APIs such as
 // kafka.Reader or kafka.Conn.
 func (c Config) Dialer() (*kafka.Dialer, error) {
-	d := c.withDefaults()
-	tlsCfg, err := d.TLSClientConfig()
-	if err != nil {
-		return nil, err
-	}
-	mech, err := d.SASLMechanism()
+	d, tlsCfg, mech, err := c.security()
 	if err != nil {
 		return nil, err
 	}
