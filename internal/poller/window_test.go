@@ -142,3 +142,40 @@ func TestIndexTime(t *testing.T) {
 		}
 	}
 }
+
+func TestLivePieces(t *testing.T) {
+	span := win(at(0, 0), at(0, 16))
+	tests := []struct {
+		name        string
+		lastRows    int64
+		concurrency int
+		wantPieces  int
+	}{
+		{"quiet: one query", 30, 4, 1},
+		{"first tick: one query", 0, 4, 1},
+		{"busy: one piece per 2000 rows", 4500, 4, 3},
+		{"very busy: bounded by concurrency", 45000, 4, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := livePieces(span, time.Hour, tt.concurrency, tt.lastRows)
+			if len(got) != tt.wantPieces {
+				t.Fatalf("%d pieces %v, want %d", len(got), got, tt.wantPieces)
+			}
+			if !got[0].End.Equal(span.End) || !got[len(got)-1].Start.Equal(span.Start) {
+				t.Fatalf("pieces %v do not run newest first from %v to %v", got, span.End, span.Start)
+			}
+			for i := 1; i < len(got); i++ {
+				if !got[i].End.Equal(got[i-1].Start) {
+					t.Fatalf("gap between %v and %v", got[i], got[i-1])
+				}
+			}
+		})
+	}
+	// Never longer than a window, whatever the span.
+	for _, w := range livePieces(win(at(0, 0), at(5, 0)), time.Hour, 2, 0) {
+		if w.Duration() > time.Hour {
+			t.Fatalf("piece %v is longer than a window", w)
+		}
+	}
+}
