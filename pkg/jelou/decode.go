@@ -126,6 +126,51 @@ func ParseTime(s string, loc *time.Location) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("unparseable time %q", s)
 }
 
+// vendorTime parses v when it is a JSON string holding exactly the vendor's
+// form "2006-01-02 15:04:05" with a valid, plausible date, the common case,
+// without allocating; it returns what ParseTime(s, loc) returns for it. For
+// anything else ok is false and the caller falls back to ParseTime.
+func vendorTime(v []byte, loc *time.Location) (t time.Time, ok bool) {
+	const layout = `"dddd-dd-dd dd:dd:dd"`
+	if len(v) != len(layout) {
+		return time.Time{}, false
+	}
+	for i := range len(layout) {
+		if c := v[i]; layout[i] == 'd' && (c < '0' || c > '9') || layout[i] != 'd' && c != layout[i] {
+			return time.Time{}, false
+		}
+	}
+	num := func(i, n int) int {
+		x := 0
+		for _, c := range v[i : i+n] {
+			x = x*10 + int(c-'0')
+		}
+		return x
+	}
+	year, month, day := num(1, 4), num(6, 2), num(9, 2)
+	hour, minute, sec := num(12, 2), num(15, 2), num(18, 2)
+	if month < 1 || month > 12 || day < 1 || day > daysIn(time.Month(month), year) ||
+		hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	t = time.Date(year, time.Month(month), day, hour, minute, sec, 0, loc)
+	if t.Before(minPlausible) || !t.Before(maxPlausible) {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// daysIn returns the number of days of month m of year y.
+func daysIn(m time.Month, y int) int {
+	if m == time.February {
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	}
+	return 31 - int((m-1)%7%2)
+}
+
 // DecodePage decodes a response body of the endpoint. Timestamps without an
 // offset are read in loc (nil means UTC).
 //
@@ -151,22 +196,45 @@ func DecodePage(body []byte, loc *time.Location) (*Page, error) {
 		}
 		return fail(errors.New("body is not a JSON object"))
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil {
+	if !json.Valid(body) {
 		return fail(syntaxError(body))
 	}
-	results, hasResults := top["results"]
-	pagination, hasPagination := top["pagination"]
+	// One walk over the validated body; a repeated name keeps its last
+	// value, as encoding/json does.
+	var top struct{ results, pagination, message, status, links json.RawMessage }
+	it := newObjectIter(bytes.TrimLeft(body, " \t\r\n"))
+	for {
+		name, v, ok := it.next()
+		if !ok {
+			break
+		}
+		switch string(name) {
+		case "results":
+			top.results = v
+		case "pagination":
+			top.pagination = v
+		case "message":
+			top.message = v
+		case "status":
+			top.status = v
+		case "links":
+			top.links = v
+		}
+	}
+	results, hasResults := top.results, top.results != nil
+	pagination, hasPagination := top.pagination, top.pagination != nil
 	if !hasResults && !hasPagination {
 		return fail(errors.New("neither results nor pagination: not a page of conversations"))
 	}
 	p := &Page{}
-	var rows []json.RawMessage
+	n := 0
 	switch kindOf(results) {
 	case kindNull:
 	case kindArray:
-		if err := json.Unmarshal(results, &rows); err != nil {
-			return fail(fmt.Errorf("results: %w", err))
+		for rows := newArrayIter(results); ; n++ {
+			if _, ok := rows.next(); !ok {
+				break
+			}
 		}
 	default:
 		return fail(fmt.Errorf("results is a %s, not an array", kindOf(results)))
@@ -174,25 +242,29 @@ func DecodePage(body []byte, loc *time.Location) (*Page, error) {
 	if !hasResults {
 		p.Problems = append(p.Problems, "results: missing")
 	}
-	p.Conversations = make([]Conversation, len(rows))
-	for i, row := range rows {
-		p.Conversations[i] = decodeConversation(row, loc)
+	p.Conversations = make([]Conversation, n)
+	if n > 0 {
+		rows := newArrayIter(results)
+		for i := range p.Conversations {
+			row, _ := rows.next()
+			p.Conversations[i] = decodeConversation(row, loc)
+		}
 	}
 
 	var problem string
-	if p.Message, problem = decodeMessage(top["message"]); problem != "" {
+	if p.Message, problem = decodeMessage(top.message); problem != "" {
 		p.Problems = append(p.Problems, "message: "+problem)
 	}
-	switch k := kindOf(top["status"]); k {
+	switch k := kindOf(top.status); k {
 	case kindMissing, kindNull:
 	case kindString, kindNumber:
 		// Error bodies carry "status": 0; keep the text either way.
-		p.Status = scalarText(top["status"])
+		p.Status = scalarText(top.status)
 	default:
 		p.Problems = append(p.Problems, fmt.Sprintf("status: %s, expected a string", k))
 	}
 	p.Pagination, p.Problems = decodePagination(pagination, p.Problems)
-	p.Links, p.Problems = decodeLinks(top["links"], p.Problems)
+	p.Links, p.Problems = decodeLinks(top.links, p.Problems)
 	return p, nil
 }
 
@@ -317,107 +389,185 @@ func decodeLinks(raw json.RawMessage, problems []string) ([]Link, []string) {
 	return links, problems
 }
 
+// rowFields are the value spans of the documented members of one row, nil
+// when absent. A repeated name keeps its last value, as encoding/json does.
+type rowFields struct {
+	id, operator, user, bot, company, assignationMethod json.RawMessage
+	state, endedReason, startAt, endAt, origin          json.RawMessage
+	timeRepliedOperator, conversationDuration           json.RawMessage
+}
+
 // decodeConversation fills a Conversation from one row, tolerantly: every
-// field that cannot be typed is left zero and named in Problems.
+// field that cannot be typed is left zero and named in Problems. The row is
+// walked once; Raw is a copy of its bytes.
 func decodeConversation(row json.RawMessage, loc *time.Location) Conversation {
-	c := Conversation{Raw: row}
-	var m map[string]json.RawMessage
-	if kindOf(row) != kindObject || json.Unmarshal(row, &m) != nil {
-		c.Problems = append(c.Problems, fmt.Sprintf("row: %s, expected an object", kindOf(row)))
+	c := Conversation{Raw: append(json.RawMessage(nil), row...)}
+	if k := kindOf(row); k != kindObject {
+		c.Problems = append(c.Problems, fmt.Sprintf("row: %s, expected an object", k))
 		return c
 	}
-	problem := func(format string, args ...any) {
-		c.Problems = append(c.Problems, fmt.Sprintf(format, args...))
-	}
-	str := func(obj map[string]json.RawMessage, path, key string, required bool) string {
-		v, ok := obj[key]
-		k := kindOf(v)
-		switch {
-		case !ok || k == kindNull:
-			if required {
-				problem("%s: missing", path)
-			}
-			return ""
-		case k == kindString:
-			return scalarText(v)
-		case k == kindNumber:
-			// Keep the number's text: an id sent as a number is still an id.
-			problem("%s: number, expected a string", path)
-			return string(v)
-		default:
-			problem("%s: %s, expected a string", path, k)
-			return ""
+	var f rowFields
+	it := newObjectIter(row)
+	for {
+		name, v, ok := it.next()
+		if !ok {
+			break
+		}
+		switch string(name) {
+		case "_id":
+			f.id = v
+		case "operator":
+			f.operator = v
+		case "user":
+			f.user = v
+		case "bot":
+			f.bot = v
+		case "company":
+			f.company = v
+		case "assignationMethod":
+			f.assignationMethod = v
+		case "state":
+			f.state = v
+		case "endedReason":
+			f.endedReason = v
+		case "startAt":
+			f.startAt = v
+		case "endAt":
+			f.endAt = v
+		case "origin":
+			f.origin = v
+		case "timeRepliedOperator":
+			f.timeRepliedOperator = v
+		case "conversationDuration":
+			f.conversationDuration = v
 		}
 	}
-	nested := func(key, sub string) string {
-		v, ok := m[key]
-		k := kindOf(v)
-		if !ok || k == kindNull {
-			return ""
-		}
-		var obj map[string]json.RawMessage
-		if k != kindObject || json.Unmarshal(v, &obj) != nil {
-			problem("%s: %s, expected an object", key, k)
-			return ""
-		}
-		return str(obj, key+"."+sub, sub, false)
+	d := rowDecoder{c: &c, loc: loc}
+	c.ID = d.str(f.id, "_id", true)
+	c.Operator.Names = d.nested(f.operator, "operator", "names", "operator.names")
+	c.User.ID = d.nested(f.user, "user", "id", "user.id")
+	c.Bot.Name = d.nested(f.bot, "bot", "name", "bot.name")
+	c.Company.ID = d.nested(f.company, "company", "id", "company.id")
+	c.AssignationMethod.TeamName = d.nested(f.assignationMethod, "assignationMethod", "teamName", "assignationMethod.teamName")
+	c.State = knownState(f.state)
+	if c.State == "" {
+		c.State = State(d.str(f.state, "state", true))
 	}
-	when := func(key string, required bool) time.Time {
-		v, ok := m[key]
-		k := kindOf(v)
-		if !ok || k == kindNull {
-			if required {
-				problem("%s: missing", key)
-			}
-			return time.Time{}
+	c.EndedReason = d.str(f.endedReason, "endedReason", false)
+	c.StartAt = d.when(f.startAt, "startAt", true)
+	c.EndAt = d.when(f.endAt, "endAt", false)
+	c.Origin = d.str(f.origin, "origin", false)
+	c.TimeRepliedOperator = d.millis(f.timeRepliedOperator, "timeRepliedOperator")
+	c.ConversationDuration = d.millis(f.conversationDuration, "conversationDuration")
+	return c
+}
+
+// knownState returns the documented state v spells as a plain JSON string,
+// without allocating, or "" for anything else.
+func knownState(v []byte) State {
+	switch string(v) {
+	case `"active"`:
+		return StateActive
+	case `"closed"`:
+		return StateClosed
+	case `"resolved"`:
+		return StateResolved
+	case `"expired"`:
+		return StateExpired
+	}
+	return ""
+}
+
+// rowDecoder types the fields of one row, naming what it cannot type in the
+// conversation's Problems.
+type rowDecoder struct {
+	c   *Conversation
+	loc *time.Location
+}
+
+func (d rowDecoder) problem(format string, args ...any) {
+	d.c.Problems = append(d.c.Problems, fmt.Sprintf(format, args...))
+}
+
+// str reads a string field; a number keeps its text (an id sent as a number
+// is still an id) but is reported.
+func (d rowDecoder) str(v json.RawMessage, path string, required bool) string {
+	switch k := kindOf(v); k {
+	case kindMissing, kindNull:
+		if required {
+			d.problem("%s: missing", path)
 		}
-		if k != kindString {
-			problem("%s: %s, expected a string", key, k)
-			return time.Time{}
+		return ""
+	case kindString:
+		return scalarText(v)
+	case kindNumber:
+		d.problem("%s: number, expected a string", path)
+		return string(v)
+	default:
+		d.problem("%s: %s, expected a string", path, k)
+		return ""
+	}
+}
+
+// nested reads the optional string member sub of the object field key;
+// path is key + "." + sub.
+func (d rowDecoder) nested(v json.RawMessage, key, sub, path string) string {
+	switch k := kindOf(v); k {
+	case kindMissing, kindNull:
+		return ""
+	case kindObject:
+		return d.str(member(v, sub), path, false)
+	default:
+		d.problem("%s: %s, expected an object", key, k)
+		return ""
+	}
+}
+
+// when reads a timestamp; null or blank is zero, a problem only if required.
+func (d rowDecoder) when(v json.RawMessage, key string, required bool) time.Time {
+	switch k := kindOf(v); k {
+	case kindMissing, kindNull:
+		if required {
+			d.problem("%s: missing", key)
 		}
-		s := scalarText(v)
-		if strings.TrimSpace(s) == "" {
-			if required {
-				problem("%s: empty", key)
-			}
-			return time.Time{}
-		}
-		t, err := ParseTime(s, loc)
-		if err != nil {
-			problem("%s: %v", key, err)
-		}
+		return time.Time{}
+	case kindString:
+	default:
+		d.problem("%s: %s, expected a string", key, k)
+		return time.Time{}
+	}
+	if t, ok := vendorTime(v, d.loc); ok {
 		return t
 	}
-	millis := func(key string) int64 {
-		v, ok := m[key]
-		if !ok || kindOf(v) == kindNull {
-			return 0
+	s := scalarText(v)
+	if strings.TrimSpace(s) == "" {
+		if required {
+			d.problem("%s: empty", key)
 		}
-		n, err := intValue(v)
-		if err != nil {
-			problem("%s: %v", key, err)
-			return 0
-		}
-		if n < 0 {
-			problem("%s: negative: %d", key, n)
-		}
-		return n
+		return time.Time{}
 	}
+	t, err := ParseTime(s, d.loc)
+	if err != nil {
+		d.problem("%s: %v", key, err)
+	}
+	return t
+}
 
-	c.ID = str(m, "_id", "_id", true)
-	c.Operator.Names = nested("operator", "names")
-	c.User.ID = nested("user", "id")
-	c.Bot.Name = nested("bot", "name")
-	c.Company.ID = nested("company", "id")
-	c.AssignationMethod.TeamName = nested("assignationMethod", "teamName")
-	c.State = State(str(m, "state", "state", true))
-	c.EndedReason = str(m, "endedReason", "endedReason", false)
-	c.StartAt = when("startAt", true)
-	c.EndAt = when("endAt", false)
-	c.Origin = str(m, "origin", "origin", false)
-	c.TimeRepliedOperator = millis("timeRepliedOperator")
-	c.ConversationDuration = millis("conversationDuration")
-	return c
+// millis reads a duration in milliseconds; negative values are kept but
+// reported.
+func (d rowDecoder) millis(v json.RawMessage, key string) int64 {
+	if k := kindOf(v); k == kindMissing || k == kindNull {
+		return 0
+	}
+	n, err := intValue(v)
+	if err != nil {
+		d.problem("%s: %v", key, err)
+		return 0
+	}
+	if n < 0 {
+		d.problem("%s: negative: %d", key, n)
+	}
+	return n
 }
 
 // intValue reads a JSON number as an int64: integers as they are, other
@@ -426,6 +576,9 @@ func decodeConversation(row json.RawMessage, loc *time.Location) Conversation {
 func intValue(raw json.RawMessage) (int64, error) {
 	if k := kindOf(raw); k != kindNumber {
 		return 0, fmt.Errorf("%s, expected a number", k)
+	}
+	if n, ok := smallInt(raw); ok {
+		return n, nil
 	}
 	s := string(bytes.TrimSpace(raw))
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
@@ -436,6 +589,29 @@ func intValue(raw json.RawMessage) (int64, error) {
 		return 0, fmt.Errorf("number out of range: %s", s)
 	}
 	return int64(math.Round(f)), nil
+}
+
+// smallInt reads b when it is an optional minus and 1 to 18 decimal digits
+// (which always fit an int64), the common case, without allocating.
+func smallInt(b []byte) (int64, bool) {
+	digits := b
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if len(digits) < len(b) {
+		n = -n
+	}
+	return n, true
 }
 
 // jsonKind is the type of a JSON value, judged by its first byte.
@@ -457,7 +633,9 @@ func (k jsonKind) String() string {
 }
 
 func kindOf(raw []byte) jsonKind {
-	raw = bytes.TrimLeft(raw, " \t\r\n")
+	for len(raw) > 0 && (raw[0] == ' ' || raw[0] == '\t' || raw[0] == '\r' || raw[0] == '\n') {
+		raw = raw[1:]
+	}
 	if len(raw) == 0 {
 		return kindMissing
 	}
