@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
@@ -205,8 +203,6 @@ type Poller struct {
 	index   *dedupe.Index
 	revisit *revisitSchedule
 
-	liveRows atomic.Int64 // rows the last live tick fetched
-
 	mu       sync.Mutex
 	cursor   time.Time
 	settled  time.Time // every start before it was queried at least Settle after it
@@ -353,65 +349,14 @@ func (p *Poller) liveTick(ctx context.Context, edge time.Time) error {
 		return nil
 	}
 	queried := p.cfg.Clock.Now()
-	span := jelou.Window{Start: from, End: edge}
-	rows, err := p.processAll(ctx, livePieces(span, p.cfg.Window, p.cfg.Concurrency, p.liveRows.Load()), KindLive)
-	if err != nil {
-		return err
+	for _, w := range splitEven(jelou.Window{Start: from, End: edge}, p.cfg.Window) {
+		if err := p.processWindow(ctx, w, KindLive); err != nil {
+			return err
+		}
 	}
-	p.liveRows.Store(int64(rows))
-	p.settle(span, queried)
+	p.settle(jelou.Window{Start: from, End: edge}, queried)
 	p.commit(edge)
 	return nil
-}
-
-// liveRowsPerPiece is how many rows of the last live tick make it worth
-// querying one more piece of the live range at the same time.
-const liveRowsPerPiece = 2000
-
-// livePieces cuts the live range into pieces queried at the same time,
-// newest first, so that the rows the live edge waits for come first. A
-// range that held few rows at the last tick stays one query (one request
-// when it fits a page); a busy one is cut into up to concurrency pieces.
-func livePieces(span jelou.Window, window time.Duration, concurrency int, lastRows int64) []jelou.Window {
-	n := int64(min(concurrency, 1+int(lastRows/liveRowsPerPiece)))
-	piece := min(window, (span.Duration()/time.Duration(n) + time.Second - 1).Truncate(time.Second))
-	pieces := splitEven(span, max(piece, time.Second))
-	slices.Reverse(pieces)
-	return pieces
-}
-
-// processAll processes ws with up to Concurrency in flight and returns the
-// rows fetched. The first error stops the others and is returned.
-func (p *Poller) processAll(ctx context.Context, ws []jelou.Window, kind Kind) (int, error) {
-	if len(ws) == 1 {
-		return p.processWindow(ctx, ws[0], kind)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		total    int
-		firstErr error
-	)
-	sem := make(chan struct{}, p.cfg.Concurrency)
-	for _, w := range ws {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			n, err := p.processWindow(ctx, w, kind)
-			mu.Lock()
-			defer mu.Unlock()
-			total += n
-			if err != nil && firstErr == nil {
-				firstErr = err
-				cancel()
-			}
-		}()
-	}
-	wg.Wait()
-	return total, firstErr
 }
 
 // settle records that w was queried at time q: its start times up to
@@ -453,7 +398,7 @@ func (p *Poller) runForward(ctx context.Context, plan []jelou.Window) error {
 			defer wg.Done()
 			for i := range jobs {
 				queried[i] = p.cfg.Clock.Now()
-				_, err := p.processWindow(ctx, plan[i], KindForward)
+				err := p.processWindow(ctx, plan[i], KindForward)
 				select {
 				case results <- outcome{i, err}:
 				case <-ctx.Done():

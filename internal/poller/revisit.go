@@ -103,7 +103,7 @@ func (p *Poller) revisitDue(ctx context.Context, now, edge time.Time, firstRun b
 	for _, b := range p.dueBuckets(now, edge, firstRun) {
 		// A one-second pad keeps the range non-empty for a single conversation.
 		w := jelou.Window{Start: b.first, End: b.end.Add(time.Second)}
-		if _, err := p.processWindow(ctx, w, KindRevisit); err != nil {
+		if err := p.processWindow(ctx, w, KindRevisit); err != nil {
 			return err
 		}
 		p.revisit.mu.Lock()

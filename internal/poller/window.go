@@ -62,10 +62,10 @@ func halve(w jelou.Window, min time.Duration) (a, b jelou.Window, ok bool) {
 }
 
 // processWindow fetches w, dedupes its rows, publishes what is new and
-// acknowledges it in the index, and returns how many rows it fetched.
-// Temporary failures are retried with jittered backoff until ctx ends; it
-// returns only a nil error, ctx's error, or an unrecoverable error.
-func (p *Poller) processWindow(ctx context.Context, w jelou.Window, kind Kind) (int, error) {
+// acknowledges it in the index. Temporary failures are retried with
+// jittered backoff until ctx ends; it returns only nil, ctx's error, or an
+// unrecoverable error.
+func (p *Poller) processWindow(ctx context.Context, w jelou.Window, kind Kind) error {
 	started := time.Now()
 	var rows []jelou.Conversation
 	err := p.retry(ctx, "fetch", func() error {
@@ -74,7 +74,7 @@ func (p *Poller) processWindow(ctx context.Context, w jelou.Window, kind Kind) (
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("fetch window %s: %w", w, err)
+		return fmt.Errorf("fetch window %s: %w", w, err)
 	}
 	batch := p.decide(rows, w, kind)
 	if len(batch) > 0 {
@@ -89,7 +89,7 @@ func (p *Poller) processWindow(ctx context.Context, w jelou.Window, kind Kind) (
 			for _, e := range batch {
 				p.index.Release(e.Conversation.ID, e.Conversation.State)
 			}
-			return 0, fmt.Errorf("publish %d events of window %s: %w", len(batch), w, err)
+			return fmt.Errorf("publish %d events of window %s: %w", len(batch), w, err)
 		}
 		for _, e := range batch {
 			p.index.Ack(e.Conversation.ID, e.Conversation.State)
@@ -103,7 +103,7 @@ func (p *Poller) processWindow(ctx context.Context, w jelou.Window, kind Kind) (
 	if h := p.cfg.Hooks.WindowDone; h != nil {
 		h(kind, w, len(rows), len(batch), took)
 	}
-	return len(rows), nil
+	return nil
 }
 
 // fatal reports whether err must stop the poller instead of being retried.
