@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"net/http/httptest"
@@ -11,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +20,7 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/config"
 	"github.com/jelou-producer/jelou-producer/internal/jelousim"
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
+	"github.com/jelou-producer/jelou-producer/internal/testutil"
 	"github.com/jelou-producer/jelou-producer/pkg/event"
 )
 
@@ -39,7 +38,7 @@ func TestMain(m *testing.M) {
 
 // runCmd calls run with args and returns the exit code and both outputs.
 func runCmd(args ...string) (code int, stdout, stderr string) {
-	var out, errOut syncBuffer
+	var out, errOut testutil.SyncBuffer
 	code = run(args, &out, &errOut)
 	return code, out.String(), errOut.String()
 }
@@ -408,9 +407,9 @@ func TestSIGTERM(t *testing.T) {
 	// checkpoint, so a cursor at the live edge proves the drain saved it.
 	t.Setenv("CHECKPOINT_INTERVAL", "1h")
 	const shutdown = 10 * time.Second
-	start := func() (*exec.Cmd, *syncBuffer) {
+	start := func() (*exec.Cmd, *testutil.SyncBuffer) {
 		cmd := exec.Command(os.Args[0], "run")
-		var stderr syncBuffer
+		var stderr testutil.SyncBuffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -418,7 +417,7 @@ func TestSIGTERM(t *testing.T) {
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 		return cmd, &stderr
 	}
-	waitFor := func(stderr *syncBuffer, s string) {
+	waitFor := func(stderr *testutil.SyncBuffer, s string) {
 		deadline := time.Now().Add(60 * time.Second)
 		for !strings.Contains(stderr.String(), s) {
 			if time.Now().After(deadline) {
@@ -427,7 +426,7 @@ func TestSIGTERM(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	stop := func(cmd *exec.Cmd, stderr *syncBuffer) {
+	stop := func(cmd *exec.Cmd, stderr *testutil.SyncBuffer) {
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
@@ -481,22 +480,4 @@ func TestSIGTERM(t *testing.T) {
 	if len(before) == 0 {
 		t.Error("nothing was published before SIGTERM")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/jelousim"
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 	"github.com/jelou-producer/jelou-producer/internal/service"
+	"github.com/jelou-producer/jelou-producer/internal/testutil"
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
 
@@ -79,7 +80,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		}
 	}
 
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := h.config()
 	cfg.Jelou.ClientID, cfg.Jelou.ClientSecret = secretClientID, config.Secret(secretAPI)
