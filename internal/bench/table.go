@@ -135,8 +135,3 @@ func dur(d time.Duration) string {
 
 // mib formats bytes as MiB.
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
-
-// rate formats a per-second rate.
-func rate(n float64, d time.Duration) string {
-	return fmt.Sprintf("%.0f/s", n/d.Seconds())
-}
