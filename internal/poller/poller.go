@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
@@ -207,6 +208,11 @@ type Poller struct {
 	cursor   time.Time
 	settled  time.Time // every start before it was queried at least Settle after it
 	lastSave time.Time
+
+	// changed is set when the cursor moved or Kafka acknowledged events
+	// since the last save; an unforced save of an unchanged state is
+	// skipped.
+	changed atomic.Bool
 }
 
 // New returns a Poller. It loads nothing until Run.
@@ -452,6 +458,7 @@ func (p *Poller) commit(cursor time.Time) {
 	p.mu.Lock()
 	if cursor.After(p.cursor) {
 		p.cursor = cursor
+		p.changed.Store(true)
 	}
 	cursor = p.cursor
 	p.mu.Unlock()
@@ -521,9 +528,12 @@ func (p *Poller) save(ctx context.Context, force bool) error {
 		return nil
 	}
 	now := time.Now()
-	if !force && now.Sub(p.lastSave) < p.cfg.CheckpointInterval {
+	if !force && (now.Sub(p.lastSave) < p.cfg.CheckpointInterval || !p.changed.Load()) {
 		return nil
 	}
+	// Cleared before the snapshot: an ack that lands while it is taken
+	// marks the state changed again.
+	p.changed.Store(false)
 	var buf bytes.Buffer
 	if err := p.index.WriteSnapshot(&buf); err != nil {
 		return fmt.Errorf("save checkpoint: snapshot dedupe: %w", err)
@@ -539,6 +549,7 @@ func (p *Poller) save(ctx context.Context, force bool) error {
 		h(buf.Len(), err)
 	}
 	if err != nil {
+		p.changed.Store(true)
 		return fmt.Errorf("save checkpoint (cursor %s): %w", p.cursor.UTC().Format(time.RFC3339), err)
 	}
 	p.lastSave = now

@@ -94,6 +94,7 @@ func (p *Poller) processWindow(ctx context.Context, w jelou.Window, kind Kind) e
 		for _, e := range batch {
 			p.index.Ack(e.Conversation.ID, e.Conversation.State)
 		}
+		p.changed.Store(true)
 		if h := p.cfg.Hooks.Published; h != nil {
 			h(batch)
 		}
