@@ -69,3 +69,48 @@ func TestSaveSkipsAnUnchangedState(t *testing.T) {
 		t.Fatalf("last saved cursor %v, want %v", st.last.Cursor, at(2, 0))
 	}
 }
+
+// scriptedFetcher answers Fetch with its results in order, then empty
+// results without drift.
+type scriptedFetcher struct {
+	results []Result
+	calls   int
+}
+
+func (f *scriptedFetcher) Fetch(context.Context, jelou.Window, int) (Result, error) {
+	f.calls++
+	if f.calls <= len(f.results) {
+		return f.results[f.calls-1], nil
+	}
+	return Result{}, nil
+}
+
+type recordingPublisher struct{ got []Emission }
+
+func (r *recordingPublisher) Publish(_ context.Context, b []Emission) error {
+	r.got = append(r.got, b...)
+	return nil
+}
+
+func TestRowsSeenBeforeADriftSplitArePublished(t *testing.T) {
+	row := jelou.Conversation{ID: "a1", State: jelou.StateClosed, StartAt: at(0, 10), Raw: []byte(`{"_id":"a1"}`)}
+	f := &scriptedFetcher{results: []Result{
+		{Rows: []jelou.Conversation{row}, Pages: 2, Drift: "total changed from 5 to 4"},
+		{Pages: 2, Drift: "total changed from 4 to 3"}, // the row is gone on the second look
+	}}
+	pub := &recordingPublisher{}
+	p, err := New(Config{Source: "s", Start: t0, End: at(1, 0), Window: time.Hour, MinWindow: time.Minute},
+		f, pub, &countingStore{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if f.calls < 4 {
+		t.Fatalf("%d fetches: the window was not fetched again and split after drifting twice", f.calls)
+	}
+	if len(pub.got) != 1 || pub.got[0].Conversation.ID != "a1" {
+		t.Fatalf("published %v, want the row the API showed before it drifted away", pub.got)
+	}
+}

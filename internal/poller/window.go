@@ -175,15 +175,24 @@ func (p *Poller) fetchAll(ctx context.Context, w jelou.Window, maxPages int) ([]
 	}
 	// The pages disagreed: rows may have shifted between pages. Fetch again;
 	// if it still drifts, split (fewer rows per query, less room to shift).
-	first := res.Rows
+	// Every row already received is kept: a row the API showed once is
+	// published even if a later query no longer lists it.
+	seen, drift := res.Rows, res.Drift
 	res, err = p.fetch.Fetch(ctx, w, maxPages)
-	if err == nil && res.Drift == "" {
-		p.hookDrift(w, res.Drift, true)
-		return unionRows(first, res.Rows), nil
+	if err == nil {
+		seen = unionRows(res.Rows, seen)
+		if res.Drift == "" {
+			p.hookDrift(w, drift, true)
+			return seen, nil
+		}
 	}
 	if a, b, ok := halve(w, p.cfg.MinWindow); ok {
-		p.hookDrift(w, "split after repeated drift", true)
-		return p.fetchHalves(ctx, a, b, maxPages)
+		p.hookDrift(w, drift+"; split after it drifted again", true)
+		rows, err := p.fetchHalves(ctx, a, b, maxPages)
+		if err != nil {
+			return nil, err
+		}
+		return unionRows(rows, seen), nil
 	}
 	if err != nil {
 		return nil, err
@@ -191,7 +200,7 @@ func (p *Poller) fetchAll(ctx context.Context, w jelou.Window, maxPages int) ([]
 	p.hookDrift(w, res.Drift, false)
 	p.cfg.Logger.Warn("pagination drift persists at the smallest window; publishing what was received, the next poll of this range will catch what moved",
 		"window", w.String(), "drift", res.Drift)
-	return unionRows(first, res.Rows), nil
+	return seen, nil
 }
 
 func (p *Poller) fetchHalves(ctx context.Context, a, b jelou.Window, maxPages int) ([]jelou.Conversation, error) {
