@@ -204,10 +204,14 @@ type Poller struct {
 	index   *dedupe.Index
 	revisit *revisitSchedule
 
-	mu       sync.Mutex
-	cursor   time.Time
-	settled  time.Time // every start before it was queried at least Settle after it
-	lastSave time.Time
+	mu      sync.Mutex
+	cursor  time.Time
+	settled time.Time // every start before it was queried at least Settle after it
+
+	// saveMu serialises saves; it is not p.mu, so that commits and Cursor
+	// do not wait for the snapshot and the store's I/O.
+	saveMu   sync.Mutex
+	lastSave time.Time // guarded by saveMu
 
 	// changed is set when the cursor moved or Kafka acknowledged events
 	// since the last save; an unforced save of an unchanged state is
@@ -522,25 +526,30 @@ func (p *Poller) load(ctx context.Context) error {
 // save writes the checkpoint when forced or when CheckpointInterval passed
 // since the last save. Saves are serialised.
 func (p *Poller) save(ctx context.Context, force bool) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.index == nil {
-		return nil
-	}
+	p.saveMu.Lock()
+	defer p.saveMu.Unlock()
 	now := time.Now()
 	if !force && (now.Sub(p.lastSave) < p.cfg.CheckpointInterval || !p.changed.Load()) {
 		return nil
 	}
-	// Cleared before the snapshot: an ack that lands while it is taken
-	// marks the state changed again.
+	// Cleared first: a commit or an ack that lands while the cursor is read
+	// and the snapshot taken marks the state changed again.
 	p.changed.Store(false)
+	// The cursor is read before the snapshot: every window before it was
+	// acknowledged before it moved, so the snapshot holds those states.
+	p.mu.Lock()
+	ix, cursor := p.index, p.cursor
+	p.mu.Unlock()
+	if ix == nil {
+		return nil
+	}
 	var buf bytes.Buffer
-	if err := p.index.WriteSnapshot(&buf); err != nil {
+	if err := ix.WriteSnapshot(&buf); err != nil {
 		return fmt.Errorf("save checkpoint: snapshot dedupe: %w", err)
 	}
 	cp := &checkpoint.Checkpoint{
 		Source:  p.cfg.Source,
-		Cursor:  p.cursor,
+		Cursor:  cursor,
 		SavedAt: p.cfg.Clock.Now(),
 		Dedupe:  buf.Bytes(),
 	}
@@ -550,7 +559,7 @@ func (p *Poller) save(ctx context.Context, force bool) error {
 	}
 	if err != nil {
 		p.changed.Store(true)
-		return fmt.Errorf("save checkpoint (cursor %s): %w", p.cursor.UTC().Format(time.RFC3339), err)
+		return fmt.Errorf("save checkpoint (cursor %s): %w", cursor.UTC().Format(time.RFC3339), err)
 	}
 	p.lastSave = now
 	return nil
