@@ -176,13 +176,14 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o demo.Options
-	fs.Float64Var(&o.Speed, "speed", 60, "simulated clock speed (60: a simulated minute per second)")
-	fs.IntVar(&o.Count, "count", 20000, "conversations in the simulated API")
-	fs.DurationVar(&o.History, "history", 6*time.Hour, "how far back the first window starts")
+	d := demo.Defaults()
+	fs.Float64Var(&o.Speed, "speed", d.Speed, "simulated clock speed (60: a simulated minute per second)")
+	fs.IntVar(&o.Count, "count", d.Count, "conversations in the simulated API")
+	fs.DurationVar(&o.History, "history", d.History, "how far back the first window starts")
 	fs.DurationVar(&o.Duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
 	brokers := fs.String("brokers", os.Getenv("KAFKA_BROKERS"), "publish to this Kafka cluster instead of an in-process broker (default $KAFKA_BROKERS)")
 	fs.StringVar(&o.Topic, "topic", "", "topic (default jelou.conversations.attended)")
-	fs.IntVar(&o.MaxLines, "lines", 15, "event lines printed per second at most (-1: none)")
+	fs.IntVar(&o.MaxLines, "lines", d.MaxLines, "event lines printed per second at most (-1: none)")
 	verbose := fs.Bool("v", false, "also print the service's logs (text, to stderr)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage

@@ -55,27 +55,41 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// Defaults returns the options a zero field stands for.
+func Defaults() Options {
+	return Options{
+		Speed:    60,
+		Count:    20000,
+		History:  6 * time.Hour,
+		Topic:    config.Defaults().Kafka.Topic,
+		MaxLines: 15,
+		Seed:     1,
+		Logger:   slog.New(slog.DiscardHandler),
+	}
+}
+
 func (o *Options) setDefaults() {
+	d := Defaults()
 	if o.Speed <= 0 {
-		o.Speed = 60
+		o.Speed = d.Speed
 	}
 	if o.Count <= 0 {
-		o.Count = 20000
+		o.Count = d.Count
 	}
 	if o.History <= 0 {
-		o.History = 6 * time.Hour
+		o.History = d.History
 	}
 	if o.Topic == "" {
-		o.Topic = config.Defaults().Kafka.Topic
+		o.Topic = d.Topic
 	}
 	if o.MaxLines == 0 {
-		o.MaxLines = 15
+		o.MaxLines = d.MaxLines
 	}
 	if o.Seed == 0 {
-		o.Seed = 1
+		o.Seed = d.Seed
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+		o.Logger = d.Logger
 	}
 }
 
