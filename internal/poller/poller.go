@@ -40,6 +40,9 @@ type TooLargeError struct {
 	Window jelou.Window
 	Total  int
 	Pages  int
+	// Received are rows already fetched before the Fetcher stopped; they
+	// are published along with those of the split window.
+	Received []jelou.Conversation
 }
 
 func (e *TooLargeError) Error() string {

@@ -74,13 +74,18 @@ func TestSaveSkipsAnUnchangedState(t *testing.T) {
 // results without drift.
 type scriptedFetcher struct {
 	results []Result
+	errs    []error // errs[i], when set, is returned instead of results[i]
 	calls   int
 }
 
 func (f *scriptedFetcher) Fetch(context.Context, jelou.Window, int) (Result, error) {
 	f.calls++
-	if f.calls <= len(f.results) {
-		return f.results[f.calls-1], nil
+	i := f.calls - 1
+	if i < len(f.errs) && f.errs[i] != nil {
+		return Result{}, f.errs[i]
+	}
+	if i < len(f.results) {
+		return f.results[i], nil
 	}
 	return Result{}, nil
 }
@@ -112,5 +117,26 @@ func TestRowsSeenBeforeADriftSplitArePublished(t *testing.T) {
 	}
 	if len(pub.got) != 1 || pub.got[0].Conversation.ID != "a1" {
 		t.Fatalf("published %v, want the row the API showed before it drifted away", pub.got)
+	}
+}
+
+func TestRowsOfTheProbingPageOfASplitWindowArePublished(t *testing.T) {
+	row := jelou.Conversation{ID: "a1", State: jelou.StateActive, StartAt: at(0, 10), Raw: []byte(`{"_id":"a1"}`)}
+	w := win(t0, at(1, 0))
+	f := &scriptedFetcher{errs: []error{&TooLargeError{Window: w, Total: 5000, Pages: 50, Received: []jelou.Conversation{row}}}}
+	pub := &recordingPublisher{}
+	p, err := New(Config{Source: "s", Start: t0, End: at(1, 0), Window: time.Hour, MinWindow: time.Minute},
+		f, pub, &countingStore{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if f.calls != 3 {
+		t.Fatalf("%d fetches, want the probe and the two halves", f.calls)
+	}
+	if len(pub.got) != 1 || pub.got[0].Conversation.ID != "a1" {
+		t.Fatalf("published %v, want the row of the probing page, which the halves no longer list", pub.got)
 	}
 }

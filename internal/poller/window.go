@@ -152,12 +152,19 @@ func (p *Poller) fetchAll(ctx context.Context, w jelou.Window, maxPages int) ([]
 	var invalid *jelou.ValidationError
 	switch {
 	case errors.As(err, &tooLarge):
-		a, b, ok := halve(w, p.cfg.MinWindow)
-		if !ok {
+		// The rows of the probing page were shown by the API: keep them,
+		// whatever the narrower queries return a moment later.
+		var rows []jelou.Conversation
+		if a, b, ok := halve(w, p.cfg.MinWindow); ok {
+			rows, err = p.fetchHalves(ctx, a, b, maxPages)
+		} else {
 			// As narrow as allowed: take every page.
-			return p.fetchAll(ctx, w, 0)
+			rows, err = p.fetchAll(ctx, w, 0)
 		}
-		return p.fetchHalves(ctx, a, b, maxPages)
+		if err != nil {
+			return nil, err
+		}
+		return unionRows(rows, tooLarge.Received), nil
 	case errors.As(err, &invalid):
 		// 422: the request is wrong; the likeliest cause is a window too
 		// wide for the server. Never retry it unchanged: split or give up.

@@ -41,7 +41,8 @@ func (f clientFetcher) Fetch(ctx context.Context, w jelou.Window, maxPages int) 
 	res, err := f.client.FetchWindowLimit(ctx, w, maxPages)
 	var tooMany *jelou.TooManyPagesError
 	if errors.As(err, &tooMany) {
-		return poller.Result{}, &poller.TooLargeError{Window: w, Total: tooMany.Total, Pages: tooMany.Pages}
+		f.metrics.ConversationsFetched.Add(float64(len(tooMany.Received)))
+		return poller.Result{}, &poller.TooLargeError{Window: w, Total: tooMany.Total, Pages: tooMany.Pages, Received: tooMany.Received}
 	}
 	if err != nil {
 		return poller.Result{}, err

@@ -34,6 +34,10 @@ type TooManyPagesError struct {
 	Total, Pages int
 	// Max is the bound that was exceeded.
 	Max int
+	// Received are the rows of the pages fetched before stopping (the
+	// first page when its pagination already promised too many). The API
+	// showed them; a caller that splits the window should keep them.
+	Received []Conversation
 }
 
 func (e *TooManyPagesError) Error() string {
@@ -63,7 +67,7 @@ func (c *Client) pages(ctx context.Context, w Window, maxPages int) iter.Seq2[*P
 			}
 			if n == 1 && p.Pagination.Present {
 				if promised := p.Pagination.PageCount(c.cfg.PageSize); promised > maxPages {
-					yield(nil, &TooManyPagesError{Window: w, Total: p.Pagination.Total, Pages: promised, Max: maxPages})
+					yield(nil, &TooManyPagesError{Window: w, Total: p.Pagination.Total, Pages: promised, Max: maxPages, Received: p.Conversations})
 					return
 				}
 			}

@@ -264,6 +264,9 @@ func TestFetchWindowLimitStopsAfterFirstPage(t *testing.T) {
 	if !errors.As(err, &tm) || !errors.Is(err, ErrTooManyPages) {
 		t.Fatalf("err = %v, want a *TooManyPagesError wrapping ErrTooManyPages", err)
 	}
+	if len(tm.Received) != 100 {
+		t.Fatalf("error carries %d rows of the first page, want its 100", len(tm.Received))
+	}
 	if tm.Total != 950 || tm.Pages != 10 || tm.Max != 4 || tm.Window != w {
 		t.Fatalf("error = %+v, want total 950 in 10 pages over max 4 for %v", tm, w)
 	}
