@@ -20,7 +20,9 @@ import (
 type Fetcher interface {
 	// Fetch returns every row whose start lies in w. When maxPages > 0 and
 	// the window needs more pages than that, it returns a *TooLargeError
-	// after the first page instead of fetching them.
+	// after the first page instead of fetching them. With any other error
+	// it may return the rows received before the failure in Result.Rows;
+	// they are published before the window is tried again.
 	Fetch(ctx context.Context, w jelou.Window, maxPages int) (Result, error)
 }
 

@@ -74,20 +74,21 @@ func TestSaveSkipsAnUnchangedState(t *testing.T) {
 // results without drift.
 type scriptedFetcher struct {
 	results []Result
-	errs    []error // errs[i], when set, is returned instead of results[i]
+	errs    []error // errs[i], when set, is returned with results[i]
 	calls   int
 }
 
 func (f *scriptedFetcher) Fetch(context.Context, jelou.Window, int) (Result, error) {
 	f.calls++
 	i := f.calls - 1
-	if i < len(f.errs) && f.errs[i] != nil {
-		return Result{}, f.errs[i]
-	}
+	var r Result
 	if i < len(f.results) {
-		return f.results[i], nil
+		r = f.results[i]
 	}
-	return Result{}, nil
+	if i < len(f.errs) && f.errs[i] != nil {
+		return r, f.errs[i]
+	}
+	return r, nil
 }
 
 type recordingPublisher struct{ got []Emission }
@@ -138,5 +139,28 @@ func TestRowsOfTheProbingPageOfASplitWindowArePublished(t *testing.T) {
 	}
 	if len(pub.got) != 1 || pub.got[0].Conversation.ID != "a1" {
 		t.Fatalf("published %v, want the row of the probing page, which the halves no longer list", pub.got)
+	}
+}
+
+func TestRowsReceivedBeforeAFailedPageArePublished(t *testing.T) {
+	row := jelou.Conversation{ID: "a1", State: jelou.StateActive, StartAt: at(0, 10), Raw: []byte(`{"_id":"a1"}`)}
+	f := &scriptedFetcher{
+		results: []Result{{Rows: []jelou.Conversation{row}, Pages: 1}},
+		errs:    []error{&jelou.ServerError{StatusCode: 502, Message: "bad gateway"}}, // page 2 failed
+	}
+	pub := &recordingPublisher{}
+	p, err := New(Config{Source: "s", Start: t0, End: at(1, 0), Window: time.Hour, RetryMin: time.Millisecond, RetryMax: time.Millisecond},
+		f, pub, &countingStore{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if f.calls != 2 {
+		t.Fatalf("%d fetches, want the failed one and its retry", f.calls)
+	}
+	if len(pub.got) != 1 || pub.got[0].Conversation.ID != "a1" {
+		t.Fatalf("published %v, want the row of the page received before the failure", pub.got)
 	}
 }

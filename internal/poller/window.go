@@ -68,43 +68,66 @@ func halve(w jelou.Window, min time.Duration) (a, b jelou.Window, ok bool) {
 func (p *Poller) processWindow(ctx context.Context, w jelou.Window, kind Kind) error {
 	started := time.Now()
 	var rows []jelou.Conversation
+	published := 0
 	err := p.retry(ctx, "fetch", func() error {
 		var err error
 		rows, err = p.fetchAll(ctx, w, p.cfg.MaxPages)
+		if err != nil && len(rows) > 0 && ctx.Err() == nil {
+			// The pages received before the failure were shown by the
+			// API: publish them now, whatever the retry sees later.
+			n, perr := p.publishRows(ctx, rows, w, kind)
+			published += n
+			if perr != nil {
+				return backoff.Permanent(perr)
+			}
+		}
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("fetch window %s: %w", w, err)
 	}
-	batch := p.decide(rows, w, kind)
-	if len(batch) > 0 {
-		err := p.retry(ctx, "publish", func() error {
-			// Not cancelled with ctx: a stop lets the attempt finish (within
-			// PublishTimeout) rather than leave a batch half-written.
-			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.PublishTimeout)
-			defer cancel()
-			return p.pub.Publish(actx, batch)
-		})
-		if err != nil {
-			for _, e := range batch {
-				p.index.Release(e.Conversation.ID, e.Conversation.State)
-			}
-			return fmt.Errorf("publish %d events of window %s: %w", len(batch), w, err)
-		}
-		for _, e := range batch {
-			p.index.Ack(e.Conversation.ID, e.Conversation.State)
-		}
-		p.changed.Store(true)
-		if h := p.cfg.Hooks.Published; h != nil {
-			h(batch)
-		}
+	n, err := p.publishRows(ctx, rows, w, kind)
+	if err != nil {
+		return err
 	}
+	published += n
 	took := time.Since(started)
-	p.cfg.Logger.Info("window done", "kind", string(kind), "window", w.String(), "rows", len(rows), "published", len(batch), "took", took.Round(time.Millisecond).String())
+	p.cfg.Logger.Info("window done", "kind", string(kind), "window", w.String(), "rows", len(rows), "published", published, "took", took.Round(time.Millisecond).String())
 	if h := p.cfg.Hooks.WindowDone; h != nil {
-		h(kind, w, len(rows), len(batch), took)
+		h(kind, w, len(rows), published, took)
 	}
 	return nil
+}
+
+// publishRows runs rows through dedupe, publishes what is new and
+// acknowledges it in the index, and returns how many events it published.
+// The publish is retried until it succeeds, fails unrecoverably or ctx ends.
+func (p *Poller) publishRows(ctx context.Context, rows []jelou.Conversation, w jelou.Window, kind Kind) (int, error) {
+	batch := p.decide(rows, w, kind)
+	if len(batch) == 0 {
+		return 0, nil
+	}
+	err := p.retry(ctx, "publish", func() error {
+		// Not cancelled with ctx: a stop lets the attempt finish (within
+		// PublishTimeout) rather than leave a batch half-written.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.PublishTimeout)
+		defer cancel()
+		return p.pub.Publish(actx, batch)
+	})
+	if err != nil {
+		for _, e := range batch {
+			p.index.Release(e.Conversation.ID, e.Conversation.State)
+		}
+		return 0, fmt.Errorf("publish %d events of window %s: %w", len(batch), w, err)
+	}
+	for _, e := range batch {
+		p.index.Ack(e.Conversation.ID, e.Conversation.State)
+	}
+	p.changed.Store(true)
+	if h := p.cfg.Hooks.Published; h != nil {
+		h(batch)
+	}
+	return len(batch), nil
 }
 
 // fatal reports whether err must stop the poller instead of being retried.
@@ -175,7 +198,7 @@ func (p *Poller) fetchAll(ctx context.Context, w jelou.Window, maxPages int) ([]
 		p.cfg.Logger.Warn("window rejected as invalid, splitting", "window", w.String(), "err", err)
 		return p.fetchHalves(ctx, a, b, maxPages)
 	case err != nil:
-		return nil, err
+		return res.Rows, err // the rows before the failure, if any
 	}
 	if res.Drift == "" {
 		return res.Rows, nil

@@ -44,10 +44,15 @@ func (f clientFetcher) Fetch(ctx context.Context, w jelou.Window, maxPages int) 
 		f.metrics.ConversationsFetched.Add(float64(len(tooMany.Received)))
 		return poller.Result{}, &poller.TooLargeError{Window: w, Total: tooMany.Total, Pages: tooMany.Pages, Received: tooMany.Received}
 	}
-	if err != nil {
-		return poller.Result{}, err
+	if res != nil {
+		f.metrics.ConversationsFetched.Add(float64(len(res.Conversations)))
 	}
-	f.metrics.ConversationsFetched.Add(float64(len(res.Conversations)))
+	if err != nil {
+		if res == nil {
+			return poller.Result{}, err
+		}
+		return poller.Result{Rows: res.Conversations, Pages: res.Pages}, err // rows before the failure
+	}
 	out := poller.Result{Rows: res.Conversations, Pages: res.Pages}
 	if res.Drift.Detected() {
 		out.Drift = res.Drift.String()

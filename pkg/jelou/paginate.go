@@ -175,13 +175,20 @@ func (d Drift) String() string {
 // Drift.Detected true means the rows are what the server sent but may be
 // incomplete or overlapping: re-fetch or split the window.
 func (c *Client) FetchWindow(ctx context.Context, w Window) (*WindowResult, error) {
-	return c.FetchWindowLimit(ctx, w, 0)
+	res, err := c.FetchWindowLimit(ctx, w, 0)
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // FetchWindowLimit is FetchWindow with its own bound on pages: when the
 // first page promises more than maxPages pages, it returns a
 // *TooManyPagesError after that one request, so that the caller can split
-// the window cheaply. maxPages <= 0 means Config.MaxPages.
+// the window cheaply. maxPages <= 0 means Config.MaxPages. Unlike
+// FetchWindow, when a page fails it returns the rows of the pages received
+// before the failure along with the error (the API did show them; a caller
+// may publish them before it tries the window again).
 func (c *Client) FetchWindowLimit(ctx context.Context, w Window, maxPages int) (*WindowResult, error) {
 	if maxPages <= 0 {
 		maxPages = c.cfg.MaxPages
@@ -193,7 +200,7 @@ func (c *Client) FetchWindowLimit(ctx context.Context, w Window, maxPages int) (
 	sawTotal := false
 	for p, err := range c.pages(ctx, w, maxPages) {
 		if err != nil {
-			return nil, err
+			return res, err
 		}
 		res.Pages++
 		pg := p.Pagination

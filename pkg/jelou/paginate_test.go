@@ -274,3 +274,21 @@ func TestFetchWindowLimitStopsAfterFirstPage(t *testing.T) {
 		t.Fatalf("made %d requests, want 1: the first page already says the window is too large", n)
 	}
 }
+
+func TestFetchWindowLimitReturnsRowsBeforeAFailedPage(t *testing.T) {
+	c, _ := setup(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("page") == "1" {
+			_, _ = w.Write([]byte(body(rows("c", 0, 100), `{"limit":100,"total":150,"offset":0,"totalPages":2}`)))
+			return
+		}
+		http.Error(w, "not found", http.StatusNotFound) // not retried
+	}), nil)
+	w := Window{Start: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2025, 1, 1, 1, 0, 0, 0, time.UTC)}
+	res, err := c.FetchWindowLimit(context.Background(), w, 0)
+	if err == nil || res == nil || len(res.Conversations) != 100 {
+		t.Fatalf("FetchWindowLimit = %v rows, %v; want page 1's 100 rows and the error of page 2", res, err)
+	}
+	if res, err := c.FetchWindow(context.Background(), w); err == nil || res != nil {
+		t.Fatalf("FetchWindow = %v, %v; want no partial result with the error", res, err)
+	}
+}
