@@ -164,3 +164,24 @@ func TestRowsReceivedBeforeAFailedPageArePublished(t *testing.T) {
 		t.Fatalf("published %v, want the row of the page received before the failure", pub.got)
 	}
 }
+
+func TestAStateSeenBeforeADriftRefetchIsPublishedBeforeTheNewOne(t *testing.T) {
+	active := jelou.Conversation{ID: "a1", State: jelou.StateActive, StartAt: at(0, 10), Raw: []byte(`{"_id":"a1"}`)}
+	closed := active
+	closed.State = jelou.StateClosed
+	f := &scriptedFetcher{results: []Result{
+		{Rows: []jelou.Conversation{active}, Pages: 2, Drift: "1 duplicate _id rows"},
+		{Rows: []jelou.Conversation{closed}, Pages: 2}, // closed by the time of the second look
+	}}
+	pub := &recordingPublisher{}
+	p, err := New(Config{Source: "s", Start: t0, End: at(1, 0), Window: time.Hour}, f, pub, &countingStore{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(pub.got) != 2 || pub.got[0].Conversation.State != jelou.StateActive || pub.got[1].Conversation.State != jelou.StateClosed {
+		t.Fatalf("published %v, want active then closed", pub.got)
+	}
+}

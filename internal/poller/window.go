@@ -187,7 +187,7 @@ func (p *Poller) fetchAll(ctx context.Context, w jelou.Window, maxPages int) ([]
 		if err != nil {
 			return nil, err
 		}
-		return unionRows(rows, tooLarge.Received), nil
+		return unionRows(tooLarge.Received, rows), nil
 	case errors.As(err, &invalid):
 		// 422: the request is wrong; the likeliest cause is a window too
 		// wide for the server. Never retry it unchanged: split or give up.
@@ -210,7 +210,7 @@ func (p *Poller) fetchAll(ctx context.Context, w jelou.Window, maxPages int) ([]
 	seen, drift := res.Rows, res.Drift
 	res, err = p.fetch.Fetch(ctx, w, maxPages)
 	if err == nil {
-		seen = unionRows(res.Rows, seen)
+		seen = unionRows(seen, res.Rows)
 		if res.Drift == "" {
 			p.hookDrift(w, drift, true)
 			return seen, nil
@@ -222,7 +222,7 @@ func (p *Poller) fetchAll(ctx context.Context, w jelou.Window, maxPages int) ([]
 		if err != nil {
 			return nil, err
 		}
-		return unionRows(rows, seen), nil
+		return unionRows(seen, rows), nil
 	}
 	if err != nil {
 		return nil, err
@@ -252,7 +252,10 @@ func (p *Poller) hookDrift(w jelou.Window, detail string, resolved bool) {
 }
 
 // unionRows returns a followed by the rows of b not already in a (by _id and
-// state); dedupe would drop them anyway, this keeps batches small.
+// state); dedupe would drop them anyway, this keeps batches small. a must be
+// the older observation: dedupe judges rows in order, so a conversation
+// seen active before and closed after is published as both, where the
+// other order would skip active as a regression.
 func unionRows(a, b []jelou.Conversation) []jelou.Conversation {
 	type key struct {
 		id    string
@@ -262,7 +265,7 @@ func unionRows(a, b []jelou.Conversation) []jelou.Conversation {
 	for _, r := range a {
 		seen[key{r.ID, r.State}] = struct{}{}
 	}
-	out := a
+	out := append(make([]jelou.Conversation, 0, len(a)+len(b)), a...)
 	for _, r := range b {
 		if _, ok := seen[key{r.ID, r.State}]; !ok {
 			out = append(out, r)
