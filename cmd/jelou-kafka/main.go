@@ -46,6 +46,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "jelou-kafka: -addr must be host:port, got %q\n", *addr)
 		return 2
 	}
+	// Signals are caught before the listening line is printed, so a
+	// supervisor that stops the broker right after reading that line
+	// still gets a clean exit.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.Ports(port),
@@ -67,8 +72,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer c.Close()
 	fmt.Fprintf(stdout, "jelou-kafka listening on %s\n", strings.Join(c.ListenAddrs(), ","))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	<-ctx.Done()
 	return 0
 }
