@@ -16,7 +16,8 @@ func TestAllReadsEveryPartitionWithHeaders(t *testing.T) {
 	topic := kafkatest.Topic(t, 4, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.RoundRobin{}, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.RoundRobin{}, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll,
+		Transport: &kafka.Transport{}} // fresh: kafka.DefaultTransport caches metadata that may predate this topic
 	msgs := make([]kafka.Message, 12)
 	for i := range msgs {
 		msgs[i] = kafka.Message{Key: []byte{byte('a' + i)}, Value: []byte{byte(i)}, Headers: []kafka.Header{{Key: "n", Value: []byte{byte(i)}}}}

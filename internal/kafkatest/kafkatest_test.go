@@ -15,7 +15,8 @@ func TestWriteAndReadBack(t *testing.T) {
 	t.Logf("tier %s at %v", Tier(t), brokers)
 	topic := Topic(t, 3, nil)
 
-	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, RequiredAcks: kafka.RequireAll, Balancer: kafka.Murmur2Balancer{}, BatchTimeout: 5 * time.Millisecond}
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, RequiredAcks: kafka.RequireAll, Balancer: kafka.Murmur2Balancer{}, BatchTimeout: 5 * time.Millisecond,
+		Transport: &kafka.Transport{}} // fresh: kafka.DefaultTransport caches metadata that may predate this topic
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var msgs []kafka.Message
