@@ -411,6 +411,26 @@ type apiRequest struct {
 	declared, written int64
 	// invalid is set when a complete 200 body was not JSON (truncated).
 	invalid bool
+	// run is the X-Test-Run header a [taggedClient] sets ("" otherwise).
+	run string
+}
+
+// taggedClient returns an HTTP client that marks every request with run,
+// so a test can tell one run's requests from those of an earlier run
+// whose handlers were still finishing when it stopped.
+func taggedClient(run string) *http.Client {
+	return &http.Client{Transport: tagTransport{run: run, next: http.DefaultTransport}}
+}
+
+type tagTransport struct {
+	run  string
+	next http.RoundTripper
+}
+
+func (t tagTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Test-Run", t.run)
+	return t.next.RoundTrip(r)
 }
 
 // failed reports whether the request did not get a complete 200.
@@ -459,7 +479,7 @@ func (l *requestLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	rec := apiRequest{key: r.URL.RawQuery + " " + string(body), start: time.Now(), auth: r.Header.Get("Authorization")}
+	rec := apiRequest{key: r.URL.RawQuery + " " + string(body), start: time.Now(), auth: r.Header.Get("Authorization"), run: r.Header.Get("X-Test-Run")}
 	l.mu.Lock()
 	rewrite, intercept := l.rewrite, l.intercept
 	l.mu.Unlock()
@@ -495,6 +515,17 @@ func (l *requestLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.mu.Lock()
 	l.reqs = append(l.reqs, rec)
 	l.mu.Unlock()
+}
+
+// ofRun returns the requests answered so far that a taggedClient(run) sent.
+func (l *requestLog) ofRun(run string) []apiRequest {
+	var out []apiRequest
+	for _, r := range l.all() {
+		if r.run == run {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // all returns the requests answered so far.
