@@ -1,7 +1,6 @@
 package dedupe
 
 import (
-	"sync/atomic"
 	"time"
 
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
@@ -13,7 +12,6 @@ import (
 type Index struct {
 	shards [numShards]shard
 	states stateTable
-	n      atomic.Int64
 }
 
 // New returns an empty index.
@@ -106,7 +104,6 @@ func (ix *Index) Observe(id string, state jelou.State, startAt time.Time) Result
 	if !ok {
 		e := entry{start: start, pending: 1 << bit, last: bit + 1, code: code}
 		s.insert(key, e.pack())
-		ix.n.Add(1)
 		return Result{Emit: true, Reason: ReasonNew}
 	}
 	e := unpack(s.slots[i].val)
@@ -190,7 +187,6 @@ func (ix *Index) update(id string, state jelou.State, fn func(e entry, bit uint8
 	e := fn(unpack(s.slots[i].val), bit, code)
 	if e.last == 0 {
 		s.deleteAt(i)
-		ix.n.Add(-1)
 		s.shrink()
 		return
 	}
@@ -214,12 +210,20 @@ func (ix *Index) Evict(before time.Time) int {
 		s.mu.Unlock()
 		total += n
 	}
-	ix.n.Add(int64(-total))
 	return total
 }
 
 // Len returns the number of tracked conversation ids.
-func (ix *Index) Len() int { return int(ix.n.Load()) }
+func (ix *Index) Len() int {
+	n := 0
+	for i := range ix.shards {
+		s := &ix.shards[i]
+		s.mu.Lock()
+		n += s.n
+		s.mu.Unlock()
+	}
+	return n
+}
 
 // NonTerminal calls fn with the start time of every entry whose last emitted
 // state is not terminal (active or undocumented), in no particular order,

@@ -393,6 +393,5 @@ func (d *decoder) end(b []byte) error {
 	if int(d.maxCode) > len(t.names) {
 		return d.fail("entries use unknown state code %d, the table holds %d", d.maxCode, len(t.names))
 	}
-	d.ix.n.Store(int64(d.total))
 	return nil
 }
