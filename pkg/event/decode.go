@@ -140,9 +140,10 @@ type attributes struct {
 	specVersion, id, source, typ, subject, time, dataContentType, dataSchema string
 }
 
-// fill sets e from attributes and the data JSON, then validates e. The
-// type is checked last, so that a malformed event is reported as such
-// before an unknown type.
+// fill sets e from attributes and the data JSON, then validates e (data
+// is validated by its decode, the attributes here). The type is checked
+// last, so that a malformed event is reported as such before an unknown
+// type.
 func (e *Event) fill(a attributes, data []byte) error {
 	if a.specVersion != SpecVersion {
 		return &FieldError{Field: "specversion", Err: fmt.Errorf("%q: %w", a.specVersion, ErrUnsupported)}
@@ -169,7 +170,7 @@ func (e *Event) fill(a attributes, data []byte) error {
 	if err := e.Data.decode(data); err != nil {
 		return err
 	}
-	if err := e.Validate(); err != nil {
+	if err := e.validateAttributes(); err != nil {
 		return err
 	}
 	if e.Type != TypeV1 {

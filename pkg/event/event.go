@@ -226,6 +226,15 @@ func fieldErr(field, msg string) error { return &FieldError{Field: field, Err: e
 // rules of this package, as a *[FieldError]. It checks presence and form,
 // not the type attribute (see [ErrUnknownType]).
 func (e *Event) Validate() error {
+	if err := e.validateAttributes(); err != nil {
+		return err
+	}
+	return e.Data.validate()
+}
+
+// validateAttributes is the part of [Event.Validate] that checks the
+// attributes, not data.
+func (e *Event) validateAttributes() error {
 	switch {
 	case e.SpecVersion != SpecVersion:
 		return fieldErr("specversion", fmt.Sprintf("must be %q, got %q", SpecVersion, e.SpecVersion))
@@ -244,7 +253,7 @@ func (e *Event) Validate() error {
 	case !isJSONMediaType(e.DataContentType):
 		return fieldErr("datacontenttype", fmt.Sprintf("must be %q, got %q", ContentTypeJSON, e.DataContentType))
 	}
-	return e.Data.validate()
+	return nil
 }
 
 func (d *Data) validate() error {
