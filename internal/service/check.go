@@ -42,7 +42,8 @@ func Check(ctx context.Context, cfg config.Config, out io.Writer) error {
 		errs = append(errs, fmt.Errorf("jelou api: %w", err))
 	}
 
-	info, err := publish.Check(ctx, publishConfig(cfg, m, nil))
+	pc := publishConfig(cfg, m, nil)
+	info, err := publish.Check(ctx, pc)
 	if err != nil {
 		fmt.Fprintf(out, "FAIL  Kafka %v: %v\n", cfg.Kafka.Brokers, err)
 		errs = append(errs, fmt.Errorf("kafka: %w", err))
@@ -51,7 +52,7 @@ func Check(ctx context.Context, cfg config.Config, out io.Writer) error {
 	}
 
 	source := checkpoint.SourceID(cfg.Jelou.BaseURL, cfg.Jelou.ClientID)
-	if err := checkCheckpoint(ctx, cfg, source, out); err != nil {
+	if err := checkCheckpoint(ctx, cfg, pc, source, out); err != nil {
 		errs = append(errs, fmt.Errorf("checkpoint: %w", err))
 	}
 	if len(errs) == 0 {
@@ -60,12 +61,12 @@ func Check(ctx context.Context, cfg config.Config, out io.Writer) error {
 	return errors.Join(errs...)
 }
 
-func checkCheckpoint(ctx context.Context, cfg config.Config, source string, out io.Writer) error {
+func checkCheckpoint(ctx context.Context, cfg config.Config, pc publish.Config, source string, out io.Writer) error {
 	where := cfg.Checkpoint.Path
 	if cfg.Checkpoint.Backend == "kafka" {
 		where = "topic " + cfg.Checkpoint.Topic
 	}
-	store, err := openStore(ctx, cfg, cfg.Checkpoint.Path, publishConfig(cfg, telemetry.New(nil), nil))
+	store, err := openStore(ctx, cfg, cfg.Checkpoint.Path, pc)
 	if err != nil {
 		fmt.Fprintf(out, "FAIL  checkpoint %s: %v\n", where, err)
 		return err

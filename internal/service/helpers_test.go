@@ -387,7 +387,7 @@ func hasLabels(m *dto.Metric, want map[string]string) bool {
 	return n == len(want)
 }
 
-// testLogger sends the service's logs to the test log at info level.
+// testLogger sends the service's warnings and errors to the test log.
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
@@ -581,7 +581,7 @@ func (w *statusWriter) Flush() {
 	}
 }
 
-// errorIs reports whether err wraps a *T.
+// errorAs reports whether err wraps a T.
 func errorAs[T error](err error) bool {
 	var target T
 	return errors.As(err, &target)

@@ -102,7 +102,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 		return nil, fmt.Errorf("jelou client: %w", err)
 	}
 
-	s.pub, err = publish.New(ctx, publishConfig(cfg, s.metrics, s.log))
+	pc := publishConfig(cfg, s.metrics, s.log)
+	s.pub, err = publish.New(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
@@ -139,7 +140,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 		pcfg.Source = backfillSource(s.source, opts.From, opts.To)
 		storePath = filepath.Join(filepath.Dir(cfg.Checkpoint.Path), "backfill-"+pcfg.Source+".checkpoint")
 	}
-	s.store, err = openStore(ctx, cfg, storePath, publishConfig(cfg, s.metrics, s.log))
+	s.store, err = openStore(ctx, cfg, storePath, pc)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
