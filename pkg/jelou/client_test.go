@@ -194,102 +194,86 @@ func TestFetchPageStatuses(t *testing.T) {
 	huge := append([]byte(`{"results":[`), bytes.Repeat([]byte(`{"_id":"x"},`), 200)...)
 	tests := []struct {
 		name     string
-		handler  func(t *testing.T) http.HandlerFunc
+		status   int              // with file and header, the response of serveFile
+		file     string           // testdata file served
+		header   http.Header      // response headers
+		handler  http.HandlerFunc // instead of serveFile
 		mutate   func(*Config)
 		attempts int
 		check    func(t *testing.T, err error)
 		contains string
 	}{
 		{
-			name:     "200",
-			handler:  func(t *testing.T) http.HandlerFunc { return serveFile(t, 200, "page_vendor_sample.json", nil) },
+			name: "200", status: 200, file: "page_vendor_sample.json",
 			attempts: 1,
 		},
 		{
-			name:     "401 not retried",
-			handler:  func(t *testing.T) http.HandlerFunc { return serveFile(t, 401, "error_401.json", nil) },
+			name: "401 not retried", status: 401, file: "error_401.json",
 			attempts: 1, check: isType[*AuthError], contains: "Authentication failed",
 		},
 		{
-			name:     "422 not retried",
-			handler:  func(t *testing.T) http.HandlerFunc { return serveFile(t, 422, "error_422.json", nil) },
+			name: "422 not retried", status: 422, file: "error_422.json",
 			attempts: 1, check: isType[*ValidationError], contains: "E0422",
 		},
 		{
-			name: "429 seconds retried",
-			handler: func(t *testing.T) http.HandlerFunc {
-				return serveFile(t, 429, "error_429.json", http.Header{"Retry-After": {"1"}})
-			},
+			name: "429 seconds retried", status: 429, file: "error_429.json",
+			header:   http.Header{"Retry-After": {"1"}},
 			mutate:   func(c *Config) { c.Retry.MaxRetryAfter = 5 * time.Millisecond },
 			attempts: 3, check: wantRetryAfter(time.Second), contains: "after 3 attempts",
 		},
 		{
-			name: "429 HTTP-date retried",
-			handler: func(t *testing.T) http.HandlerFunc {
-				return serveFile(t, 429, "error_429.json", http.Header{
-					"Retry-After": {"Tue, 10 Jun 2025 12:00:02 GMT"},
-					"Date":        {"Tue, 10 Jun 2025 12:00:00 GMT"},
-				})
+			name: "429 HTTP-date retried", status: 429, file: "error_429.json",
+			header: http.Header{
+				"Retry-After": {"Tue, 10 Jun 2025 12:00:02 GMT"},
+				"Date":        {"Tue, 10 Jun 2025 12:00:00 GMT"},
 			},
 			mutate:   func(c *Config) { c.Retry.MaxRetryAfter = 5 * time.Millisecond },
 			attempts: 3, check: wantRetryAfter(2 * time.Second),
 		},
 		{
-			name:     "429 without Retry-After retried",
-			handler:  func(t *testing.T) http.HandlerFunc { return serveFile(t, 429, "error_429.json", nil) },
+			name: "429 without Retry-After retried", status: 429, file: "error_429.json",
 			attempts: 3, check: wantRetryAfter(0),
 		},
 		{
-			name:     "500 retried",
-			handler:  func(t *testing.T) http.HandlerFunc { return serveFile(t, 500, "error_500.json", nil) },
+			name: "500 retried", status: 500, file: "error_500.json",
 			attempts: 3, check: isType[*ServerError], contains: "trouble processing",
 		},
 		{
-			name:     "502 html retried",
-			handler:  func(t *testing.T) http.HandlerFunc { return serveFile(t, 502, "error_502.html", nil) },
+			name: "502 html retried", status: 502, file: "error_502.html",
 			attempts: 3, check: isType[*ServerError], contains: "502 Bad Gateway",
 		},
 		{
-			name:     "503 retried",
-			handler:  func(t *testing.T) http.HandlerFunc { return serveFile(t, 503, "error_500.json", nil) },
+			name: "503 retried", status: 503, file: "error_500.json",
 			attempts: 3, check: isType[*ServerError],
 		},
 		{
-			name:     "404 not retried",
-			handler:  func(t *testing.T) http.HandlerFunc { return serveFile(t, 404, "error_404.html", nil) },
+			name: "404 not retried", status: 404, file: "error_404.html",
 			attempts: 1, check: isType[*StatusError], contains: "Cannot POST",
 		},
 		{
-			name:     "400 not retried",
-			handler:  func(t *testing.T) http.HandlerFunc { return serveFile(t, 400, "error_400.json", nil) },
+			name: "400 not retried", status: 400, file: "error_400.json",
 			attempts: 1, check: isType[*StatusError],
 		},
 		{
-			name:     "truncated JSON",
-			handler:  func(t *testing.T) http.HandlerFunc { return serveFile(t, 200, "page_truncated.json", nil) },
+			name: "truncated JSON", status: 200, file: "page_truncated.json",
 			attempts: 1, check: isType[*DecodeError], contains: "decode response (HTTP 200): truncated JSON",
 		},
 		{
-			name:     "200 not JSON",
-			handler:  func(t *testing.T) http.HandlerFunc { return serveFile(t, 200, "page_not_json.txt", nil) },
+			name: "200 not JSON", status: 200, file: "page_not_json.txt",
 			attempts: 1, check: isType[*DecodeError], contains: "Service temporarily in maintenance",
 		},
 		{
 			name: "oversized body without length",
-			handler: func(t *testing.T) http.HandlerFunc {
-				return func(w http.ResponseWriter, r *http.Request) {
-					w.(http.Flusher).Flush() // chunked: no Content-Length
-					_, _ = w.Write(huge)
-				}
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.(http.Flusher).Flush() // chunked: no Content-Length
+				_, _ = w.Write(huge)
 			},
 			mutate:   func(c *Config) { c.MaxBodyBytes = 1000 },
 			attempts: 1, check: isType[*BodyTooLargeError], contains: "exceeds the 1000-byte limit",
 		},
 		{
-			name: "oversized body with length",
-			handler: func(t *testing.T) http.HandlerFunc {
-				return func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(huge) }
-			},
+			name:     "oversized body with length",
+			handler:  func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(huge) },
 			mutate:   func(c *Config) { c.MaxBodyBytes = 1000 },
 			attempts: 1, check: isType[*BodyTooLargeError],
 		},
@@ -297,7 +281,10 @@ func TestFetchPageStatuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var calls atomic.Int32
-			inner := tt.handler(t)
+			inner := tt.handler
+			if inner == nil {
+				inner = serveFile(t, tt.status, tt.file, tt.header)
+			}
 			h := func(w http.ResponseWriter, r *http.Request) { calls.Add(1); inner(w, r) }
 			c, rec := setup(t, http.HandlerFunc(h), tt.mutate)
 			p, err := c.FetchPage(context.Background(), testWindow, 1)
@@ -531,18 +518,11 @@ func TestNetworkErrorRetried(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close() // nothing listens there any more
-	rec := &recorder{}
-	c, err := New(Config{
-		BaseURL:     url,
-		Credentials: Credentials{ClientID: testClientID, ClientSecret: testSecret},
-		RateLimit:   -1,
-		Retry:       RetryConfig{InitialInterval: time.Millisecond, MaxInterval: time.Millisecond, MaxAttempts: 2},
-		Observer:    rec,
+	c, rec := setup(t, http.NotFoundHandler(), func(c *Config) {
+		c.BaseURL = url
+		c.Retry = RetryConfig{InitialInterval: time.Millisecond, MaxInterval: time.Millisecond, MaxAttempts: 2}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = c.FetchPage(context.Background(), testWindow, 1)
+	_, err := c.FetchPage(context.Background(), testWindow, 1)
 	if ne := wantType[*NetworkError](t, err); ne.Timeout {
 		t.Errorf("connection refused reported as a timeout: %v", ne)
 	}

@@ -248,11 +248,8 @@ func (c Config) withDefaults() (Config, error) {
 	default:
 		return c, fmt.Errorf("jelou: AuthScheme must be %q or %q, got %q", AuthBasic, AuthRaw, string(c.AuthScheme))
 	}
-	if c.PageSize < 0 {
-		return c, fmt.Errorf("jelou: PageSize must not be negative, got %d", c.PageSize)
-	}
-	if c.PageSize == 0 {
-		c.PageSize = DefaultPageSize
+	if err := orDefault("PageSize", &c.PageSize, DefaultPageSize); err != nil {
+		return c, err
 	}
 	if c.Location == nil {
 		c.Location = time.UTC
@@ -260,29 +257,17 @@ func (c Config) withDefaults() (Config, error) {
 	if c.RateLimit == 0 {
 		c.RateLimit = DefaultRateLimit
 	}
-	if c.RateBurst < 0 {
-		return c, fmt.Errorf("jelou: RateBurst must not be negative, got %d", c.RateBurst)
+	if err := orDefault("RateBurst", &c.RateBurst, DefaultRateBurst); err != nil {
+		return c, err
 	}
-	if c.RateBurst == 0 {
-		c.RateBurst = DefaultRateBurst
+	if err := orDefault("Timeout", &c.Timeout, DefaultTimeout); err != nil {
+		return c, err
 	}
-	if c.Timeout < 0 {
-		return c, fmt.Errorf("jelou: Timeout must not be negative, got %s", c.Timeout)
+	if err := orDefault("MaxBodyBytes", &c.MaxBodyBytes, DefaultMaxBodyBytes); err != nil {
+		return c, err
 	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.MaxBodyBytes < 0 {
-		return c, fmt.Errorf("jelou: MaxBodyBytes must not be negative, got %d", c.MaxBodyBytes)
-	}
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if c.MaxPages < 0 {
-		return c, fmt.Errorf("jelou: MaxPages must not be negative, got %d", c.MaxPages)
-	}
-	if c.MaxPages == 0 {
-		c.MaxPages = DefaultMaxPages
+	if err := orDefault("MaxPages", &c.MaxPages, DefaultMaxPages); err != nil {
+		return c, err
 	}
 	if c.Version == "" {
 		c.Version = DefaultVersion
@@ -312,4 +297,16 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// orDefault replaces a zero *v by def, or fails naming field when *v is
+// negative.
+func orDefault[T ~int | ~int64](field string, v *T, def T) error {
+	if *v < 0 {
+		return fmt.Errorf("jelou: %s must not be negative, got %v", field, *v)
+	}
+	if *v == 0 {
+		*v = def
+	}
+	return nil
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -70,14 +68,8 @@ func checkSameAsReference(t *testing.T, body []byte) {
 }
 
 func TestDecodePageSameAsReference(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range files {
-		t.Run(filepath.Base(name), func(t *testing.T) {
-			checkSameAsReference(t, readTestdata(t, filepath.Base(name)))
-		})
+	for _, name := range testdataNames(t) {
+		t.Run(name, func(t *testing.T) { checkSameAsReference(t, readTestdata(t, name)) })
 	}
 	for i, s := range differentialSeeds {
 		t.Run(fmt.Sprintf("seed %d", i), func(t *testing.T) { checkSameAsReference(t, []byte(s)) })
@@ -89,17 +81,7 @@ func TestDecodePageSameAsReference(t *testing.T) {
 // map-based reference decoder returns, for any body, and that the scanner
 // behind it neither panics nor stalls on bodies that are not valid JSON.
 func FuzzDifferentialDecodePage(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	addTestdataSeeds(f)
 	for _, s := range differentialSeeds {
 		f.Add([]byte(s))
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,6 +22,27 @@ func readTestdata(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// testdataNames returns the names of every file in testdata.
+func testdataNames(t testing.TB) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range files {
+		files[i] = filepath.Base(f)
+	}
+	return files
+}
+
+// addTestdataSeeds adds every file in testdata to the seed corpus of f.
+func addTestdataSeeds(f *testing.F) {
+	f.Helper()
+	for _, name := range testdataNames(f) {
+		f.Add(readTestdata(f, name))
+	}
 }
 
 func TestDecodePageVendorSample(t *testing.T) {
@@ -325,16 +345,7 @@ func TestParseTime(t *testing.T) {
 // BenchmarkDecodePage decodes a page of 100 rows shaped like the vendor's
 // sample (about 40 KB).
 func BenchmarkDecodePage(b *testing.B) {
-	row := `{"_id":"6481f8a9c0ffee0000000%03d","operator":{"names":"Ana Pérez"},"user":{"id":"593999000%03d"},` +
-		`"bot":{"name":"Soporte"},"company":{"id":"1234"},"assignationMethod":{"teamName":"Ventas"},` +
-		`"state":"closed","endedReason":"closed_by_operator","startAt":"2023-06-08 15:52:41",` +
-		`"endAt":"2023-06-08 23:07:56","origin":"ticket","timeRepliedOperator":795880,"conversationDuration":26115953}`
-	rs := make([]string, 100)
-	for i := range rs {
-		rs[i] = fmt.Sprintf(row, i, i)
-	}
-	data := []byte(`{"message":["ok"],"status":"success","results":[` + strings.Join(rs, ",") +
-		`],"pagination":{"limit":100,"total":100,"offset":0,"totalPages":1},"links":[]}`)
+	data := benchPage(100)
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -3,8 +3,6 @@ package jelou
 import (
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 	"unicode/utf8"
 )
@@ -13,17 +11,7 @@ import (
 // returns a page or a *DecodeError with a bounded, valid snippet, and that
 // every row it returns is one element of results, byte for byte valid JSON.
 func FuzzDecodePage(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	addTestdataSeeds(f)
 	f.Add([]byte(`{"results":[{"_id":1e999,"startAt":"2023-02-30 25:00:00","timeRepliedOperator":-0.5}],"pagination":{"total":1e30}}`))
 	f.Add([]byte(`{"results":null,"pagination":null,"message":[[],{}],"links":[1,{"number":"x"}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
