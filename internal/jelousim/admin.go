@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"net/http"
 	"strings"
 	"time"
@@ -91,16 +92,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	case "stats":
 		adminJSON(w, s.Stats())
 	case "served":
-		s.streamPairs(w, func(enc func(any) error) (int, error) {
-			n := 0
-			for p := range s.ServedSeq() {
-				if err := enc(p); err != nil {
-					return n, err
-				}
-				n++
-			}
-			return n, nil
-		}, "")
+		streamPairs(w, s.ServedSeq(), "")
 	case "servable":
 		s.adminServable(w, r)
 	case "first-servable":
@@ -117,25 +109,23 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 
 // streamPairs writes {"pairs":[...],"count":n} with extra members (already
 // encoded, each ending in a comma) in front, one pair per line.
-func (s *Server) streamPairs(w http.ResponseWriter, each func(enc func(any) error) (int, error), extra string) {
+func streamPairs[P any](w http.ResponseWriter, pairs iter.Seq[P], extra string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	bw := bufio.NewWriterSize(w, 64<<10)
 	fmt.Fprintf(bw, "{%s\"pairs\":[\n", extra)
-	first := true
-	n, err := each(func(v any) error {
-		b, err := json.Marshal(v)
+	n := 0
+	for p := range pairs {
+		b, err := json.Marshal(p)
 		if err != nil {
-			return err
+			return
 		}
-		if !first {
+		if n > 0 {
 			bw.WriteString(",\n")
 		}
-		first = false
-		_, err = bw.Write(b)
-		return err
-	})
-	if err != nil {
-		return // the client went away; the body is cut
+		if _, err := bw.Write(b); err != nil {
+			return // the client went away; the body is cut
+		}
+		n++
 	}
 	fmt.Fprintf(bw, "\n],\"count\":%d}\n", n)
 	_ = bw.Flush()
@@ -152,16 +142,7 @@ func (s *Server) adminServable(w http.ResponseWriter, r *http.Request) {
 		asOf = t
 	}
 	stamp, _ := json.Marshal(asOf.UTC())
-	s.streamPairs(w, func(enc func(any) error) (int, error) {
-		n := 0
-		for p := range s.ServableSeq(asOf) {
-			if err := enc(p); err != nil {
-				return n, err
-			}
-			n++
-		}
-		return n, nil
-	}, `"asOf":`+string(stamp)+`,`)
+	streamPairs(w, s.ServableSeq(asOf), `"asOf":`+string(stamp)+`,`)
 }
 
 func (s *Server) adminFirstServable(w http.ResponseWriter, r *http.Request) {

@@ -239,9 +239,9 @@ func (d *Dataset) Conversation(i int) Conversation {
 	c := Conversation{
 		Index:         i,
 		ID:            d.id(i),
-		Start:         time.Unix(tl.start, 0).UTC(),
-		VisibleAt:     time.Unix(tl.visible, 0).UTC(),
-		Transition:    time.Unix(tl.transition, 0).UTC(),
+		Start:         unix(tl.start),
+		VisibleAt:     unix(tl.visible),
+		Transition:    unix(tl.transition),
 		FinalState:    tl.final,
 		CompanyID:     strconv.Itoa(1000 + company),
 		OperatorNames: firstNames[s.intn(len(firstNames))] + " " + lastNames[s.intn(len(lastNames))],
@@ -324,7 +324,7 @@ func (d *Dataset) FirstServable(id string, st jelou.State) (time.Time, bool) {
 	if !ok {
 		return time.Time{}, false
 	}
-	return time.Unix(from, 0).UTC(), true
+	return unix(from), true
 }
 
 // servableRange returns [from, until) during which state st of the

@@ -81,6 +81,14 @@ func TestPermuteIsABijection(t *testing.T) {
 	}
 }
 
+// millionConfig is a million conversations over day0, at day0 plus 23 hours.
+func millionConfig() Config {
+	return Config{
+		Clock: &manualClock{t: day0.Add(23 * time.Hour)},
+		Data:  DataConfig{Seed: 1, Start: day0, End: day0.Add(24 * time.Hour), Count: 1_000_000},
+	}
+}
+
 // TestMillionConversations builds 1,000,000 conversations and reports the
 // heap they take. Figures go to the README: run with -v.
 func TestMillionConversations(t *testing.T) {
@@ -91,10 +99,7 @@ func TestMillionConversations(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	sim, err := New(Config{
-		Clock: &manualClock{t: day0.Add(23 * time.Hour)},
-		Data:  DataConfig{Seed: 1, Start: day0, End: day0.Add(24 * time.Hour), Count: 1_000_000},
-	})
+	sim, err := New(millionConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +121,7 @@ func TestMillionConversations(t *testing.T) {
 }
 
 func BenchmarkGenerate(b *testing.B) {
-	cfg := DataConfig{Seed: 1, Start: day0, End: day0.Add(24 * time.Hour), Count: 1_000_000}
+	cfg := millionConfig().Data
 	for b.Loop() {
 		if _, err := Generate(cfg); err != nil {
 			b.Fatal(err)
@@ -127,10 +132,7 @@ func BenchmarkGenerate(b *testing.B) {
 // BenchmarkServePage measures one 100-row page of a window holding a
 // million conversations, without HTTP.
 func BenchmarkServePage(b *testing.B) {
-	sim, err := New(Config{
-		Clock: &manualClock{t: day0.Add(23 * time.Hour)},
-		Data:  DataConfig{Seed: 1, Start: day0, End: day0.Add(24 * time.Hour), Count: 1_000_000},
-	})
+	sim, err := New(millionConfig())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -56,18 +56,26 @@ type fixture struct {
 	url   string
 }
 
-// setup starts a simulator for cfg at clock time now.
+// setup starts a simulator for cfg at clock time now, on a manual clock.
 func setup(t *testing.T, cfg Config, now time.Time) *fixture {
 	t.Helper()
 	clk := &manualClock{t: now}
 	cfg.Clock = clk
+	f := serve(t, cfg)
+	f.clock = clk
+	return f
+}
+
+// serve starts a simulator for cfg on cfg's own clock; f.clock is nil.
+func serve(t *testing.T, cfg Config) *fixture {
+	t.Helper()
 	sim, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(sim)
 	t.Cleanup(ts.Close)
-	return &fixture{sim: sim, clock: clk, url: ts.URL}
+	return &fixture{sim: sim, url: ts.URL}
 }
 
 func basic(id, secret string) string {
@@ -158,6 +166,17 @@ func decodePage(t *testing.T, body []byte) page {
 	return p
 }
 
+// row returns the row of conversation id, or nil when the page lacks it.
+func (p page) row(id string) map[string]any {
+	var row map[string]any
+	for _, r := range p.Results {
+		if r["_id"] == id {
+			row = r
+		}
+	}
+	return row
+}
+
 func (p page) ids() []string {
 	var ids []string
 	for _, r := range p.Results {
@@ -178,14 +197,6 @@ func expected(d *Dataset, from, to, now time.Time) map[string]Conversation {
 		}
 	}
 	return out
-}
-
-// httptestServer serves sim and returns its URL.
-func httptestServer(t *testing.T, sim *Server) string {
-	t.Helper()
-	ts := httptest.NewServer(sim)
-	t.Cleanup(ts.Close)
-	return ts.URL
 }
 
 // discard is an http.ResponseWriter that drops everything.

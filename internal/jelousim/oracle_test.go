@@ -1,6 +1,7 @@
 package jelousim
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -51,7 +52,7 @@ func TestOracle(t *testing.T) {
 		wasActive := p.State == jelou.StateActive && !sp.FirstServableAt.After(first) && sp.Until.After(first)
 		stillActive := p.State == jelou.StateActive && sp.Until.After(after)
 		if p.State.Terminal() || wasActive || stillActive {
-			if !contains(served, p) {
+			if !slices.Contains(served, p) {
 				missing++
 			}
 		}
@@ -72,15 +73,6 @@ func TestOracle(t *testing.T) {
 	if f.sim.ServedCount() != 0 || len(f.sim.Served()) != 0 || f.sim.Stats().Requests != 0 {
 		t.Error("ResetOracle kept state")
 	}
-}
-
-func contains(ps []Pair, p Pair) bool {
-	for _, q := range ps {
-		if q == p {
-			return true
-		}
-	}
-	return false
 }
 
 func TestOracleSkipsBrokenRows(t *testing.T) {

@@ -357,10 +357,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	switch {
 	case r.URL.Path != APIPath:
-		writeBody(sw, http.StatusNotFound, "application/json; charset=utf-8", bodyNotFound)
+		writeJSON(sw, http.StatusNotFound, bodyNotFound)
 	case r.Method != http.MethodPost:
 		sw.Header().Set("Allow", http.MethodPost)
-		writeBody(sw, http.StatusMethodNotAllowed, "application/json; charset=utf-8", bodyMethod)
+		writeJSON(sw, http.StatusMethodNotAllowed, bodyMethod)
 	default:
 		s.serveAPI(sw, r)
 	}

@@ -368,13 +368,7 @@ func TestRowFormatting(t *testing.T) {
 				loc = time.UTC
 			}
 			for _, c := range []Conversation{active, done} {
-				p := f.fetch(t, c.Start, c.Start, 100, 1)
-				var row map[string]any
-				for _, r := range p.Results {
-					if r["_id"] == c.ID {
-						row = r
-					}
-				}
+				row := f.fetch(t, c.Start, c.Start, 100, 1).row(c.ID)
 				if row == nil {
 					t.Fatalf("conversation %s not listed", c.ID)
 				}
@@ -479,13 +473,7 @@ func TestLateRowsAndTransitions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f.clock.Set(tt.now)
-			p := f.fetch(t, c.Start, c.Start, 100, 1)
-			var row map[string]any
-			for _, r := range p.Results {
-				if r["_id"] == c.ID {
-					row = r
-				}
-			}
+			row := f.fetch(t, c.Start, c.Start, 100, 1).row(c.ID)
 			switch {
 			case tt.state == "" && row != nil:
 				t.Errorf("listed at %v: %v", tt.now, row)
@@ -513,19 +501,11 @@ func TestScaledClockTransition(t *testing.T) {
 		}
 	}
 	cfg.Clock = clock.NewScaled(c.VisibleAt, 3600) // one real second is one simulated hour
-	sim, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{sim: sim}
-	ts := httptestServer(t, sim)
-	f.url = ts
+	f := serve(t, cfg)
 	states := map[string]bool{}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		for _, r := range f.fetch(t, c.Start, c.Start, 100, 1).Results {
-			if r["_id"] == c.ID {
-				states[r["state"].(string)] = true
-			}
+		if r := f.fetch(t, c.Start, c.Start, 100, 1).row(c.ID); r != nil {
+			states[r["state"].(string)] = true
 		}
 		if states[string(c.FinalState)] {
 			break
