@@ -193,7 +193,7 @@ func (p *Publisher) Ping(ctx context.Context) error {
 // exists and every partition has a leader, and returns its description.
 // It never creates the topic.
 func (p *Publisher) CheckTopic(ctx context.Context) (TopicInfo, error) {
-	return checkTopic(ctx, p.cfg, "check topic")
+	return checkTopic(ctx, p.cfg)
 }
 
 // Check is [Publisher.CheckTopic] without a Publisher, for the check
@@ -202,7 +202,7 @@ func Check(ctx context.Context, cfg Config) (TopicInfo, error) {
 	if err := cfg.Validate(); err != nil {
 		return TopicInfo{}, fmt.Errorf("kafka config: %w", err)
 	}
-	return checkTopic(ctx, cfg.withDefaults(), "check topic")
+	return checkTopic(ctx, cfg.withDefaults())
 }
 
 // Close flushes the records being written, waits for them, and releases

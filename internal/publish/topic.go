@@ -35,9 +35,9 @@ func brokerKind(err error) Kind {
 	return KindUnavailable
 }
 
-// checkTopic reads the topic's metadata on a new connection. d has its
-// defaults applied.
-func checkTopic(ctx context.Context, d Config, op string) (TopicInfo, error) {
+// checkTopic reads the topic's metadata on a new connection, reporting
+// failures under the op "check topic". d has its defaults applied.
+func checkTopic(ctx context.Context, d Config) (TopicInfo, error) {
 	client, done, err := d.adminClient()
 	if err != nil {
 		return TopicInfo{}, fmt.Errorf("kafka config: %w", err)
@@ -45,7 +45,7 @@ func checkTopic(ctx context.Context, d Config, op string) (TopicInfo, error) {
 	defer done()
 	ctx, cancel := context.WithTimeout(ctx, d.DialTimeout+d.WriteTimeout)
 	defer cancel()
-	return describeTopic(ctx, client, d, op)
+	return describeTopic(ctx, client, d, "check topic")
 }
 
 func describeTopic(ctx context.Context, client *kafka.Client, d Config, op string) (TopicInfo, error) {
@@ -85,7 +85,7 @@ func describeTopic(ctx context.Context, client *kafka.Client, d Config, op strin
 // ensureTopic checks the topic and creates it when it is missing and
 // d.TopicCreate is set, then waits until every partition has a leader.
 func ensureTopic(ctx context.Context, d Config) (TopicInfo, error) {
-	info, err := checkTopic(ctx, d, "check topic")
+	info, err := checkTopic(ctx, d)
 	var te *TopicError
 	if err == nil || !d.TopicCreate || !errors.As(err, &te) || te.Kind != KindTopic || te.Err != nil {
 		return info, err

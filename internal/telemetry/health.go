@@ -68,12 +68,7 @@ func NewHealth(c clock.Clock) *Health {
 func (h *Health) Require(name string, maxAge time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	c := h.checks[name]
-	if c == nil {
-		c = &check{}
-		h.checks[name] = c
-	}
-	c.maxAge = maxAge
+	h.lookup(name).maxAge = maxAge
 }
 
 // Set records the outcome of check name now: nil for success, the reason for
@@ -82,15 +77,22 @@ func (h *Health) Set(name string, err error) {
 	now := h.clock.Now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	c := h.lookup(name)
+	c.set, c.err = true, err
+	if err == nil {
+		c.lastSuccess = now
+	}
+}
+
+// lookup returns the check name, declaring it without a max age if it was
+// not declared yet. h.mu must be held.
+func (h *Health) lookup(name string) *check {
 	c := h.checks[name]
 	if c == nil {
 		c = &check{}
 		h.checks[name] = c
 	}
-	c.set, c.err = true, err
-	if err == nil {
-		c.lastSuccess = now
-	}
+	return c
 }
 
 // Report returns the state of every check, sorted by name.
