@@ -50,9 +50,6 @@ func NewFile(path string) (*FileStore, error) {
 	return &FileStore{path: path}, nil
 }
 
-// Path returns the checkpoint file's path.
-func (s *FileStore) Path() string { return s.path }
-
 func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
 
 // Load reads the checkpoint file. It returns ErrNotFound when the file does

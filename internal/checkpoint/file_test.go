@@ -30,10 +30,7 @@ func reencode(data []byte) []byte {
 }
 
 func TestFileLoadDamaged(t *testing.T) {
-	good, err := encodeBytes(testCheckpoint("src1", 1000, 1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := mustEncode(t, testCheckpoint("src1", 1000, 1))
 	hdrEnd := bytes.IndexByte(good, '\n')
 	flip := func(i int) []byte { b := bytes.Clone(good); b[i] ^= 0x01; return b }
 	tests := []struct {
@@ -148,11 +145,7 @@ func TestFileSaveFailureKeepsOld(t *testing.T) {
 				if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), path) {
 					t.Fatalf("Save = %v, want ENOSPC naming %s", err, path)
 				}
-				got, err := s.Load(ctx, "src1")
-				if err != nil {
-					t.Fatal(err)
-				}
-				assertSame(t, got, old)
+				assertLoads(t, s, old)
 				assertOnlyFiles(t, filepath.Dir(path), "checkpoint.json")
 			})
 		}
@@ -191,11 +184,7 @@ func TestFileSaveFailureKeepsOld(t *testing.T) {
 		if !errors.Is(err, os.ErrPermission) || !strings.Contains(err.Error(), path) {
 			t.Fatalf("Save = %v, want a permission error naming %s", err, path)
 		}
-		got, err := s.Load(ctx, "src1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		assertSame(t, got, old)
+		assertLoads(t, s, old)
 	})
 }
 

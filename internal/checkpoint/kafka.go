@@ -33,6 +33,11 @@ const manifestFormat = "jelou-producer-checkpoint-manifest"
 // genHeader is the record header carrying a chunk's generation.
 const genHeader = "generation"
 
+// chunkOverhead is the room a chunk record needs beyond its value (key,
+// headers, framing), both in a writer's batch and under the topic's
+// max.message.bytes.
+const chunkOverhead = 4 << 10
+
 // fetchMaxBytes is how much one fetch asks for while reading the topic.
 const fetchMaxBytes = 8 << 20
 
@@ -133,7 +138,7 @@ func NewKafka(ctx context.Context, cfg KafkaConfig) (*KafkaStore, error) {
 		Balancer:     firstPartition{},
 		RequiredAcks: kafka.RequireAll,
 		BatchTimeout: time.Millisecond,
-		BatchBytes:   int64(s.chunkSize) + 4<<10,
+		BatchBytes:   int64(s.chunkSize + chunkOverhead),
 		Transport:    transport,
 	}
 	return s, nil
@@ -218,7 +223,7 @@ func (s *KafkaStore) checkTopicConfig(ctx context.Context) error {
 		case "cleanup.policy":
 			policy = e.ConfigValue
 		case "max.message.bytes":
-			if limit, err := strconv.Atoi(e.ConfigValue); err == nil && s.chunkSize+4<<10 > limit {
+			if limit, err := strconv.Atoi(e.ConfigValue); err == nil && s.chunkSize+chunkOverhead > limit {
 				return fmt.Errorf("checkpoint topic %s: max.message.bytes=%d is too small for chunks of %d bytes", s.topic, limit, s.chunkSize)
 			}
 		}
@@ -228,9 +233,6 @@ func (s *KafkaStore) checkTopicConfig(ctx context.Context) error {
 	}
 	return nil
 }
-
-// Topic returns the checkpoint topic's name.
-func (s *KafkaStore) Topic() string { return s.topic }
 
 func chunkKey(source string, parity uint64, n int) string {
 	return source + "/g" + strconv.FormatUint(parity, 10) + "/" + strconv.Itoa(n)

@@ -156,11 +156,7 @@ func TestKafkaRecordLayout(t *testing.T) {
 			t.Errorf("chunk g0/%d of generation 2 missing", i)
 		}
 	}
-	got, err := kafkaStore(t, topic, 0).Load(ctx, "src1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertSame(t, got, small)
+	assertLoads(t, kafkaStore(t, topic, 0), small)
 }
 
 func mustEncode(t *testing.T, cp *Checkpoint) []byte {
@@ -193,10 +189,7 @@ func TestKafkaTornWrite(t *testing.T) {
 	if err := s.Save(ctx, next); err != nil {
 		t.Fatal(err)
 	}
-	if got, err = kafkaStore(t, topic, 64<<10).Load(ctx, "src1"); err != nil {
-		t.Fatal(err)
-	}
-	assertSame(t, got, next)
+	assertLoads(t, kafkaStore(t, topic, 64<<10), next)
 }
 
 func TestKafkaSourcesIsolated(t *testing.T) {
@@ -215,11 +208,7 @@ func TestKafkaSourcesIsolated(t *testing.T) {
 	}
 	fresh := kafkaStore(t, topic, 64<<10)
 	for _, cp := range cps {
-		got, err := fresh.Load(ctx, cp.Source)
-		if err != nil {
-			t.Fatalf("Load(%s): %v", cp.Source, err)
-		}
-		assertSame(t, got, cp)
+		assertLoads(t, fresh, cp)
 	}
 	if _, err := fresh.Load(ctx, "src"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Load(src) = %v, want ErrNotFound", err)

@@ -121,23 +121,14 @@ func TestStoreBehaviour(t *testing.T) {
 					t.Fatalf("save %d: %v", i, err)
 				}
 			}
-			want := testCheckpoint("src1", 1, 3)
-			got, err := open(t).Load(ctx, "src1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			assertSame(t, got, want)
+			assertLoads(t, open(t), testCheckpoint("src1", 1, 3))
 			// A new instance continues from what it found.
 			s2 := open(t)
-			want = testCheckpoint("src1", 200<<10, 9)
+			want := testCheckpoint("src1", 200<<10, 9)
 			if err := s2.Save(ctx, want); err != nil {
 				t.Fatal(err)
 			}
-			got, err = open(t).Load(ctx, "src1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			assertSame(t, got, want)
+			assertLoads(t, open(t), want)
 		}},
 		{"times come back in UTC", func(t *testing.T, open func(t *testing.T) Store) {
 			cp := testCheckpoint("src1", 1, 4)
@@ -176,11 +167,7 @@ func TestStoreBehaviour(t *testing.T) {
 			if err := s.Save(context.Background(), bad); err == nil {
 				t.Fatal("Save with invalid Extra = nil, want an error")
 			}
-			got, err := open(t).Load(context.Background(), "src1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			assertSame(t, got, old)
+			assertLoads(t, open(t), old)
 		}},
 		{"cancelled context", func(t *testing.T, open func(t *testing.T) Store) {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -209,9 +196,15 @@ func roundTrip(t *testing.T, s Store, cp *Checkpoint) {
 	if err := s.Save(ctx, cp); err != nil {
 		t.Fatalf("Save: %v", err)
 	}
-	got, err := s.Load(ctx, cp.Source)
+	assertLoads(t, s, cp)
+}
+
+// assertLoads loads want.Source from s and checks that it is want.
+func assertLoads(t *testing.T, s Store, want *Checkpoint) {
+	t.Helper()
+	got, err := s.Load(context.Background(), want.Source)
 	if err != nil {
-		t.Fatalf("Load: %v", err)
+		t.Fatalf("Load(%s): %v", want.Source, err)
 	}
-	assertSame(t, got, cp)
+	assertSame(t, got, want)
 }
