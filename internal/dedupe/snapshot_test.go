@@ -73,27 +73,32 @@ func checkSample(t *testing.T, ix *Index) {
 	}
 }
 
-func TestSnapshotRoundTrip(t *testing.T) {
+// snapshotOf returns the snapshot of ix.
+func snapshotOf(t testing.TB, ix *Index) []byte {
+	t.Helper()
 	var buf bytes.Buffer
-	if err := sampleIndex().WriteSnapshot(&buf); err != nil {
+	if err := ix.WriteSnapshot(&buf); err != nil {
 		t.Fatal(err)
 	}
-	ix, err := ReadSnapshot(&buf)
+	return buf.Bytes()
+}
+
+// reread writes the snapshot of ix and reads it back into a new index.
+func reread(t testing.TB, ix *Index) *Index {
+	t.Helper()
+	again, err := ReadSnapshot(bytes.NewReader(snapshotOf(t, ix)))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("reading back a written snapshot: %v", err)
 	}
-	checkSample(t, ix)
+	return again
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	checkSample(t, reread(t, sampleIndex()))
 }
 
 func TestSnapshotNonTerminalAfterRead(t *testing.T) {
-	var buf bytes.Buffer
-	if err := sampleIndex().WriteSnapshot(&buf); err != nil {
-		t.Fatal(err)
-	}
-	ix, err := ReadSnapshot(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ix := reread(t, sampleIndex())
 	var got []time.Time
 	ix.NonTerminal(func(at time.Time) bool { got = append(got, at); return true })
 	// acked-active, acked-then-pending (its resolved was pending),
@@ -104,14 +109,7 @@ func TestSnapshotNonTerminalAfterRead(t *testing.T) {
 }
 
 func TestSnapshotEmpty(t *testing.T) {
-	var buf bytes.Buffer
-	if err := New().WriteSnapshot(&buf); err != nil {
-		t.Fatal(err)
-	}
-	ix, err := ReadSnapshot(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ix := reread(t, New())
 	if ix.Len() != 0 {
 		t.Errorf("Len = %d, want 0", ix.Len())
 	}
@@ -123,11 +121,7 @@ func TestSnapshotEmpty(t *testing.T) {
 func TestReadSnapshotGolden(t *testing.T) {
 	path := filepath.Join("testdata", "v1.snap")
 	if *update {
-		var buf bytes.Buffer
-		if err := sampleIndex().WriteSnapshot(&buf); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(path, snapshotOf(t, sampleIndex()), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -268,11 +262,7 @@ func isChecksum(err error) bool {
 // Every strict prefix of a valid snapshot is truncated, and every single-bit
 // flip is caught (corruption, never a silent success or a panic).
 func TestReadSnapshotDamage(t *testing.T) {
-	var buf bytes.Buffer
-	if err := sampleIndex().WriteSnapshot(&buf); err != nil {
-		t.Fatal(err)
-	}
-	good := buf.Bytes()
+	good := snapshotOf(t, sampleIndex())
 	for n := range len(good) {
 		_, err := ReadSnapshot(bytes.NewReader(good[:n]))
 		if !errors.Is(err, ErrTruncated) {
