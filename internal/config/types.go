@@ -94,9 +94,6 @@ type Zone struct {
 	loc *time.Location
 }
 
-// ZoneOf returns a Zone holding loc; nil means UTC.
-func ZoneOf(loc *time.Location) Zone { return Zone{loc: loc} }
-
 // Decode loads the named zone. "Local" and the empty string are refused:
 // the zone of the API's timestamps must not depend on the host.
 func (z *Zone) Decode(v string) error {

@@ -250,17 +250,6 @@ func (p *Poller) Cursor() time.Time {
 	return p.cursor
 }
 
-// Tracked returns how many conversations the dedupe index holds.
-func (p *Poller) Tracked() int {
-	p.mu.Lock()
-	ix := p.index
-	p.mu.Unlock()
-	if ix == nil {
-		return 0
-	}
-	return ix.Len()
-}
-
 // Run loads the checkpoint, then polls until ctx ends (returning nil), the
 // backfill range is done (nil), or an unrecoverable error occurs. It saves
 // the checkpoint before returning.

@@ -98,90 +98,75 @@ func (r *recordingPublisher) Publish(_ context.Context, b []Emission) error {
 	return nil
 }
 
-func TestRowsSeenBeforeADriftSplitArePublished(t *testing.T) {
-	row := jelou.Conversation{ID: "a1", State: jelou.StateClosed, StartAt: at(0, 10), Raw: []byte(`{"_id":"a1"}`)}
-	f := &scriptedFetcher{results: []Result{
-		{Rows: []jelou.Conversation{row}, Pages: 2, Drift: "total changed from 5 to 4"},
-		{Pages: 2, Drift: "total changed from 4 to 3"}, // the row is gone on the second look
-	}}
+// a1 is the conversation the scripted tests publish, in the given state.
+func a1(state jelou.State) jelou.Conversation {
+	return jelou.Conversation{ID: "a1", State: state, StartAt: at(0, 10), Raw: []byte(`{"_id":"a1"}`)}
+}
+
+// runBackfill runs a poller over f as a backfill of the one window
+// [t0, t0+1h] (cfg's Source, Start, End and Window are set here) and
+// returns what it published.
+func runBackfill(t *testing.T, cfg Config, f Fetcher) []Emission {
+	t.Helper()
+	cfg.Source, cfg.Start, cfg.End, cfg.Window = "s", t0, at(1, 0), time.Hour
 	pub := &recordingPublisher{}
-	p, err := New(Config{Source: "s", Start: t0, End: at(1, 0), Window: time.Hour, MinWindow: time.Minute},
-		f, pub, &countingStore{})
+	p, err := New(cfg, f, pub, &countingStore{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return pub.got
+}
+
+func TestRowsSeenBeforeADriftSplitArePublished(t *testing.T) {
+	f := &scriptedFetcher{results: []Result{
+		{Rows: []jelou.Conversation{a1(jelou.StateClosed)}, Pages: 2, Drift: "total changed from 5 to 4"},
+		{Pages: 2, Drift: "total changed from 4 to 3"}, // the row is gone on the second look
+	}}
+	got := runBackfill(t, Config{MinWindow: time.Minute}, f)
 	if f.calls < 4 {
 		t.Fatalf("%d fetches: the window was not fetched again and split after drifting twice", f.calls)
 	}
-	if len(pub.got) != 1 || pub.got[0].Conversation.ID != "a1" {
-		t.Fatalf("published %v, want the row the API showed before it drifted away", pub.got)
+	if len(got) != 1 || got[0].Conversation.ID != "a1" {
+		t.Fatalf("published %v, want the row the API showed before it drifted away", got)
 	}
 }
 
 func TestRowsOfTheProbingPageOfASplitWindowArePublished(t *testing.T) {
-	row := jelou.Conversation{ID: "a1", State: jelou.StateActive, StartAt: at(0, 10), Raw: []byte(`{"_id":"a1"}`)}
 	w := win(t0, at(1, 0))
-	f := &scriptedFetcher{errs: []error{&TooLargeError{Window: w, Total: 5000, Pages: 50, Received: []jelou.Conversation{row}}}}
-	pub := &recordingPublisher{}
-	p, err := New(Config{Source: "s", Start: t0, End: at(1, 0), Window: time.Hour, MinWindow: time.Minute},
-		f, pub, &countingStore{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	f := &scriptedFetcher{errs: []error{&TooLargeError{Window: w, Total: 5000, Pages: 50, Received: []jelou.Conversation{a1(jelou.StateActive)}}}}
+	got := runBackfill(t, Config{MinWindow: time.Minute}, f)
 	if f.calls != 3 {
 		t.Fatalf("%d fetches, want the probe and the two halves", f.calls)
 	}
-	if len(pub.got) != 1 || pub.got[0].Conversation.ID != "a1" {
-		t.Fatalf("published %v, want the row of the probing page, which the halves no longer list", pub.got)
+	if len(got) != 1 || got[0].Conversation.ID != "a1" {
+		t.Fatalf("published %v, want the row of the probing page, which the halves no longer list", got)
 	}
 }
 
 func TestRowsReceivedBeforeAFailedPageArePublished(t *testing.T) {
-	row := jelou.Conversation{ID: "a1", State: jelou.StateActive, StartAt: at(0, 10), Raw: []byte(`{"_id":"a1"}`)}
 	f := &scriptedFetcher{
-		results: []Result{{Rows: []jelou.Conversation{row}, Pages: 1}},
+		results: []Result{{Rows: []jelou.Conversation{a1(jelou.StateActive)}, Pages: 1}},
 		errs:    []error{&jelou.ServerError{StatusCode: 502, Message: "bad gateway"}}, // page 2 failed
 	}
-	pub := &recordingPublisher{}
-	p, err := New(Config{Source: "s", Start: t0, End: at(1, 0), Window: time.Hour, RetryMin: time.Millisecond, RetryMax: time.Millisecond},
-		f, pub, &countingStore{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	got := runBackfill(t, Config{RetryMin: time.Millisecond, RetryMax: time.Millisecond}, f)
 	if f.calls != 2 {
 		t.Fatalf("%d fetches, want the failed one and its retry", f.calls)
 	}
-	if len(pub.got) != 1 || pub.got[0].Conversation.ID != "a1" {
-		t.Fatalf("published %v, want the row of the page received before the failure", pub.got)
+	if len(got) != 1 || got[0].Conversation.ID != "a1" {
+		t.Fatalf("published %v, want the row of the page received before the failure", got)
 	}
 }
 
 func TestAStateSeenBeforeADriftRefetchIsPublishedBeforeTheNewOne(t *testing.T) {
-	active := jelou.Conversation{ID: "a1", State: jelou.StateActive, StartAt: at(0, 10), Raw: []byte(`{"_id":"a1"}`)}
-	closed := active
-	closed.State = jelou.StateClosed
 	f := &scriptedFetcher{results: []Result{
-		{Rows: []jelou.Conversation{active}, Pages: 2, Drift: "1 duplicate _id rows"},
-		{Rows: []jelou.Conversation{closed}, Pages: 2}, // closed by the time of the second look
+		{Rows: []jelou.Conversation{a1(jelou.StateActive)}, Pages: 2, Drift: "1 duplicate _id rows"},
+		{Rows: []jelou.Conversation{a1(jelou.StateClosed)}, Pages: 2}, // closed by the time of the second look
 	}}
-	pub := &recordingPublisher{}
-	p, err := New(Config{Source: "s", Start: t0, End: at(1, 0), Window: time.Hour}, f, pub, &countingStore{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if len(pub.got) != 2 || pub.got[0].Conversation.State != jelou.StateActive || pub.got[1].Conversation.State != jelou.StateClosed {
-		t.Fatalf("published %v, want active then closed", pub.got)
+	got := runBackfill(t, Config{}, f)
+	if len(got) != 2 || got[0].Conversation.State != jelou.StateActive || got[1].Conversation.State != jelou.StateClosed {
+		t.Fatalf("published %v, want active then closed", got)
 	}
 }
