@@ -126,7 +126,8 @@ func (p *progress) loop(ctx context.Context, every time.Duration) {
 
 func (p *progress) print(final bool) {
 	total := p.to.Sub(p.from).Seconds()
-	done := float64(p.cursor.Load()) - float64(p.from.Unix())
+	cursorUnix := p.cursor.Load()
+	done := float64(cursorUnix) - float64(p.from.Unix())
 	frac := min(max(done/total, 0), 1)
 	elapsed := time.Since(p.started)
 	events := p.events.Load()
@@ -135,7 +136,7 @@ func (p *progress) print(final bool) {
 	if frac > 0 && frac < 1 {
 		eta = time.Duration(float64(elapsed) * (1 - frac) / frac).Round(time.Second).String()
 	}
-	cursor := time.Unix(p.cursor.Load(), 0).UTC().Format(time.RFC3339)
+	cursor := time.Unix(cursorUnix, 0).UTC().Format(time.RFC3339)
 	if p.tty {
 		const width = 30
 		n := int(frac * width)

@@ -13,21 +13,17 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
+	"github.com/jelou-producer/jelou-producer/internal/config"
 	"github.com/jelou-producer/jelou-producer/internal/jelousim"
 	"github.com/jelou-producer/jelou-producer/pkg/event"
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
 
-// Settings of the backfill scenarios that the producer, the fetch-only
-// child and the produce-only child share.
+// Settings of the backfill scenarios. The fetch-only and produce-only
+// children copy the producer's defaults (config.Defaults) for the rest.
 const (
-	backfillCompanies  = 200
-	backfillWindow     = time.Hour // POLL_WINDOW default
-	backfillConc       = 4         // POLL_CONCURRENCY default
-	unlimitedRate      = "1000000" // JELOU_RATE_LIMIT must be positive
-	producerBatchSize  = 1000      // KAFKA_BATCH_SIZE default
-	producerBatchBytes = 1 << 20   // KAFKA_BATCH_BYTES default
-	producerLinger     = time.Millisecond
+	backfillCompanies = 200
+	unlimitedRate     = "1000000" // JELOU_RATE_LIMIT must be positive
 )
 
 // backfillRange is days ending two days ago on an hour, so that every
@@ -65,6 +61,7 @@ func (h *Harness) backfill(ctx context.Context) error {
 	// keeps its fastest round: on a shared machine the slow rounds measure
 	// the neighbours.
 	var e2e, fetch, produce measured
+	d := config.Defaults() // what the producer runs with, unless ProducerEnv says otherwise
 	for r := range backfillRounds {
 		h.logf("round %d/%d: end to end (jelou-producer backfill of %d conversations)", r+1, backfillRounds, n)
 		// A backfill keeps its checkpoint beside CHECKPOINT_PATH, named by
@@ -75,7 +72,7 @@ func (h *Harness) backfill(ctx context.Context) error {
 		}
 		e2e.keep(m)
 		h.logf("round %d/%d: fetch only", r+1, backfillRounds)
-		fcfg, _ := json.Marshal(FetchConfig{BaseURL: sim.URL, From: from, To: to, Window: backfillWindow, Concurrency: backfillConc})
+		fcfg, _ := json.Marshal(FetchConfig{BaseURL: sim.URL, From: from, To: to, Window: d.Poll.Window, Concurrency: d.Poll.Concurrency})
 		res, u, err := h.child(ctx, "fetch", fcfg)
 		if err != nil {
 			return err
@@ -88,8 +85,8 @@ func (h *Harness) backfill(ctx context.Context) error {
 		}
 		pcfg, _ := json.Marshal(ProduceConfig{
 			Brokers: h.broker.Addrs, Topic: ptopic, SampleFile: sample, Records: int(m.n),
-			Chunk: int(math.Ceil(float64(n) / float64(days*24))), Concurrency: backfillConc,
-			BatchSize: producerBatchSize, BatchBytes: producerBatchBytes, Linger: producerLinger, Compression: h.compression(),
+			Chunk: int(math.Ceil(float64(n) / float64(days*24))), Concurrency: d.Poll.Concurrency,
+			BatchSize: d.Kafka.BatchSize, BatchBytes: int64(d.Kafka.BatchBytes), Linger: d.Kafka.Linger, Compression: h.compression(),
 		})
 		_, u, err = h.child(ctx, "produce", pcfg)
 		_ = h.broker.DeleteTopic(context.WithoutCancel(ctx), ptopic)
@@ -160,22 +157,32 @@ func (h *Harness) backfillOnce(ctx context.Context, sim *Sim, from, to time.Time
 	defer h.broker.DeleteTopic(context.WithoutCancel(ctx), topic)
 	before := sim.Stats().Requests
 	env := h.producerEnv(sim, topic, checkpointPath, "JELOU_RATE_LIMIT="+unlimitedRate)
+	u, events, err := h.runBackfill(ctx, from, to, topic, env)
+	if err != nil {
+		return measured{}, err
+	}
+	return measured{n: events, pages: sim.Stats().Requests - before, u: u}, nil
+}
+
+// runBackfill runs `jelou-producer backfill` of [from, to] with env, waiting
+// up to ten minutes, and returns its usage and the records then in topic.
+func (h *Harness) runBackfill(ctx context.Context, from, to time.Time, topic string, env []string) (Usage, int64, error) {
 	p, err := Start("jelou-producer backfill", h.opts.ProducerBin,
 		[]string{"backfill", "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--progress", "1h"}, env, nil)
 	if err != nil {
-		return measured{}, err
+		return Usage{}, 0, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	u, err := p.Wait(wctx)
 	cancel()
 	if err != nil {
-		return measured{}, err
+		return Usage{}, 0, err
 	}
 	events, err := h.broker.Records(ctx, topic)
 	if err != nil {
-		return measured{}, err
+		return Usage{}, 0, err
 	}
-	return measured{n: events, pages: sim.Stats().Requests - before, u: u}, nil
+	return u, events, nil
 }
 
 // child runs the harness binary as a baseline child and returns its result
@@ -285,18 +292,7 @@ func (h *Harness) apiBound(ctx context.Context) error {
 	env := h.producerEnv(sim, topic, filepath.Join(dir, "checkpoint.json"),
 		"JELOU_RATE_LIMIT=20", "POLL_WINDOW=24h", fmt.Sprintf("POLL_CONCURRENCY=%d", conc))
 	h.logf("jelou-producer backfill of %d conversations at 20 req/s, 100 ms a page", n)
-	p, err := Start("jelou-producer backfill", h.opts.ProducerBin,
-		[]string{"backfill", "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339), "--progress", "1h"}, env, nil)
-	if err != nil {
-		return err
-	}
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-	u, err := p.Wait(wctx)
-	cancel()
-	if err != nil {
-		return err
-	}
-	events, err := h.broker.Records(ctx, topic)
+	u, events, err := h.runBackfill(ctx, from, to, topic, env)
 	if err != nil {
 		return err
 	}

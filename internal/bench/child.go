@@ -115,33 +115,43 @@ func fetchOnly(ctx context.Context, c FetchConfig) (ChildResult, error) {
 	}
 	ws := windows(c.From, c.To, c.Window)
 	var next, rows, pages atomic.Int64
+	err = inParallel(c.Concurrency, func() error {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= len(ws) {
+				return nil
+			}
+			r, err := client.FetchWindow(ctx, ws[i])
+			if err != nil {
+				return fmt.Errorf("window %s: %w", ws[i], err)
+			}
+			rows.Add(int64(len(r.Conversations)))
+			pages.Add(int64(r.Pages))
+		}
+	})
+	if err != nil {
+		return ChildResult{}, err
+	}
+	return ChildResult{Rows: rows.Load(), Pages: pages.Load()}, nil
+}
+
+// inParallel runs work on n goroutines and, once every one has returned,
+// returns the first error any of them returned.
+func inParallel(n int, work func() error) error {
 	var wg sync.WaitGroup
-	errs := make(chan error, c.Concurrency)
-	for range c.Concurrency {
+	errs := make(chan error, n)
+	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(ws) {
-					return
-				}
-				r, err := client.FetchWindow(ctx, ws[i])
-				if err != nil {
-					errs <- fmt.Errorf("window %s: %w", ws[i], err)
-					return
-				}
-				rows.Add(int64(len(r.Conversations)))
-				pages.Add(int64(r.Pages))
+			if err := work(); err != nil {
+				errs <- err
 			}
 		}()
 	}
 	wg.Wait()
 	close(errs)
-	if err := <-errs; err != nil {
-		return ChildResult{}, err
-	}
-	return ChildResult{Rows: rows.Load(), Pages: pages.Load()}, nil
+	return <-errs
 }
 
 var compressions = map[string]kafka.Compression{
@@ -174,36 +184,27 @@ func produceOnly(ctx context.Context, c ProduceConfig) (ChildResult, error) {
 	}
 	defer w.Close()
 	var next, bytes atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, c.Concurrency)
-	for range c.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				lo := int(next.Add(int64(c.Chunk)) - int64(c.Chunk))
-				if lo >= c.Records {
-					return
-				}
-				hi := min(lo+c.Chunk, c.Records)
-				msgs := make([]kafka.Message, 0, hi-lo)
-				n := 0
-				for i := lo; i < hi; i++ {
-					r := sample[i%len(sample)]
-					msgs = append(msgs, kafka.Message{Key: r.Key, Value: r.Value, Headers: r.Headers})
-					n += len(r.Key) + len(r.Value)
-				}
-				if err := w.WriteMessages(ctx, msgs...); err != nil {
-					errs <- err
-					return
-				}
-				bytes.Add(int64(n))
+	err = inParallel(c.Concurrency, func() error {
+		for {
+			lo := int(next.Add(int64(c.Chunk)) - int64(c.Chunk))
+			if lo >= c.Records {
+				return nil
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+			hi := min(lo+c.Chunk, c.Records)
+			msgs := make([]kafka.Message, 0, hi-lo)
+			n := 0
+			for i := lo; i < hi; i++ {
+				r := sample[i%len(sample)]
+				msgs = append(msgs, kafka.Message{Key: r.Key, Value: r.Value, Headers: r.Headers})
+				n += len(r.Key) + len(r.Value)
+			}
+			if err := w.WriteMessages(ctx, msgs...); err != nil {
+				return err
+			}
+			bytes.Add(int64(n))
+		}
+	})
+	if err != nil {
 		return ChildResult{}, err
 	}
 	return ChildResult{Records: int64(c.Records), Bytes: bytes.Load()}, nil

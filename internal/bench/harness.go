@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jelou-producer/jelou-producer/internal/config"
 )
 
 // Scenario names accepted by Options.Only.
@@ -157,7 +159,7 @@ func (h *Harness) producerEnv(sim *Sim, topic, checkpointPath string, extra ...s
 // compression is the producer's KAFKA_COMPRESSION: the last override, else
 // the default.
 func (h *Harness) compression() string {
-	c := "zstd"
+	c := config.Defaults().Kafka.Compression
 	for _, kv := range h.opts.ProducerEnv {
 		if v, ok := strings.CutPrefix(kv, "KAFKA_COMPRESSION="); ok {
 			c = v

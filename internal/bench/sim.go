@@ -67,18 +67,11 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 }
 
-// Spans returns the API requests received since the last ResetSpans.
+// Spans returns the API requests received so far.
 func (s *Sim) Spans() []Span {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Span(nil), s.spans...)
-}
-
-// ResetSpans forgets the recorded requests.
-func (s *Sim) ResetSpans() {
-	s.mu.Lock()
-	s.spans = nil
-	s.mu.Unlock()
 }
 
 // WaitFirstRequest returns the arrival time of the first API request

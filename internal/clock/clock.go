@@ -58,7 +58,7 @@ func (s *Scaled) Speed() float64 { return s.speed }
 // After waits d/Speed of real time, then sends this clock's time.
 func (s *Scaled) After(d time.Duration) <-chan time.Time {
 	ch := make(chan time.Time, 1)
-	time.AfterFunc(time.Duration(float64(d)/s.speed), func() { ch <- s.Now() })
+	time.AfterFunc(s.Real(d), func() { ch <- s.Now() })
 	return ch
 }
 
