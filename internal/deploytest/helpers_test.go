@@ -311,25 +311,13 @@ type simFlag struct {
 func simFlags(t testing.TB) map[string]simFlag {
 	t.Helper()
 	dir := filepath.Join(repoRoot(t), "cmd", "jelou-sim")
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	methods := map[string]int{ // flag.FlagSet method → index of the name argument
 		"StringVar": 1, "IntVar": 1, "Int64Var": 1, "UintVar": 1, "Uint64Var": 1,
 		"Float64Var": 1, "DurationVar": 1, "BoolVar": 1, "TextVar": 1, "Var": 1, "Func": 0, "BoolFunc": 0,
 		"String": 0, "Int": 0, "Int64": 0, "Uint": 0, "Uint64": 0, "Float64": 0, "Duration": 0, "Bool": 0,
 	}
 	flags := map[string]simFlag{}
-	fset := token.NewFileSet()
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatalf("parse %s: %v", name, err)
-		}
+	for _, f := range parseGoFiles(t, dir) {
 		ast.Inspect(f, func(n ast.Node) bool {
 			call, ok := n.(*ast.CallExpr)
 			if !ok {
@@ -365,6 +353,28 @@ func simFlags(t testing.TB) map[string]simFlag {
 		t.Fatalf("no flag declarations found in %s", dir)
 	}
 	return flags
+}
+
+// parseGoFiles parses the non-test Go files of the package in dir.
+func parseGoFiles(t testing.TB, dir string) []*ast.File {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []*ast.File
+	fset := token.NewFileSet()
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatalf("parse %s: %v", name, err)
+		}
+		files = append(files, f)
+	}
+	return files
 }
 
 // parseSimArgs reads a jelou-sim argument list into flag values, checking

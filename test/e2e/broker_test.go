@@ -81,7 +81,7 @@ func TestBrokerDown(t *testing.T) {
 	recovered := time.Since(restarted)
 
 	// Keep polling long enough for every state to be judged.
-	grace := 70*time.Minute + time.Duration(4*s.speed)*time.Second
+	grace := s.grace()
 	s.waitUntil(s.Now().Add(grace + 20*time.Minute))
 	end := s.Now()
 	asOf := end.Add(-grace)

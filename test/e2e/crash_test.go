@@ -211,7 +211,7 @@ func phaseOf(pr *proc) string {
 func waitForward(t *testing.T, pr *proc, limit time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
-	for forwardWindows(pr) == 0 {
+	for windowsDone(pr, "forward") == 0 {
 		if !pr.running() || time.Now().After(deadline) {
 			t.Fatalf("%s completed no forward window:\n%s", pr.name, tail(pr.log, 10))
 		}

@@ -37,11 +37,7 @@ func TestUninterruptedRun(t *testing.T) {
 	p.waitLive(pr, 1, 2*time.Minute)
 	end := s.Now().Add(live)
 
-	// The grace period: a terminal state of a tracked conversation is found
-	// by the next revisit of its bucket, at most an hour apart, plus ticks
-	// and a few real seconds of retry backoff (which runs on wall time).
-	grace := 70*time.Minute + time.Duration(4*s.speed)*time.Second
-	asOf := end.Add(-grace)
+	asOf := end.Add(-s.grace())
 	s.waitUntil(asOf)
 	servedEarly := s.served()
 	s.waitUntil(end)

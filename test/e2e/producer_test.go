@@ -118,11 +118,12 @@ func logs(pr *proc) []logLine {
 	return out
 }
 
-// liveWindows counts the live windows a life completed so far.
-func liveWindows(pr *proc) int {
+// windowsDone counts the windows of a kind (forward, live, revisit) a life
+// completed so far.
+func windowsDone(pr *proc, kind string) int {
 	n := 0
 	for _, l := range logs(pr) {
-		if l.Msg == "window done" && l.Kind == "live" {
+		if l.Msg == "window done" && l.Kind == kind {
 			n++
 		}
 	}
@@ -133,7 +134,7 @@ func liveWindows(pr *proc) int {
 func (p *producer) waitLive(pr *proc, n int, limit time.Duration) {
 	p.t.Helper()
 	deadline := time.Now().Add(limit)
-	for liveWindows(pr) < n {
+	for windowsDone(pr, "live") < n {
 		if !pr.running() {
 			p.t.Fatalf("%s exited (code %d) before reaching the live edge:\n%s", pr.name, pr.exitCode(), tail(pr.log, 20))
 		}

@@ -85,6 +85,14 @@ func (s *sim) wallOf(t time.Time) time.Time {
 // Real is the wall time that d of simulated time takes.
 func (s *sim) Real(d time.Duration) time.Duration { return time.Duration(float64(d) / s.speed) }
 
+// grace is how long, in simulated time, a pair servable at some moment may
+// take to be published: a terminal state of a tracked conversation is
+// found by the next revisit of its bucket, at most an hour apart, plus
+// ticks and a few real seconds of retry backoff (which runs on wall time).
+func (s *sim) grace() time.Duration {
+	return 70*time.Minute + time.Duration(4*s.speed)*time.Second
+}
+
 // clockEnv is the producer's test clock on the simulator's timeline.
 func (s *sim) clockEnv() []string {
 	return []string{

@@ -30,13 +30,13 @@ func TestCleanStop(t *testing.T) {
 	pr := p.start()
 	// Wait until the backfill is well under way: windows done, more in flight.
 	deadline := time.Now().Add(time.Minute)
-	for forwardWindows(pr) < 8 {
+	for windowsDone(pr, "forward") < 8 {
 		if time.Now().After(deadline) || !pr.running() {
 			t.Fatalf("backfill did not start:\n%s", tail(pr.log, 10))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	doneBefore := forwardWindows(pr)
+	doneBefore := windowsDone(pr, "forward")
 	code, took, err := pr.signal(syscall.SIGTERM, shutdown)
 	if err != nil || code != 0 {
 		t.Fatalf("SIGTERM during the backfill: exit %d after %s (SHUTDOWN_TIMEOUT %s), %v\n%s", code, took, shutdown, err, tail(pr.log, 10))
@@ -84,15 +84,4 @@ func TestCleanStop(t *testing.T) {
 		lost, rep.repeats,
 		fmt.Sprintf("exit 0 after %s (SHUTDOWN_TIMEOUT %s); first life %d records, checkpoint cursor %s; %d records in all; %d active states vanished while down",
 			took.Round(time.Millisecond), shutdown, firstLife.records, cp.Cursor.UTC().Format(time.RFC3339), rep.records, vanished))
-}
-
-// forwardWindows counts the forward windows a life completed so far.
-func forwardWindows(pr *proc) int {
-	n := 0
-	for _, l := range logs(pr) {
-		if l.Msg == "window done" && l.Kind == "forward" {
-			n++
-		}
-	}
-	return n
 }
