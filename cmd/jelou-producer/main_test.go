@@ -21,7 +21,6 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/jelousim"
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 	"github.com/jelou-producer/jelou-producer/internal/testutil"
-	"github.com/jelou-producer/jelou-producer/pkg/event"
 )
 
 // asBinary makes the test binary run as jelou-producer (see TestMain).
@@ -111,11 +110,7 @@ func (f *fixture) pairs(t *testing.T) map[jelousim.Pair]int {
 	}
 	n := make(map[jelousim.Pair]int)
 	for _, r := range recs {
-		hs := make([]event.Header, len(r.Headers))
-		for i, h := range r.Headers {
-			hs[i] = event.Header{Key: h.Key, Value: h.Value}
-		}
-		ev, err := event.Decode(r.Value, hs)
+		ev, err := r.Event()
 		if err != nil {
 			t.Fatalf("record %d/%d: %v", r.Partition, r.Offset, err)
 		}

@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/jelou-producer/jelou-producer/internal/clock"
@@ -207,7 +206,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (Summary, error) {
 	}
 	onTopic := make(map[jelousim.Pair]bool, len(recs))
 	for _, r := range recs {
-		ev, err := event.Decode(r.Value, toEventHeaders(r.Headers))
+		ev, err := r.Event()
 		if err != nil {
 			continue
 		}
@@ -323,12 +322,4 @@ func (v *view) statusLoop(ctx context.Context, sim *jelousim.Server, svc *servic
 			n, rate, v.skipped.Load(), lag, sim.Stats().Requests, ready)
 		v.mu.Unlock()
 	}
-}
-
-func toEventHeaders(hs []kafka.Header) []event.Header {
-	out := make([]event.Header, len(hs))
-	for i, h := range hs {
-		out[i] = event.Header{Key: h.Key, Value: h.Value}
-	}
-	return out
 }

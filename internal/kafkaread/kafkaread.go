@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/jelou-producer/jelou-producer/pkg/event"
 )
 
 // Record is one record read back from a topic.
@@ -24,6 +26,16 @@ type Record struct {
 	Value     []byte
 	Headers   []kafka.Header
 	Time      time.Time
+}
+
+// Event decodes r as a jelou-producer event, in whichever mode
+// (structured or binary) its headers say it was written.
+func (r Record) Event() (*event.Event, error) {
+	hs := make([]event.Header, len(r.Headers))
+	for i, h := range r.Headers {
+		hs[i] = event.Header{Key: h.Key, Value: h.Value}
+	}
+	return event.Decode(r.Value, hs)
 }
 
 // All reads every record of every partition of topic, from the first

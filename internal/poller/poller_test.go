@@ -103,11 +103,7 @@ func (h *harness) onTopic(t *testing.T) map[pair]int {
 	}
 	got := make(map[pair]int, len(recs))
 	for _, r := range recs {
-		hs := make([]event.Header, len(r.Headers))
-		for i, x := range r.Headers {
-			hs[i] = event.Header{Key: x.Key, Value: x.Value}
-		}
-		e, err := event.Decode(r.Value, hs)
+		e, err := r.Event()
 		if err != nil {
 			t.Fatalf("record at %d/%d does not decode: %v", r.Partition, r.Offset, err)
 		}

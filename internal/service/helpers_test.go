@@ -231,11 +231,7 @@ func (h *harness) readTopic() []topicEvent {
 	}
 	out := make([]topicEvent, 0, len(recs))
 	for _, r := range recs {
-		hs := make([]event.Header, len(r.Headers))
-		for i, hd := range r.Headers {
-			hs[i] = event.Header{Key: hd.Key, Value: hd.Value}
-		}
-		ev, err := event.Decode(r.Value, hs)
+		ev, err := r.Event()
 		if err != nil {
 			h.t.Fatalf("record at partition %d offset %d does not decode: %v\n%s", r.Partition, r.Offset, err, r.Value)
 		}

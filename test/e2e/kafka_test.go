@@ -93,11 +93,7 @@ func (b *broker) readTopic(topic string) []published {
 	}
 	out := make([]published, 0, len(recs))
 	for _, r := range recs {
-		hs := make([]event.Header, len(r.Headers))
-		for i, h := range r.Headers {
-			hs[i] = event.Header(h)
-		}
-		ev, err := event.Decode(r.Value, hs)
+		ev, err := r.Event()
 		if err != nil {
 			b.t.Fatalf("record %d/%d of %s does not decode: %v", r.Partition, r.Offset, topic, err)
 		}
