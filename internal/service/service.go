@@ -285,10 +285,10 @@ func (s *Service) hooks() poller.Hooks {
 		Committed: m.SetCheckpointCursor,
 		Saved: func(_ int, err error) {
 			if err != nil {
-				m.CheckpointSaves.WithLabelValues("error").Inc()
+				m.CheckpointSaves.WithLabelValues(telemetry.CheckpointError).Inc()
 				return
 			}
-			m.CheckpointSaves.WithLabelValues("ok").Inc()
+			m.CheckpointSaves.WithLabelValues(telemetry.CheckpointOK).Inc()
 		},
 		Tracked: func(n int) { m.TrackedConversations.Set(float64(n)) },
 		Failure: func(stage string, err error) {
