@@ -37,7 +37,7 @@ type Client struct {
 	endpoint  url.URL
 	auth      Secret   // the Authorization header value
 	secrets   [][]byte // byte strings redacted from quoted bodies
-	limiter   *rate.Limiter
+	limiter   Limiter
 	obs       Observer
 	log       *slog.Logger
 	userAgent string

@@ -1,14 +1,13 @@
 package jelou
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Defaults applied by [New] to zero fields of [Config].
@@ -32,6 +31,13 @@ const Path = "/v1/metrics/conversations/attended/external"
 
 // redacted replaces every credential in printed or logged output.
 const redacted = "[REDACTED]"
+
+// Limiter hands out the request budget: Wait blocks until one request may
+// be sent, or ctx ends. *rate.Limiter implements it; it must be safe for
+// concurrent use.
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
 
 // Secret is a credential string that never prints itself: String, GoString,
 // Format (every fmt verb), LogValue, MarshalText and MarshalJSON all yield
@@ -162,8 +168,9 @@ type Config struct {
 	// RateBurst is how many requests may go out at once. Default: 1.
 	RateBurst int
 	// Limiter, when set, replaces RateLimit and RateBurst, so that several
-	// Clients using the same key can share one budget. Default: nil.
-	Limiter *rate.Limiter
+	// Clients using the same key can share one budget, or so that some
+	// requests go before others. Default: nil.
+	Limiter Limiter
 	// Timeout bounds one HTTP attempt, from sending to reading the whole
 	// body. Default: 30s.
 	Timeout time.Duration

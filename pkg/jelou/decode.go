@@ -73,6 +73,30 @@ func (p Pagination) PageCount(requestedLimit int) int {
 	return (p.Total + limit - 1) / limit
 }
 
+// Contradictory reports whether the pagination disagrees with itself:
+// totalPages given and different from ceil(total/limit), a negative
+// number, or a limit that is not positive while rows are promised. A
+// contradictory pagination promises nothing a pager can rely on.
+func (p Pagination) Contradictory(requestedLimit int) bool {
+	if !p.Present {
+		return false
+	}
+	if p.Total < 0 || p.TotalPages < 0 || p.Limit < 0 || p.Offset < 0 || p.Page < 0 {
+		return true
+	}
+	if p.TotalPages == 0 {
+		return false
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = requestedLimit
+	}
+	if limit <= 0 {
+		return false
+	}
+	return p.TotalPages != (p.Total+limit-1)/limit
+}
+
 // Link is one entry of the response's links.
 type Link struct {
 	Number int

@@ -46,7 +46,11 @@
 // ceil(total/limit) using the server's effective limit (the server may return
 // fewer rows than asked). A missing pagination.page is expected (the vendor's
 // sample has none). Paging stops after the promised last page or an empty page,
-// and is bounded by Config.MaxPages. Server sort order is never assumed. Rows
+// and is bounded by Config.MaxPages ([Client.FetchWindowLimit] takes its own
+// bound; zero means none). A pagination that contradicts itself (totalPages
+// against ceil(total/limit), negative numbers) is not trusted: paging goes on
+// until the rows run out, and a page that brings no new _id ends it, so wrong
+// numbers never make the client page forever. Server sort order is never assumed. Rows
 // may move between pages while a window is paged; FetchWindow reports a total
 // that changed, rows received that differ from the total, page counts that
 // disagree and duplicate _id values in Drift, and leaves the decision to the
@@ -57,7 +61,8 @@
 // All requests of a Client, retries included, take a token from one
 // golang.org/x/time/rate limiter (Config.RateLimit requests per second,
 // default 5, burst Config.RateBurst) before they are sent. Config.Limiter lets
-// several Clients share one budget. Waiting honours the context.
+// several Clients share one budget, or replaces the limiter with one that
+// orders waiting requests (a *rate.Limiter satisfies [Limiter]). Waiting honours the context.
 //
 // # Retries
 //

@@ -50,13 +50,15 @@ func (e *TooManyPagesError) Error() string {
 // Unwrap returns ErrTooManyPages.
 func (e *TooManyPagesError) Unwrap() error { return ErrTooManyPages }
 
-// pages is Pages bounded by maxPages. When the first page's pagination
-// already promises more than maxPages pages, it stops there with a
-// *TooManyPagesError instead of fetching them.
+// pages is Pages bounded by maxPages; maxPages <= 0 means no bound. When
+// the first page's pagination already promises more than maxPages pages, it
+// stops there with a *TooManyPagesError instead of fetching them. A
+// pagination that contradicts itself promises nothing: paging then goes on
+// until the rows run out (an empty page) or the bound.
 func (c *Client) pages(ctx context.Context, w Window, maxPages int) iter.Seq2[*Page, error] {
 	return func(yield func(*Page, error) bool) {
 		for n := 1; ; n++ {
-			if n > maxPages {
+			if maxPages > 0 && n > maxPages {
 				yield(nil, &TooManyPagesError{Window: w, Max: maxPages})
 				return
 			}
@@ -65,7 +67,8 @@ func (c *Client) pages(ctx context.Context, w Window, maxPages int) iter.Seq2[*P
 				yield(nil, err)
 				return
 			}
-			if n == 1 && p.Pagination.Present {
+			trusted := p.Pagination.Present && !p.Pagination.Contradictory(c.cfg.PageSize)
+			if n == 1 && trusted && maxPages > 0 {
 				if promised := p.Pagination.PageCount(c.cfg.PageSize); promised > maxPages {
 					yield(nil, &TooManyPagesError{Window: w, Total: p.Pagination.Total, Pages: promised, Max: maxPages, Received: p.Conversations})
 					return
@@ -86,6 +89,8 @@ func morePages(p *Page, n, limit int) bool {
 		return false
 	case !p.Pagination.Present:
 		return rows >= limit
+	case p.Pagination.Contradictory(limit):
+		return true // until the rows run out
 	default:
 		return n < p.Pagination.PageCount(limit)
 	}
@@ -131,15 +136,22 @@ type Drift struct {
 	PageMismatches int
 	// PaginationMissing is true when some page had no usable pagination.
 	PaginationMissing bool
+	// Contradictory counts pages whose pagination disagreed with itself
+	// (see Pagination.Contradictory); their promises were not trusted.
+	Contradictory int
+	// RepeatedPage is true when paging stopped at a page that brought no
+	// _id not already received: a server repeating itself, which would
+	// otherwise be paged forever.
+	RepeatedPage bool
 }
 
 // Detected reports whether anything disagreed: the total changed, rows
 // received differ from the last total, pages fetched differ from pages
-// promised, an _id repeated, a page number mismatched, or pagination was
-// missing.
+// promised, an _id repeated, a page number mismatched, pagination was
+// missing or contradicted itself, or a page repeated.
 func (d Drift) Detected() bool {
 	return d.TotalChanged || d.Received != d.LastTotal || d.PagesFetched != d.PagesExpected ||
-		d.Duplicates > 0 || d.PageMismatches > 0 || d.PaginationMissing
+		d.Duplicates > 0 || d.PageMismatches > 0 || d.PaginationMissing || d.Contradictory > 0 || d.RepeatedPage
 }
 
 // String lists what drifted, or "none".
@@ -163,36 +175,43 @@ func (d Drift) String() string {
 	if d.PaginationMissing {
 		parts = append(parts, "pagination missing")
 	}
+	if d.Contradictory > 0 {
+		parts = append(parts, fmt.Sprintf("%d pages whose pagination contradicts itself", d.Contradictory))
+	}
+	if d.RepeatedPage {
+		parts = append(parts, "a page brought no new row; stopped paging")
+	}
 	if len(parts) == 0 {
 		return "none"
 	}
 	return strings.Join(parts, "; ")
 }
 
-// FetchWindow fetches every page of window w (see Pages) and returns all
-// rows with a Drift report. It fails if any page fails; partial results
-// are not returned, since a window is only useful whole. A nil error with
-// Drift.Detected true means the rows are what the server sent but may be
-// incomplete or overlapping: re-fetch or split the window.
+// FetchWindow fetches every page of window w (see Pages), at most
+// Config.MaxPages of them, and returns all rows with a Drift report. It
+// fails if any page fails; partial results are not returned, since a window
+// is only useful whole. A nil error with Drift.Detected true means the rows
+// are what the server sent but may be incomplete or overlapping: re-fetch
+// or split the window.
 func (c *Client) FetchWindow(ctx context.Context, w Window) (*WindowResult, error) {
-	res, err := c.FetchWindowLimit(ctx, w, 0)
+	res, err := c.FetchWindowLimit(ctx, w, c.cfg.MaxPages)
 	if err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
-// FetchWindowLimit is FetchWindow with its own bound on pages: when the
-// first page promises more than maxPages pages, it returns a
-// *TooManyPagesError after that one request, so that the caller can split
-// the window cheaply. maxPages <= 0 means Config.MaxPages. Unlike
-// FetchWindow, when a page fails it returns the rows of the pages received
-// before the failure along with the error (the API did show them; a caller
-// may publish them before it tries the window again).
+// FetchWindowLimit is FetchWindow with its own bound on pages. When
+// maxPages > 0 and the first page promises more than maxPages pages, it
+// returns a *TooManyPagesError after that one request, so that the caller
+// can split the window cheaply. maxPages <= 0 means no bound: it pages until
+// the rows run out, whatever the pagination promised, and stops at a page
+// that brings no new _id (reported as Drift.RepeatedPage), so a server
+// whose numbers are wrong is never paged forever. Unlike FetchWindow, when
+// a page fails it returns the rows of the pages received before the failure
+// along with the error (the API did show them; a caller may publish them
+// before it tries the window again).
 func (c *Client) FetchWindowLimit(ctx context.Context, w Window, maxPages int) (*WindowResult, error) {
-	if maxPages <= 0 {
-		maxPages = c.cfg.MaxPages
-	}
 	res := &WindowResult{Window: w}
 	d := &res.Drift
 	seen := make(map[string]struct{})
@@ -213,14 +232,19 @@ func (c *Client) FetchWindowLimit(ctx context.Context, w Window, maxPages int) (
 			}
 			d.LastTotal = pg.Total
 			d.PagesExpected = max(pg.PageCount(c.cfg.PageSize), 1)
+			if pg.Contradictory(c.cfg.PageSize) {
+				d.Contradictory++
+			}
 		} else {
 			d.PaginationMissing = true
 		}
 		if pg.Page != 0 && pg.Page != p.Number {
 			d.PageMismatches++
 		}
+		fresh := 0
 		for _, conv := range p.Conversations {
 			if conv.ID == "" {
+				fresh++ // unidentifiable: cannot be judged a repeat
 				continue
 			}
 			if _, ok := seen[conv.ID]; ok {
@@ -229,8 +253,13 @@ func (c *Client) FetchWindowLimit(ctx context.Context, w Window, maxPages int) (
 				continue
 			}
 			seen[conv.ID] = struct{}{}
+			fresh++
 		}
 		res.Conversations = append(res.Conversations, p.Conversations...)
+		if p.Number > 1 && len(p.Conversations) > 0 && fresh == 0 {
+			d.RepeatedPage = true
+			break
+		}
 	}
 	d.Received = len(res.Conversations)
 	d.PagesFetched = res.Pages

@@ -129,6 +129,7 @@ func TestFetchWindowPagination(t *testing.T) {
 			wantDrift: Drift{
 				FirstTotal: 10, LastTotal: 10, Received: 10, PagesFetched: 2, PagesExpected: 2,
 				Duplicates: 5, DuplicateIDs: []string{"c0", "c1", "c2", "c3", "c4"}, PageMismatches: 1,
+				RepeatedPage: true,
 			},
 		},
 		{
@@ -290,5 +291,90 @@ func TestFetchWindowLimitReturnsRowsBeforeAFailedPage(t *testing.T) {
 	}
 	if res, err := c.FetchWindow(context.Background(), w); err == nil || res != nil {
 		t.Fatalf("FetchWindow = %v, %v; want no partial result with the error", res, err)
+	}
+}
+
+// TestFetchWindowLimitUnboundedPagesUntilTheRowsRunOut pins the meaning of
+// maxPages <= 0 ("no bound", as the poller means it): a first page promising
+// five million rows must not stop the fetch with *TooManyPagesError (the
+// poller asked for every page because it cannot split any further), and
+// paging ends when the rows do.
+func TestFetchWindowLimitUnboundedPagesUntilTheRowsRunOut(t *testing.T) {
+	tests := []struct {
+		name       string
+		pagination func(n int) string
+		rows       int // real rows, in pages of 10
+		wantCalls  int
+		wantDrift  func(Drift) bool
+	}{
+		{
+			name: "absurd total",
+			pagination: func(n int) string {
+				return fmt.Sprintf(`{"limit":10,"page":%d,"total":5000000,"totalPages":500000}`, n)
+			},
+			rows: 25, wantCalls: 4, // 3 pages of rows, then an empty one
+			wantDrift: func(d Drift) bool { return d.Received == 25 && d.LastTotal == 5000000 && d.Detected() },
+		},
+		{
+			name:       "totalPages contradicts total",
+			pagination: func(n int) string { return fmt.Sprintf(`{"limit":10,"page":%d,"total":25,"totalPages":900000}`, n) },
+			rows:       25, wantCalls: 4,
+			wantDrift: func(d Drift) bool { return d.Contradictory == 4 && d.Detected() },
+		},
+		{
+			name:       "fewer pages promised than rows delivered",
+			pagination: func(n int) string { return fmt.Sprintf(`{"limit":10,"page":%d,"total":5,"totalPages":7}`, n) },
+			rows:       35, wantCalls: 5,
+			wantDrift: func(d Drift) bool { return d.Received == 35 && d.Contradictory > 0 && d.Detected() },
+		},
+		{
+			name:       "negative total",
+			pagination: func(n int) string { return fmt.Sprintf(`{"limit":10,"page":%d,"total":-3,"totalPages":2}`, n) },
+			rows:       15, wantCalls: 2, // the decoder drops a negative total: no pagination, a short page ends it
+			wantDrift: func(d Drift) bool { return d.Received == 15 && d.Detected() },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls atomic.Int32
+			h := func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				n, _ := strconv.Atoi(r.URL.Query().Get("page"))
+				from := (n - 1) * 10
+				_, _ = w.Write([]byte(body(rows("c", from, max(0, min(10, tt.rows-from))), tt.pagination(n))))
+			}
+			c, _ := setup(t, http.HandlerFunc(h), func(c *Config) { c.PageSize = 10; c.MaxPages = 2 })
+			res, err := c.FetchWindowLimit(context.Background(), testWindow, 0)
+			if err != nil {
+				t.Fatalf("FetchWindowLimit(…, 0) = %v, want every row", err)
+			}
+			if got := int(calls.Load()); got != tt.wantCalls {
+				t.Errorf("server saw %d requests, want %d", got, tt.wantCalls)
+			}
+			if len(res.Conversations) != tt.rows {
+				t.Errorf("got %d rows, want %d", len(res.Conversations), tt.rows)
+			}
+			if !tt.wantDrift(res.Drift) {
+				t.Errorf("Drift = %+v (%s)", res.Drift, res.Drift)
+			}
+		})
+	}
+}
+
+// TestFetchWindowLimitUnboundedStopsOnARepeatingServer: a server that
+// answers every page with the same full page would be paged forever
+// without a bound; paging stops at the first page bringing nothing new.
+func TestFetchWindowLimitUnboundedStopsOnARepeatingServer(t *testing.T) {
+	var calls atomic.Int32
+	c, _ := setup(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		_, _ = w.Write([]byte(body(rows("c", 0, 10), `{"limit":10,"total":5000000,"totalPages":500000}`)))
+	}), func(c *Config) { c.PageSize = 10 })
+	res, err := c.FetchWindowLimit(context.Background(), testWindow, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() != 2 || !res.Drift.RepeatedPage {
+		t.Fatalf("server saw %d requests, drift %s; want 2 and a repeated page", calls.Load(), res.Drift)
 	}
 }
