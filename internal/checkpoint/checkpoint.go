@@ -1,6 +1,8 @@
 package checkpoint
 
 import (
+	"github.com/jelou-producer/jelou-producer/pkg/jelou"
+
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,7 +16,7 @@ import (
 
 // FormatVersion is the checkpoint format version this build writes. It reads
 // every version up to and including it.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // MaxSize bounds an encoded checkpoint (header, dedupe snapshot and
 // checksum). A file or a Kafka manifest claiming more is reported as corrupt
@@ -32,8 +34,13 @@ type Checkpoint struct {
 	// Source is the stable source id (see SourceID).
 	Source string
 	// Cursor is the time before which every window is fully fetched and
-	// acknowledged by Kafka.
+	// acknowledged by Kafka. From format version 2 on it is derived from
+	// Coverage (the start of the oldest history gap, else Coverage.Live's
+	// end) and kept for operators and older readers.
 	Cursor time.Time
+	// Coverage is what each lane of the poller has read; nil in a version 1
+	// checkpoint, which held only Cursor (see Coverage for the migration).
+	Coverage *Coverage
 	// SavedAt is when the checkpoint was saved, as given by the caller.
 	SavedAt time.Time
 	// Dedupe is an opaque snapshot of the dedupe index; it may be nil.
@@ -41,6 +48,37 @@ type Checkpoint struct {
 	// Extra holds optional small state (such as the revisit schedule) under
 	// names the caller chooses; it may be nil. Each value must be valid JSON.
 	Extra map[string]json.RawMessage
+}
+
+// Coverage records which start times the poller's lanes have read and
+// Kafka has acknowledged, so that a restart resumes every lane where it
+// stopped. Times are start times of conversations; windows are inclusive
+// at both ends, as the API's are.
+//
+// A version 1 checkpoint held only a cursor C: every start before C was
+// read, and the live tick had re-read the settle period behind it. Its
+// coverage is Live = [C−settle, C] with Settled = C−settle and no history
+// gap; the poller builds that when it loads one.
+type Coverage struct {
+	// History lists the ranges of start times not read yet by the history
+	// lane, oldest first. The start of each advances as its windows are
+	// acknowledged in order; a range is dropped when it is done.
+	History []jelou.Window
+	// Live is the range read at least once by the live lane (and re-read
+	// by the settle lane).
+	Live jelou.Window
+	// Settled lies in Live: every start time in [Live.Start, Settled] was
+	// read at least the settle period after it began.
+	Settled time.Time
+}
+
+// Frontier returns the cursor of c: every start time before it was read at
+// least once. It is the start of the oldest history gap, else Live.End.
+func (c *Coverage) Frontier() time.Time {
+	if len(c.History) > 0 {
+		return c.History[0].Start
+	}
+	return c.Live.End
 }
 
 // Store saves and loads checkpoints. Implementations are safe for concurrent

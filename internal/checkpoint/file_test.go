@@ -51,7 +51,7 @@ func TestFileLoadDamaged(t *testing.T) {
 		{name: "bit flip in cursor", data: flip(bytes.Index(good, []byte(`"cursor":"`)) + 12), reason: "checksum mismatch"},
 		{name: "garbled checksum", data: append(bytes.Clone(good[:len(good)-9]), "zzzzzzzz\n"...), reason: "garbled checksum"},
 		{name: "length disagrees", data: reencode(bytes.Replace(good, []byte(`"dedupeLen":1000`), []byte(`"dedupeLen":999`), 1)), reason: "announces 999 dedupe bytes"},
-		{name: "future version", data: bytes.Replace(good, []byte(`"version":1`), []byte(`"version":7`), 1), version: 7},
+		{name: "future version", data: bytes.Replace(good, []byte(`"version":2`), []byte(`"version":7`), 1), version: 7},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,20 +79,33 @@ func TestFileLoadDamaged(t *testing.T) {
 }
 
 func TestFileGolden(t *testing.T) {
-	// testdata/v1.checkpoint was written by the first build of format 1;
-	// every later build must read it.
-	data, err := os.ReadFile("testdata/v1.checkpoint")
-	if err != nil {
-		t.Fatal(err)
+	// testdata/v1.checkpoint was written by the first build of format 1,
+	// testdata/v2.checkpoint by the first of format 2 (with coverage);
+	// every later build must read both, and write version 2 unchanged.
+	tests := []struct {
+		file    string
+		version int
+		want    *Checkpoint
+		stable  bool // encoding the checkpoint again gives the same bytes
+	}{
+		{"testdata/v1.checkpoint", 1, goldenV1Checkpoint(), false},
+		{"testdata/v2.checkpoint", 2, goldenCheckpoint(), true},
 	}
-	cp, err := decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := goldenCheckpoint()
-	assertSame(t, cp, want)
-	if again, _ := encodeBytes(want); !bytes.Equal(again, data) {
-		t.Errorf("encoding changed:\n got %q\nwant %q", again, data)
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			data, err := os.ReadFile(tt.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cp, err := decode(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertSameVersion(t, cp, tt.want, tt.version)
+			if again, _ := encodeBytes(tt.want); tt.stable && !bytes.Equal(again, data) {
+				t.Errorf("encoding changed:\n got %q\nwant %q", again, data)
+			}
+		})
 	}
 }
 

@@ -1,6 +1,8 @@
 package checkpoint
 
 import (
+	"github.com/jelou-producer/jelou-producer/pkg/jelou"
+
 	"bufio"
 	"bytes"
 	"encoding/json"
@@ -30,7 +32,60 @@ type header struct {
 	Cursor    time.Time                  `json:"cursor"`
 	SavedAt   time.Time                  `json:"savedAt"`
 	DedupeLen int64                      `json:"dedupeLen"`
+	Coverage  *coverageJSON              `json:"coverage,omitempty"`
 	Extra     map[string]json.RawMessage `json:"extra,omitempty"`
+}
+
+// coverageJSON is the wire form of Coverage (version 2 on).
+type coverageJSON struct {
+	History []spanJSON `json:"history,omitempty"`
+	Live    spanJSON   `json:"live"`
+	Settled time.Time  `json:"settled"`
+}
+
+// spanJSON is the wire form of a jelou.Window.
+type spanJSON struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+func spanOut(w jelou.Window) spanJSON { return spanJSON{Start: w.Start.UTC(), End: w.End.UTC()} }
+func spanIn(s spanJSON) jelou.Window  { return jelou.Window{Start: s.Start, End: s.End} }
+
+func coverageOut(c *Coverage) *coverageJSON {
+	if c == nil {
+		return nil
+	}
+	out := &coverageJSON{Live: spanOut(c.Live), Settled: c.Settled.UTC()}
+	for _, h := range c.History {
+		out.History = append(out.History, spanOut(h))
+	}
+	return out
+}
+
+// coverageIn checks and converts the wire form; nil stays nil.
+func coverageIn(c *coverageJSON) (*Coverage, error) {
+	if c == nil {
+		return nil, nil
+	}
+	out := &Coverage{Live: spanIn(c.Live), Settled: c.Settled}
+	if out.Live.End.Before(out.Live.Start) {
+		return nil, corrupt("coverage: live range %s ends before it starts", out.Live)
+	}
+	if out.Settled.Before(out.Live.Start) || out.Settled.After(out.Live.End) {
+		return nil, corrupt("coverage: settled %s lies outside the live range %s", out.Settled.UTC().Format(time.RFC3339), out.Live)
+	}
+	for i, h := range c.History {
+		w := spanIn(h)
+		if !w.End.After(w.Start) {
+			return nil, corrupt("coverage: history gap %s is empty or reversed", w)
+		}
+		if i > 0 && w.Start.Before(out.History[i-1].End) {
+			return nil, corrupt("coverage: history gaps out of order at %s", w)
+		}
+		out.History = append(out.History, w)
+	}
+	return out, nil
 }
 
 // encode writes cp to w as one header line of JSON, the raw dedupe bytes,
@@ -43,6 +98,7 @@ func encode(w io.Writer, cp *Checkpoint) error {
 		Cursor:    cp.Cursor.UTC(),
 		SavedAt:   cp.SavedAt.UTC(),
 		DedupeLen: int64(len(cp.Dedupe)),
+		Coverage:  coverageOut(cp.Coverage),
 		Extra:     cp.Extra,
 	})
 	if err != nil {
@@ -106,13 +162,18 @@ func decode(data []byte) (*Checkpoint, error) {
 	if len(dedupe) == 0 {
 		dedupe = nil
 	}
+	cov, err := coverageIn(h.Coverage)
+	if err != nil {
+		return nil, err
+	}
 	return &Checkpoint{
-		Version: h.Version,
-		Source:  h.Source,
-		Cursor:  h.Cursor,
-		SavedAt: h.SavedAt,
-		Dedupe:  dedupe,
-		Extra:   h.Extra,
+		Coverage: cov,
+		Version:  h.Version,
+		Source:   h.Source,
+		Cursor:   h.Cursor,
+		SavedAt:  h.SavedAt,
+		Dedupe:   dedupe,
+		Extra:    h.Extra,
 	}, nil
 }
 

@@ -1,6 +1,8 @@
 package checkpoint
 
 import (
+	"github.com/jelou-producer/jelou-producer/pkg/jelou"
+
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,9 +12,24 @@ import (
 	"time"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/v1.checkpoint")
+var update = flag.Bool("update", false, "rewrite testdata/v2.checkpoint")
 
+// goldenCheckpoint is what testdata/v2.checkpoint holds.
 func goldenCheckpoint() *Checkpoint {
+	cp := goldenV1Checkpoint()
+	cp.Coverage = &Coverage{
+		History: []jelou.Window{
+			{Start: time.Date(2024, 4, 30, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 4, 30, 6, 0, 0, 0, time.UTC)},
+			{Start: time.Date(2024, 5, 1, 9, 0, 0, 0, time.UTC), End: time.Date(2024, 5, 1, 11, 45, 0, 0, time.UTC)},
+		},
+		Live:    jelou.Window{Start: time.Date(2024, 5, 1, 11, 45, 0, 0, time.UTC), End: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)},
+		Settled: time.Date(2024, 5, 1, 11, 46, 0, 0, time.UTC),
+	}
+	return cp
+}
+
+// goldenV1Checkpoint is what testdata/v1.checkpoint holds: no coverage.
+func goldenV1Checkpoint() *Checkpoint {
 	return &Checkpoint{
 		Source:  "3f1c0a9be2d47765",
 		Cursor:  time.Date(2024, 5, 1, 12, 0, 0, 500, time.UTC),
@@ -24,13 +41,13 @@ func goldenCheckpoint() *Checkpoint {
 
 func TestUpdateGolden(t *testing.T) {
 	if !*update {
-		t.Skip("run with -update to rewrite testdata/v1.checkpoint")
+		t.Skip("run with -update to rewrite testdata/v2.checkpoint")
 	}
 	data, err := encodeBytes(goldenCheckpoint())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile("testdata/v1.checkpoint", data, 0o644); err != nil {
+	if err := os.WriteFile("testdata/v2.checkpoint", data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -121,4 +138,30 @@ func FuzzDecode(f *testing.F) {
 		}
 		assertSame(t, cp2, cp)
 	})
+}
+
+// TestCoverageRejectsNonsense: a coverage that contradicts itself is
+// reported as corrupt, not trusted.
+func TestCoverageRejectsNonsense(t *testing.T) {
+	t0 := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+	span := func(a, b int) spanJSON {
+		return spanJSON{Start: t0.Add(time.Duration(a) * time.Hour), End: t0.Add(time.Duration(b) * time.Hour)}
+	}
+	tests := []struct {
+		name string
+		c    coverageJSON
+		want string
+	}{
+		{"live reversed", coverageJSON{Live: span(5, 4), Settled: t0.Add(4 * time.Hour)}, "ends before it starts"},
+		{"settled outside live", coverageJSON{Live: span(4, 5), Settled: t0.Add(6 * time.Hour)}, "outside the live range"},
+		{"empty gap", coverageJSON{History: []spanJSON{span(1, 1)}, Live: span(4, 5), Settled: t0.Add(4 * time.Hour)}, "empty or reversed"},
+		{"gaps out of order", coverageJSON{History: []spanJSON{span(2, 3), span(1, 2)}, Live: span(4, 5), Settled: t0.Add(4 * time.Hour)}, "out of order"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := coverageIn(&tt.c); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("coverageIn = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -72,8 +73,17 @@ func testCheckpoint(source string, dedupeLen int, seed uint64) *Checkpoint {
 
 func assertSame(t *testing.T, got, want *Checkpoint) {
 	t.Helper()
-	if got.Version != FormatVersion {
-		t.Errorf("Version = %d, want %d", got.Version, FormatVersion)
+	assertSameVersion(t, got, want, FormatVersion)
+}
+
+// assertSameVersion is assertSame for a checkpoint of format version v.
+func assertSameVersion(t *testing.T, got, want *Checkpoint, v int) {
+	t.Helper()
+	if got.Version != v {
+		t.Errorf("Version = %d, want %d", got.Version, v)
+	}
+	if gc, wc := fmt.Sprintf("%+v", got.Coverage), fmt.Sprintf("%+v", want.Coverage); gc != wc {
+		t.Errorf("Coverage = %s, want %s", gc, wc)
 	}
 	if got.Source != want.Source || !got.Cursor.Equal(want.Cursor) || !got.SavedAt.Equal(want.SavedAt) {
 		t.Errorf("loaded (%s, %s, %s), want (%s, %s, %s)", got.Source, got.Cursor, got.SavedAt, want.Source, want.Cursor, want.SavedAt)
