@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
+
 	"context"
 	"flag"
 	"fmt"
@@ -66,7 +68,7 @@ func backfill(from, to time.Time, every time.Duration, stderr io.Writer) int {
 	defer stop()
 	p := newProgress(from, to, stderr, isTerminal(stderr))
 	svc, err := service.New(ctx, cfg, service.Options{
-		Command: config.CommandBackfill, From: from, To: to, Logger: log, ServeHTTP: true, Hooks: p.hooks(),
+		Command: config.CommandBackfill, From: from, To: to, Logger: log, ServeHTTP: true, Observe: p.wrap,
 	})
 	if err != nil {
 		return exitCode(err, stderr)
@@ -85,13 +87,14 @@ func backfill(from, to time.Time, every time.Duration, stderr io.Writer) int {
 // progress reports a backfill's advance: a bar redrawn in place on a
 // terminal, a line with rate and ETA every few seconds otherwise.
 type progress struct {
-	from, to time.Time
-	out      io.Writer
-	tty      bool
-	started  time.Time
-	cursor   atomic.Int64
-	events   atomic.Int64
-	windows  atomic.Int64
+	poller.Observer // the service's, called through
+	from, to        time.Time
+	out             io.Writer
+	tty             bool
+	started         time.Time
+	cursor          atomic.Int64
+	events          atomic.Int64
+	windows         atomic.Int64
 }
 
 func newProgress(from, to time.Time, out io.Writer, tty bool) *progress {
@@ -100,12 +103,30 @@ func newProgress(from, to time.Time, out io.Writer, tty bool) *progress {
 	return p
 }
 
-func (p *progress) hooks() poller.Hooks {
-	return poller.Hooks{
-		Committed:  func(c time.Time) { p.cursor.Store(c.Unix()) },
-		Published:  func(b []poller.Emission) { p.events.Add(int64(len(b))) },
-		WindowDone: func(poller.Kind, jelou.Window, int, int, time.Duration) { p.windows.Add(1) },
-	}
+// wrap is service.Options.Observe: progress observes the pipeline on top
+// of the service's own observer.
+func (p *progress) wrap(o poller.Observer) poller.Observer {
+	p.Observer = o
+	return p
+}
+
+// Covered moves the bar: a backfill's coverage is one history gap, whose
+// start advances.
+func (p *progress) Covered(c checkpoint.Coverage, now time.Time) {
+	p.Observer.Covered(c, now)
+	p.cursor.Store(c.Frontier().Unix())
+}
+
+// Published counts events.
+func (p *progress) Published(b []poller.Emission) {
+	p.Observer.Published(b)
+	p.events.Add(int64(len(b)))
+}
+
+// QueryDone counts windows.
+func (p *progress) QueryDone(lane poller.Lane, w jelou.Window, rows, published int, took time.Duration) {
+	p.Observer.QueryDone(lane, w, rows, published, took)
+	p.windows.Add(1)
 }
 
 func (p *progress) loop(ctx context.Context, every time.Duration) {

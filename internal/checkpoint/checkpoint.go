@@ -74,7 +74,7 @@ type Coverage struct {
 
 // Frontier returns the cursor of c: every start time before it was read at
 // least once. It is the start of the oldest history gap, else Live.End.
-func (c *Coverage) Frontier() time.Time {
+func (c Coverage) Frontier() time.Time {
 	if len(c.History) > 0 {
 		return c.History[0].Start
 	}

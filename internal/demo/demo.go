@@ -1,6 +1,8 @@
 package demo
 
 import (
+	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
+
 	"context"
 	"fmt"
 	"io"
@@ -173,7 +175,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (Summary, error) {
 	v := newView(out, clk, opts.MaxLines)
 	reg := telemetry.NewRegistry()
 	svc, err := service.New(ctx, cfg, service.Options{
-		Registry: reg, Logger: opts.Logger, Clock: clk, Hooks: v.hooks(), ServeHTTP: true,
+		Registry: reg, Logger: opts.Logger, Clock: clk, Observe: v.wrap, ServeHTTP: true,
 	})
 	if err != nil {
 		return Summary{}, err
@@ -224,8 +226,11 @@ func Run(ctx context.Context, opts Options, out io.Writer) (Summary, error) {
 	return sum, nil
 }
 
-// view prints events and status lines.
+// view prints events and status lines. It observes the pipeline by
+// wrapping the service's observer, calling through from every method it
+// overrides.
 type view struct {
+	poller.Observer
 	out      io.Writer
 	clk      *clock.Scaled
 	maxLines int
@@ -236,30 +241,46 @@ type view struct {
 	elided    int
 	published atomic.Int64
 	skipped   atomic.Int64
-	windows   [3]atomic.Int64
-	cursor    atomic.Int64
+	windows   [poller.LaneHistory + 1]atomic.Int64
+	liveEnd   atomic.Int64 // end of the live range, Unix seconds
 }
 
 func newView(out io.Writer, clk *clock.Scaled, maxLines int) *view {
 	return &view{out: out, clk: clk, maxLines: maxLines}
 }
 
-func (v *view) hooks() poller.Hooks {
-	return poller.Hooks{
-		Published: v.onPublished,
-		Skipped:   func(string) { v.skipped.Add(1) },
-		WindowDone: func(kind poller.Kind, _ jelou.Window, _, _ int, _ time.Duration) {
-			switch kind {
-			case poller.KindForward:
-				v.windows[0].Add(1)
-			case poller.KindLive:
-				v.windows[1].Add(1)
-			case poller.KindRevisit:
-				v.windows[2].Add(1)
-			}
-		},
-		Committed: func(c time.Time) { v.cursor.Store(c.Unix()) },
+// wrap is service.Options.Observe.
+func (v *view) wrap(o poller.Observer) poller.Observer {
+	v.Observer = o
+	return v
+}
+
+// Skipped counts rows dedupe did not publish again.
+func (v *view) Skipped(reason string) {
+	v.Observer.Skipped(reason)
+	v.skipped.Add(1)
+}
+
+// QueryDone counts windows by lane.
+func (v *view) QueryDone(lane poller.Lane, w jelou.Window, rows, published int, took time.Duration) {
+	v.Observer.QueryDone(lane, w, rows, published, took)
+	if int(lane) < len(v.windows) {
+		v.windows[lane].Add(1)
 	}
+}
+
+// Covered remembers the end of the live range.
+func (v *view) Covered(c checkpoint.Coverage, now time.Time) {
+	v.Observer.Covered(c, now)
+	if !c.Live.End.IsZero() {
+		v.liveEnd.Store(c.Live.End.Unix())
+	}
+}
+
+// Published prints the events Kafka acknowledged.
+func (v *view) Published(batch []poller.Emission) {
+	v.Observer.Published(batch)
+	v.onPublished(batch)
 }
 
 func (v *view) onPublished(batch []poller.Emission) {
@@ -292,7 +313,7 @@ func (v *view) onPublished(batch []poller.Emission) {
 			company = event.FallbackKey
 		}
 		fmt.Fprintf(v.out, "%s  %-7s company %-6s conversation %s  %s\n",
-			v.clk.Now().UTC().Format("15:04:05"), e.Kind, company, c.ID, change)
+			v.clk.Now().UTC().Format("15:04:05"), e.Lane, company, c.ID, change)
 	}
 }
 
@@ -308,18 +329,19 @@ func (v *view) statusLoop(ctx context.Context, sim *jelousim.Server, svc *servic
 		}
 		n := v.published.Load()
 		rate := float64(n) / time.Since(start).Seconds()
-		lag := "-"
-		if c := v.cursor.Load(); c != 0 {
-			lag = v.clk.Now().Sub(time.Unix(c, 0)).Round(time.Second).String()
+		behind := "-"
+		if c := v.liveEnd.Load(); c != 0 {
+			behind = v.clk.Now().Sub(time.Unix(c, 0)).Round(time.Second).String()
 		}
 		ready := "ready"
 		if !svc.Health().Ready() {
 			ready = "NOT READY"
 		}
 		v.mu.Lock()
-		fmt.Fprintf(v.out, "── sim time %s │ windows %d forward, %d live, %d revisit │ %d events (%.0f/s) │ %d duplicates skipped │ checkpoint lag %s │ %d API requests │ %s\n",
-			v.clk.Now().UTC().Format("2006-01-02 15:04"), v.windows[0].Load(), v.windows[1].Load(), v.windows[2].Load(),
-			n, rate, v.skipped.Load(), lag, sim.Stats().Requests, ready)
+		fmt.Fprintf(v.out, "── sim time %s │ windows %d live, %d settle, %d revisit, %d history │ %d events (%.0f/s) │ %d duplicates skipped │ live edge %s behind │ %d API requests │ %s\n",
+			v.clk.Now().UTC().Format("2006-01-02 15:04"), v.windows[poller.LaneLive].Load(), v.windows[poller.LaneSettle].Load(),
+			v.windows[poller.LaneRevisit].Load(), v.windows[poller.LaneHistory].Load(),
+			n, rate, v.skipped.Load(), behind, sim.Stats().Requests, ready)
 		v.mu.Unlock()
 	}
 }

@@ -62,6 +62,12 @@ const (
 	FaultDuplicateRow FaultKind = "duplicate-row"
 	// FaultEmptyResults sends "results": [] with the true pagination.
 	FaultEmptyResults FaultKind = "empty-results"
+	// FaultAbsurdTotal makes the page's pagination claim 5,000,000 rows
+	// (totalPages agreeing with it); the rows themselves are right.
+	FaultAbsurdTotal FaultKind = "absurd-total"
+	// FaultContradictoryPages sends a totalPages that disagrees with
+	// total and limit (a thousand times too many pages).
+	FaultContradictoryPages FaultKind = "contradictory-pages"
 	// FaultOversized adds a "padding" string of [Fault.Size] bytes to an
 	// otherwise valid body.
 	FaultOversized FaultKind = "oversized"
@@ -71,7 +77,8 @@ const (
 var FaultKinds = []FaultKind{
 	FaultUnauthorized, FaultValidation, FaultRateLimit, FaultInternal, FaultBadGateway, FaultUnavailable,
 	FaultTruncated, FaultSlowBody, FaultDrift, FaultMissingID, FaultMissingState, FaultUnknownState,
-	FaultWrongTypes, FaultAbsurdDates, FaultDuplicateRow, FaultEmptyResults, FaultOversized,
+	FaultWrongTypes, FaultAbsurdDates, FaultDuplicateRow, FaultEmptyResults, FaultAbsurdTotal,
+	FaultContradictoryPages, FaultOversized,
 }
 
 // Valid reports whether k is one of [FaultKinds].

@@ -497,6 +497,9 @@ func setRetryAfter(w http.ResponseWriter, f Fault) {
 	}
 }
 
+// AbsurdTotal is the pagination.total a FaultAbsurdTotal response claims.
+const AbsurdTotal = 5_000_000
+
 // mark is one pair a page served.
 type mark struct {
 	index    int
@@ -518,6 +521,13 @@ func (s *Server) serveWindow(w http.ResponseWriter, r *http.Request, req request
 	total := l.len()
 	limit := min(req.limit, s.cfg.PageCap)
 	p := pagination{limit: limit, page: req.page, total: total, offset: (req.page - 1) * limit, totalPages: (total + limit - 1) / limit}
+	switch f.Kind {
+	case FaultAbsurdTotal:
+		p.total = AbsurdTotal
+		p.totalPages = (AbsurdTotal + limit - 1) / limit
+	case FaultContradictoryPages:
+		p.totalPages = p.totalPages*1000 + 7
+	}
 	var idx []int
 	for pos := p.offset; pos < total && pos < p.offset+limit; pos++ {
 		idx = append(idx, l.at(pos))

@@ -13,42 +13,25 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
 	"github.com/jelou-producer/jelou-producer/internal/clock"
 	"github.com/jelou-producer/jelou-producer/internal/dedupe"
+	"github.com/jelou-producer/jelou-producer/internal/publish"
+	"github.com/jelou-producer/jelou-producer/pkg/event"
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
 
-// Fetcher fetches every row of one window.
+// Fetcher fetches the rows of one window; *jelou.Client implements it.
+// maxPages and the rows returned along with an error mean what they mean
+// to jelou.Client.FetchWindowLimit: maxPages <= 0 is no bound, and a
+// *jelou.TooManyPagesError carries the rows of the probing page.
 type Fetcher interface {
-	// Fetch returns every row whose start lies in w. When maxPages > 0 and
-	// the window needs more pages than that, it returns a *TooLargeError
-	// after the first page instead of fetching them. With any other error
-	// it may return the rows received before the failure in Result.Rows;
-	// they are published before the window is tried again.
-	Fetch(ctx context.Context, w jelou.Window, maxPages int) (Result, error)
+	FetchWindowLimit(ctx context.Context, w jelou.Window, maxPages int) (*jelou.WindowResult, error)
 }
 
-// Result is what a Fetcher returns for one window.
-type Result struct {
-	// Rows are the rows of every page, in the order received.
-	Rows []jelou.Conversation
-	// Pages is how many pages were requested.
-	Pages int
-	// Drift is non-empty when the pages disagreed with each other
-	// (pagination.total changed, fewer rows than promised).
-	Drift string
-}
-
-// TooLargeError reports a window that needs more pages than allowed.
-type TooLargeError struct {
-	Window jelou.Window
-	Total  int
-	Pages  int
-	// Received are rows already fetched before the Fetcher stopped; they
-	// are published along with those of the split window.
-	Received []jelou.Conversation
-}
-
-func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("window %s holds %d rows in %d pages, more than allowed in one query", e.Window, e.Total, e.Pages)
+// Writer writes encoded records durably; *publish.Publisher implements
+// it. A nil return means every record was acknowledged; any error means
+// the batch must be treated as not written (some records may still have
+// been). An error whose Temporary method reports false stops the poller.
+type Writer interface {
+	Publish(ctx context.Context, records []publish.Record) error
 }
 
 // Emission is one (conversation, state) to publish.
@@ -62,68 +45,39 @@ type Emission struct {
 	Window jelou.Window
 	// Observed is when the row was fetched.
 	Observed time.Time
-	// Kind is the kind of query that found it: forward, live or revisit.
-	Kind Kind
+	// Lane is the lane whose query found it.
+	Lane Lane
+	// FallbackKey is set when the event went out under the fallback key
+	// (the conversation had no company id).
+	FallbackKey bool
 }
 
-// Publisher publishes a batch of emissions durably. A nil return means
-// every emission was acknowledged; any error means the batch must be
-// treated as not published (some records may still have been written).
-// An error whose Temporary method reports false stops the poller.
-type Publisher interface {
-	Publish(ctx context.Context, batch []Emission) error
-}
-
-// Kind names the query that found a row; it is a metric label.
-type Kind string
-
-// The kinds of query.
+// Reasons for rows that can never be published.
 const (
-	KindForward Kind = "forward" // the cursor's walk over history
-	KindLive    Kind = "live"    // the live edge plus the settle period
-	KindRevisit Kind = "revisit" // windows holding non-terminal conversations
+	RejectMissingID    = "missing_id"
+	RejectMissingState = "missing_state"
+	RejectUnencodable  = "unencodable"
 )
-
-// Hooks receive what the poller does, for metrics and progress output.
-// Every field may be nil. Hooks are called from several goroutines.
-type Hooks struct {
-	// WindowDone is called when a query and its publish completed.
-	WindowDone func(kind Kind, w jelou.Window, rows, emitted int, took time.Duration)
-	// Published is called after Kafka acknowledged a batch.
-	Published func(batch []Emission)
-	// Skipped is called for every row not published, with the reason
-	// (duplicate, regression, missing_id, missing_state).
-	Skipped func(reason string)
-	// Committed is called when the cursor advances.
-	Committed func(cursor time.Time)
-	// Saved is called after each checkpoint save attempt.
-	Saved func(bytes int, err error)
-	// Tracked is called with the number of conversations in the index.
-	Tracked func(n int)
-	// Failure is called for every failed attempt that will be retried.
-	Failure func(stage string, err error)
-	// Drift is called when a window's pages disagreed; resolved reports
-	// whether a re-fetch or split healed it.
-	Drift func(w jelou.Window, detail string, resolved bool)
-}
 
 // Config sets up a Poller. Zero fields take the documented defaults.
 type Config struct {
 	// Source is the stable id under which the checkpoint is stored. Required.
 	Source string
-	// Start is where the cursor begins when there is no checkpoint. Required.
+	// Start is where history begins when there is no checkpoint. Required.
 	Start time.Time
-	// End, when set, makes the poller a bounded backfill: it walks windows
-	// up to End, then Run returns nil. Zero means run live forever.
+	// End, when set, makes the poller a bounded backfill: the history lane
+	// alone walks windows up to End, then Run returns nil. Zero means run
+	// live forever.
 	End time.Time
-	// Window is the length of one forward query. Default: 1h.
+	// Window is the length of one history query, and the longest piece of
+	// any other lane's query. Default: 1h.
 	Window time.Duration
-	// Interval is how often the live edge is polled. Default: 1m.
+	// Interval is how often the live and settle lanes run. Default: 1m.
 	Interval time.Duration
-	// Lag is how far behind now the live edge stays. Default: 30s.
+	// Lag is how far behind now the live edge stays. Zero means none.
 	Lag time.Duration
-	// Settle is how long a recent window keeps being re-polled for late
-	// rows. Zero treats a window as final after its first pass.
+	// Settle is how long recent start times keep being re-read for late
+	// rows. Zero treats a range as final after its first read.
 	Settle time.Duration
 	// Revisit is how long non-terminal conversations are re-checked. Zero
 	// disables revisits.
@@ -131,13 +85,14 @@ type Config struct {
 	// RevisitInterval is the shortest time between two revisits of one
 	// bucket; it grows with the age of the bucket. Default: 5m.
 	RevisitInterval time.Duration
-	// Concurrency is how many windows are in flight during a backfill.
+	// Concurrency is how many history windows are in flight at once.
 	// Default: 4.
 	Concurrency int
 	// MaxPages is how many pages one query may take before the window is
 	// split. Default: 50.
 	MaxPages int
-	// MinWindow is the smallest window a split produces. Default: 1m.
+	// MinWindow is the smallest window a split produces; a window that
+	// small takes every page. Default: 1m.
 	MinWindow time.Duration
 	// CheckpointInterval is the shortest time between two checkpoint
 	// saves (one is always written on exit). Default: 5s.
@@ -152,43 +107,61 @@ type Config struct {
 	// RetryMin and RetryMax bound the pause between two attempts of a
 	// failed window or publish. Defaults: 1s and 1m.
 	RetryMin, RetryMax time.Duration
+	// EventSource is the CloudEvents source of the events. Default:
+	// event.NewSource(Source).
+	EventSource event.Source
+	// Mode is the CloudEvents content mode of the records. Default:
+	// event.Structured.
+	Mode event.Mode
 	// Clock is the time source. Default: the wall clock.
 	Clock clock.Clock
 	// Logger receives one line per window at info. Default: discard.
 	Logger *slog.Logger
-	// Hooks receive events for metrics and progress.
-	Hooks Hooks
+	// Observer receives what the poller does. Default: NopObserver.
+	Observer Observer
 }
 
-func (c *Config) setDefaults() {
+// Defaults of Config, applied to zero fields by New.
+const (
+	DefaultWindow             = time.Hour
+	DefaultInterval           = time.Minute
+	DefaultRevisitInterval    = 5 * time.Minute
+	DefaultConcurrency        = 4
+	DefaultMaxPages           = 50
+	DefaultMinWindow          = time.Minute
+	DefaultCheckpointInterval = 5 * time.Second
+	DefaultPublishTimeout     = 30 * time.Second
+	DefaultFinalSaveTimeout   = 15 * time.Second
+	DefaultRetryMin           = time.Second
+	DefaultRetryMax           = time.Minute
+)
+
+// WithDefaults returns c with every zero (or negative) field set to its
+// default.
+func (c Config) WithDefaults() Config {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
 		}
 	}
-	def(&c.Window, time.Hour)
-	def(&c.Interval, time.Minute)
-	if c.Lag < 0 {
-		c.Lag = 0
-	}
-	if c.Settle < 0 {
-		c.Settle = 0
-	}
-	if c.Revisit < 0 {
-		c.Revisit = 0
-	}
-	def(&c.RevisitInterval, 5*time.Minute)
-	def(&c.MinWindow, time.Minute)
-	def(&c.CheckpointInterval, 5*time.Second)
-	def(&c.PublishTimeout, 30*time.Second)
-	def(&c.FinalSaveTimeout, 15*time.Second)
-	def(&c.RetryMin, time.Second)
-	def(&c.RetryMax, time.Minute)
+	def(&c.Window, DefaultWindow)
+	def(&c.Interval, DefaultInterval)
+	c.Lag, c.Settle, c.Revisit = max(c.Lag, 0), max(c.Settle, 0), max(c.Revisit, 0)
+	def(&c.RevisitInterval, DefaultRevisitInterval)
+	def(&c.MinWindow, DefaultMinWindow)
+	def(&c.CheckpointInterval, DefaultCheckpointInterval)
+	def(&c.PublishTimeout, DefaultPublishTimeout)
+	def(&c.FinalSaveTimeout, DefaultFinalSaveTimeout)
+	def(&c.RetryMin, DefaultRetryMin)
+	def(&c.RetryMax, DefaultRetryMax)
 	if c.Concurrency <= 0 {
-		c.Concurrency = 4
+		c.Concurrency = DefaultConcurrency
 	}
 	if c.MaxPages <= 0 {
-		c.MaxPages = 50
+		c.MaxPages = DefaultMaxPages
+	}
+	if c.EventSource.URI == "" {
+		c.EventSource = event.NewSource(c.Source)
 	}
 	if c.Clock == nil {
 		c.Clock = clock.Real{}
@@ -196,37 +169,41 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Observer == nil {
+		c.Observer = NopObserver{}
+	}
+	return c
 }
 
-// Poller runs the fetch → dedupe → publish → commit loop for one source.
-// Its methods other than Run are safe for concurrent use.
+// Poller runs the lanes of one source: fetch → dedupe → encode → write →
+// commit. Its methods other than Run are safe for concurrent use.
 type Poller struct {
 	cfg   Config
+	obs   Observer
 	fetch Fetcher
-	pub   Publisher
+	out   Writer
 	store checkpoint.Store
 
-	index   *dedupe.Index
-	revisit *revisitSchedule
+	index *dedupe.Index
 
-	mu      sync.Mutex
-	cursor  time.Time
-	settled time.Time // every start before it was queried at least Settle after it
+	mu    sync.Mutex
+	sched *Schedule
+	wake  chan struct{} // closed and replaced whenever the schedule changed
 
-	// saveMu serialises saves; it is not p.mu, so that commits and Cursor
-	// do not wait for the snapshot and the store's I/O.
+	// saveMu serialises saves; it is not mu, so that lanes do not wait
+	// for the snapshot and the store's I/O.
 	saveMu   sync.Mutex
 	lastSave time.Time // guarded by saveMu
 
-	// changed is set when the cursor moved or Kafka acknowledged events
+	// changed is set when coverage moved or Kafka acknowledged events
 	// since the last save; an unforced save of an unchanged state is
 	// skipped.
 	changed atomic.Bool
 }
 
 // New returns a Poller. It loads nothing until Run.
-func New(cfg Config, f Fetcher, p Publisher, s checkpoint.Store) (*Poller, error) {
-	cfg.setDefaults()
+func New(cfg Config, f Fetcher, w Writer, s checkpoint.Store) (*Poller, error) {
+	cfg = cfg.WithDefaults()
 	if cfg.Source == "" {
 		return nil, errors.New("poller: Source is required")
 	}
@@ -236,23 +213,39 @@ func New(cfg Config, f Fetcher, p Publisher, s checkpoint.Store) (*Poller, error
 	if !cfg.End.IsZero() && !cfg.End.After(cfg.Start) {
 		return nil, fmt.Errorf("poller: End %s is not after Start %s", cfg.End.Format(time.RFC3339), cfg.Start.Format(time.RFC3339))
 	}
-	if f == nil || p == nil || s == nil {
-		return nil, errors.New("poller: Fetcher, Publisher and Store are required")
+	if f == nil || w == nil || s == nil {
+		return nil, errors.New("poller: Fetcher, Writer and Store are required")
 	}
-	return &Poller{cfg: cfg, fetch: f, pub: p, store: s, revisit: newRevisitSchedule()}, nil
+	return &Poller{cfg: cfg, obs: cfg.Observer, fetch: f, out: w, store: s, wake: make(chan struct{})}, nil
 }
 
-// Cursor returns the current cursor: every window before it was fetched and
-// acknowledged. It is zero before Run loaded the checkpoint.
-func (p *Poller) Cursor() time.Time {
+// Coverage returns what has been read and acknowledged so far. It is zero
+// before Run loaded the checkpoint.
+func (p *Poller) Coverage() checkpoint.Coverage {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.cursor
+	if p.sched == nil {
+		return checkpoint.Coverage{}
+	}
+	return p.sched.Coverage()
 }
 
-// Run loads the checkpoint, then polls until ctx ends (returning nil), the
-// backfill range is done (nil), or an unrecoverable error occurs. It saves
-// the checkpoint before returning.
+// Cursor returns the cursor: every start time before it was read and
+// acknowledged at least once. It is zero before Run loaded the checkpoint.
+func (p *Poller) Cursor() time.Time {
+	c := p.Coverage()
+	return c.Frontier()
+}
+
+func (p *Poller) scheduleConfig() scheduleConfig {
+	c := p.cfg
+	return scheduleConfig{Window: c.Window, Interval: c.Interval, Lag: c.Lag, Settle: c.Settle,
+		Revisit: c.Revisit, RevisitInterval: c.RevisitInterval, End: c.End}
+}
+
+// Run loads the checkpoint, then runs the lanes until ctx ends (returning
+// nil), the backfill range is done (nil), or an unrecoverable error
+// occurs. It saves the checkpoint before returning.
 func (p *Poller) Run(ctx context.Context) (err error) {
 	if err := p.load(ctx); err != nil {
 		return err
@@ -265,7 +258,7 @@ func (p *Poller) Run(ctx context.Context) (err error) {
 			err = serr
 		}
 	}()
-	err = p.loop(ctx)
+	err = p.runLanes(ctx)
 	if ctx.Err() != nil {
 		// Stopping was asked for: what failed after that (an abandoned
 		// request or publish) is its consequence, not a failure.
@@ -274,51 +267,178 @@ func (p *Poller) Run(ctx context.Context) (err error) {
 	return err
 }
 
-func (p *Poller) loop(ctx context.Context) error {
-	first := true
+// errFinished ends the lanes when a bounded backfill is done.
+var errFinished = errors.New("backfill finished")
+
+// runLanes runs every lane and the saver until ctx ends, one of them
+// fails, or a backfill finishes.
+func (p *Poller) runLanes(parent context.Context) error {
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	spawn := func(f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				cancel(err)
+			}
+		}()
+	}
+	if p.cfg.End.IsZero() {
+		spawn(func(ctx context.Context) error { return p.runLane(ctx, LaneLive, p.sched.Live) })
+		spawn(func(ctx context.Context) error { return p.runLane(ctx, LaneSettle, p.sched.Settle) })
+		if p.cfg.Revisit > 0 {
+			spawn(p.runRevisits)
+		}
+	}
+	for range p.cfg.Concurrency {
+		spawn(func(ctx context.Context) error { return p.runLane(ctx, LaneHistory, p.sched.History) })
+	}
+	spawn(p.runSaver)
+	<-ctx.Done()
+	wg.Wait()
+	if parent.Err() != nil {
+		return parent.Err()
+	}
+	if cause := context.Cause(ctx); !errors.Is(cause, errFinished) {
+		return cause
+	}
+	return nil
+}
+
+// runLane asks next for the lane's due query, runs it, records it done,
+// and again, until ctx ends or a query fails for good.
+func (p *Poller) runLane(ctx context.Context, lane Lane, next func(time.Time) (Query, bool, time.Time)) error {
+	ctx = WithLane(ctx, lane)
 	for {
-		if err := ctx.Err(); err != nil {
+		p.mu.Lock()
+		if lane == LaneHistory && p.sched.Finished() {
+			p.mu.Unlock()
+			return errFinished
+		}
+		q, ok, wake := next(p.cfg.Clock.Now())
+		changed := p.wake
+		p.mu.Unlock()
+		if !ok {
+			if err := p.waitUntil(ctx, wake, changed); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := p.runQuery(ctx, q); err != nil {
 			return err
 		}
+	}
+}
+
+// runRevisits plans the due revisits every Interval (at most every
+// RevisitInterval) and runs them one after another.
+func (p *Poller) runRevisits(ctx context.Context) error {
+	ctx = WithLane(ctx, LaneRevisit)
+	for {
 		now := p.cfg.Clock.Now()
-		edge := now.Add(-p.cfg.Lag).Truncate(time.Second)
-		cursor := p.Cursor()
-		if !p.cfg.End.IsZero() {
-			if !cursor.Before(p.cfg.End) {
-				return nil
-			}
-			if edge.After(p.cfg.End) {
-				edge = p.cfg.End
-			}
-		}
-		if plan := planForward(cursor, edge, p.cfg.Window, !p.cfg.End.IsZero()); len(plan) > 0 {
-			if err := p.runForward(ctx, plan); err != nil {
+		p.mu.Lock()
+		from, to := p.sched.RevisitRange(now)
+		p.mu.Unlock()
+		buckets := p.buckets(from, to)
+		p.mu.Lock()
+		due := p.sched.Revisits(now, buckets)
+		p.mu.Unlock()
+		for _, q := range due {
+			if err := p.runQuery(ctx, q); err != nil {
 				return err
 			}
-			continue
 		}
-		if !p.cfg.End.IsZero() {
-			// Bounded backfill whose end is not reachable yet (End is in
-			// the future): wait for the edge to move.
-			if err := p.sleep(ctx, p.cfg.Interval); err != nil {
-				return err
-			}
-			continue
-		}
-		started := p.cfg.Clock.Now()
-		if err := p.liveTick(ctx, edge); err != nil {
+		if err := p.sleep(ctx, min(p.cfg.Interval, p.cfg.RevisitInterval)); err != nil {
 			return err
 		}
-		if err := p.revisitDue(ctx, p.cfg.Clock.Now(), edge, first); err != nil {
+	}
+}
+
+// buckets groups the non-terminal conversations started in [from, to) by
+// Window-aligned bucket.
+func (p *Poller) buckets(from, to time.Time) []bucket {
+	spans := make(map[time.Time]*bucket)
+	p.index.NonTerminal(func(start time.Time) bool {
+		if start.Before(from) || !start.Before(to) {
+			return true
+		}
+		k := start.Truncate(p.cfg.Window)
+		b := spans[k]
+		if b == nil {
+			spans[k] = &bucket{key: k, first: start, end: start}
+			return true
+		}
+		if start.Before(b.first) {
+			b.first = start
+		}
+		if start.After(b.end) {
+			b.end = start
+		}
+		return true
+	})
+	out := make([]bucket, 0, len(spans))
+	for _, b := range spans {
+		out = append(out, *b)
+	}
+	return out
+}
+
+// runQuery fetches and publishes q's window in Window-long pieces, then
+// records it done and evicts what no lane can return again.
+func (p *Poller) runQuery(ctx context.Context, q Query) error {
+	for _, w := range splitEven(q.Window, p.cfg.Window) {
+		if err := p.processWindow(ctx, w, q.Lane); err != nil {
 			return err
 		}
-		first = false
+	}
+	now := p.cfg.Clock.Now()
+	p.mu.Lock()
+	p.sched.Done(q)
+	cov := p.sched.Coverage()
+	bound := p.sched.EvictBefore(now)
+	close(p.wake)
+	p.wake = make(chan struct{})
+	p.mu.Unlock()
+	p.changed.Store(true)
+	p.obs.Covered(cov, now)
+	p.index.Evict(bound)
+	p.obs.Tracked(p.index.Len())
+	return nil
+}
+
+// runSaver saves the checkpoint every CheckpointInterval while something
+// changed.
+func (p *Poller) runSaver(ctx context.Context) error {
+	for {
+		if err := p.sleep(ctx, p.cfg.CheckpointInterval); err != nil {
+			return err
+		}
 		if err := p.save(ctx, false); err != nil {
-			p.hookFailure("checkpoint", err)
+			p.failure("checkpoint", err)
 		}
-		if err := p.sleep(ctx, p.cfg.Interval-p.cfg.Clock.Now().Sub(started)); err != nil {
-			return err
+	}
+}
+
+// waitUntil waits until wake (zero: no deadline), the schedule changes, or
+// ctx ends.
+func (p *Poller) waitUntil(ctx context.Context, wake time.Time, changed <-chan struct{}) error {
+	var timer <-chan time.Time
+	if !wake.IsZero() {
+		d := wake.Sub(p.cfg.Clock.Now())
+		if d <= 0 {
+			return ctx.Err()
 		}
+		timer = p.cfg.Clock.After(d)
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-changed:
+		return nil
+	case <-timer:
+		return nil
 	}
 }
 
@@ -334,164 +454,16 @@ func (p *Poller) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// liveTick queries [min(cursor, edge−Settle), edge] and moves the cursor to
-// edge.
-func (p *Poller) liveTick(ctx context.Context, edge time.Time) error {
-	cursor := p.Cursor()
-	from := edge.Add(-p.cfg.Settle)
-	if cursor.Before(from) {
-		from = cursor
-	}
-	// Start times not yet queried a whole settle period after they began
-	// (the poller stalled, or was down) are queried again.
-	p.mu.Lock()
-	if p.settled.Before(from) {
-		from = p.settled
-	}
-	p.mu.Unlock()
-	if !edge.After(from) {
-		return nil
-	}
-	queried := p.cfg.Clock.Now()
-	for _, w := range splitEven(jelou.Window{Start: from, End: edge}, p.cfg.Window) {
-		if err := p.processWindow(ctx, w, KindLive); err != nil {
-			return err
-		}
-	}
-	p.settle(jelou.Window{Start: from, End: edge}, queried)
-	p.commit(edge)
-	return nil
-}
-
-// settle records that w was queried at time q: its start times up to
-// q−Lag−Settle will show no new late row, when w joins the settled range.
-func (p *Poller) settle(w jelou.Window, q time.Time) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if w.Start.After(p.settled) {
-		return // a gap: what lies before w.Start is not settled
-	}
-	s := q.Add(-p.cfg.Lag - p.cfg.Settle)
-	if s.After(w.End) {
-		s = w.End
-	}
-	if s.After(p.settled) {
-		p.settled = s
-	}
-}
-
-// runForward processes the planned windows with up to Concurrency in
-// flight, advancing the cursor over the contiguous prefix of completed ones.
-func (p *Poller) runForward(ctx context.Context, plan []jelou.Window) error {
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	// On return, cancel first so that workers blocked on results give up,
-	// then wait for them.
-	defer wg.Wait()
-	defer cancel()
-	type outcome struct {
-		i   int
-		err error
-	}
-	jobs := make(chan int)
-	results := make(chan outcome)
-	queried := make([]time.Time, len(plan))
-	for range min(p.cfg.Concurrency, len(plan)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				queried[i] = p.cfg.Clock.Now()
-				err := p.processWindow(ctx, plan[i], KindForward)
-				select {
-				case results <- outcome{i, err}:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-	}
-	go func() {
-		defer close(jobs)
-		for i := range plan {
-			select {
-			case jobs <- i:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-
-	done := make([]bool, len(plan))
-	next := 0
-	for next < len(plan) {
-		var o outcome
-		select {
-		case o = <-results:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		if o.err != nil {
-			return o.err
-		}
-		done[o.i] = true
-		advanced := false
-		for next < len(plan) && done[next] {
-			p.settle(plan[next], queried[next])
-			next++
-			advanced = true
-		}
-		if advanced {
-			p.commit(plan[next-1].End)
-			if err := p.save(ctx, false); err != nil {
-				p.hookFailure("checkpoint", err)
-			}
-		}
-	}
-	return nil
-}
-
-// commit moves the cursor forward and evicts what can no longer come back.
-func (p *Poller) commit(cursor time.Time) {
-	p.mu.Lock()
-	if cursor.After(p.cursor) {
-		p.cursor = cursor
-		p.changed.Store(true)
-	}
-	cursor = p.cursor
-	p.mu.Unlock()
-	if h := p.cfg.Hooks.Committed; h != nil {
-		h(cursor)
-	}
-	bound := evictBefore(cursor, p.cfg.Clock.Now(), p.cfg.Settle, p.cfg.Window, p.cfg.Revisit)
-	p.index.Evict(bound)
-	if h := p.cfg.Hooks.Tracked; h != nil {
-		h(p.index.Len())
-	}
-}
-
-// evictBefore is the start time before which no query can return a row
-// again: behind the cursor by more than the settle period and a window
-// (the live and forward queries), and older than the revisit horizon.
-func evictBefore(cursor, now time.Time, settle, window, revisit time.Duration) time.Time {
-	a := cursor.Add(-settle - window)
-	b := now.Add(-revisit)
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
-
 func (p *Poller) load(ctx context.Context) error {
+	now := p.cfg.Clock.Now()
+	sc := p.scheduleConfig()
+	start := p.cfg.Start.Truncate(time.Second)
 	cp, err := p.store.Load(ctx, p.cfg.Source)
 	switch {
 	case errors.Is(err, checkpoint.ErrNotFound):
-		p.mu.Lock()
 		p.index = dedupe.New()
-		p.cursor = p.cfg.Start.Truncate(time.Second)
-		p.settled = p.cursor
-		p.mu.Unlock()
-		p.cfg.Logger.Info("no checkpoint: starting fresh", "source", p.cfg.Source, "cursor", p.cursor.UTC().Format(time.RFC3339))
+		p.sched = newSchedule(sc, initialCoverage(sc, start, now.Add(-p.cfg.Lag).Truncate(time.Second)))
+		p.cfg.Logger.Info("no checkpoint: starting fresh", "source", p.cfg.Source, "start", start.UTC().Format(time.RFC3339))
 		return nil
 	case err != nil:
 		return fmt.Errorf("load checkpoint: %w", err)
@@ -500,20 +472,20 @@ func (p *Poller) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load checkpoint of source %s: dedupe snapshot: %w", cp.Source, err)
 	}
-	p.mu.Lock()
 	p.index = ix
-	p.cursor = cp.Cursor
-	// The last queries before the stop settled at most Settle behind it.
-	p.settled = p.cursor.Add(-p.cfg.Settle)
-	if !p.cfg.End.IsZero() && p.cursor.Before(p.cfg.Start) {
-		p.cursor = p.cfg.Start.Truncate(time.Second)
+	var cov checkpoint.Coverage
+	if cp.Coverage != nil {
+		cov = *cp.Coverage
+	} else {
+		cov = migrateCursor(sc, cp.Cursor)
+		p.cfg.Logger.Info("checkpoint of format version 1 migrated: the settle period behind its cursor is read again",
+			"source", p.cfg.Source, "cursor", cp.Cursor.UTC().Format(time.RFC3339))
 	}
-	p.mu.Unlock()
-	p.cfg.Logger.Info("checkpoint loaded", "source", p.cfg.Source, "cursor", p.cursor.UTC().Format(time.RFC3339),
+	p.sched = newSchedule(sc, cov)
+	p.cfg.Logger.Info("checkpoint loaded", "source", p.cfg.Source, "cursor", cov.Frontier().UTC().Format(time.RFC3339),
+		"history_gaps", len(cov.History), "live_end", cov.Live.End.UTC().Format(time.RFC3339),
 		"saved_at", cp.SavedAt.UTC().Format(time.RFC3339), "tracked", ix.Len())
-	if h := p.cfg.Hooks.Tracked; h != nil {
-		h(ix.Len())
-	}
+	p.obs.Tracked(ix.Len())
 	return nil
 }
 
@@ -526,42 +498,40 @@ func (p *Poller) save(ctx context.Context, force bool) error {
 	if !force && (now.Sub(p.lastSave) < p.cfg.CheckpointInterval || !p.changed.Load()) {
 		return nil
 	}
-	// Cleared first: a commit or an ack that lands while the cursor is read
-	// and the snapshot taken marks the state changed again.
+	// Cleared first: a commit or an ack that lands while the coverage is
+	// read and the snapshot taken marks the state changed again.
 	p.changed.Store(false)
-	// The cursor is read before the snapshot: every window before it was
+	// The coverage is read before the snapshot: every window it covers was
 	// acknowledged before it moved, so the snapshot holds those states.
 	p.mu.Lock()
-	ix, cursor := p.index, p.cursor
-	p.mu.Unlock()
-	if ix == nil {
+	if p.sched == nil || p.index == nil {
+		p.mu.Unlock()
 		return nil
 	}
+	cov := p.sched.Coverage()
+	p.mu.Unlock()
 	var buf bytes.Buffer
-	if err := ix.WriteSnapshot(&buf); err != nil {
+	if err := p.index.WriteSnapshot(&buf); err != nil {
 		return fmt.Errorf("save checkpoint: snapshot dedupe: %w", err)
 	}
 	cp := &checkpoint.Checkpoint{
-		Source:  p.cfg.Source,
-		Cursor:  cursor,
-		SavedAt: p.cfg.Clock.Now(),
-		Dedupe:  buf.Bytes(),
+		Source:   p.cfg.Source,
+		Cursor:   cov.Frontier(),
+		Coverage: &cov,
+		SavedAt:  p.cfg.Clock.Now(),
+		Dedupe:   buf.Bytes(),
 	}
 	err := p.store.Save(ctx, cp)
-	if h := p.cfg.Hooks.Saved; h != nil {
-		h(buf.Len(), err)
-	}
+	p.obs.Saved(cp, buf.Len(), err)
 	if err != nil {
 		p.changed.Store(true)
-		return fmt.Errorf("save checkpoint (cursor %s): %w", cursor.UTC().Format(time.RFC3339), err)
+		return fmt.Errorf("save checkpoint (cursor %s): %w", cp.Cursor.UTC().Format(time.RFC3339), err)
 	}
 	p.lastSave = now
 	return nil
 }
 
-func (p *Poller) hookFailure(stage string, err error) {
+func (p *Poller) failure(stage string, err error) {
 	p.cfg.Logger.Warn("attempt failed, will retry", "stage", stage, "err", err)
-	if h := p.cfg.Hooks.Failure; h != nil {
-		h(stage, err)
-	}
+	p.obs.Failure(stage, err)
 }

@@ -16,8 +16,6 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 	"github.com/jelou-producer/jelou-producer/internal/poller"
 	"github.com/jelou-producer/jelou-producer/internal/publish"
-	"github.com/jelou-producer/jelou-producer/internal/service"
-	"github.com/jelou-producer/jelou-producer/internal/telemetry"
 	"github.com/jelou-producer/jelou-producer/pkg/event"
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
@@ -72,14 +70,14 @@ func (h *harness) newPoller(t *testing.T, cfg poller.Config, pageSize int) *poll
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	m := telemetry.New(nil)
 	cfg.Source = "test-source"
+	cfg.EventSource = event.NewSource("test")
 	cfg.Clock = h.clk
 	cfg.RetryMin, cfg.RetryMax = time.Millisecond, 50*time.Millisecond
 	if testing.Verbose() {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	p, err := poller.New(cfg, service.NewFetcher(client, m), service.NewPublisher(h.pub, event.NewSource("test"), event.Structured, m, nil), store)
+	p, err := poller.New(cfg, client, h.pub, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,6 +166,38 @@ func TestBackfillSplitsLargeWindowsAndPublishesEachPairOnce(t *testing.T) {
 	cp, err := st.Load(context.Background(), "test-source")
 	if err != nil || !cp.Cursor.Equal(end) {
 		t.Fatalf("checkpoint after the backfill: %v, %v; want cursor %v", cp, err, end)
+	}
+}
+
+// TestAbsurdPaginationNeverLoops pins the bug where a window at
+// MinWindow, asked for "every page" (maxPages 0), was fetched again and
+// again because the client read 0 as its own bound of 1000 pages: an API
+// claiming 5,000,000 rows on every response made the poller call itself on
+// the same window forever. Now every row is published and the run ends.
+func TestAbsurdPaginationNeverLoops(t *testing.T) {
+	for _, fault := range []jelousim.FaultKind{jelousim.FaultAbsurdTotal, jelousim.FaultContradictoryPages} {
+		t.Run(string(fault), func(t *testing.T) {
+			dataStart := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+			clk := clock.NewScaled(dataStart.Add(5*time.Hour), 1)
+			h := newHarness(t, jelousim.Config{
+				Data:       jelousim.DataConfig{Seed: 9, Start: dataStart, End: dataStart.Add(2 * time.Hour), Count: 300},
+				FaultRates: jelousim.FaultRates{fault: 1},
+			}, clk)
+			end := dataStart.Add(2 * time.Hour)
+			p := h.newPoller(t, poller.Config{Start: dataStart, End: end, Window: time.Hour, MinWindow: time.Hour, MaxPages: 4}, 50)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := p.Run(ctx); err != nil || ctx.Err() != nil {
+				t.Fatalf("Run = %v (context: %v): the backfill did not finish", err, ctx.Err())
+			}
+			if !p.Cursor().Equal(end) {
+				t.Fatalf("cursor %v, want %v", p.Cursor(), end)
+			}
+			h.checkServedOnceEach(t, h.onTopic(t))
+			if n := h.sim.Stats().Requests; n > 60 {
+				t.Fatalf("%d requests for 300 rows in pages of 50: paging did not stop when the rows ran out", n)
+			}
+		})
 	}
 }
 

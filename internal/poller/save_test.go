@@ -1,6 +1,9 @@
 package poller
 
 import (
+	"github.com/jelou-producer/jelou-producer/internal/publish"
+	"sync"
+
 	"context"
 	"testing"
 	"time"
@@ -25,24 +28,39 @@ func (s *countingStore) Save(_ context.Context, cp *checkpoint.Checkpoint) error
 }
 func (s *countingStore) Close() error { return nil }
 
+// noFetch answers every window with no row.
 type noFetch struct{}
 
-func (noFetch) Fetch(context.Context, jelou.Window, int) (Result, error) { return Result{}, nil }
+func (noFetch) FetchWindowLimit(_ context.Context, w jelou.Window, _ int) (*jelou.WindowResult, error) {
+	return &jelou.WindowResult{Window: w, Pages: 1, Drift: jelou.Drift{PagesFetched: 1, PagesExpected: 1}}, nil
+}
 
-type noPublish struct{}
+// noWrite acknowledges every record.
+type noWrite struct{}
 
-func (noPublish) Publish(context.Context, []Emission) error { return nil }
+func (noWrite) Publish(context.Context, []publish.Record) error { return nil }
 
 func TestSaveSkipsAnUnchangedState(t *testing.T) {
 	st := &countingStore{}
-	p, err := New(Config{Source: "s", Start: t0, CheckpointInterval: time.Nanosecond}, noFetch{}, noPublish{}, st)
+	p, err := New(Config{Source: "s", Start: t0, End: at(3, 0), Window: time.Hour, CheckpointInterval: time.Nanosecond}, noFetch{}, noWrite{}, st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.load(context.Background()); err != nil {
+	ctx := context.Background()
+	if err := p.load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	nextWindow := func() {
+		p.mu.Lock()
+		q, ok, _ := p.sched.History(at(9, 0))
+		p.mu.Unlock()
+		if !ok {
+			t.Fatal("no history window left")
+		}
+		if err := p.runQuery(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
 	steps := []struct {
 		name  string
 		do    func()
@@ -50,11 +68,10 @@ func TestSaveSkipsAnUnchangedState(t *testing.T) {
 		saves int
 	}{
 		{"nothing happened yet", func() {}, false, 0},
-		{"the cursor moved", func() { p.commit(at(1, 0)) }, false, 1},
+		{"the coverage moved", nextWindow, false, 1},
 		{"nothing new since", func() {}, false, 1},
-		{"the cursor did not move", func() { p.commit(at(1, 0)) }, false, 1},
 		{"a forced save always writes", func() {}, true, 2},
-		{"the cursor moved again", func() { p.commit(at(2, 0)) }, false, 3},
+		{"the coverage moved again", nextWindow, false, 3},
 	}
 	for _, s := range steps {
 		s.do()
@@ -65,24 +82,24 @@ func TestSaveSkipsAnUnchangedState(t *testing.T) {
 			t.Fatalf("%s: %d saves, want %d", s.name, st.saves, s.saves)
 		}
 	}
-	if !st.last.Cursor.Equal(at(2, 0)) {
-		t.Fatalf("last saved cursor %v, want %v", st.last.Cursor, at(2, 0))
+	if !st.last.Cursor.Equal(at(2, 0)) || st.last.Coverage == nil || !st.last.Coverage.History[0].Start.Equal(at(2, 0)) {
+		t.Fatalf("last saved cursor %v, coverage %+v; want the history gap to start at %v", st.last.Cursor, st.last.Coverage, at(2, 0))
 	}
 }
 
-// scriptedFetcher answers Fetch with its results in order, then empty
+// scriptedFetcher answers with its results in order, then with empty
 // results without drift.
 type scriptedFetcher struct {
-	results []Result
+	results []*jelou.WindowResult
 	errs    []error // errs[i], when set, is returned with results[i]
 	calls   int
 }
 
-func (f *scriptedFetcher) Fetch(context.Context, jelou.Window, int) (Result, error) {
+func (f *scriptedFetcher) FetchWindowLimit(_ context.Context, w jelou.Window, _ int) (*jelou.WindowResult, error) {
 	f.calls++
 	i := f.calls - 1
-	var r Result
-	if i < len(f.results) {
+	r, _ := noFetch{}.FetchWindowLimit(context.Background(), w, 0)
+	if i < len(f.results) && f.results[i] != nil {
 		r = f.results[i]
 	}
 	if i < len(f.errs) && f.errs[i] != nil {
@@ -91,11 +108,26 @@ func (f *scriptedFetcher) Fetch(context.Context, jelou.Window, int) (Result, err
 	return r, nil
 }
 
-type recordingPublisher struct{ got []Emission }
+// rows is a result of the given rows over two pages, drifting when drift.
+func rows(drift bool, convs ...jelou.Conversation) *jelou.WindowResult {
+	d := jelou.Drift{FirstTotal: len(convs), LastTotal: len(convs), Received: len(convs), PagesFetched: 2, PagesExpected: 2}
+	if drift {
+		d.TotalChanged, d.FirstTotal = true, len(convs)+1
+	}
+	return &jelou.WindowResult{Conversations: convs, Pages: 2, Drift: d}
+}
 
-func (r *recordingPublisher) Publish(_ context.Context, b []Emission) error {
+// recordingObserver keeps what the poller reported as published.
+type recordingObserver struct {
+	NopObserver
+	mu  sync.Mutex
+	got []Emission
+}
+
+func (r *recordingObserver) Published(b []Emission) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.got = append(r.got, b...)
-	return nil
 }
 
 // a1 is the conversation the scripted tests publish, in the given state.
@@ -109,21 +141,22 @@ func a1(state jelou.State) jelou.Conversation {
 func runBackfill(t *testing.T, cfg Config, f Fetcher) []Emission {
 	t.Helper()
 	cfg.Source, cfg.Start, cfg.End, cfg.Window = "s", t0, at(1, 0), time.Hour
-	pub := &recordingPublisher{}
-	p, err := New(cfg, f, pub, &countingStore{})
+	obs := &recordingObserver{}
+	cfg.Observer = obs
+	p, err := New(cfg, f, noWrite{}, &countingStore{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return pub.got
+	return obs.got
 }
 
 func TestRowsSeenBeforeADriftSplitArePublished(t *testing.T) {
-	f := &scriptedFetcher{results: []Result{
-		{Rows: []jelou.Conversation{a1(jelou.StateClosed)}, Pages: 2, Drift: "total changed from 5 to 4"},
-		{Pages: 2, Drift: "total changed from 4 to 3"}, // the row is gone on the second look
+	f := &scriptedFetcher{results: []*jelou.WindowResult{
+		rows(true, a1(jelou.StateClosed)),
+		rows(true), // the row is gone on the second look
 	}}
 	got := runBackfill(t, Config{MinWindow: time.Minute}, f)
 	if f.calls < 4 {
@@ -136,7 +169,7 @@ func TestRowsSeenBeforeADriftSplitArePublished(t *testing.T) {
 
 func TestRowsOfTheProbingPageOfASplitWindowArePublished(t *testing.T) {
 	w := win(t0, at(1, 0))
-	f := &scriptedFetcher{errs: []error{&TooLargeError{Window: w, Total: 5000, Pages: 50, Received: []jelou.Conversation{a1(jelou.StateActive)}}}}
+	f := &scriptedFetcher{errs: []error{&jelou.TooManyPagesError{Window: w, Total: 5000, Pages: 50, Max: 10, Received: []jelou.Conversation{a1(jelou.StateActive)}}}}
 	got := runBackfill(t, Config{MinWindow: time.Minute}, f)
 	if f.calls != 3 {
 		t.Fatalf("%d fetches, want the probe and the two halves", f.calls)
@@ -148,7 +181,7 @@ func TestRowsOfTheProbingPageOfASplitWindowArePublished(t *testing.T) {
 
 func TestRowsReceivedBeforeAFailedPageArePublished(t *testing.T) {
 	f := &scriptedFetcher{
-		results: []Result{{Rows: []jelou.Conversation{a1(jelou.StateActive)}, Pages: 1}},
+		results: []*jelou.WindowResult{rows(false, a1(jelou.StateActive))},
 		errs:    []error{&jelou.ServerError{StatusCode: 502, Message: "bad gateway"}}, // page 2 failed
 	}
 	got := runBackfill(t, Config{RetryMin: time.Millisecond, RetryMax: time.Millisecond}, f)
@@ -161,9 +194,9 @@ func TestRowsReceivedBeforeAFailedPageArePublished(t *testing.T) {
 }
 
 func TestAStateSeenBeforeADriftRefetchIsPublishedBeforeTheNewOne(t *testing.T) {
-	f := &scriptedFetcher{results: []Result{
-		{Rows: []jelou.Conversation{a1(jelou.StateActive)}, Pages: 2, Drift: "1 duplicate _id rows"},
-		{Rows: []jelou.Conversation{a1(jelou.StateClosed)}, Pages: 2}, // closed by the time of the second look
+	f := &scriptedFetcher{results: []*jelou.WindowResult{
+		rows(true, a1(jelou.StateActive)),
+		rows(false, a1(jelou.StateClosed)), // closed by the time of the second look
 	}}
 	got := runBackfill(t, Config{}, f)
 	if len(got) != 2 || got[0].Conversation.State != jelou.StateActive || got[1].Conversation.State != jelou.StateClosed {

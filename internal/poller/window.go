@@ -1,6 +1,9 @@
 package poller
 
 import (
+	"github.com/jelou-producer/jelou-producer/internal/publish"
+	"github.com/jelou-producer/jelou-producer/pkg/event"
+
 	"context"
 	"errors"
 	"fmt"
@@ -11,28 +14,6 @@ import (
 
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
-
-// planForward cuts [cursor, edge] into Window-long forward windows. Only
-// whole windows are planned unless bounded is set (a backfill, whose last
-// window ends at edge); the remainder is left to the live tick.
-func planForward(cursor, edge time.Time, window time.Duration, bounded bool) []jelou.Window {
-	var plan []jelou.Window
-	for s := cursor; ; s = s.Add(window) {
-		e := s.Add(window)
-		if e.After(edge) {
-			if bounded && s.Before(edge) {
-				plan = append(plan, jelou.Window{Start: s, End: edge})
-			}
-			return plan
-		}
-		if !bounded && !edge.After(e) {
-			// The window ending exactly at the edge belongs to the live
-			// tick, which also re-polls the settle period.
-			return plan
-		}
-		plan = append(plan, jelou.Window{Start: s, End: e})
-	}
-}
 
 // splitEven cuts w into pieces no longer than max, sharing boundary seconds.
 func splitEven(w jelou.Window, max time.Duration) []jelou.Window {
@@ -65,7 +46,7 @@ func halve(w jelou.Window, min time.Duration) (a, b jelou.Window, ok bool) {
 // acknowledges it in the index. Temporary failures are retried with
 // jittered backoff until ctx ends; it returns only nil, ctx's error, or an
 // unrecoverable error.
-func (p *Poller) processWindow(ctx context.Context, w jelou.Window, kind Kind) error {
+func (p *Poller) processWindow(ctx context.Context, w jelou.Window, lane Lane) error {
 	started := time.Now()
 	var rows []jelou.Conversation
 	published := 0
@@ -75,7 +56,7 @@ func (p *Poller) processWindow(ctx context.Context, w jelou.Window, kind Kind) e
 		if err != nil && len(rows) > 0 && ctx.Err() == nil {
 			// The pages received before the failure were shown by the
 			// API: publish them now, whatever the retry sees later.
-			n, perr := p.publishRows(ctx, rows, w, kind)
+			n, perr := p.publishRows(ctx, rows, w, lane)
 			published += n
 			if perr != nil {
 				return backoff.Permanent(perr)
@@ -86,48 +67,78 @@ func (p *Poller) processWindow(ctx context.Context, w jelou.Window, kind Kind) e
 	if err != nil {
 		return fmt.Errorf("fetch window %s: %w", w, err)
 	}
-	n, err := p.publishRows(ctx, rows, w, kind)
+	n, err := p.publishRows(ctx, rows, w, lane)
 	if err != nil {
 		return err
 	}
 	published += n
 	took := time.Since(started)
-	p.cfg.Logger.Info("window done", "kind", string(kind), "window", w.String(), "rows", len(rows), "published", published, "took", took.Round(time.Millisecond).String())
-	if h := p.cfg.Hooks.WindowDone; h != nil {
-		h(kind, w, len(rows), published, took)
-	}
+	p.cfg.Logger.Info("window done", "lane", lane.String(), "window", w.String(), "rows", len(rows), "published", published, "took", took.Round(time.Millisecond).String())
+	p.obs.QueryDone(lane, w, len(rows), published, took)
 	return nil
 }
 
-// publishRows runs rows through dedupe, publishes what is new and
+// publishRows runs rows through dedupe, encodes and writes what is new,
 // acknowledges it in the index, and returns how many events it published.
-// The publish is retried until it succeeds, fails unrecoverably or ctx ends.
-func (p *Poller) publishRows(ctx context.Context, rows []jelou.Conversation, w jelou.Window, kind Kind) (int, error) {
-	batch := p.decide(rows, w, kind)
+// The write is retried until it succeeds, fails unrecoverably or ctx ends.
+// A row that cannot be encoded (its raw JSON is not valid, which the
+// decoder should have prevented) is left out, logged and counted as
+// rejected instead of blocking the stream.
+func (p *Poller) publishRows(ctx context.Context, rows []jelou.Conversation, w jelou.Window, lane Lane) (int, error) {
+	batch := p.decide(rows, w, lane)
 	if len(batch) == 0 {
 		return 0, nil
 	}
-	err := p.retry(ctx, "publish", func() error {
-		// Not cancelled with ctx: a stop lets the attempt finish (within
-		// PublishTimeout) rather than leave a batch half-written.
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.PublishTimeout)
-		defer cancel()
-		return p.pub.Publish(actx, batch)
-	})
-	if err != nil {
-		for _, e := range batch {
-			p.index.Release(e.Conversation.ID, e.Conversation.State)
+	records, sent := p.encode(batch)
+	if len(records) > 0 {
+		err := p.retry(ctx, "publish", func() error {
+			// Not cancelled with ctx: a stop lets the attempt finish (within
+			// PublishTimeout) rather than leave a batch half-written.
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.PublishTimeout)
+			defer cancel()
+			return p.out.Publish(actx, records)
+		})
+		if err != nil {
+			for _, e := range batch {
+				p.index.Release(e.Conversation.ID, e.Conversation.State)
+			}
+			return 0, fmt.Errorf("publish %d events of window %s: %w", len(records), w, err)
 		}
-		return 0, fmt.Errorf("publish %d events of window %s: %w", len(batch), w, err)
 	}
+	// Unencodable rows are acknowledged too: they can never be published.
 	for _, e := range batch {
 		p.index.Ack(e.Conversation.ID, e.Conversation.State)
 	}
 	p.changed.Store(true)
-	if h := p.cfg.Hooks.Published; h != nil {
-		h(batch)
+	if len(sent) > 0 {
+		p.obs.Published(sent)
 	}
-	return len(batch), nil
+	return len(sent), nil
+}
+
+// encode turns each emission into a CloudEvent record keyed by company id.
+// It returns the records and the emissions they came from.
+func (p *Poller) encode(batch []Emission) ([]publish.Record, []Emission) {
+	records := make([]publish.Record, 0, len(batch))
+	sent := make([]Emission, 0, len(batch))
+	for _, e := range batch {
+		ev := event.New(p.cfg.EventSource, e.Conversation, e.Previous, e.Window, e.Observed)
+		key, fallback := ev.Key()
+		value, headers, err := ev.Encode(p.cfg.Mode)
+		if err != nil {
+			p.obs.Rejected(RejectUnencodable)
+			p.cfg.Logger.Error("row cannot be encoded as an event; skipped", "conversation", e.Conversation.ID, "state", string(e.Conversation.State), "err", err)
+			continue
+		}
+		hs := make([]publish.Header, len(headers))
+		for i, h := range headers {
+			hs[i] = publish.Header{Key: h.Key, Value: h.Value}
+		}
+		records = append(records, publish.Record{Key: key, Value: value, Headers: hs})
+		e.FallbackKey = fallback
+		sent = append(sent, e)
+	}
+	return records, sent
 }
 
 // fatal reports whether err must stop the poller instead of being retried.
@@ -164,14 +175,15 @@ func (p *Poller) retry(ctx context.Context, stage string, op func() error) error
 			return backoff.Permanent(err)
 		}
 		return err
-	}, backoff.WithContext(b, ctx), func(err error, _ time.Duration) { p.hookFailure(stage, err) })
+	}, backoff.WithContext(b, ctx), func(err error, _ time.Duration) { p.failure(stage, err) })
 }
 
 // fetchAll returns every row of w, splitting it when it is too large or too
-// wide for one query and re-fetching it when its pages drifted.
+// wide for one query and re-fetching it when its pages drifted. maxPages
+// <= 0 takes every page (the window is as narrow as allowed).
 func (p *Poller) fetchAll(ctx context.Context, w jelou.Window, maxPages int) ([]jelou.Conversation, error) {
-	res, err := p.fetch.Fetch(ctx, w, maxPages)
-	var tooLarge *TooLargeError
+	res, err := p.fetch.FetchWindowLimit(ctx, w, maxPages)
+	var tooLarge *jelou.TooManyPagesError
 	var invalid *jelou.ValidationError
 	switch {
 	case errors.As(err, &tooLarge):
@@ -181,7 +193,8 @@ func (p *Poller) fetchAll(ctx context.Context, w jelou.Window, maxPages int) ([]
 		if a, b, ok := halve(w, p.cfg.MinWindow); ok {
 			rows, err = p.fetchHalves(ctx, a, b, maxPages)
 		} else {
-			// As narrow as allowed: take every page.
+			// As narrow as allowed: take every page (no bound, so this
+			// cannot come back here).
 			rows, err = p.fetchAll(ctx, w, 0)
 		}
 		if err != nil {
@@ -198,26 +211,30 @@ func (p *Poller) fetchAll(ctx context.Context, w jelou.Window, maxPages int) ([]
 		p.cfg.Logger.Warn("window rejected as invalid, splitting", "window", w.String(), "err", err)
 		return p.fetchHalves(ctx, a, b, maxPages)
 	case err != nil:
-		return res.Rows, err // the rows before the failure, if any
+		if res != nil {
+			return res.Conversations, err // the rows before the failure
+		}
+		return nil, err
 	}
-	if res.Drift == "" {
-		return res.Rows, nil
+	if !res.Drift.Detected() {
+		return res.Conversations, nil
 	}
-	// The pages disagreed: rows may have shifted between pages. Fetch again;
-	// if it still drifts, split (fewer rows per query, less room to shift).
-	// Every row already received is kept: a row the API showed once is
-	// published even if a later query no longer lists it.
-	seen, drift := res.Rows, res.Drift
-	res, err = p.fetch.Fetch(ctx, w, maxPages)
+	// The pages disagreed: rows may have shifted between pages, or the
+	// numbers are wrong. Fetch again; if it still drifts, split (fewer
+	// rows per query, less room to shift). Every row already received is
+	// kept: a row the API showed once is published even if a later query
+	// no longer lists it.
+	seen, drift := res.Conversations, res.Drift.String()
+	res, err = p.fetch.FetchWindowLimit(ctx, w, maxPages)
 	if err == nil {
-		seen = unionRows(seen, res.Rows)
-		if res.Drift == "" {
-			p.hookDrift(w, drift, true)
+		seen = unionRows(seen, res.Conversations)
+		if !res.Drift.Detected() {
+			p.obs.Drift(w, drift, true)
 			return seen, nil
 		}
 	}
 	if a, b, ok := halve(w, p.cfg.MinWindow); ok {
-		p.hookDrift(w, drift+"; split after it drifted again", true)
+		p.obs.Drift(w, drift+"; split after it drifted again", true)
 		rows, err := p.fetchHalves(ctx, a, b, maxPages)
 		if err != nil {
 			return nil, err
@@ -225,11 +242,14 @@ func (p *Poller) fetchAll(ctx context.Context, w jelou.Window, maxPages int) ([]
 		return unionRows(seen, rows), nil
 	}
 	if err != nil {
-		return nil, err
+		if res != nil {
+			seen = unionRows(seen, res.Conversations)
+		}
+		return seen, err
 	}
-	p.hookDrift(w, res.Drift, false)
-	p.cfg.Logger.Warn("pagination drift persists at the smallest window; publishing what was received, the next poll of this range will catch what moved",
-		"window", w.String(), "drift", res.Drift)
+	p.obs.Drift(w, res.Drift.String(), false)
+	p.cfg.Logger.Warn("pagination drift persists at the smallest window; publishing what was received, the next read of this range will catch what moved",
+		"window", w.String(), "drift", res.Drift.String())
 	return seen, nil
 }
 
@@ -243,12 +263,6 @@ func (p *Poller) fetchHalves(ctx context.Context, a, b jelou.Window, maxPages in
 		return nil, err
 	}
 	return append(ra, rb...), nil
-}
-
-func (p *Poller) hookDrift(w jelou.Window, detail string, resolved bool) {
-	if h := p.cfg.Hooks.Drift; h != nil {
-		h(w, detail, resolved)
-	}
 }
 
 // unionRows returns a followed by the rows of b not already in a (by _id and
@@ -274,33 +288,27 @@ func unionRows(a, b []jelou.Conversation) []jelou.Conversation {
 	return out
 }
 
-// Skip reasons for rows that are not published, besides dedupe's own.
-const (
-	SkipMissingID    = "missing_id"
-	SkipMissingState = "missing_state"
-)
-
 // decide runs every row through dedupe and returns what must be published,
 // ordered by start time so that one conversation's states and one
 // company's conversations keep their order.
-func (p *Poller) decide(rows []jelou.Conversation, w jelou.Window, kind Kind) []Emission {
+func (p *Poller) decide(rows []jelou.Conversation, w jelou.Window, lane Lane) []Emission {
 	observed := p.cfg.Clock.Now().UTC()
 	var batch []Emission
 	for _, r := range rows {
 		switch {
 		case r.ID == "":
-			p.skip(SkipMissingID)
+			p.obs.Rejected(RejectMissingID)
 			continue
 		case r.State == "":
-			p.skip(SkipMissingState)
+			p.obs.Rejected(RejectMissingState)
 			continue
 		}
 		res := p.index.Observe(r.ID, r.State, indexTime(r.StartAt, w))
 		if !res.Emit {
-			p.skip(res.Reason.String())
+			p.obs.Skipped(res.Reason.String())
 			continue
 		}
-		batch = append(batch, Emission{Conversation: r, Previous: res.Previous, Window: w, Observed: observed, Kind: kind})
+		batch = append(batch, Emission{Conversation: r, Previous: res.Previous, Window: w, Observed: observed, Lane: lane})
 	}
 	sort.SliceStable(batch, func(i, j int) bool {
 		return batch[i].Conversation.StartAt.Before(batch[j].Conversation.StartAt)
@@ -316,10 +324,4 @@ func indexTime(start time.Time, w jelou.Window) time.Time {
 		return w.Start
 	}
 	return start
-}
-
-func (p *Poller) skip(reason string) {
-	if h := p.cfg.Hooks.Skipped; h != nil {
-		h(reason)
-	}
 }

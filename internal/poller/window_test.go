@@ -13,41 +13,6 @@ func win(a, b time.Time) jelou.Window { return jelou.Window{Start: a, End: b} }
 
 func at(h, m int) time.Time { return t0.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
 
-func TestPlanForward(t *testing.T) {
-	tests := []struct {
-		name         string
-		cursor, edge time.Time
-		bounded      bool
-		want         []jelou.Window
-	}{
-		{"live: less than a window behind", at(0, 0), at(0, 40), false, nil},
-		{"live: exactly one window behind is the live tick's", at(0, 0), at(1, 0), false, nil},
-		{"live: whole windows only", at(0, 0), at(2, 30), false, []jelou.Window{win(at(0, 0), at(1, 0)), win(at(1, 0), at(2, 0))}},
-		{"backfill: partial last window", at(0, 0), at(2, 30), true, []jelou.Window{win(at(0, 0), at(1, 0)), win(at(1, 0), at(2, 0)), win(at(2, 0), at(2, 30))}},
-		{"backfill: exact end", at(0, 0), at(2, 0), true, []jelou.Window{win(at(0, 0), at(1, 0)), win(at(1, 0), at(2, 0))}},
-		{"backfill: nothing left", at(2, 0), at(2, 0), true, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := planForward(tt.cursor, tt.edge, time.Hour, tt.bounded)
-			if len(got) != len(tt.want) {
-				t.Fatalf("planned %v, want %v", got, tt.want)
-			}
-			for i := range got {
-				if got[i] != tt.want[i] {
-					t.Fatalf("window %d = %v, want %v", i, got[i], tt.want[i])
-				}
-			}
-			// Windows must chain without a gap.
-			for i := 1; i < len(got); i++ {
-				if !got[i].Start.Equal(got[i-1].End) {
-					t.Fatalf("gap between %v and %v", got[i-1], got[i])
-				}
-			}
-		})
-	}
-}
-
 func TestSplitEvenCoversWithoutGaps(t *testing.T) {
 	w := jelou.Window{Start: at(0, 0), End: at(2, 10)}
 	parts := splitEven(w, time.Hour)
@@ -90,19 +55,6 @@ func TestHalve(t *testing.T) {
 				t.Fatalf("halve(%v) = %v, %v; want split at %v", tt.w, a, b, tt.mid)
 			}
 		})
-	}
-}
-
-func TestEvictBefore(t *testing.T) {
-	now := at(100, 0)
-	// Live: cursor near now, the revisit horizon decides.
-	if got, want := evictBefore(now, now, 15*time.Minute, time.Hour, 48*time.Hour), now.Add(-48*time.Hour); !got.Equal(want) {
-		t.Fatalf("live bound %v, want %v", got, want)
-	}
-	// Backfill far behind: keep what the next windows and overlaps can return.
-	cursor := at(0, 0)
-	if got, want := evictBefore(cursor, now, 15*time.Minute, time.Hour, 48*time.Hour), cursor.Add(-75*time.Minute); !got.Equal(want) {
-		t.Fatalf("backfill bound %v, want %v", got, want)
 	}
 }
 

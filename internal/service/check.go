@@ -11,7 +11,6 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
 	"github.com/jelou-producer/jelou-producer/internal/config"
 	"github.com/jelou-producer/jelou-producer/internal/publish"
-	"github.com/jelou-producer/jelou-producer/internal/telemetry"
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
 
@@ -22,9 +21,7 @@ import (
 // failure wraps *jelou.AuthError. It never publishes nor creates anything.
 func Check(ctx context.Context, cfg config.Config, out io.Writer) error {
 	var errs []error
-	m := telemetry.New(nil)
-
-	jc := clientConfig(cfg, m, nil, nil)
+	jc := clientConfig(cfg, nil, nil, nil)
 	jc.Retry.MaxAttempts = 1 // say what is wrong now; no retry storm
 	client, err := jelou.New(jc)
 	if err == nil {
@@ -42,7 +39,7 @@ func Check(ctx context.Context, cfg config.Config, out io.Writer) error {
 		errs = append(errs, fmt.Errorf("jelou api: %w", err))
 	}
 
-	pc := publishConfig(cfg, m, nil)
+	pc := publishConfig(cfg, nil, nil)
 	info, err := publish.Check(ctx, pc)
 	if err != nil {
 		fmt.Fprintf(out, "FAIL  Kafka %v: %v\n", cfg.Kafka.Brokers, err)

@@ -24,13 +24,6 @@ import (
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
 
-// Readiness check names, as listed by /readyz.
-const (
-	CheckKafka = "kafka"      // the broker answers and the last write succeeded
-	CheckPoll  = "poll"       // a window completed recently
-	CheckAuth  = "jelou_auth" // the API has not rejected the credentials
-)
-
 // Options are what New needs besides the configuration. Zero fields take
 // the documented defaults.
 type Options struct {
@@ -46,8 +39,10 @@ type Options struct {
 	Clock clock.Clock
 	// HTTPClient sends API requests. Default: the client package's.
 	HTTPClient *http.Client
-	// Hooks are called after the service's own (for progress views).
-	Hooks poller.Hooks
+	// Observe, when set, wraps the service's observer (telemetry's
+	// Pipeline) for progress views: embed the one it is given and call
+	// through from each method you override.
+	Observe func(poller.Observer) poller.Observer
 	// ServeHTTP starts the metrics and health server on HTTP_ADDR.
 	ServeHTTP bool
 }
@@ -92,22 +87,26 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 	}()
 	s.metrics = telemetry.New(opts.Registry, telemetry.WithClock(opts.Clock))
 	s.health = telemetry.NewHealth(opts.Clock)
-	s.health.Require(CheckAuth, 0)
-	s.health.Require(CheckKafka, 0)
-	s.health.Require(CheckPoll, pollMaxAge(cfg))
-	s.health.Set(CheckAuth, nil)
+	s.health.Require(telemetry.CheckAuth, 0)
+	s.health.Require(telemetry.CheckKafka, 0)
+	s.health.Require(telemetry.CheckPoll, pollMaxAge(cfg))
+	s.health.Set(telemetry.CheckAuth, nil)
+	var obs poller.Observer = telemetry.NewPipeline(s.metrics, s.health, s.log)
+	if opts.Observe != nil {
+		obs = opts.Observe(obs)
+	}
 
-	client, err := jelou.New(clientConfig(cfg, s.metrics, opts.HTTPClient, s.log))
+	client, err := jelou.New(clientConfig(cfg, obs, opts.HTTPClient, s.log))
 	if err != nil {
 		return nil, fmt.Errorf("jelou client: %w", err)
 	}
 
-	pc := publishConfig(cfg, s.metrics, s.log)
+	pc := publishConfig(cfg, obs, s.log)
 	s.pub, err = publish.New(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
-	s.health.Set(CheckKafka, nil)
+	s.health.Set(telemetry.CheckKafka, nil)
 
 	s.source = checkpoint.SourceID(cfg.Jelou.BaseURL, cfg.Jelou.ClientID)
 	pcfg := poller.Config{
@@ -125,9 +124,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 		CheckpointInterval: cfg.Checkpoint.Interval,
 		PublishTimeout:     cfg.ShutdownTimeout / 2,
 		FinalSaveTimeout:   cfg.ShutdownTimeout / 2,
+		EventSource:        eventSource(cfg, s.source),
+		Mode:               eventMode(cfg),
 		Clock:              opts.Clock,
 		Logger:             s.log,
-		Hooks:              chainHooks(s.hooks(), opts.Hooks),
+		Observer:           obs,
 	}
 	storePath := cfg.Checkpoint.Path
 	if opts.Command == config.CommandBackfill {
@@ -144,8 +145,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	s.poller, err = poller.New(pcfg, NewFetcher(client, s.metrics),
-		NewPublisher(s.pub, eventSource(cfg, s.source), eventMode(cfg), s.metrics, s.log), s.store)
+	s.poller, err = poller.New(pcfg, client, s.pub, s.store)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +193,7 @@ func (s *Service) Run(ctx context.Context) error {
 	var auth *jelou.AuthError
 	switch {
 	case errors.As(err, &auth):
-		s.health.Set(CheckAuth, err)
+		s.health.Set(telemetry.CheckAuth, err)
 		s.log.Error("the Jelou API rejected the credentials; stopping (check JELOU_CLIENT_ID, JELOU_CLIENT_SECRET and JELOU_AUTH_SCHEME)", "err", err)
 	case err != nil:
 		s.log.Error("stopping", "err", err)
@@ -258,49 +258,7 @@ func (s *Service) pingKafka(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.health.Set(CheckKafka, err)
-	}
-}
-
-// hooks feed the metrics and health checks from the poller.
-func (s *Service) hooks() poller.Hooks {
-	m := s.metrics
-	return poller.Hooks{
-		WindowDone: func(kind poller.Kind, _ jelou.Window, _, _ int, _ time.Duration) {
-			m.WindowsCompleted.WithLabelValues(string(kind)).Inc()
-			if kind == poller.KindRevisit {
-				m.Revisits.Inc()
-			}
-			s.health.Set(CheckPoll, nil)
-		},
-		Published: func([]poller.Emission) { s.health.Set(CheckKafka, nil) },
-		Skipped: func(reason string) {
-			switch reason {
-			case poller.SkipMissingID, poller.SkipMissingState:
-				m.RowsRejected.WithLabelValues(reason).Inc()
-			default:
-				m.DuplicatesSkipped.WithLabelValues(reason).Inc()
-			}
-		},
-		Committed: m.SetCheckpointCursor,
-		Saved: func(_ int, err error) {
-			if err != nil {
-				m.CheckpointSaves.WithLabelValues(telemetry.CheckpointError).Inc()
-				return
-			}
-			m.CheckpointSaves.WithLabelValues(telemetry.CheckpointOK).Inc()
-		},
-		Tracked: func(n int) { m.TrackedConversations.Set(float64(n)) },
-		Failure: func(stage string, err error) {
-			if stage == "publish" {
-				s.health.Set(CheckKafka, err)
-			}
-		},
-		Drift: func(w jelou.Window, detail string, resolved bool) {
-			if resolved {
-				s.log.Info("pagination drift healed", "window", w.String(), "detail", detail)
-			}
-		},
+		s.health.Set(telemetry.CheckKafka, err)
 	}
 }
 
@@ -309,28 +267,29 @@ func pollMaxAge(cfg config.Config) time.Duration {
 	return max(3*cfg.Poll.Interval, 5*time.Minute)
 }
 
-// clientConfig maps the configuration to the API client's.
-func clientConfig(cfg config.Config, m *telemetry.Metrics, hc *http.Client, log *slog.Logger) jelou.Config {
+// clientConfig maps the configuration to the API client's. The client's
+// requests take their tokens from a lane-aware budget, so that the live
+// lane is served first.
+func clientConfig(cfg config.Config, obs jelou.Observer, hc *http.Client, log *slog.Logger) jelou.Config {
 	return jelou.Config{
 		BaseURL:      cfg.Jelou.BaseURL,
 		Credentials:  jelou.Credentials{ClientID: cfg.Jelou.ClientID, ClientSecret: jelou.Secret(cfg.Jelou.ClientSecret.Reveal())},
 		AuthScheme:   jelou.AuthScheme(cfg.Jelou.AuthScheme),
 		PageSize:     cfg.Jelou.PageSize,
 		Location:     cfg.Jelou.Timezone.Location(),
-		RateLimit:    cfg.Jelou.RateLimit,
-		RateBurst:    cfg.Jelou.RateBurst,
+		Limiter:      poller.NewBudget(cfg.Jelou.RateLimit, cfg.Jelou.RateBurst),
 		Timeout:      cfg.Jelou.Timeout,
 		MaxBodyBytes: int64(cfg.Jelou.MaxBodyBytes),
 		Retry:        jelou.RetryConfig{MaxElapsedTime: cfg.Jelou.MaxRetryTime},
 		Version:      buildinfo.Get(),
 		HTTPClient:   hc,
-		Observer:     m,
+		Observer:     obs,
 		Logger:       log,
 	}
 }
 
 // publishConfig maps the configuration to the publisher's.
-func publishConfig(cfg config.Config, m *telemetry.Metrics, log *slog.Logger) publish.Config {
+func publishConfig(cfg config.Config, obs publish.Observer, log *slog.Logger) publish.Config {
 	k := cfg.Kafka
 	return publish.Config{
 		Brokers:          k.Brokers,
@@ -353,13 +312,8 @@ func publishConfig(cfg config.Config, m *telemetry.Metrics, log *slog.Logger) pu
 		SASL: publish.SASLConfig{
 			Mechanism: k.KafkaSASL.Mechanism, Username: k.KafkaSASL.Username, Password: k.KafkaSASL.Password.Reveal(),
 		},
-		Observer: publish.ObserverFunc(func(o publish.Observation) {
-			m.KafkaWriteDuration.Observe(o.Duration.Seconds())
-			if o.Err != nil {
-				m.KafkaWriteErrors.WithLabelValues(string(o.Kind)).Inc()
-			}
-		}),
-		Logger: log,
+		Observer: obs,
+		Logger:   log,
 	}
 }
 
@@ -418,58 +372,4 @@ func eventMode(cfg config.Config) event.Mode {
 		return event.Structured
 	}
 	return m
-}
-
-// chainHooks calls a's hooks, then b's.
-func chainHooks(a, b poller.Hooks) poller.Hooks {
-	return poller.Hooks{
-		WindowDone: chain5(a.WindowDone, b.WindowDone),
-		Published:  chain1(a.Published, b.Published),
-		Skipped:    chain1(a.Skipped, b.Skipped),
-		Committed:  chain1(a.Committed, b.Committed),
-		Saved:      chain2(a.Saved, b.Saved),
-		Tracked:    chain1(a.Tracked, b.Tracked),
-		Failure:    chain2(a.Failure, b.Failure),
-		Drift:      chain3(a.Drift, b.Drift),
-	}
-}
-
-func chain1[A any](f, g func(A)) func(A) {
-	if g == nil {
-		return f
-	}
-	if f == nil {
-		return g
-	}
-	return func(a A) { f(a); g(a) }
-}
-
-func chain2[A, B any](f, g func(A, B)) func(A, B) {
-	if g == nil {
-		return f
-	}
-	if f == nil {
-		return g
-	}
-	return func(a A, b B) { f(a, b); g(a, b) }
-}
-
-func chain3[A, B, C any](f, g func(A, B, C)) func(A, B, C) {
-	if g == nil {
-		return f
-	}
-	if f == nil {
-		return g
-	}
-	return func(a A, b B, c C) { f(a, b, c); g(a, b, c) }
-}
-
-func chain5[A, B, C, D, E any](f, g func(A, B, C, D, E)) func(A, B, C, D, E) {
-	if g == nil {
-		return f
-	}
-	if f == nil {
-		return g
-	}
-	return func(a A, b B, c C, d D, e E) { f(a, b, c, d, e); g(a, b, c, d, e) }
 }

@@ -1,6 +1,8 @@
 package telemetry_test
 
 import (
+	"github.com/jelou-producer/jelou-producer/internal/poller"
+
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,9 +20,9 @@ func ExampleNew() {
 	reg := prometheus.NewRegistry()
 	m := telemetry.New(reg) // m is also the jelou.Client's Observer
 	m.Request(jelou.RequestInfo{StatusCode: 200, Status: "200", Duration: 150 * time.Millisecond})
-	m.WindowsCompleted.WithLabelValues(telemetry.WindowForward).Inc()
+	m.WindowsCompleted.WithLabelValues(poller.LaneHistory.String()).Inc()
 	fmt.Println(testutil.ToFloat64(m.APIRequests.WithLabelValues("200")))
-	fmt.Println(testutil.ToFloat64(m.WindowsCompleted.WithLabelValues(telemetry.WindowForward)))
+	fmt.Println(testutil.ToFloat64(m.WindowsCompleted.WithLabelValues(poller.LaneHistory.String())))
 	// Output:
 	// 1
 	// 1

@@ -12,18 +12,12 @@ import (
 
 	"github.com/jelou-producer/jelou-producer/internal/buildinfo"
 	"github.com/jelou-producer/jelou-producer/internal/clock"
+	"github.com/jelou-producer/jelou-producer/internal/poller"
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
 
 // Namespace prefixes every metric of this service.
 const Namespace = "jelou_producer"
-
-// Values of the kind label of windows_completed_total.
-const (
-	WindowForward = "forward" // a window of the forward walk, first pass
-	WindowLive    = "live"    // the live edge plus the settle period re-polled for late rows
-	WindowRevisit = "revisit" // a window re-polled for non-terminal conversations
-)
 
 // Values of the result label of checkpoint_saves_total.
 const (
@@ -72,6 +66,9 @@ type Metrics struct {
 	// KeyFallback counts events published under the fallback key because the
 	// conversation had no company id.
 	KeyFallback prometheus.Counter
+	// LaneBacklog is how far each lane is behind, in seconds (see
+	// [Pipeline.Covered]).
+	LaneBacklog *prometheus.GaugeVec
 
 	clock  clock.Clock
 	cursor atomic.Int64 // checkpoint cursor, Unix nanoseconds; 0 until set
@@ -128,8 +125,8 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 	})
 	m.WindowsCompleted = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "windows_completed_total",
-		Help: "Windows fully fetched with every event acknowledged, by kind (forward, live, revisit).",
-	}, []string{"kind"})
+		Help: "Windows fully fetched with every event acknowledged, by lane (live, settle, revisit, history).",
+	}, []string{"lane"})
 	m.KafkaWriteErrors = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "kafka_write_errors_total",
 		Help: "Failed Kafka produce calls, by kind.",
@@ -155,6 +152,10 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 		Namespace: Namespace, Name: "key_fallback_total",
 		Help: "Events published under the fallback key because the conversation had no company id.",
 	})
+	m.LaneBacklog = f.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "lane_backlog_seconds",
+		Help: "How far each lane is behind: live, now minus the end of the live range; settle, now minus the settled mark; history, seconds of start times not read yet.",
+	}, []string{"lane"})
 	f.NewGauge(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "build_info",
 		Help:        "Always 1; the labels give the version and Go version of the binary.",
@@ -163,8 +164,9 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 
 	// Series of known label values exist from the start, so that rate() and
 	// absence alerts work before the first increment.
-	for _, k := range []string{WindowForward, WindowLive, WindowRevisit} {
-		m.WindowsCompleted.WithLabelValues(k)
+	for _, l := range poller.Lanes {
+		m.WindowsCompleted.WithLabelValues(l.String())
+		m.LaneBacklog.WithLabelValues(l.String())
 	}
 	for _, r := range []string{CheckpointOK, CheckpointError} {
 		m.CheckpointSaves.WithLabelValues(r)
@@ -177,9 +179,11 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 
 // Request implements [jelou.Observer]: it counts one API attempt under the
 // client's status label ("200", "429", "timeout", "error") and observes its
-// duration. Rows are not counted here: conversations_fetched_total is the
-// poller's, after a page is accepted.
+// duration, and counts the rows of a page received.
 func (m *Metrics) Request(ri jelou.RequestInfo) {
+	if ri.Err == nil {
+		m.ConversationsFetched.Add(float64(ri.Rows))
+	}
 	status := ri.Status
 	if status == "" {
 		status = StatusError

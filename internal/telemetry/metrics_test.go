@@ -139,8 +139,8 @@ jelou_producer_api_requests_total{status="timeout"} 1
 	if n := testutil.CollectAndCount(m.APIRequestDuration); n != 1 {
 		t.Errorf("duration histogram has %d series", n)
 	}
-	if got := testutil.ToFloat64(m.ConversationsFetched); got != 0 {
-		t.Errorf("Request counted %v conversations; that is the poller's job", got)
+	if got := testutil.ToFloat64(m.ConversationsFetched); got != 100 {
+		t.Errorf("Request counted %v conversations, want the 100 rows of the page received", got)
 	}
 }
 

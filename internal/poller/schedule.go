@@ -1,0 +1,358 @@
+package poller
+
+import (
+	"sort"
+	"time"
+
+	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
+	"github.com/jelou-producer/jelou-producer/pkg/jelou"
+)
+
+// Lane is one stream of queries. Lanes run side by side and share one API
+// budget; a lower Lane is served first.
+type Lane int
+
+// The lanes, highest priority first.
+const (
+	// LaneLive reads the start times that appeared since its last tick,
+	// every Interval, up to now−Lag.
+	LaneLive Lane = iota
+	// LaneSettle re-reads the live range that has not settled yet (start
+	// times less than Settle old when last read), for late rows.
+	LaneSettle
+	// LaneRevisit re-reads the spans of conversations last seen in a
+	// non-terminal state, on a cadence that lengthens with their age.
+	LaneRevisit
+	// LaneHistory reads, once, the ranges nothing has read yet: the backlog
+	// from POLL_START_AT, a bounded backfill, or what was missed while the
+	// service was down.
+	LaneHistory
+)
+
+// Lanes lists every lane, highest priority first.
+var Lanes = []Lane{LaneLive, LaneSettle, LaneRevisit, LaneHistory}
+
+var laneNames = [...]string{"live", "settle", "revisit", "history"}
+
+// String returns the lane's name, which is also its metric label.
+func (l Lane) String() string {
+	if l < 0 || int(l) >= len(laneNames) {
+		return "unknown"
+	}
+	return laneNames[l]
+}
+
+// Query is one window a lane asks the API for.
+type Query struct {
+	// Lane is the lane that planned it.
+	Lane Lane
+	// Window is the range of start times asked for.
+	Window jelou.Window
+	// Planned is when it was planned, and Edge that time minus Lag.
+	Planned, Edge time.Time
+
+	ticket int       // history: position in the gap's ordered commit
+	gap    time.Time // history: end of the gap it belongs to
+	bucket time.Time // revisit: the bucket's key
+}
+
+// scheduleConfig is the part of Config the schedule needs.
+type scheduleConfig struct {
+	Window, Interval, Lag, Settle time.Duration
+	Revisit, RevisitInterval      time.Duration
+	// End, when set, makes the schedule a bounded backfill: the history
+	// lane alone, up to End.
+	End time.Time
+}
+
+// Schedule decides what each lane queries next, from times and from what
+// was read so far (its Coverage); it does no I/O, reads no clock and
+// starts nothing, so it is tested with tables of times alone. The poller
+// holds it under a lock: it is not safe for concurrent use.
+//
+// Per lane: Live, Settle, Revisits and History return the query due at
+// now, or when to ask again (a zero time: after the next Done). Done
+// records a query whose rows Kafka acknowledged.
+type Schedule struct {
+	cfg scheduleConfig
+	cov checkpoint.Coverage
+
+	lastLive, lastSettle time.Time
+
+	work    *prefix   // ordered commit of the gap being worked, nil if none
+	workEnd time.Time // end of that gap (gaps never share an end)
+	next    time.Time // next start time to hand out in it
+
+	revisited map[time.Time]time.Time // bucket key → last revisit planned
+	swept     bool                    // a first revisit sweep was planned
+}
+
+// newSchedule returns a schedule resuming from cov.
+func newSchedule(cfg scheduleConfig, cov checkpoint.Coverage) *Schedule {
+	return &Schedule{cfg: cfg, cov: cov, revisited: make(map[time.Time]time.Time)}
+}
+
+// initialCoverage is where a source without a checkpoint starts, with the
+// first live edge at edge: the live lane reads the recent past (the settle
+// period, at least an interval), history reads [start, that].
+func initialCoverage(cfg scheduleConfig, start, edge time.Time) checkpoint.Coverage {
+	if !cfg.End.IsZero() {
+		return checkpoint.Coverage{
+			History: []jelou.Window{{Start: start, End: cfg.End}},
+			Live:    jelou.Window{Start: cfg.End, End: cfg.End},
+			Settled: cfg.End,
+		}
+	}
+	floor := edge.Add(-max(cfg.Settle, cfg.Interval))
+	if floor.Before(start) {
+		floor = start
+	}
+	cov := checkpoint.Coverage{Live: jelou.Window{Start: floor, End: floor}, Settled: floor}
+	if start.Before(floor) {
+		cov.History = []jelou.Window{{Start: start, End: floor}}
+	}
+	return cov
+}
+
+// migrateCursor is the coverage of a version 1 checkpoint, which held only
+// a cursor: every start before it was read once, and the settle period
+// behind it may not have settled.
+func migrateCursor(cfg scheduleConfig, cursor time.Time) checkpoint.Coverage {
+	if !cfg.End.IsZero() {
+		cov := checkpoint.Coverage{Live: jelou.Window{Start: cfg.End, End: cfg.End}, Settled: cfg.End}
+		if cursor.Before(cfg.End) {
+			cov.History = []jelou.Window{{Start: cursor, End: cfg.End}}
+		}
+		return cov
+	}
+	from := cursor.Add(-cfg.Settle)
+	return checkpoint.Coverage{Live: jelou.Window{Start: from, End: cursor}, Settled: from}
+}
+
+// Coverage returns a copy of what was read and acknowledged so far.
+func (s *Schedule) Coverage() checkpoint.Coverage {
+	c := s.cov
+	c.History = append([]jelou.Window(nil), s.cov.History...)
+	return c
+}
+
+// backfill reports whether the schedule is a bounded backfill.
+func (s *Schedule) backfill() bool { return !s.cfg.End.IsZero() }
+
+// Finished reports whether a bounded backfill has read everything.
+func (s *Schedule) Finished() bool { return s.backfill() && len(s.cov.History) == 0 }
+
+// edge is now−Lag to the second, and never past End.
+func (s *Schedule) edge(now time.Time) time.Time {
+	e := now.Add(-s.cfg.Lag).Truncate(time.Second)
+	if s.backfill() && e.After(s.cfg.End) {
+		e = s.cfg.End
+	}
+	return e
+}
+
+// rebase moves the live range up when the live lane fell more than a
+// settle period and an interval behind the edge (the service was down, or
+// the API was): what it had not settled becomes a history gap, read once
+// (it is old enough to be settled by that read), and the live lane starts
+// again from the recent past, so the freshest rows do not wait behind
+// hours of backlog.
+func (s *Schedule) rebase(edge time.Time) {
+	back := max(s.cfg.Settle, s.cfg.Interval)
+	if !s.cov.Live.End.Before(edge.Add(-back - s.cfg.Interval)) {
+		return
+	}
+	floor := edge.Add(-back)
+	if s.cov.Settled.Before(floor) {
+		s.cov.History = append(s.cov.History, jelou.Window{Start: s.cov.Settled, End: floor})
+	}
+	s.cov.Live = jelou.Window{Start: floor, End: floor}
+	s.cov.Settled = floor
+}
+
+// Live returns the live query due at now: [end of the live range, now−Lag],
+// once every Interval.
+func (s *Schedule) Live(now time.Time) (Query, bool, time.Time) {
+	if s.backfill() {
+		return Query{}, false, time.Time{}
+	}
+	if !s.lastLive.IsZero() && now.Before(s.lastLive.Add(s.cfg.Interval)) {
+		return Query{}, false, s.lastLive.Add(s.cfg.Interval)
+	}
+	s.lastLive = now
+	edge := s.edge(now)
+	s.rebase(edge)
+	if !edge.After(s.cov.Live.End) {
+		return Query{}, false, now.Add(s.cfg.Interval)
+	}
+	return Query{Lane: LaneLive, Window: jelou.Window{Start: s.cov.Live.End, End: edge}, Planned: now, Edge: edge}, true, time.Time{}
+}
+
+// Settle returns the settle query due at now: the part of the live range
+// not settled yet, [Settled, end of the live range], once every Interval.
+func (s *Schedule) Settle(now time.Time) (Query, bool, time.Time) {
+	if s.backfill() {
+		return Query{}, false, time.Time{}
+	}
+	if !s.lastSettle.IsZero() && now.Before(s.lastSettle.Add(s.cfg.Interval)) {
+		return Query{}, false, s.lastSettle.Add(s.cfg.Interval)
+	}
+	s.lastSettle = now
+	if !s.cov.Live.End.After(s.cov.Settled) {
+		return Query{}, false, now.Add(s.cfg.Interval)
+	}
+	w := jelou.Window{Start: s.cov.Settled, End: s.cov.Live.End}
+	return Query{Lane: LaneSettle, Window: w, Planned: now, Edge: s.edge(now)}, true, time.Time{}
+}
+
+// bucket is the span of start times of the non-terminal conversations in
+// one Window-aligned bucket.
+type bucket struct {
+	key        time.Time
+	first, end time.Time
+}
+
+// RevisitRange is the range of start times revisits cover at now: younger
+// than Revisit, and settled (the settle lane re-reads what is not).
+func (s *Schedule) RevisitRange(now time.Time) (from, to time.Time) {
+	return now.Add(-s.cfg.Revisit), s.cov.Settled
+}
+
+// revisitEvery is the pause between two revisits of a bucket whose newest
+// conversation is age old: an eighth of its age, between base and an hour.
+func revisitEvery(age, base time.Duration) time.Duration {
+	return min(max(age/8, base), time.Hour)
+}
+
+// Revisits returns the revisit queries due at now for the buckets of
+// non-terminal conversations in RevisitRange, oldest first. The first call
+// finds every bucket due (the process may have been down while they
+// changed); later, a bucket seen for the first time has just settled and
+// is first due RevisitInterval after.
+func (s *Schedule) Revisits(now time.Time, buckets []bucket) []Query {
+	if s.backfill() || s.cfg.Revisit <= 0 {
+		return nil
+	}
+	var due []Query
+	keep := make(map[time.Time]bool, len(buckets))
+	for _, b := range buckets {
+		keep[b.key] = true
+		last, known := s.revisited[b.key]
+		if !known && s.swept {
+			s.revisited[b.key] = now
+			continue
+		}
+		if !known || now.Sub(last) >= revisitEvery(now.Sub(b.end), s.cfg.RevisitInterval) {
+			// A one-second pad keeps the range non-empty for a single conversation.
+			w := jelou.Window{Start: b.first, End: b.end.Add(time.Second)}
+			due = append(due, Query{Lane: LaneRevisit, Window: w, Planned: now, Edge: s.edge(now), bucket: b.key})
+		}
+	}
+	s.swept = true
+	for k := range s.revisited {
+		if !keep[k] {
+			delete(s.revisited, k) // nothing left to revisit there
+		}
+	}
+	sort.Slice(due, func(i, j int) bool { return due[i].bucket.Before(due[j].bucket) })
+	return due
+}
+
+// History returns the next history window: the next Window-long piece of
+// the newest gap (so that what was missed most recently is read first),
+// in order within a gap. A bounded backfill waits for windows past
+// now−Lag. The wake time is zero when only a Done can make more work.
+func (s *Schedule) History(now time.Time) (Query, bool, time.Time) {
+	edge := s.edge(now)
+	if s.work == nil || !s.next.Before(s.workEnd) {
+		if s.work != nil && s.work.pending() > 0 {
+			return Query{}, false, time.Time{} // the gap's last windows are in flight
+		}
+		if !s.pickGap() {
+			return Query{}, false, time.Time{}
+		}
+	}
+	end := earliest(s.next.Add(s.cfg.Window), s.workEnd)
+	if s.backfill() && end.After(edge) {
+		end = edge
+	}
+	if !end.After(s.next) {
+		return Query{}, false, now.Add(s.cfg.Interval) // the backfill's end is not reachable yet
+	}
+	w := jelou.Window{Start: s.next, End: end}
+	s.next = end
+	return Query{Lane: LaneHistory, Window: w, Planned: now, Edge: edge, ticket: s.work.add(end), gap: s.workEnd}, true, time.Time{}
+}
+
+// pickGap starts work on the newest gap.
+func (s *Schedule) pickGap() bool {
+	if len(s.cov.History) == 0 {
+		s.work = nil
+		return false
+	}
+	g := s.cov.History[len(s.cov.History)-1]
+	s.work, s.workEnd, s.next = newPrefix(g.Start), g.End, g.Start
+	return true
+}
+
+// Done records that q was read and its rows acknowledged by Kafka.
+func (s *Schedule) Done(q Query) {
+	switch q.Lane {
+	case LaneLive:
+		if !q.Window.Start.After(s.cov.Live.End) && q.Window.End.After(s.cov.Live.End) {
+			s.cov.Live.End = q.Window.End
+		}
+	case LaneSettle:
+		if q.Window.Start.After(s.cov.Settled) {
+			return // a rebase moved past it
+		}
+		settled := earliest(earliest(q.Window.End, q.Edge.Add(-s.cfg.Settle)), s.cov.Live.End)
+		if settled.After(s.cov.Settled) {
+			s.cov.Settled = settled
+		}
+	case LaneRevisit:
+		s.revisited[q.bucket] = q.Planned
+	case LaneHistory:
+		if s.work == nil || !q.gap.Equal(s.workEnd) {
+			return
+		}
+		cursor := s.work.complete(q.ticket)
+		i := s.gapIndex(q.gap)
+		if i < 0 {
+			return
+		}
+		s.cov.History[i].Start = cursor
+		if !cursor.Before(s.workEnd) && s.work.pending() == 0 {
+			s.cov.History = append(s.cov.History[:i], s.cov.History[i+1:]...)
+			s.work = nil
+		}
+	}
+}
+
+func (s *Schedule) gapIndex(end time.Time) int {
+	for i, g := range s.cov.History {
+		if g.End.Equal(end) {
+			return i
+		}
+	}
+	return -1
+}
+
+// EvictBefore is the start time before which no lane can return a row
+// again: behind every history gap and the settled mark by a window (the
+// boundaries overlap), and older than the revisit horizon.
+func (s *Schedule) EvictBefore(now time.Time) time.Time {
+	b := s.cov.Settled
+	if len(s.cov.History) > 0 && s.cov.History[0].Start.Before(b) {
+		b = s.cov.History[0].Start
+	}
+	return earliest(b.Add(-s.cfg.Window), now.Add(-s.cfg.Revisit))
+}
+
+// earliest returns the earlier of a and b.
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}

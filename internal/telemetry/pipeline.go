@@ -1,0 +1,126 @@
+package telemetry
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
+	"github.com/jelou-producer/jelou-producer/internal/poller"
+	"github.com/jelou-producer/jelou-producer/internal/publish"
+	"github.com/jelou-producer/jelou-producer/pkg/jelou"
+)
+
+// Readiness check names, as listed by /readyz.
+const (
+	CheckKafka = "kafka"      // the broker answers and the last write succeeded
+	CheckPoll  = "poll"       // a window completed recently
+	CheckAuth  = "jelou_auth" // the API has not rejected the credentials
+)
+
+// Pipeline implements [poller.Observer], the one interface through which
+// the API client, the Kafka writer and the poller report what they do: it
+// feeds the metrics and the readiness checks. Safe for concurrent use.
+type Pipeline struct {
+	*Metrics
+	health *Health
+	log    *slog.Logger
+}
+
+var _ poller.Observer = (*Pipeline)(nil)
+
+// NewPipeline returns the observer feeding m and h. h and log may be nil.
+func NewPipeline(m *Metrics, h *Health, log *slog.Logger) *Pipeline {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Pipeline{Metrics: m, health: h, log: log}
+}
+
+func (p *Pipeline) setHealth(check string, err error) {
+	if p.health != nil {
+		p.health.Set(check, err)
+	}
+}
+
+// ObservePublish implements [publish.Observer]: it observes the produce
+// call's duration and counts a failure by kind.
+func (p *Pipeline) ObservePublish(o publish.Observation) {
+	p.KafkaWriteDuration.Observe(o.Duration.Seconds())
+	if o.Err != nil {
+		p.KafkaWriteErrors.WithLabelValues(string(o.Kind)).Inc()
+	}
+}
+
+// QueryDone counts a completed window by lane and marks polling healthy.
+func (p *Pipeline) QueryDone(lane poller.Lane, _ jelou.Window, _, _ int, _ time.Duration) {
+	p.WindowsCompleted.WithLabelValues(lane.String()).Inc()
+	if lane == poller.LaneRevisit {
+		p.Revisits.Inc()
+	}
+	p.setHealth(CheckPoll, nil)
+}
+
+// Published counts the acknowledged events by state and those sent under
+// the fallback key, and marks Kafka healthy.
+func (p *Pipeline) Published(batch []poller.Emission) {
+	fallbacks := 0
+	for _, e := range batch {
+		p.EventsPublished.WithLabelValues(StateLabel(e.Conversation.State)).Inc()
+		if e.FallbackKey {
+			fallbacks++
+		}
+	}
+	p.KeyFallback.Add(float64(fallbacks))
+	p.setHealth(CheckKafka, nil)
+}
+
+// Skipped counts a row dedupe did not publish again.
+func (p *Pipeline) Skipped(reason string) { p.DuplicatesSkipped.WithLabelValues(reason).Inc() }
+
+// Rejected counts a row that can never be published.
+func (p *Pipeline) Rejected(reason string) { p.RowsRejected.WithLabelValues(reason).Inc() }
+
+// Covered sets lane_backlog_seconds: how far the live range's end is
+// behind now, how far the settled mark is, and how much history (in
+// seconds of start times) is still unread.
+func (p *Pipeline) Covered(c checkpoint.Coverage, now time.Time) {
+	var history time.Duration
+	for _, g := range c.History {
+		history += g.End.Sub(g.Start)
+	}
+	p.LaneBacklog.WithLabelValues(poller.LaneHistory.String()).Set(history.Seconds())
+	if !c.Live.End.IsZero() {
+		p.LaneBacklog.WithLabelValues(poller.LaneLive.String()).Set(max(now.Sub(c.Live.End), 0).Seconds())
+		p.LaneBacklog.WithLabelValues(poller.LaneSettle.String()).Set(max(now.Sub(c.Settled), 0).Seconds())
+	}
+}
+
+// Saved counts a checkpoint save by result; a successful one moves the
+// cursor behind checkpoint_lag_seconds, a failed one leaves it, so the lag
+// keeps growing while saves fail.
+func (p *Pipeline) Saved(cp *checkpoint.Checkpoint, _ int, err error) {
+	if err != nil {
+		p.CheckpointSaves.WithLabelValues(CheckpointError).Inc()
+		return
+	}
+	p.CheckpointSaves.WithLabelValues(CheckpointOK).Inc()
+	p.SetCheckpointCursor(cp.Cursor)
+}
+
+// Tracked sets tracked_conversations.
+func (p *Pipeline) Tracked(n int) { p.TrackedConversations.Set(float64(n)) }
+
+// Failure marks Kafka unhealthy when a write failed; the write is retried.
+func (p *Pipeline) Failure(stage string, err error) {
+	if stage == "publish" {
+		p.setHealth(CheckKafka, err)
+	}
+}
+
+// Drift logs a window whose pagination drift was healed by a re-fetch or a
+// split (one that was not is logged by the poller as a warning).
+func (p *Pipeline) Drift(w jelou.Window, detail string, resolved bool) {
+	if resolved {
+		p.log.Info("pagination drift healed", "window", w.String(), "detail", detail)
+	}
+}
