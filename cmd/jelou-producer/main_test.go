@@ -441,7 +441,7 @@ func TestSIGTERM(t *testing.T) {
 	}
 
 	cmd, stderr := start()
-	waitFor(stderr, `"kind":"live"`)
+	waitFor(stderr, `"lane":"live"`)
 	stop(cmd, stderr)
 	source := checkpoint.SourceID(f.url, "sim-client")
 	st, err := checkpoint.NewFile(filepath.Join(f.dir, "checkpoint.json"))
@@ -459,7 +459,7 @@ func TestSIGTERM(t *testing.T) {
 
 	cmd, stderr = start()
 	waitFor(stderr, "checkpoint loaded")
-	waitFor(stderr, `"kind":"live"`)
+	waitFor(stderr, `"lane":"live"`)
 	stop(cmd, stderr)
 	after := f.pairs(t)
 	for p, n := range after {

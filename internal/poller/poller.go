@@ -195,6 +195,10 @@ type Poller struct {
 	saveMu   sync.Mutex
 	lastSave time.Time // guarded by saveMu
 
+	// caughtUp is set once no history gap is left in this life; the
+	// poller then logs "caught up".
+	caughtUp atomic.Bool
+
 	// changed is set when coverage moved or Kafka acknowledged events
 	// since the last save; an unforced save of an unchanged state is
 	// skipped.
@@ -258,6 +262,7 @@ func (p *Poller) Run(ctx context.Context) (err error) {
 			err = serr
 		}
 	}()
+	p.noteCaughtUp(p.Coverage())
 	err = p.runLanes(ctx)
 	if ctx.Err() != nil {
 		// Stopping was asked for: what failed after that (an abandoned
@@ -402,10 +407,19 @@ func (p *Poller) runQuery(ctx context.Context, q Query) error {
 	p.wake = make(chan struct{})
 	p.mu.Unlock()
 	p.changed.Store(true)
+	p.noteCaughtUp(cov)
 	p.obs.Covered(cov, now)
 	p.index.Evict(bound)
 	p.obs.Tracked(p.index.Len())
 	return nil
+}
+
+// noteCaughtUp logs "caught up" the first time in this life that no history
+// gap is left.
+func (p *Poller) noteCaughtUp(cov checkpoint.Coverage) {
+	if len(cov.History) == 0 && !p.caughtUp.Swap(true) {
+		p.cfg.Logger.Info("caught up", "source", p.cfg.Source, "cursor", cov.Frontier().UTC().Format(time.RFC3339))
+	}
 }
 
 // runSaver saves the checkpoint every CheckpointInterval while something

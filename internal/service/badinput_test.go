@@ -28,11 +28,11 @@ func TestRunBadRows(t *testing.T) {
 		check func(t *testing.T, r *running, bad []topicEvent)
 	}{
 		{jelousim.FaultMissingID, func(t *testing.T, r *running, bad []topicEvent) {
-			wantRejected(t, r, poller.SkipMissingID, injected)
+			wantRejected(t, r, poller.RejectMissingID, injected)
 			wantNoBad(t, bad)
 		}},
 		{jelousim.FaultMissingState, func(t *testing.T, r *running, bad []topicEvent) {
-			wantRejected(t, r, poller.SkipMissingState, injected)
+			wantRejected(t, r, poller.RejectMissingState, injected)
 			wantNoBad(t, bad)
 		}},
 		{jelousim.FaultUnknownState, func(t *testing.T, r *running, bad []topicEvent) {

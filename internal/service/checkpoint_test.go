@@ -51,10 +51,10 @@ func TestRunCheckpointTrouble(t *testing.T) {
 		}, errorAs[*checkpoint.CorruptError]},
 		{"future version", func(t *testing.T, h *harness, cfg *config.Config) string {
 			b := readFile(t, cfg.Checkpoint.Path)
-			if !bytes.Contains(b, []byte(`"version":1,`)) {
-				t.Fatalf("checkpoint header has no version 1: %.200s", b)
+			if !bytes.Contains(b, []byte(`"version":2,`)) {
+				t.Fatalf("checkpoint header has no version 2: %.200s", b)
 			}
-			writeFile(t, cfg.Checkpoint.Path, bytes.Replace(b, []byte(`"version":1,`), []byte(`"version":99,`), 1))
+			writeFile(t, cfg.Checkpoint.Path, bytes.Replace(b, []byte(`"version":2,`), []byte(`"version":99,`), 1))
 			return cfg.Checkpoint.Path
 		}, errorAs[*checkpoint.VersionError]},
 		{"another source's", func(t *testing.T, h *harness, cfg *config.Config) string {

@@ -19,17 +19,22 @@
 //	| jelou_producer_duplicates_skipped_total       | counter   | reason: e.g. published, regressed         | rows skipped by dedupe |
 //	| jelou_producer_rows_rejected_total            | counter   | reason: e.g. missing_id                   | rows that could not become an event |
 //	| jelou_producer_revisits_total                 | counter   |                                           | windows re-queried for non-terminal conversations |
-//	| jelou_producer_windows_completed_total        | counter   | kind: forward, live, revisit              | windows fetched with every event acknowledged |
+//	| jelou_producer_windows_completed_total        | counter   | lane: live, settle, revisit, history      | windows fetched with every event acknowledged |
 //	| jelou_producer_kafka_write_errors_total       | counter   | kind: e.g. timeout, broker, too_large     | failed produce calls |
 //	| jelou_producer_kafka_write_duration_seconds   | histogram |                                           | produce call latency until acknowledged |
 //	| jelou_producer_checkpoint_saves_total         | counter   | result: ok, error                         | checkpoint saves |
 //	| jelou_producer_checkpoint_lag_seconds         | gauge     |                                           | now − saved cursor, computed at scrape; 0 before the first save |
 //	| jelou_producer_tracked_conversations          | gauge     |                                           | conversations in the dedupe index |
 //	| jelou_producer_key_fallback_total             | counter   |                                           | events keyed by the fallback because company.id was missing |
+//	| jelou_producer_lane_backlog_seconds           | gauge     | lane: live, settle, revisit, history      | how far a lane is behind (live: now − end of the live range; settle: now − settled mark; history: seconds of start times unread) |
 //	| jelou_producer_build_info                     | gauge     | version, goversion                        | always 1 |
 //
 // The reason and kind values marked "e.g." are chosen by the packages that
 // count them; each must stay a short fixed list.
+//
+// [Pipeline] implements the poller's Observer, the one interface through
+// which the API client, the Kafka writer and the poller report what they
+// do; it feeds these metrics and the readiness checks.
 //
 // # Health
 //

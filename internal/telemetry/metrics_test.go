@@ -100,7 +100,8 @@ func TestKnownLabelsStartAtZero(t *testing.T) {
 		c    prometheus.Collector
 		want int
 	}{
-		{"windows_completed_total", m.WindowsCompleted, 3},
+		{"windows_completed_total", m.WindowsCompleted, 4},
+		{"lane_backlog_seconds", m.LaneBacklog, 4},
 		{"checkpoint_saves_total", m.CheckpointSaves, 2},
 		{"events_published_total", m.EventsPublished, 4},
 	}

@@ -197,10 +197,10 @@ func phaseOf(pr *proc) string {
 		if l.Msg != "window done" {
 			continue
 		}
-		switch l.Kind {
-		case "forward":
+		switch l.Lane {
+		case "history":
 			phase = "backfill"
-		case "live", "revisit":
+		case "live", "settle", "revisit":
 			phase = "live"
 		}
 	}
@@ -211,7 +211,7 @@ func phaseOf(pr *proc) string {
 func waitForward(t *testing.T, pr *proc, limit time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
-	for windowsDone(pr, "forward") == 0 {
+	for windowsDone(pr, "history") == 0 {
 		if !pr.running() || time.Now().After(deadline) {
 			t.Fatalf("%s completed no forward window:\n%s", pr.name, tail(pr.log, 10))
 		}
@@ -230,9 +230,9 @@ func waitSweep(t *testing.T, pr *proc, limit time.Duration) {
 			if l.Msg != "window done" {
 				continue
 			}
-			if l.Kind == "revisit" {
+			if l.Lane == "revisit" {
 				revisited = true
-			} else if l.Kind == "live" && revisited {
+			} else if l.Lane == "live" && revisited {
 				return
 			}
 		}

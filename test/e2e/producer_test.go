@@ -98,7 +98,7 @@ func (p *producer) start() *proc {
 type logLine struct {
 	Level string `json:"level"`
 	Msg   string `json:"msg"`
-	Kind  string `json:"kind"`
+	Lane  string `json:"lane"`
 	raw   string
 }
 
@@ -118,23 +118,24 @@ func logs(pr *proc) []logLine {
 	return out
 }
 
-// windowsDone counts the windows of a kind (forward, live, revisit) a life
+// windowsDone counts the windows of a lane (live, settle, revisit, history) a life
 // completed so far.
-func windowsDone(pr *proc, kind string) int {
+func windowsDone(pr *proc, lane string) int {
 	n := 0
 	for _, l := range logs(pr) {
-		if l.Msg == "window done" && l.Kind == kind {
+		if l.Msg == "window done" && l.Lane == lane {
 			n++
 		}
 	}
 	return n
 }
 
-// waitLive waits until the life completed n live windows (caught up).
+// waitLive waits until the life caught up (its history lane read every
+// gap: the "caught up" log line) and then completed n live windows.
 func (p *producer) waitLive(pr *proc, n int, limit time.Duration) {
 	p.t.Helper()
 	deadline := time.Now().Add(limit)
-	for windowsDone(pr, "live") < n {
+	for liveAfterCatchUp(pr) < n {
 		if !pr.running() {
 			p.t.Fatalf("%s exited (code %d) before reaching the live edge:\n%s", pr.name, pr.exitCode(), tail(pr.log, 20))
 		}
@@ -143,6 +144,21 @@ func (p *producer) waitLive(pr *proc, n int, limit time.Duration) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// liveAfterCatchUp counts the live windows a life completed after it
+// logged "caught up".
+func liveAfterCatchUp(pr *proc) int {
+	n, caught := 0, false
+	for _, l := range logs(pr) {
+		switch {
+		case l.Msg == "caught up":
+			caught = true
+		case caught && l.Msg == "window done" && l.Lane == "live":
+			n++
+		}
+	}
+	return n
 }
 
 // readyz returns the status code and body of /readyz (0 when the server

@@ -30,13 +30,13 @@ func TestCleanStop(t *testing.T) {
 	pr := p.start()
 	// Wait until the backfill is well under way: windows done, more in flight.
 	deadline := time.Now().Add(time.Minute)
-	for windowsDone(pr, "forward") < 8 {
+	for windowsDone(pr, "history") < 8 {
 		if time.Now().After(deadline) || !pr.running() {
 			t.Fatalf("backfill did not start:\n%s", tail(pr.log, 10))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	doneBefore := windowsDone(pr, "forward")
+	doneBefore := windowsDone(pr, "history")
 	code, took, err := pr.signal(syscall.SIGTERM, shutdown)
 	if err != nil || code != 0 {
 		t.Fatalf("SIGTERM during the backfill: exit %d after %s (SHUTDOWN_TIMEOUT %s), %v\n%s", code, took, shutdown, err, tail(pr.log, 10))
