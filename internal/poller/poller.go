@@ -422,12 +422,17 @@ func (p *Poller) noteCaughtUp(cov checkpoint.Coverage) {
 	}
 }
 
-// runSaver saves the checkpoint every CheckpointInterval while something
+// runSaver saves the checkpoint every CheckpointInterval of wall time (the
+// interval bounds I/O, whatever the configured clock) while something
 // changed.
 func (p *Poller) runSaver(ctx context.Context) error {
+	t := time.NewTicker(p.cfg.CheckpointInterval)
+	defer t.Stop()
 	for {
-		if err := p.sleep(ctx, p.cfg.CheckpointInterval); err != nil {
-			return err
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
 		}
 		if err := p.save(ctx, false); err != nil {
 			p.failure("checkpoint", err)

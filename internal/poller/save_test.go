@@ -203,3 +203,37 @@ func TestAStateSeenBeforeADriftRefetchIsPublishedBeforeTheNewOne(t *testing.T) {
 		t.Fatalf("published %v, want active then closed", got)
 	}
 }
+
+// countingObserver counts what the poller reports as published and rejected.
+type countingObserver struct {
+	recordingObserver
+	rejected map[string]int
+}
+
+func (c *countingObserver) Rejected(reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rejected[reason]++
+}
+
+// TestUnencodableRowsAreRejectedNotPublished pins events_published_total
+// to what Kafka acknowledged: a row whose raw JSON cannot be encoded used
+// to be counted as published along with the rest of its batch.
+func TestUnencodableRowsAreRejectedNotPublished(t *testing.T) {
+	bad := jelou.Conversation{ID: "b1", State: jelou.StateActive, StartAt: at(0, 20), Raw: []byte(`{"_id":`)}
+	f := &scriptedFetcher{results: []*jelou.WindowResult{rows(false, a1(jelou.StateActive), bad)}}
+	obs := &countingObserver{rejected: map[string]int{}}
+	p, err := New(Config{Source: "s", Start: t0, End: at(1, 0), Window: time.Hour, Observer: obs}, f, noWrite{}, &countingStore{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(obs.got) != 1 || obs.got[0].Conversation.ID != "a1" {
+		t.Fatalf("reported as published: %v; want a1 alone", obs.got)
+	}
+	if obs.rejected[RejectUnencodable] != 1 {
+		t.Fatalf("rejected %v, want one unencodable row", obs.rejected)
+	}
+}

@@ -269,3 +269,47 @@ func writeFile(t *testing.T, path string, b []byte) {
 		t.Fatal(err)
 	}
 }
+
+// TestCheckpointLagGrowsWhileSavesFail pins checkpoint_lag_seconds to the
+// last checkpoint that was really stored: it used to follow the cursor as
+// windows completed, so it stayed small while every save failed, which is
+// exactly when it must grow.
+func TestCheckpointLagGrowsWhileSavesFail(t *testing.T) {
+	h := newHarness(t, simOptions{count: 500})
+	cfg := h.config()
+	dir := filepath.Join(h.dir, "ckpt")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Checkpoint.Path = filepath.Join(dir, "checkpoint")
+	r := h.start(cfg, service.Options{})
+	h.waitCursor(r, t0.Add(-time.Minute), 30*time.Second) // caught up, saves succeeding
+	lag := func() time.Duration {
+		return time.Duration(metric(t, r.reg, "jelou_producer_checkpoint_lag_seconds", nil) * float64(time.Second))
+	}
+	for deadline := time.Now().Add(10 * time.Second); lag() <= 0 || lag() > 30*time.Minute; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("checkpoint lag %s while saves succeed, want a positive lag under 30 simulated minutes", lag())
+		}
+	}
+	// Saves fail from now on: the checkpoint's directory becomes a file.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, []byte("not a directory"))
+	broke := h.clk.Now()
+	deadline := time.Now().Add(30 * time.Second)
+	for metric(t, r.reg, "jelou_producer_checkpoint_saves_total", map[string]string{"result": "error"}) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("no failed checkpoint save within 30 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // 20 simulated minutes of polling, every save failing
+	if l, since := lag(), h.clk.Now().Sub(broke); l < since {
+		t.Fatalf("checkpoint lag %s after saves failed for %s of simulated time: it must grow while nothing is stored", l, since)
+	}
+	if n := metric(t, r.reg, "jelou_producer_windows_completed_total", map[string]string{"lane": "live"}); n == 0 {
+		t.Fatal("no live window completed: the test proves nothing about the cursor moving")
+	}
+}
