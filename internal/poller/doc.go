@@ -1,49 +1,73 @@
 // Package poller provides the loop that turns Jelou's date-range API into a
-// complete, duplicate-free stream of (conversation, state) events: it walks
-// time windows, re-polls recent ones, revisits conversations still active,
-// dedupes, publishes and commits an offset checkpoint.
+// complete, duplicate-free stream of (conversation, state) events: fetch →
+// dedupe → encode → write → commit, in four lanes that share one request
+// budget.
+//
+// # Lanes
+//
+// What has been read is the Coverage (stored in the checkpoint): history
+// gaps not read yet, the live range read at least once, and the settled mark
+// inside it. Four lanes run side by side, each asking the [Schedule] what is
+// due:
+//
+//   - live: every Interval, [end of the live range, now−Lag]; the freshest
+//     rows, and nothing else, so its cost follows the interval's volume.
+//   - settle: every Interval, the part of the live range not settled yet
+//     ([Settled, end of the live range]); rows that become visible after
+//     their start time was first read (late rows) are found there for
+//     Settle. A start time is settled once it was read Settle after it
+//     began.
+//   - revisit: the spans of conversations last seen in a non-terminal state
+//     (Window-aligned buckets), re-read when due: RevisitInterval after the
+//     last visit, growing with age (age/8, at most 1h), until they reach a
+//     terminal state or are older than Revisit. After a start every bucket
+//     is due once.
+//   - history: the gaps, newest first, in Window-long windows with up to
+//     Concurrency in flight. A gap's start passes a window only when it and
+//     every earlier window of the gap are acknowledged ([prefix]).
+//
+// Requests of all lanes take their tokens from one [Budget], which serves a
+// waiting live request before any other, then settle, revisit, history: the
+// live edge keeps its cadence during a backfill, a catch-up or a long
+// revisit sweep.
+//
+// # Start and restart
+//
+// Without a checkpoint the live lane starts at now−Lag−max(Settle,
+// Interval), so its first query reads the recent past; history reads from
+// Start up to there. With one, every lane resumes from its coverage. When
+// the live range fell more than a settle period and an interval behind the
+// edge (the service was down, or the API was), its unsettled part becomes a
+// history gap, read once (old enough to be settled by that read), and the
+// live range starts again from the recent past. A checkpoint of format
+// version 1 (a cursor only) is read as a live range ending at the cursor
+// whose last Settle is not settled.
 //
 // # Windows
 //
-// A cursor moves over successive windows [cursor, cursor+Window]. The API's
-// end bound is inclusive, so consecutive windows share their boundary second:
-// they overlap rather than risk a gap, and dedupe absorbs the overlap. While
-// the cursor is more than one window behind now−Lag, up to Concurrency windows
-// are in flight at once (backfill). The cursor passes a window only when it
-// and every earlier window were fetched and every event from them was
-// acknowledged by Kafka. Empty windows advance the cursor like any other.
-//
-// Once caught up (live mode), every Interval the poller queries
-// [min(cursor, now−Lag−Settle, settled), now−Lag], so rows that become
-// visible after their window was first polled (late rows) are still found
-// for Settle. The settled watermark is how far every start time has been
-// queried at least Settle after it began; it holds the live query back after
-// a stall (an outage, a long backfill, a restart) so that the stall does not
-// eat into anyone's settle period.
-//
-// A window whose first page promises more than MaxPages pages, or that the API
-// rejects with 422 as too wide, is split in halves (down to MinWindow). When
-// pages of one window disagree (total changes between pages, fewer rows than
-// promised), the window is fetched again, then split; drift that survives
-// that at MinWindow is published, logged and counted, never silently dropped.
-//
-// # Revisits
-//
-// Conversations last seen in a non-terminal state are revisited: the span of
-// their start times inside each Window-aligned bucket is queried again when
-// due. A bucket is due RevisitInterval after its last visit, growing with the
-// age of its conversations (age/8, at most 1h), until it holds no
-// non-terminal conversation or every one is older than Revisit. The extra
-// requests per hour are therefore bounded by the number of such buckets
-// (Revisit/Window) times their pages, and are counted.
+// Windows are inclusive at both ends: consecutive windows share their
+// boundary second and dedupe absorbs the overlap. A window whose first page
+// promises more than MaxPages pages, or that the API rejects with 422 as too
+// wide, is split in halves down to MinWindow, where every page is taken (the
+// client then pages until the rows run out, whatever the pagination says).
+// When pages of one window disagree (total changes between pages, fewer
+// rows than promised, numbers that contradict each other), the window is
+// fetched again, then split; drift that survives that at MinWindow is
+// published, logged and counted, never silently dropped. Every row the API
+// showed is published, including the rows of a probing page and of pages
+// received before a failed one.
 //
 // # Guarantees
 //
 // Every (conversation, state) the API serves for at least Settle+Interval
-// after it became visible is published at least once. In an uninterrupted run
-// each pair is published exactly once. After a crash, pairs from the work in
-// flight since the last checkpoint may be published again, with the same
+// after it became visible is published at least once. In an uninterrupted
+// run each pair is published exactly once. After a crash, pairs from the work
+// in flight since the last checkpoint may be published again, with the same
 // event id; nothing before the checkpoint is repeated and nothing is lost.
-// A failed publish fails the whole batch; it is retried until it succeeds or
-// the context ends, and the checkpoint never moves past it.
+// A failed write fails the whole batch; it is retried until it succeeds or
+// the context ends, and no coverage moves past it. A conversation read by
+// two lanes at once is published once per state; its states are published in
+// state order, a state older than one already published being skipped as a
+// regression (two lanes read the same start time at once only where the
+// revisit and history or settle ranges touch).
 package poller

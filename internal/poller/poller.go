@@ -355,6 +355,9 @@ func (p *Poller) runRevisits(ctx context.Context) error {
 				return err
 			}
 		}
+		if len(due) > 0 {
+			p.cfg.Logger.Info("revisit sweep done", "source", p.cfg.Source, "buckets", len(due))
+		}
 		if err := p.sleep(ctx, min(p.cfg.Interval, p.cfg.RevisitInterval)); err != nil {
 			return err
 		}

@@ -189,19 +189,16 @@ func crashRun(t *testing.T, backend string, kills int) {
 	}
 }
 
-// phaseOf tells where a killed life was, by the last window it completed:
-// backfill (forward), live (live or revisit), or startup (none yet).
+// phaseOf tells where a killed life was: backfill (its history lane had
+// not caught up), live (it had), or startup (no window done yet).
 func phaseOf(pr *proc) string {
 	phase := "startup"
 	for _, l := range logs(pr) {
-		if l.Msg != "window done" {
-			continue
-		}
-		switch l.Lane {
-		case "history":
+		switch {
+		case l.Msg == "caught up":
+			return "live"
+		case l.Msg == "window done":
 			phase = "backfill"
-		case "live", "settle", "revisit":
-			phase = "live"
 		}
 	}
 	return phase
@@ -219,20 +216,15 @@ func waitForward(t *testing.T, pr *proc, limit time.Duration) {
 	}
 }
 
-// waitSweep waits until a life finished its first revisit sweep: a live
-// window logged after a revisit window.
+// waitSweep waits until a life finished its first revisit sweep (every
+// bucket of non-terminal conversations, as after any start): the
+// "revisit sweep done" log line.
 func waitSweep(t *testing.T, pr *proc, limit time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
-		revisited := false
 		for _, l := range logs(pr) {
-			if l.Msg != "window done" {
-				continue
-			}
-			if l.Lane == "revisit" {
-				revisited = true
-			} else if l.Lane == "live" && revisited {
+			if l.Msg == "revisit sweep done" {
 				return
 			}
 		}
