@@ -28,8 +28,8 @@
 //
 // # Secrets
 //
-// JELOU_CLIENT_SECRET and KAFKA_SASL_PASSWORD have type [Secret], which
-// prints, logs and marshals as "[REDACTED]". Config's String, GoString and
+// JELOU_CLIENT_SECRET and KAFKA_SASL_PASSWORD have type [jelou.Secret],
+// which prints, logs and marshals as "[REDACTED]" ("" when unset). Config's String, GoString and
 // LogValue show every variable with secrets redacted, so a Config may be
 // logged whole; messages never quote a secret.
 //

@@ -30,29 +30,6 @@ const (
 // Path is the endpoint the client calls, relative to Config.BaseURL.
 const Path = "/v1/metrics/conversations/attended/external"
 
-// redacted replaces every credential in printed or logged output.
-const redacted = "[REDACTED]"
-
-// Secret is a credential string that never prints itself: String, GoString,
-// Format (every fmt verb), LogValue, MarshalText and MarshalJSON all yield
-// "[REDACTED]". Convert with string(s) where the real value is needed.
-type Secret string
-
-// String returns "[REDACTED]".
-func (Secret) String() string { return redacted }
-
-// GoString returns "[REDACTED]".
-func (Secret) GoString() string { return redacted }
-
-// Format writes "[REDACTED]" whatever the verb, so %d or %x cannot leak it.
-func (Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted)) }
-
-// LogValue returns "[REDACTED]" for log/slog.
-func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
-
-// MarshalText returns "[REDACTED]", so encoders never write the secret.
-func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
-
 // Credentials identify the caller to Jelou. Both parts are required. Neither
 // is printed or logged: String, GoString, Format and LogValue only say
 // whether each part is set.
