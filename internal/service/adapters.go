@@ -74,25 +74,20 @@ type eventPublisher struct {
 // raw JSON is not valid, which the decoder should have prevented) is left
 // out, logged and counted as rejected instead of blocking the stream.
 func (p *eventPublisher) Publish(ctx context.Context, batch []poller.Emission) error {
-	records := make([]publish.Record, 0, len(batch))
+	records := make([]event.Record, 0, len(batch))
 	fallbacks := 0
 	for _, e := range batch {
 		ev := event.New(p.source, e.Conversation, e.Previous, e.Window, e.Observed)
-		key, fallback := ev.Key()
-		value, headers, err := ev.Encode(p.mode)
+		rec, err := ev.Record(p.mode)
 		if err != nil {
 			p.metrics.RowsRejected.WithLabelValues("unencodable").Inc()
 			p.logger.Error("row cannot be encoded as an event; skipped", "conversation", e.Conversation.ID, "state", string(e.Conversation.State), "err", err)
 			continue
 		}
-		if fallback {
+		if _, fallback := ev.Key(); fallback {
 			fallbacks++
 		}
-		hs := make([]publish.Header, len(headers))
-		for i, h := range headers {
-			hs[i] = publish.Header{Key: h.Key, Value: h.Value}
-		}
-		records = append(records, publish.Record{Key: key, Value: value, Headers: hs})
+		records = append(records, rec)
 	}
 	if len(records) == 0 {
 		return nil
