@@ -60,7 +60,7 @@ func BenchmarkPublish(b *testing.B) {
 	}
 	for _, c := range cases {
 		cfg := Config{Linger: c.linger, BatchSize: c.batchSize, Compression: c.compression}
-		d := cfg.withDefaults()
+		d := cfg.WithDefaults()
 		name := fmt.Sprintf("callers=%d/linger=%s/batch=%d/%s", c.callers, d.Linger, d.BatchSize, d.Compression)
 		b.Run(name, func(b *testing.B) {
 			cfg.Brokers = kafkatest.Brokers(b)

@@ -70,7 +70,7 @@ func New(ctx context.Context, cfg Config) (*Publisher, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka config: %w", err)
 	}
-	d := cfg.withDefaults()
+	d := cfg.WithDefaults()
 	tr, err := d.Transport()
 	if err != nil {
 		return nil, fmt.Errorf("kafka config: %w", err)
@@ -195,7 +195,7 @@ func Check(ctx context.Context, cfg Config) (TopicInfo, error) {
 	if err := cfg.Validate(); err != nil {
 		return TopicInfo{}, fmt.Errorf("kafka config: %w", err)
 	}
-	return checkTopic(ctx, cfg.withDefaults())
+	return checkTopic(ctx, cfg.WithDefaults())
 }
 
 // Close flushes the records being written, waits for them, and releases
