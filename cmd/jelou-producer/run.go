@@ -145,7 +145,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	log := newLogger(cfg, stderr)
 	if clk != nil {
-		log.Warn("running on an accelerated test clock (JELOU_PRODUCER_CLOCK_*); never in production", "now", clk.Now().UTC().Format(time.RFC3339))
+		log.Warn("running on an accelerated test clock (a testclock build); never in production", "now", clk.Now().UTC().Format(time.RFC3339))
 	}
 	ctx, stop := signalContext(stderr)
 	defer stop()

@@ -1,3 +1,5 @@
+//go:build testclock
+
 package main
 
 import (
@@ -9,11 +11,12 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/clock"
 )
 
-// Test clock: hidden variables, deliberately left out of `jelou-producer
+// Test clock, compiled only with `-tags testclock` (the end-to-end suite
+// builds the producer so; release builds use testclock_release.go and carry
+// none of this): variables, deliberately left out of `jelou-producer
 // config`, that run the service on an accelerated clock so that an
 // end-to-end test can drive the built binary against a simulated API
-// (cmd/jelou-sim -speed) and pass hours of simulated time in seconds. Never
-// set them in production.
+// (cmd/jelou-sim -speed) and pass hours of simulated time in seconds.
 //
 //	JELOU_PRODUCER_CLOCK_SPEED  simulated seconds per real second (> 0)
 //	JELOU_PRODUCER_CLOCK_START  RFC 3339 time the clock reads at CLOCK_AT

@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
+	"github.com/jelou-producer/jelou-producer/pkg/event"
 )
 
 func kafkaStore(t *testing.T, topic string, chunkSize int) *KafkaStore {
@@ -128,7 +130,7 @@ func TestKafkaRecordLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	latest := map[string]kafkatest.Record{}
+	latest := map[string]event.Record{}
 	for _, r := range recs {
 		if len(r.Value) > DefaultChunkSize {
 			t.Errorf("record %s holds %d bytes, more than a chunk", r.Key, len(r.Value))

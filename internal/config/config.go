@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
 
 // Command names a jelou-producer subcommand. Which variables are required
@@ -34,7 +36,7 @@ const (
 // back to the bare suffix, so CHECKPOINT_PATH would read $PATH). Refer to
 // fields through their group: cfg.Kafka.Topic, cfg.Checkpoint.Topic.
 //
-// Printing, %#v and slog never show a [Secret]. The zero Config is not
+// Printing, %#v and slog never show a [jelou.Secret]. The zero Config is not
 // valid (its enums are empty): build one in code from [Defaults].
 type Config struct {
 	Jelou
@@ -56,8 +58,8 @@ type Jelou struct {
 	// BaseURL is the API root, http or https.
 	BaseURL string `envconfig:"JELOU_BASE_URL" default:"https://api.jelou.ai" validate:"url" desc:"Jelou API base URL (http or https)"`
 	// ClientID and ClientSecret are the API credentials.
-	ClientID     string `envconfig:"JELOU_CLIENT_ID" required_for:"run,backfill,check" desc:"Jelou API client id"`
-	ClientSecret Secret `envconfig:"JELOU_CLIENT_SECRET" required_for:"run,backfill,check" desc:"Jelou API client secret"`
+	ClientID     string       `envconfig:"JELOU_CLIENT_ID" required_for:"run,backfill,check" desc:"Jelou API client id"`
+	ClientSecret jelou.Secret `envconfig:"JELOU_CLIENT_SECRET" required_for:"run,backfill,check" desc:"Jelou API client secret"`
 	// AuthScheme is "basic" (Authorization: Basic base64(id:secret)) or "raw"
 	// (Authorization: id:secret); the vendor documents both.
 	AuthScheme string `envconfig:"JELOU_AUTH_SCHEME" default:"basic" enum:"basic,raw" desc:"Authorization header: basic = Basic base64(id:secret), raw = id:secret"`
@@ -161,8 +163,8 @@ type KafkaSASL struct {
 	// Mechanism is none, plain, scram-sha-256 or scram-sha-512.
 	Mechanism string `envconfig:"KAFKA_SASL_MECHANISM" default:"none" enum:"none,plain,scram-sha-256,scram-sha-512" desc:"SASL mechanism"`
 	// Username and Password are required unless Mechanism is none.
-	Username string `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name (required unless KAFKA_SASL_MECHANISM is none)"`
-	Password Secret `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password (required unless KAFKA_SASL_MECHANISM is none)"`
+	Username string       `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name (required unless KAFKA_SASL_MECHANISM is none)"`
+	Password jelou.Secret `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password (required unless KAFKA_SASL_MECHANISM is none)"`
 }
 
 // Checkpoint configures where progress is saved.
@@ -284,7 +286,7 @@ func (c Config) LogValue() slog.Value {
 }
 
 // display formats a field's value for messages and Settings: Stringers
-// (Duration, Secret, Zone, ...) through String, the rest with fmt's %v.
+// (Duration, jelou.Secret, Zone, ...) through String, the rest with fmt's %v.
 func display(v reflect.Value) string {
 	if s, ok := v.Interface().(fmt.Stringer); ok {
 		return s.String()

@@ -12,6 +12,11 @@
 // every variable that does not parse at once, then fills the struct with
 // envconfig.
 //
+// The default tags are this layer's only declaration of the defaults. A
+// variable mapped to a lower package's Config has the default that package
+// applies to a zero field (jelou.Config.WithDefaults,
+// publish.Config.WithDefaults); defaults_test.go checks each pair.
+//
 // # Validation
 //
 // [Config.Validate] takes the [Command] being run, because what is required
@@ -28,8 +33,8 @@
 //
 // # Secrets
 //
-// JELOU_CLIENT_SECRET and KAFKA_SASL_PASSWORD have type [Secret], which
-// prints, logs and marshals as "[REDACTED]". Config's String, GoString and
+// JELOU_CLIENT_SECRET and KAFKA_SASL_PASSWORD have type [jelou.Secret],
+// which prints, logs and marshals as "[REDACTED]" ("" when unset). Config's String, GoString and
 // LogValue show every variable with secrets redacted, so a Config may be
 // logged whole; messages never quote a secret.
 //

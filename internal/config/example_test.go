@@ -33,16 +33,6 @@ func ExampleStartAt_Resolve() {
 	// 2024-05-01T13:00:00Z
 }
 
-func ExampleSecret() {
-	cfg := config.Defaults()
-	cfg.Jelou.ClientSecret = "s3cret"
-	fmt.Println(cfg.Jelou.ClientSecret)
-	fmt.Println(cfg.Jelou.ClientSecret.Reveal())
-	// Output:
-	// [REDACTED]
-	// s3cret
-}
-
 func ExampleMarkdownTable() {
 	vars := config.Variables()
 	fmt.Print(config.MarkdownTable(vars[:2]))

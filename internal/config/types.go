@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"sort"
 	"strconv"
@@ -12,37 +11,9 @@ import (
 	_ "time/tzdata" // JELOU_TIMEZONE must resolve in a scratch container without /usr/share/zoneinfo.
 )
 
-// Secret is a credential. It prints, logs and marshals as "[REDACTED]" (or ""
-// when empty) so that a Config can be logged whole; call [Secret.Reveal] where
-// the credential itself is needed.
-type Secret string
-
-const redacted = "[REDACTED]"
-
 // errInvalid is returned by the Decode methods when the variable's expected
 // form, which the caller states, says all there is to say.
 var errInvalid = errors.New("invalid")
-
-// Reveal returns the credential.
-func (s Secret) Reveal() string { return string(s) }
-
-// String returns "[REDACTED]", or "" when the secret is empty.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return redacted
-}
-
-// GoString is like String, quoted, so that %#v does not leak the value.
-func (s Secret) GoString() string { return strconv.Quote(s.String()) }
-
-// LogValue implements [slog.LogValuer] with the redacted form.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// MarshalText implements [encoding.TextMarshaler] with the redacted form, so
-// that JSON and text encoders never write the credential.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // StartAt is POLL_START_AT: where the first window starts when there is no
 // checkpoint. It is either a fixed instant (At) or an age (Ago) measured back

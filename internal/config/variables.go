@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
 
 // Variable describes one environment variable, as generated from the tags of
@@ -33,7 +35,7 @@ func Variables() []Variable {
 			Default:     f.tag.Get("default"),
 			Required:    strings.ReplaceAll(f.tag.Get("required_for"), ",", "/"),
 			Description: f.tag.Get("desc"),
-			Secret:      f.value.Type() == reflect.TypeFor[Secret](),
+			Secret:      f.value.Type() == reflect.TypeFor[jelou.Secret](),
 		}
 	}
 	return out
@@ -133,7 +135,7 @@ func kindOf(t reflect.Type) kind {
 	switch t {
 	case reflect.TypeFor[time.Duration]():
 		return kind{"duration", "a duration with a unit such as 30s, 5m or 1h"}
-	case reflect.TypeFor[Secret]():
+	case reflect.TypeFor[jelou.Secret]():
 		return kind{"string, secret", "a string"}
 	case reflect.TypeFor[StartAt]():
 		return kind{"time or duration", "an RFC 3339 time such as 2024-05-01T00:00:00Z or a duration such as 24h"}

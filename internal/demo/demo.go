@@ -158,7 +158,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (Summary, error) {
 
 	cfg := config.Defaults()
 	cfg.Jelou.BaseURL = apiURL
-	cfg.Jelou.ClientID, cfg.Jelou.ClientSecret = sim.Config().ClientID, config.Secret(sim.Config().ClientSecret)
+	cfg.Jelou.ClientID, cfg.Jelou.ClientSecret = sim.Config().ClientID, jelou.Secret(sim.Config().ClientSecret)
 	cfg.Jelou.RateLimit = 20
 	cfg.Jelou.RateBurst = 5
 	cfg.Poll.StartAt = config.StartAt{Ago: opts.History}

@@ -52,27 +52,98 @@ func binaries(t *testing.T) string {
 		if binDir, binErr = os.MkdirTemp("", "deploytest-"); binErr != nil {
 			return
 		}
-		args := []string{"build"}
-		if b.Trimpath {
-			args = append(args, "-trimpath")
-		}
-		ldflags := strings.ReplaceAll(b.Ldflags, "${VERSION}", testVersion)
-		args = append(args, "-ldflags="+ldflags, "-o", binDir+string(filepath.Separator))
-		args = append(args, b.Packages...)
-		cmd := exec.Command("go", args...)
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+runtime.GOARCH)
-		for k, v := range b.Env {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
+		cmd := buildCommand(b, root, binDir, nil, b.Packages)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
+			binErr = fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, out)
 		}
 	})
 	if binErr != nil {
 		t.Fatal(binErr)
 	}
 	return binDir
+}
+
+// buildCommand is the Dockerfile's go build of pkgs into outDir, with
+// extra arguments before the packages, for linux on this machine's
+// architecture.
+func buildCommand(b buildRun, root, outDir string, extra, pkgs []string) *exec.Cmd {
+	args := []string{"build"}
+	if b.Trimpath {
+		args = append(args, "-trimpath")
+	}
+	if b.Tags != "" {
+		args = append(args, "-tags="+b.Tags)
+	}
+	ldflags := strings.ReplaceAll(b.Ldflags, "${VERSION}", testVersion)
+	args = append(args, "-ldflags="+ldflags, "-o", outDir+string(filepath.Separator))
+	args = append(args, extra...)
+	args = append(args, pkgs...)
+	cmd := exec.Command("go", args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+runtime.GOARCH)
+	for k, v := range b.Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	return cmd
+}
+
+// testClockName starts the name of every variable of the producer's test
+// clock (cmd/jelou-producer/testclock.go), which only a -tags testclock
+// build may contain.
+const testClockName = "JELOU_PRODUCER_CLOCK"
+
+// TestReleaseBinaryHasNoTestClock reads the producer built as the
+// Dockerfile builds it and looks for the test clock's variable names, as
+// `strings` would find them. As a control that the search can succeed, the
+// same build with -tags testclock must contain them.
+func TestReleaseBinaryHasNoTestClock(t *testing.T) {
+	dir := binaries(t)
+	release, err := os.ReadFile(filepath.Join(dir, "jelou-producer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := bytes.Index(release, []byte(testClockName)); i >= 0 {
+		t.Errorf("the release binary contains %q at byte %d: the test clock is compiled in", release[i:min(len(release), i+40)], i)
+	}
+
+	b := readBuildRun(t)
+	out := t.TempDir()
+	cmd := buildCommand(b, repoRoot(t), out, []string{"-tags=testclock"}, []string{"./cmd/jelou-producer"})
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, msg)
+	}
+	test, err := os.ReadFile(filepath.Join(out, "jelou-producer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(test, []byte(testClockName)) {
+		t.Errorf("the -tags testclock build does not contain %q either: the search cannot find the names", testClockName)
+	}
+}
+
+// TestReleaseBuildsOmitTestClockTag checks that neither the Dockerfile's
+// nor the Makefile's go build asks for the testclock tag.
+func TestReleaseBuildsOmitTestClockTag(t *testing.T) {
+	if tags := readBuildRun(t).Tags; strings.Contains(tags, "testclock") {
+		t.Errorf("the Dockerfile builds with -tags %q", tags)
+	}
+	mk, err := os.ReadFile(filepath.Join(repoRoot(t), "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	builds := 0
+	for _, line := range strings.Split(string(mk), "\n") {
+		if !strings.Contains(line, " build ") {
+			continue
+		}
+		builds++
+		if strings.Contains(line, "testclock") {
+			t.Errorf("the Makefile builds with the testclock tag: %s", strings.TrimSpace(line))
+		}
+	}
+	if builds == 0 {
+		t.Error("found no go build in the Makefile")
+	}
 }
 
 func TestBinariesAreStatic(t *testing.T) {

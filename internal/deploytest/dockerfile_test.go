@@ -194,6 +194,7 @@ type buildRun struct {
 	Env      map[string]string // the build stage's ENV
 	Ldflags  string            // with ${VERSION} left in
 	Packages []string          // ./cmd/...
+	Tags     string            // the -tags value, "" without one
 	Trimpath bool
 }
 
@@ -218,6 +219,9 @@ func readBuildRun(t testing.TB) buildRun {
 		b.Ldflags = g[1]
 	}
 	b.Packages = regexp.MustCompile(`\./cmd/[A-Za-z0-9_-]+`).FindAllString(run.Args, -1)
+	if g := regexp.MustCompile(`-tags[= ]"?([^" ]+)`).FindStringSubmatch(run.Args); g != nil {
+		b.Tags = g[1]
+	}
 	return b
 }
 

@@ -18,29 +18,10 @@ import (
 	"github.com/jelou-producer/jelou-producer/pkg/event"
 )
 
-// Record is one record read back from a topic.
-type Record struct {
-	Partition int
-	Offset    int64
-	Key       []byte
-	Value     []byte
-	Headers   []kafka.Header
-	Time      time.Time
-}
-
-// Event decodes r as a jelou-producer event, in whichever mode
-// (structured or binary) its headers say it was written.
-func (r Record) Event() (*event.Event, error) {
-	hs := make([]event.Header, len(r.Headers))
-	for i, h := range r.Headers {
-		hs[i] = event.Header{Key: h.Key, Value: h.Value}
-	}
-	return event.Decode(r.Value, hs)
-}
-
 // All reads every record of every partition of topic, from the first
-// offset to the high watermark at the time of the call.
-func All(ctx context.Context, brokers []string, topic string) ([]Record, error) {
+// offset to the high watermark at the time of the call, as the
+// [event.Record]s the producer wrote; [event.Record.Event] decodes one.
+func All(ctx context.Context, brokers []string, topic string) ([]event.Record, error) {
 	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", topic, err)
@@ -50,7 +31,7 @@ func All(ctx context.Context, brokers []string, topic string) ([]Record, error) 
 	if err != nil {
 		return nil, fmt.Errorf("read %s partitions: %w", topic, err)
 	}
-	var out []Record
+	var out []event.Record
 	for _, p := range parts {
 		recs, err := readPartition(ctx, p, topic)
 		if err != nil {
@@ -61,7 +42,7 @@ func All(ctx context.Context, brokers []string, topic string) ([]Record, error) 
 	return out, nil
 }
 
-func readPartition(ctx context.Context, p kafka.Partition, topic string) ([]Record, error) {
+func readPartition(ctx context.Context, p kafka.Partition, topic string) ([]event.Record, error) {
 	addr := net.JoinHostPort(p.Leader.Host, strconv.Itoa(p.Leader.Port))
 	conn, err := kafka.DialLeader(ctx, "tcp", addr, topic, p.ID)
 	if err != nil {
@@ -72,7 +53,7 @@ func readPartition(ctx context.Context, p kafka.Partition, topic string) ([]Reco
 	if err != nil {
 		return nil, fmt.Errorf("read %s/%d offsets: %w", topic, p.ID, err)
 	}
-	var out []Record
+	var out []event.Record
 	offset := first
 	for offset < last {
 		if _, err := conn.Seek(offset, kafka.SeekAbsolute); err != nil {
@@ -91,7 +72,7 @@ func readPartition(ctx context.Context, p kafka.Partition, topic string) ([]Reco
 				break
 			}
 			n++
-			out = append(out, Record{Partition: p.ID, Offset: m.Offset, Key: m.Key, Value: m.Value, Headers: m.Headers, Time: m.Time})
+			out = append(out, event.Record{Partition: p.ID, Offset: m.Offset, Key: m.Key, Value: m.Value, Headers: eventHeaders(m.Headers), Time: m.Time})
 			offset = m.Offset + 1
 		}
 		if err := batch.Close(); err != nil && n == 0 {
@@ -103,4 +84,17 @@ func readPartition(ctx context.Context, p kafka.Partition, topic string) ([]Reco
 		}
 	}
 	return out, nil
+}
+
+// eventHeaders converts kafka-go's headers, once per record read; the values
+// are not copied.
+func eventHeaders(hs []kafka.Header) []event.Header {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]event.Header, len(hs))
+	for i, h := range hs {
+		out[i] = event.Header(h)
+	}
+	return out
 }

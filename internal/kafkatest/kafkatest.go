@@ -18,6 +18,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/jelou-producer/jelou-producer/internal/kafkaread"
+	"github.com/jelou-producer/jelou-producer/pkg/event"
 	"github.com/testcontainers/testcontainers-go"
 	tckafka "github.com/testcontainers/testcontainers-go/modules/kafka"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -232,11 +233,8 @@ func CreateTopic(ctx context.Context, brokers []string, topic string, partitions
 	}
 }
 
-// Record is one record read back from a topic.
-type Record = kafkaread.Record
-
 // ReadAll reads every record of every partition of topic, from the first
 // offset to the high watermark at the time of the call.
-func ReadAll(ctx context.Context, brokers []string, topic string) ([]Record, error) {
+func ReadAll(ctx context.Context, brokers []string, topic string) ([]event.Record, error) {
 	return kafkaread.All(ctx, brokers, topic)
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
 	"github.com/jelou-producer/jelou-producer/internal/clock"
 	"github.com/jelou-producer/jelou-producer/internal/dedupe"
-	"github.com/jelou-producer/jelou-producer/internal/publish"
 	"github.com/jelou-producer/jelou-producer/pkg/event"
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
@@ -31,7 +30,7 @@ type Fetcher interface {
 // the batch must be treated as not written (some records may still have
 // been). An error whose Temporary method reports false stops the poller.
 type Writer interface {
-	Publish(ctx context.Context, records []publish.Record) error
+	Publish(ctx context.Context, records []event.Record) error
 }
 
 // Emission is one (conversation, state) to publish.

@@ -1,7 +1,7 @@
 package poller
 
 import (
-	"github.com/jelou-producer/jelou-producer/internal/publish"
+	"github.com/jelou-producer/jelou-producer/pkg/event"
 	"sync"
 
 	"context"
@@ -38,7 +38,7 @@ func (noFetch) FetchWindowLimit(_ context.Context, w jelou.Window, _ int) (*jelo
 // noWrite acknowledges every record.
 type noWrite struct{}
 
-func (noWrite) Publish(context.Context, []publish.Record) error { return nil }
+func (noWrite) Publish(context.Context, []event.Record) error { return nil }
 
 func TestSaveSkipsAnUnchangedState(t *testing.T) {
 	st := &countingStore{}

@@ -1,7 +1,6 @@
 package poller
 
 import (
-	"github.com/jelou-producer/jelou-producer/internal/publish"
 	"github.com/jelou-producer/jelou-producer/pkg/event"
 
 	"context"
@@ -118,23 +117,19 @@ func (p *Poller) publishRows(ctx context.Context, rows []jelou.Conversation, w j
 
 // encode turns each emission into a CloudEvent record keyed by company id.
 // It returns the records and the emissions they came from.
-func (p *Poller) encode(batch []Emission) ([]publish.Record, []Emission) {
-	records := make([]publish.Record, 0, len(batch))
+func (p *Poller) encode(batch []Emission) ([]event.Record, []Emission) {
+	records := make([]event.Record, 0, len(batch))
 	sent := make([]Emission, 0, len(batch))
 	for _, e := range batch {
 		ev := event.New(p.cfg.EventSource, e.Conversation, e.Previous, e.Window, e.Observed)
-		key, fallback := ev.Key()
-		value, headers, err := ev.Encode(p.cfg.Mode)
+		_, fallback := ev.Key()
+		rec, err := ev.Record(p.cfg.Mode)
 		if err != nil {
 			p.obs.Rejected(RejectUnencodable)
 			p.cfg.Logger.Error("row cannot be encoded as an event; skipped", "conversation", e.Conversation.ID, "state", string(e.Conversation.State), "err", err)
 			continue
 		}
-		hs := make([]publish.Header, len(headers))
-		for i, h := range headers {
-			hs[i] = publish.Header{Key: h.Key, Value: h.Value}
-		}
-		records = append(records, publish.Record{Key: key, Value: value, Headers: hs})
+		records = append(records, rec)
 		e.FallbackKey = fallback
 		sent = append(sent, e)
 	}

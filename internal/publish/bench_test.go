@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
+	"github.com/jelou-producer/jelou-producer/pkg/event"
 )
 
 // benchRecords returns n records of about 1 KiB shaped like the service's
 // events: a CloudEvents JSON document keyed by company.
-func benchRecords(n int) []Record {
-	recs := make([]Record, n)
+func benchRecords(n int) []event.Record {
+	recs := make([]event.Record, n)
 	for i := range recs {
 		v := fmt.Appendf(nil, `{"specversion":"1.0","id":"%032x","source":"jelou","type":"ai.jelou.conversation.state.v1","subject":"%024x","time":"2024-05-01T12:%02d:%02dZ","datacontenttype":"application/json","data":{"_id":"%024x","state":"closed","company":{"id":%d,"name":"Company %d"},"bot":{"id":"bot-%d"},"user":{"id":"%016x","names":"User %d"},"operator":{"id":"op-%d","names":"Operator %d"},"startAt":"2024-05-01 12:00:00","endAt":"2024-05-01 12:30:00","window":{"start":"2024-05-01T12:00:00Z","end":"2024-05-01T13:00:00Z"}`,
 			i*7919, i*104729, i%60, i%60, i*104729, i%97, i%97, i%13, i*31, i, i%17, i%17)
@@ -21,10 +22,10 @@ func benchRecords(n int) []Record {
 			v = fmt.Appendf(v, `,"f%d":"%08x"`, len(v), len(v)*i)
 		}
 		v = append(v, "}}"...)
-		recs[i] = Record{
+		recs[i] = event.Record{
 			Key:     fmt.Appendf(nil, "%d", i%97),
 			Value:   v,
-			Headers: []Header{{Key: "content-type", Value: []byte("application/cloudevents+json")}},
+			Headers: []event.Header{{Key: "content-type", Value: []byte("application/cloudevents+json")}},
 		}
 	}
 	return recs
@@ -59,7 +60,7 @@ func BenchmarkPublish(b *testing.B) {
 	}
 	for _, c := range cases {
 		cfg := Config{Linger: c.linger, BatchSize: c.batchSize, Compression: c.compression}
-		d := cfg.withDefaults()
+		d := cfg.WithDefaults()
 		name := fmt.Sprintf("callers=%d/linger=%s/batch=%d/%s", c.callers, d.Linger, d.BatchSize, d.Compression)
 		b.Run(name, func(b *testing.B) {
 			cfg.Brokers = kafkatest.Brokers(b)

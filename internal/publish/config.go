@@ -18,8 +18,9 @@ import (
 	"github.com/segmentio/kafka-go/sasl/scram"
 )
 
-// Defaults applied to zero fields of [Config]. The batch defaults were
-// measured with BenchmarkPublish (see the package README).
+// Defaults applied to zero fields of [Config] by [Config.WithDefaults]. The
+// batch defaults were measured with BenchmarkPublish (see the package
+// README).
 const (
 	DefaultTopic            = "jelou.conversations.attended"
 	DefaultClientID         = "jelou-producer"
@@ -186,7 +187,7 @@ func (s SASLConfig) MarshalJSON() ([]byte, error) {
 
 // String describes the configuration on one line, without the password.
 func (c Config) String() string {
-	d := c.withDefaults()
+	d := c.WithDefaults()
 	tlsDesc := "off"
 	if d.TLS.on() {
 		tlsDesc = fmt.Sprintf("on ca=%q cert=%q server_name=%q insecure=%t", d.TLS.CAFile, d.TLS.CertFile, d.TLS.ServerName, d.TLS.InsecureSkipVerify)
@@ -206,9 +207,11 @@ func (c Config) GoString() string { return "publish.Config{" + c.String() + "}" 
 // LogValue is String, so that log/slog cannot print the password either.
 func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
-// withDefaults returns c with every zero field set to its default and the
-// names normalised.
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every zero field set to its Default constant
+// and the names normalised. It is the one place the defaults are applied:
+// New, Validate, String and Transport all work on its result. It does not
+// check c; Validate does.
+func (c Config) WithDefaults() Config {
 	if c.Topic == "" {
 		c.Topic = DefaultTopic
 	}
@@ -258,7 +261,7 @@ func (c Config) withDefaults() Config {
 // sentences naming the field and the value at fault. It does not read the
 // TLS files; New does.
 func (c Config) Validate() error {
-	d := c.withDefaults()
+	d := c.WithDefaults()
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if len(d.Brokers) == 0 {
@@ -341,7 +344,7 @@ func (c Config) TLSClientConfig() (*tls.Config, error) {
 
 // SASLMechanism returns the kafka-go SASL mechanism, or nil when SASL is off.
 func (c Config) SASLMechanism() (sasl.Mechanism, error) {
-	s := c.withDefaults().SASL
+	s := c.WithDefaults().SASL
 	switch s.Mechanism {
 	case "":
 		return nil, nil
@@ -364,7 +367,7 @@ func (c Config) SASLMechanism() (sasl.Mechanism, error) {
 
 // security returns c with defaults applied and its TLS and SASL settings.
 func (c Config) security() (Config, *tls.Config, sasl.Mechanism, error) {
-	d := c.withDefaults()
+	d := c.WithDefaults()
 	tlsCfg, err := d.TLSClientConfig()
 	if err != nil {
 		return d, nil, nil, err
@@ -413,7 +416,7 @@ func (c Config) Dialer() (*kafka.Dialer, error) {
 
 // balancer returns the kafka-go balancer of the configured partitioner.
 func (c Config) balancer() kafka.Balancer {
-	switch c.withDefaults().Partitioner {
+	switch c.WithDefaults().Partitioner {
 	case "crc32":
 		return kafka.CRC32Balancer{}
 	case "fnv":

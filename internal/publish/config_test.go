@@ -15,7 +15,7 @@ import (
 )
 
 func TestConfigDefaults(t *testing.T) {
-	d := Config{Brokers: []string{"k:9092"}}.withDefaults()
+	d := Config{Brokers: []string{"k:9092"}}.WithDefaults()
 	want := Config{
 		Brokers: []string{"k:9092"}, Topic: DefaultTopic, ClientID: DefaultClientID, Compression: "zstd",
 		Partitioner: "murmur2", BatchSize: 1000, BatchBytes: 1 << 20, Linger: DefaultLinger,

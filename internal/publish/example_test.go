@@ -7,6 +7,7 @@ import (
 	"log"
 
 	"github.com/jelou-producer/jelou-producer/internal/publish"
+	"github.com/jelou-producer/jelou-producer/pkg/event"
 )
 
 func Example() {
@@ -22,10 +23,10 @@ func Example() {
 	}
 	defer p.Close() // flushes
 
-	err = p.Publish(ctx, []publish.Record{{
+	err = p.Publish(ctx, []event.Record{{
 		Key:     []byte("company-42"),
 		Value:   []byte(`{"specversion":"1.0"}`),
-		Headers: []publish.Header{{Key: "content-type", Value: []byte("application/cloudevents+json")}},
+		Headers: []event.Header{{Key: "content-type", Value: []byte("application/cloudevents+json")}},
 	}})
 	var we *publish.WriteError
 	switch {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
+	"github.com/jelou-producer/jelou-producer/pkg/event"
 )
 
 // TestKcatReadsWhatWasPublished checks what we publish as a librdkafka
@@ -35,7 +36,7 @@ func TestKcatReadsWhatWasPublished(t *testing.T) {
 	if err != nil {
 		t.Fatalf("kcat: %v\n%s", err, stderr.Bytes())
 	}
-	want := map[string]Record{}
+	want := map[string]event.Record{}
 	for _, r := range recs {
 		want[string(r.Value)] = r
 	}

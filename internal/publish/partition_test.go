@@ -6,8 +6,10 @@ import (
 	"hash/fnv"
 	"testing"
 
-	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
+	"github.com/jelou-producer/jelou-producer/pkg/event"
 )
 
 // javaMurmur2 is an independent transcription of Apache Kafka's
@@ -142,9 +144,9 @@ func TestPartitionOnTheBroker(t *testing.T) {
 			t.Parallel()
 			topic := kafkatest.Topic(t, partitions, nil)
 			p := newPublisher(t, Config{Topic: topic, Partitioner: name})
-			recs := make([]Record, len(keys))
+			recs := make([]event.Record, len(keys))
 			for i, k := range keys {
-				recs[i] = Record{Key: k, Value: fmt.Appendf(nil, "%d", i)}
+				recs[i] = event.Record{Key: k, Value: fmt.Appendf(nil, "%d", i)}
 			}
 			if err := p.Publish(testCtx(t), recs); err != nil {
 				t.Fatal(err)

@@ -9,25 +9,9 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/jelou-producer/jelou-producer/pkg/event"
 )
-
-// Record is one record to publish.
-type Record struct {
-	// Key picks the partition; records with equal keys keep their order.
-	Key []byte
-	// Value is the payload.
-	Value []byte
-	// Headers travel with the record, in order.
-	Headers []Header
-	// Time is the record's timestamp. Default: when the writer sends it.
-	Time time.Time
-}
-
-// Header is a record header.
-type Header struct {
-	Key   string
-	Value []byte
-}
 
 // Observation measures one Publish call.
 type Observation struct {
@@ -86,7 +70,7 @@ func New(ctx context.Context, cfg Config) (*Publisher, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka config: %w", err)
 	}
-	d := cfg.withDefaults()
+	d := cfg.WithDefaults()
 	tr, err := d.Transport()
 	if err != nil {
 		return nil, fmt.Errorf("kafka config: %w", err)
@@ -130,22 +114,17 @@ func (p *Publisher) Topic() TopicInfo { return p.info }
 // call as failed, keep its checkpoint, and expect duplicates when it
 // publishes the same records again. The same holds when ctx is cancelled:
 // records already handed to the writer may still be written after Publish
-// returned, so the caller must not modify their byte slices.
-func (p *Publisher) Publish(ctx context.Context, records []Record) error {
+// returned, so the caller must not modify their byte slices. The records'
+// Partition and Offset are ignored: the configured balancer picks the
+// partition by key.
+func (p *Publisher) Publish(ctx context.Context, records []event.Record) error {
 	if len(records) == 0 {
 		return nil
 	}
 	msgs := make([]kafka.Message, len(records))
 	size := 0
 	for i, r := range records {
-		var hs []kafka.Header
-		if len(r.Headers) > 0 {
-			hs = make([]kafka.Header, len(r.Headers))
-			for j, h := range r.Headers {
-				hs[j] = kafka.Header(h)
-			}
-		}
-		msgs[i] = kafka.Message{Key: r.Key, Value: r.Value, Headers: hs, Time: r.Time}
+		msgs[i] = kafka.Message{Key: r.Key, Value: r.Value, Headers: kafkaHeaders(r.Headers), Time: r.Time}
 		size += len(r.Key) + len(r.Value)
 	}
 	start := time.Now()
@@ -171,6 +150,20 @@ func (p *Publisher) Publish(ctx context.Context, records []Record) error {
 		return we
 	}
 	return nil
+}
+
+// kafkaHeaders converts headers to kafka-go's type, the one copy a record's
+// headers get on their way to the writer: all of a record's headers share
+// one allocation, and their values are not copied.
+func kafkaHeaders(hs []event.Header) []kafka.Header {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]kafka.Header, len(hs))
+	for i, h := range hs {
+		out[i] = kafka.Header(h)
+	}
+	return out
 }
 
 // Ping checks that the brokers answer, over a new connection with the
@@ -202,7 +195,7 @@ func Check(ctx context.Context, cfg Config) (TopicInfo, error) {
 	if err := cfg.Validate(); err != nil {
 		return TopicInfo{}, fmt.Errorf("kafka config: %w", err)
 	}
-	return checkTopic(ctx, cfg.withDefaults())
+	return checkTopic(ctx, cfg.WithDefaults())
 }
 
 // Close flushes the records being written, waits for them, and releases

@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
+	"github.com/jelou-producer/jelou-producer/pkg/event"
 )
 
 // testCtx bounds one test's Kafka calls.
@@ -44,7 +46,7 @@ func newPublisher(t *testing.T, cfg Config) *Publisher {
 	return p
 }
 
-func readAll(t *testing.T, topic string) []kafkatest.Record {
+func readAll(t *testing.T, topic string) []event.Record {
 	t.Helper()
 	recs, err := kafkatest.ReadAll(testCtx(t), kafkatest.Brokers(t), topic)
 	if err != nil {
@@ -54,13 +56,13 @@ func readAll(t *testing.T, topic string) []kafkatest.Record {
 }
 
 // sampleRecords returns n records with distinct keys, values and headers.
-func sampleRecords(n int) []Record {
-	recs := make([]Record, n)
+func sampleRecords(n int) []event.Record {
+	recs := make([]event.Record, n)
 	for i := range recs {
-		recs[i] = Record{
+		recs[i] = event.Record{
 			Key:   fmt.Appendf(nil, "company-%d", i%7),
 			Value: fmt.Appendf(nil, `{"n":%d,"pad":"%s"}`, i, strings.Repeat("x", i)),
-			Headers: []Header{
+			Headers: []event.Header{
 				{Key: "ce_id", Value: fmt.Appendf(nil, "id-%d", i)},
 				{Key: "content-type", Value: []byte("application/cloudevents+json")},
 				{Key: "empty", Value: []byte{}},
@@ -72,12 +74,12 @@ func sampleRecords(n int) []Record {
 
 // sameRecords compares what was published with what was read back,
 // ignoring order across partitions.
-func sameRecords(t *testing.T, want []Record, got []kafkatest.Record) {
+func sameRecords(t *testing.T, want []event.Record, got []event.Record) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("read back %d records, want %d", len(got), len(want))
 	}
-	byValue := map[string]Record{}
+	byValue := map[string]event.Record{}
 	for _, r := range want {
 		byValue[string(r.Value)] = r
 	}
@@ -134,7 +136,7 @@ func TestPublishEmptyAndTimestamps(t *testing.T) {
 		t.Fatalf("Publish(nil) = %v", err)
 	}
 	at := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	if err := p.Publish(testCtx(t), []Record{{Key: []byte("k"), Value: []byte("v"), Time: at}}); err != nil {
+	if err := p.Publish(testCtx(t), []event.Record{{Key: []byte("k"), Value: []byte("v"), Time: at}}); err != nil {
 		t.Fatal(err)
 	}
 	got := readAll(t, topic)
@@ -172,7 +174,7 @@ func TestNewCreatesTopic(t *testing.T) {
 	if info := p.Topic(); info.Topic != topic || info.Partitions != 3 || info.Brokers < 1 {
 		t.Fatalf("Topic() = %+v, want 3 partitions of %s", info, topic)
 	}
-	if err := p.Publish(testCtx(t), []Record{{Key: []byte("k"), Value: []byte("v")}}); err != nil {
+	if err := p.Publish(testCtx(t), []event.Record{{Key: []byte("k"), Value: []byte("v")}}); err != nil {
 		t.Fatal(err)
 	}
 	info, err := p.CheckTopic(testCtx(t))
@@ -262,7 +264,7 @@ func TestPingSeesABrokerGoAway(t *testing.T) {
 	if _, err := p.CheckTopic(testCtx(t)); KindOf(err) != KindUnavailable {
 		t.Fatalf("CheckTopic after the broker stopped = %v, want kind unavailable", err)
 	}
-	err = p.Publish(testCtx(t), []Record{{Key: []byte("k"), Value: []byte("v")}})
+	err = p.Publish(testCtx(t), []event.Record{{Key: []byte("k"), Value: []byte("v")}})
 	var we *WriteError
 	if !errors.As(err, &we) || !we.Retriable {
 		t.Fatalf("Publish after the broker stopped = %v, want a retriable *WriteError", err)
@@ -285,7 +287,7 @@ func TestPublishOversizedRecordIsFatal(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			topic := kafkatest.Topic(t, 1, nil)
 			p := newPublisher(t, Config{Topic: topic, BatchBytes: tt.batchBytes})
-			recs := []Record{{Key: []byte("small"), Value: []byte("ok")}, {Key: []byte("big"), Value: big}}
+			recs := []event.Record{{Key: []byte("small"), Value: []byte("ok")}, {Key: []byte("big"), Value: big}}
 			err := p.Publish(testCtx(t), recs)
 			var we *WriteError
 			if !errors.As(err, &we) || we.Kind != KindTooLarge || we.Retriable || IsRetriable(err) {

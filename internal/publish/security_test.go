@@ -50,7 +50,7 @@ func countRecords(t *testing.T, cfg Config) int64 {
 		t.Fatal(err)
 	}
 	ctx := testCtx(t)
-	parts, err := d.LookupPartitions(ctx, "tcp", cfg.Brokers[0], cfg.withDefaults().Topic)
+	parts, err := d.LookupPartitions(ctx, "tcp", cfg.Brokers[0], cfg.WithDefaults().Topic)
 	if err != nil || len(parts) != 1 {
 		t.Fatalf("lookup partitions: %v, %v", parts, err)
 	}

@@ -83,7 +83,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	var logs testutil.SyncBuffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := h.config()
-	cfg.Jelou.ClientID, cfg.Jelou.ClientSecret = secretClientID, config.Secret(secretAPI)
+	cfg.Jelou.ClientID, cfg.Jelou.ClientSecret = secretClientID, jelou.Secret(secretAPI)
 	cfg.Kafka.Topic = kafkatest.TopicName(t)
 	cfg.Kafka.TopicCreate = true
 	cfg.Kafka.KafkaSASL = config.KafkaSASL{Mechanism: "plain", Username: secretSASLUser, Password: secretSASL}

@@ -273,7 +273,7 @@ func pollMaxAge(cfg config.Config) time.Duration {
 func clientConfig(cfg config.Config, obs jelou.Observer, hc *http.Client, log *slog.Logger) jelou.Config {
 	return jelou.Config{
 		BaseURL:      cfg.Jelou.BaseURL,
-		Credentials:  jelou.Credentials{ClientID: cfg.Jelou.ClientID, ClientSecret: jelou.Secret(cfg.Jelou.ClientSecret.Reveal())},
+		Credentials:  jelou.Credentials{ClientID: cfg.Jelou.ClientID, ClientSecret: cfg.Jelou.ClientSecret},
 		AuthScheme:   jelou.AuthScheme(cfg.Jelou.AuthScheme),
 		PageSize:     cfg.Jelou.PageSize,
 		Location:     cfg.Jelou.Timezone.Location(),

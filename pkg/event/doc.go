@@ -2,10 +2,12 @@
 // CloudEvents 1.0 JSON document per (conversation, state), its deterministic
 // id, its Kafka key, its encodings and a decoder for consumers.
 //
-// Producers build an [Event] with [New] and turn it into a Kafka record with
-// [Event.Encode] and [Event.Key]; consumers turn a record back into an
-// [Event] with [Decode]. The package has no Kafka dependency: headers are the
-// local [Header] type, which converts to kafka-go's kafka.Header and
+// Producers build an [Event] with [New] and turn it into a Kafka [Record]
+// with [Event.Record] (or its parts with [Event.Encode] and [Event.Key]);
+// consumers turn a record back into an [Event] with [Record.Event] or
+// [Decode]. Record is the one record type of jelou-producer, from encoding
+// to the Kafka client and back. The package has no Kafka dependency: headers
+// are the local [Header] type, which converts to kafka-go's kafka.Header and
 // franz-go's kgo.RecordHeader field for field.
 //
 // # Attributes

@@ -46,8 +46,8 @@ type Client struct {
 // New returns a Client for cfg, with defaults applied to its zero fields, or
 // an error naming the first field that is wrong.
 func New(cfg Config) (*Client, error) {
-	cfg, err := cfg.withDefaults()
-	if err != nil {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	u, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/") + Path)

@@ -10,7 +10,8 @@ import (
 	"time"
 )
 
-// Defaults applied by [New] to zero fields of [Config].
+// Defaults applied to zero fields of [Config] by [Config.WithDefaults],
+// which [New] calls.
 const (
 	DefaultBaseURL        = "https://api.jelou.ai"
 	DefaultPageSize       = 100
@@ -29,35 +30,12 @@ const (
 // Path is the endpoint the client calls, relative to Config.BaseURL.
 const Path = "/v1/metrics/conversations/attended/external"
 
-// redacted replaces every credential in printed or logged output.
-const redacted = "[REDACTED]"
-
 // Limiter hands out the request budget: Wait blocks until one request may
 // be sent, or ctx ends. *rate.Limiter implements it; it must be safe for
 // concurrent use.
 type Limiter interface {
 	Wait(ctx context.Context) error
 }
-
-// Secret is a credential string that never prints itself: String, GoString,
-// Format (every fmt verb), LogValue, MarshalText and MarshalJSON all yield
-// "[REDACTED]". Convert with string(s) where the real value is needed.
-type Secret string
-
-// String returns "[REDACTED]".
-func (Secret) String() string { return redacted }
-
-// GoString returns "[REDACTED]".
-func (Secret) GoString() string { return redacted }
-
-// Format writes "[REDACTED]" whatever the verb, so %d or %x cannot leak it.
-func (Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted)) }
-
-// LogValue returns "[REDACTED]" for log/slog.
-func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
-
-// MarshalText returns "[REDACTED]", so encoders never write the secret.
-func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // Credentials identify the caller to Jelou. Both parts are required. Neither
 // is printed or logged: String, GoString, Format and LogValue only say
@@ -235,66 +213,37 @@ func redactURL(s string) string {
 	return u.Redacted()
 }
 
-// withDefaults returns c with every zero field replaced by its default, or an
-// error naming the first field that is wrong.
-func (c Config) withDefaults() (Config, error) {
+// WithDefaults returns c with every zero field replaced by its Default
+// constant (and a zero HTTPClient by a new client that does not follow
+// redirects). It is the one place the defaults are applied; it does not
+// check c, [New] does. Negative values are left as they are, for New to
+// refuse.
+func (c Config) WithDefaults() Config {
 	if c.BaseURL == "" {
 		c.BaseURL = DefaultBaseURL
 	}
-	u, err := url.Parse(c.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, fmt.Errorf("jelou: BaseURL must be an http or https URL with a host, got %q", redactURL(c.BaseURL))
-	}
-	if c.Credentials.ClientID == "" || c.Credentials.ClientSecret == "" {
-		return c, errors.New("jelou: client id and client secret are both required")
-	}
-	switch c.AuthScheme {
-	case "":
+	if c.AuthScheme == "" {
 		c.AuthScheme = AuthBasic
-	case AuthBasic, AuthRaw:
-	default:
-		return c, fmt.Errorf("jelou: AuthScheme must be %q or %q, got %q", AuthBasic, AuthRaw, string(c.AuthScheme))
 	}
-	if err := orDefault("PageSize", &c.PageSize, DefaultPageSize); err != nil {
-		return c, err
-	}
+	orDefault(&c.PageSize, DefaultPageSize)
 	if c.Location == nil {
 		c.Location = time.UTC
 	}
 	if c.RateLimit == 0 {
 		c.RateLimit = DefaultRateLimit
 	}
-	if err := orDefault("RateBurst", &c.RateBurst, DefaultRateBurst); err != nil {
-		return c, err
-	}
-	if err := orDefault("Timeout", &c.Timeout, DefaultTimeout); err != nil {
-		return c, err
-	}
-	if err := orDefault("MaxBodyBytes", &c.MaxBodyBytes, DefaultMaxBodyBytes); err != nil {
-		return c, err
-	}
-	if err := orDefault("MaxPages", &c.MaxPages, DefaultMaxPages); err != nil {
-		return c, err
-	}
+	orDefault(&c.RateBurst, DefaultRateBurst)
+	orDefault(&c.Timeout, DefaultTimeout)
+	orDefault(&c.MaxBodyBytes, DefaultMaxBodyBytes)
+	orDefault(&c.MaxPages, DefaultMaxPages)
 	if c.Version == "" {
 		c.Version = DefaultVersion
 	}
 	r := &c.Retry
-	if r.InitialInterval < 0 || r.MaxInterval < 0 || r.MaxElapsedTime < 0 || r.MaxRetryAfter < 0 || r.MaxAttempts < 0 {
-		return c, errors.New("jelou: Retry intervals and MaxAttempts must not be negative")
-	}
-	if r.InitialInterval == 0 {
-		r.InitialInterval = DefaultInitialBackoff
-	}
-	if r.MaxInterval == 0 {
-		r.MaxInterval = DefaultMaxBackoff
-	}
-	if r.MaxElapsedTime == 0 {
-		r.MaxElapsedTime = DefaultMaxElapsed
-	}
-	if r.MaxRetryAfter == 0 {
-		r.MaxRetryAfter = DefaultMaxRetryAfter
-	}
+	orDefault(&r.InitialInterval, DefaultInitialBackoff)
+	orDefault(&r.MaxInterval, DefaultMaxBackoff)
+	orDefault(&r.MaxElapsedTime, DefaultMaxElapsed)
+	orDefault(&r.MaxRetryAfter, DefaultMaxRetryAfter)
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{
 			Transport: http.DefaultTransport.(*http.Transport).Clone(),
@@ -303,17 +252,49 @@ func (c Config) withDefaults() (Config, error) {
 			},
 		}
 	}
-	return c, nil
+	return c
 }
 
-// orDefault replaces a zero *v by def, or fails naming field when *v is
-// negative.
-func orDefault[T ~int | ~int64](field string, v *T, def T) error {
-	if *v < 0 {
-		return fmt.Errorf("jelou: %s must not be negative, got %v", field, *v)
+// validate returns an error naming the first field of c that is wrong; c
+// has its defaults applied.
+func (c Config) validate() error {
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("jelou: BaseURL must be an http or https URL with a host, got %q", redactURL(c.BaseURL))
 	}
+	if c.Credentials.ClientID == "" || c.Credentials.ClientSecret == "" {
+		return errors.New("jelou: client id and client secret are both required")
+	}
+	switch c.AuthScheme {
+	case AuthBasic, AuthRaw:
+	default:
+		return fmt.Errorf("jelou: AuthScheme must be %q or %q, got %q", AuthBasic, AuthRaw, string(c.AuthScheme))
+	}
+	for _, f := range []struct {
+		name     string
+		negative bool
+		value    any
+	}{
+		{"PageSize", c.PageSize < 0, c.PageSize},
+		{"RateBurst", c.RateBurst < 0, c.RateBurst},
+		{"Timeout", c.Timeout < 0, c.Timeout},
+		{"MaxBodyBytes", c.MaxBodyBytes < 0, c.MaxBodyBytes},
+		{"MaxPages", c.MaxPages < 0, c.MaxPages},
+	} {
+		if f.negative {
+			return fmt.Errorf("jelou: %s must not be negative, got %v", f.name, f.value)
+		}
+	}
+	r := c.Retry
+	if r.InitialInterval < 0 || r.MaxInterval < 0 || r.MaxElapsedTime < 0 || r.MaxRetryAfter < 0 || r.MaxAttempts < 0 {
+		return errors.New("jelou: Retry intervals and MaxAttempts must not be negative")
+	}
+	return nil
+}
+
+// orDefault replaces a zero *v by def.
+func orDefault[T ~int | ~int64](v *T, def T) {
 	if *v == 0 {
 		*v = def
 	}
-	return nil
 }

@@ -92,3 +92,17 @@ func ExampleAuthError() {
 	// stop: 401 Authentication failed
 	// fetch 2025-01-01T00:00:00Z/2025-01-01T00:59:59Z page 1: authentication failed (HTTP 401): Authentication failed; check the client id, client secret and auth scheme
 }
+
+// A Secret prints, logs and marshals redacted; Reveal returns the credential.
+func ExampleSecret() {
+	s := jelou.Secret("s3cret")
+	fmt.Println(s)
+	fmt.Printf("%q %x %#v\n", s, s, s)
+	fmt.Printf("%q\n", jelou.Secret(""))
+	fmt.Println(s.Reveal())
+	// Output:
+	// [REDACTED]
+	// "[REDACTED]" [REDACTED] "[REDACTED]"
+	// ""
+	// s3cret
+}

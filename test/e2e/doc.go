@@ -11,11 +11,14 @@
 // # Clock
 //
 // The simulator runs on an accelerated clock (-speed, -clock-start). The
-// producer shares that timeline through its hidden test variables
-// JELOU_PRODUCER_CLOCK_SPEED, JELOU_PRODUCER_CLOCK_START and
-// JELOU_PRODUCER_CLOCK_AT (see cmd/jelou-producer/testclock.go), anchored to
-// the simulator's /_sim/stats "now", so that a restarted producer continues
-// the same timeline.
+// suite builds the producer with `-tags testclock`, and that build shares
+// the timeline through its test variables JELOU_PRODUCER_CLOCK_SPEED,
+// JELOU_PRODUCER_CLOCK_START and JELOU_PRODUCER_CLOCK_AT (see
+// cmd/jelou-producer/testclock.go), anchored to the simulator's
+// /_sim/stats "now", so that a restarted producer continues the same
+// timeline. Release builds (Makefile, Dockerfile) have no test clock and
+// ignore the variables; internal/deploytest checks that their binary does
+// not even contain the names.
 //
 // # Broker
 //

@@ -40,9 +40,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// build compiles the three commands into dir, from the module root.
+// build compiles the three commands into dir, from the module root, with
+// the testclock tag: only such a build of the producer follows the
+// simulator's accelerated clock (see doc.go).
 func build(dir string) error {
-	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
+	cmd := exec.Command("go", "build", "-tags", "testclock", "-o", dir+string(filepath.Separator),
 		"./cmd/jelou-sim", "./cmd/jelou-kafka", "./cmd/jelou-producer")
 	cmd.Dir = filepath.Join("..", "..")
 	if out, err := cmd.CombinedOutput(); err != nil {
