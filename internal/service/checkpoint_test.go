@@ -3,7 +3,10 @@ package service_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -311,5 +314,70 @@ func TestCheckpointLagGrowsWhileSavesFail(t *testing.T) {
 	}
 	if n := metric(t, r.reg, "jelou_producer_windows_completed_total", map[string]string{"lane": "live"}); n == 0 {
 		t.Fatal("no live window completed: the test proves nothing about the cursor moving")
+	}
+}
+
+// asVersion1 rewrites a checkpoint file of format version 2 as the version
+// 1 file an earlier build wrote for the same state: no coverage, version 1,
+// the checksum recomputed.
+func asVersion1(t *testing.T, data []byte) []byte {
+	t.Helper()
+	nl := bytes.IndexByte(data, '\n')
+	var h map[string]json.RawMessage
+	if err := json.Unmarshal(data[:nl], &h); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := h["coverage"]; !ok {
+		t.Fatalf("a version 2 checkpoint without coverage: %.200s", data)
+	}
+	delete(h, "coverage")
+	h["version"] = json.RawMessage("1")
+	head, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const trailer = len("\ncrc32c:00000000\n")
+	body := append(append(head, '\n'), data[nl+1:len(data)-trailer]...)
+	sum := crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli))
+	return fmt.Appendf(body, "\ncrc32c:%08x\n", sum)
+}
+
+// TestRunMigratesAVersion1Checkpoint: a service stopped by a build that
+// wrote format version 1 (a cursor, no coverage) is restarted by this
+// build; it migrates the checkpoint (the settle period behind the cursor is
+// read again), publishes nothing from before it again, loses nothing, and
+// saves version 2 from then on.
+func TestRunMigratesAVersion1Checkpoint(t *testing.T) {
+	h := newHarness(t, simOptions{})
+	cfg := h.config()
+	r := h.start(cfg, service.Options{})
+	h.waitCursor(r, t0.Add(time.Hour), 60*time.Second)
+	h.settle(r)
+	if err := r.stopAndWait(t); err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	stopped := h.clk.Now()
+	before := len(h.readTopic())
+	v1 := asVersion1(t, readFile(t, cfg.Checkpoint.Path))
+	writeFile(t, cfg.Checkpoint.Path, v1)
+	if cp := loadCheckpoint(t, cfg.Checkpoint.Path, r.svc.Source()); cp.Version != 1 || cp.Coverage != nil {
+		t.Fatalf("rewritten checkpoint loads as version %d with coverage %v, want version 1 without", cp.Version, cp.Coverage)
+	}
+
+	r2 := h.start(cfg, service.Options{})
+	h.waitCursor(r2, stopped.Add(30*time.Minute), 60*time.Second)
+	served := h.settle(r2)
+	if err := r2.stopAndWait(t); err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	evs := h.readTopic()
+	got := pairCounts(evs)
+	assertNoneMissing(t, served, got)
+	assertNoRepeats(t, got)
+	if len(evs) <= before {
+		t.Errorf("the run on the migrated checkpoint published nothing new (%d records before, %d after)", before, len(evs))
+	}
+	if cp := loadCheckpoint(t, cfg.Checkpoint.Path, r2.svc.Source()); cp.Version != checkpoint.FormatVersion || cp.Coverage == nil {
+		t.Fatalf("checkpoint after the run: version %d, coverage %v; want version %d with coverage", cp.Version, cp.Coverage, checkpoint.FormatVersion)
 	}
 }
