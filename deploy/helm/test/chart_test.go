@@ -242,7 +242,8 @@ func TestOptionalObjects(t *testing.T) {
 }
 
 // TestRefusedValues checks that values the chart cannot honour stop
-// rendering with a message naming them.
+// rendering with a message naming them, from the templates or from
+// values.schema.json.
 func TestRefusedValues(t *testing.T) {
 	helm(t)
 	for _, tt := range []struct {
@@ -251,7 +252,10 @@ func TestRefusedValues(t *testing.T) {
 		{"config.JELOU_CLIENT_SECRET=x", "config.JELOU_CLIENT_SECRET: set by the chart"},
 		{"config.CHECKPOINT_PATH=/tmp/x", "config.CHECKPOINT_PATH: set by the chart"},
 		{"resources.limits.memory=0.5Gi", `resources.limits.memory "0.5Gi"`},
-		{"goMemLimitPercent=0", "goMemLimitPercent 0"},
+		{"goMemLimitPercent=0", "/goMemLimitPercent': minimum"}, // values.schema.json
+		{"replicaCount=2", "'replicaCount' not allowed"},
+		{"persistence.size=", "/persistence/size': minLength"},
+		{"config.poll_window=1h", "invalid propertyName 'poll_window'"},
 		{"checkpointPath=/var/checkpoint", `checkpointPath "/var/checkpoint"`},
 	} {
 		t.Run(tt.set, func(t *testing.T) {

@@ -50,7 +50,7 @@ func exported(t *testing.T) map[string][]labels.Labels {
 				b.Set(l.GetName(), l.GetValue())
 			}
 			for _, n := range names {
-				out[n] = append(out[n], b.Set(labels.MetricName, n).Labels())
+				out[n] = append(out[n], b.Set(model.MetricNameLabel, n).Labels())
 			}
 		}
 	}
@@ -91,7 +91,7 @@ func selectorProblems(expr string, series map[string][]labels.Labels, scoped boo
 		scope := map[string]string{}
 		for _, m := range vs.LabelMatchers {
 			switch m.Name {
-			case labels.MetricName:
+			case model.MetricNameLabel:
 				if name == "" && m.Type == labels.MatchEqual {
 					name = m.Value
 				}
