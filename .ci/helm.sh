@@ -50,11 +50,12 @@ for values in "" "$chart/ci/all-on-values.yaml"; do
   rm -f "$out"
 done
 
-step "chart tests (deploy/helm/test): go mod tidy, vet, test"
+step "chart tests (deploy/helm/test): go mod tidy, vet, staticcheck, test"
 (
   cd deploy/helm/test
   timed "go mod tidy" go mod tidy
   git diff --exit-code -- go.mod go.sum
   timed "go vet" go vet ./...
+  timed "staticcheck" go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
   timed "go test" go test -count=1 -v ./...
 )
