@@ -18,10 +18,11 @@ bin="$PWD/.cache/bin"
 export HELM="$bin/helm"
 
 step() { printf '\n--- helm: %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
-timed() { # timed LABEL CMD...: run CMD, print how long it took
-  local label=$1 t0=$SECONDS; shift
-  "$@"
-  echo "($label: $((SECONDS - t0))s)"
+timed() { # timed LABEL CMD...: run CMD, print how long it took, return its status
+  local label=$1 t0=$SECONDS rc=0; shift
+  "$@" || rc=$?
+  echo "($label: $((SECONDS - t0))s, exit $rc)" >&2
+  return "$rc"
 }
 
 step "build helm $HELM_VERSION from the Go module proxy"
