@@ -12,7 +12,9 @@ import (
 
 	"github.com/jelou-producer/jelou-producer/internal/buildinfo"
 	"github.com/jelou-producer/jelou-producer/internal/clock"
+	"github.com/jelou-producer/jelou-producer/internal/dedupe"
 	"github.com/jelou-producer/jelou-producer/internal/poller"
+	"github.com/jelou-producer/jelou-producer/internal/publish"
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
 
@@ -23,6 +25,39 @@ const Namespace = "jelou_producer"
 const (
 	CheckpointOK    = "ok"
 	CheckpointError = "error"
+)
+
+// Label values whose series [New] creates at zero, so that an alert on
+// rate() or increase() fires on the first occurrence: a series born at 1
+// has no earlier sample to rise from. Other values (an unusual HTTP code, a
+// new failure kind) still count, from their first occurrence on. The lane
+// label's values are [poller.Lanes].
+var (
+	// KnownStatuses are the status values of api_requests_total created at
+	// start: success, the codes the vendor documents or the service handles
+	// specially, the usual 5xx, and the attempts that got no response.
+	KnownStatuses = []string{"200", "401", "403", "422", "429", "500", "502", "503", "504", "timeout", StatusError}
+	// RetryReasons are the reason values of api_retries_total; [RetryReason]
+	// returns only these.
+	RetryReasons = []string{"rate_limited", "server_error", "timeout", "network", "other"}
+	// KafkaErrorKinds are the kind values of kafka_write_errors_total: the
+	// publisher's failure kinds.
+	KafkaErrorKinds = []string{
+		string(publish.KindTooLarge), string(publish.KindAuthorization), string(publish.KindTopic),
+		string(publish.KindInvalid), string(publish.KindTLS), string(publish.KindClosed),
+		string(publish.KindUnavailable), string(publish.KindTimeout), string(publish.KindCanceled),
+		string(publish.KindOther),
+	}
+	// DuplicateReasons are the reason values of duplicates_skipped_total:
+	// dedupe's reasons for not emitting.
+	DuplicateReasons = []string{dedupe.ReasonDuplicate.String(), dedupe.ReasonRegression.String()}
+	// RejectReasons are the reason values of rows_rejected_total.
+	RejectReasons = []string{poller.RejectMissingID, poller.RejectMissingState, poller.RejectUnencodable}
+	// States are the state values of events_published_total; [StateLabel]
+	// returns only these.
+	States = []string{string(jelou.StateActive), string(jelou.StateClosed), string(jelou.StateResolved), string(jelou.StateExpired), "other"}
+	// CheckpointResults are the result values of checkpoint_saves_total.
+	CheckpointResults = []string{CheckpointOK, CheckpointError}
 )
 
 // StatusError is the status label of an API attempt that got no HTTP
@@ -70,15 +105,17 @@ type Metrics struct {
 	// [Pipeline.Covered]).
 	LaneBacklog *prometheus.GaugeVec
 
-	clock  clock.Clock
-	cursor atomic.Int64 // checkpoint cursor, Unix nanoseconds; 0 until set
+	clock    clock.Clock
+	cursor   atomic.Int64 // checkpoint cursor, Unix nanoseconds; 0 until set
+	lastPoll atomic.Int64 // last completed window, Unix nanoseconds; 0 until then
+	lastSave atomic.Int64 // last successful checkpoint save, Unix nanoseconds; 0 until then
 }
 
 // Option configures [New].
 type Option func(*Metrics)
 
-// WithClock makes checkpoint_lag_seconds measure against c instead of the
-// wall clock (for demos on a scaled clock).
+// WithClock makes checkpoint_lag_seconds and the last-poll and last-save
+// timestamps read c instead of the wall clock (for demos on a scaled clock).
 func WithClock(c clock.Clock) Option { return func(m *Metrics) { m.clock = c } }
 
 // New creates the metrics and registers them with reg. A nil reg creates
@@ -144,6 +181,18 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 		Namespace: Namespace, Name: "checkpoint_lag_seconds",
 		Help: "Now minus the saved checkpoint cursor; 0 before the first save.",
 	}, m.checkpointLag)
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "checkpoint_cursor_timestamp_seconds",
+		Help: "The saved checkpoint cursor as a Unix time: everything before it is published; 0 before the first save.",
+	}, func() float64 { return unixSeconds(m.cursor.Load()) })
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "checkpoint_last_save_timestamp_seconds",
+		Help: "Unix time of the last successful checkpoint save; 0 before the first.",
+	}, func() float64 { return unixSeconds(m.lastSave.Load()) })
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "poll_last_success_timestamp_seconds",
+		Help: "Unix time of the last window fetched with every event acknowledged; 0 before the first.",
+	}, func() float64 { return unixSeconds(m.lastPoll.Load()) })
 	m.TrackedConversations = f.NewGauge(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "tracked_conversations",
 		Help: "Conversations held in the dedupe index.",
@@ -163,16 +212,26 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 	}).Set(1)
 
 	// Series of known label values exist from the start, so that rate() and
-	// absence alerts work before the first increment.
+	// increase() alerts fire on the first occurrence.
 	for _, l := range poller.Lanes {
 		m.WindowsCompleted.WithLabelValues(l.String())
 		m.LaneBacklog.WithLabelValues(l.String())
 	}
-	for _, r := range []string{CheckpointOK, CheckpointError} {
-		m.CheckpointSaves.WithLabelValues(r)
-	}
-	for _, s := range []jelou.State{jelou.StateActive, jelou.StateClosed, jelou.StateResolved, jelou.StateExpired} {
-		m.EventsPublished.WithLabelValues(string(s))
+	for _, pre := range []struct {
+		vec    *prometheus.CounterVec
+		values []string
+	}{
+		{m.APIRequests, KnownStatuses},
+		{m.APIRetries, RetryReasons},
+		{m.EventsPublished, States},
+		{m.DuplicatesSkipped, DuplicateReasons},
+		{m.RowsRejected, RejectReasons},
+		{m.KafkaWriteErrors, KafkaErrorKinds},
+		{m.CheckpointSaves, CheckpointResults},
+	} {
+		for _, v := range pre.values {
+			pre.vec.WithLabelValues(v)
+		}
 	}
 	return m
 }
@@ -242,6 +301,30 @@ func (m *Metrics) SetCheckpointCursor(cursor time.Time) {
 		return
 	}
 	m.cursor.Store(cursor.UnixNano())
+}
+
+// PollSucceeded records that a window was fetched with every event
+// acknowledged, now: poll_last_success_timestamp_seconds.
+func (m *Metrics) PollSucceeded() { m.lastPoll.Store(m.clock.Now().UnixNano()) }
+
+// CheckpointSaved counts one checkpoint save under its result (err == nil
+// is ok) and, on success, records the time in
+// checkpoint_last_save_timestamp_seconds.
+func (m *Metrics) CheckpointSaved(err error) {
+	if err != nil {
+		m.CheckpointSaves.WithLabelValues(CheckpointError).Inc()
+		return
+	}
+	m.CheckpointSaves.WithLabelValues(CheckpointOK).Inc()
+	m.lastSave.Store(m.clock.Now().UnixNano())
+}
+
+// unixSeconds converts Unix nanoseconds to seconds, keeping 0 for "never".
+func unixSeconds(ns int64) float64 {
+	if ns == 0 {
+		return 0
+	}
+	return float64(ns) / 1e9
 }
 
 func (m *Metrics) checkpointLag() float64 {

@@ -3,8 +3,6 @@ package telemetry
 import (
 	"errors"
 	"fmt"
-	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/jelou-producer/jelou-producer/internal/buildinfo"
+	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
+	"github.com/jelou-producer/jelou-producer/internal/poller"
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
 
@@ -64,23 +64,6 @@ func gatheredNames(t *testing.T, reg *prometheus.Registry) []string {
 	return names
 }
 
-// TestMetricNamesMatchDoc checks that the registered metrics are exactly those
-// in doc.go's table, which the README copies.
-func TestMetricNamesMatchDoc(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	touch(New(reg))
-	doc, err := os.ReadFile("doc.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	documented := regexp.MustCompile(`jelou_producer_[a-z_]+`).FindAllString(string(doc), -1)
-	slices.Sort(documented)
-	documented = slices.Compact(documented)
-	if got := gatheredNames(t, reg); !slices.Equal(got, documented) {
-		t.Errorf("registered:\n%q\ndocumented in doc.go:\n%q", got, documented)
-	}
-}
-
 func TestMetricsLint(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	touch(New(reg))
@@ -93,24 +76,61 @@ func TestMetricsLint(t *testing.T) {
 	}
 }
 
+// TestKnownLabelsStartAtZero checks that right after New every known label
+// value of every vector has a series, at 0, so that increase() sees the
+// first error.
 func TestKnownLabelsStartAtZero(t *testing.T) {
-	m := New(prometheus.NewRegistry())
-	tests := []struct {
-		name string
-		c    prometheus.Collector
-		want int
-	}{
-		{"windows_completed_total", m.WindowsCompleted, 4},
-		{"lane_backlog_seconds", m.LaneBacklog, 4},
-		{"checkpoint_saves_total", m.CheckpointSaves, 2},
-		{"events_published_total", m.EventsPublished, 4},
+	reg := prometheus.NewRegistry()
+	New(reg)
+	var lanes []string
+	for _, l := range poller.Lanes {
+		lanes = append(lanes, l.String())
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := testutil.CollectAndCount(tt.c); got != tt.want {
-				t.Errorf("%d series, want %d", got, tt.want)
+	want := map[string]map[string][]string{ // metric → label → values
+		"jelou_producer_api_requests_total":       {"status": KnownStatuses},
+		"jelou_producer_api_retries_total":        {"reason": RetryReasons},
+		"jelou_producer_events_published_total":   {"state": States},
+		"jelou_producer_duplicates_skipped_total": {"reason": DuplicateReasons},
+		"jelou_producer_rows_rejected_total":      {"reason": RejectReasons},
+		"jelou_producer_windows_completed_total":  {"lane": lanes},
+		"jelou_producer_lane_backlog_seconds":     {"lane": lanes},
+		"jelou_producer_kafka_write_errors_total": {"kind": KafkaErrorKinds},
+		"jelou_producer_checkpoint_saves_total":   {"result": CheckpointResults},
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string][]string{}
+	for _, mf := range mfs {
+		if len(mf.GetMetric()) == 0 || len(mf.GetMetric()[0].GetLabel()) == 0 || mf.GetName() == "jelou_producer_build_info" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if v := m.GetCounter().GetValue() + m.GetGauge().GetValue(); v != 0 {
+				t.Errorf("%s%v = %v at start, want 0", mf.GetName(), m.GetLabel(), v)
 			}
-		})
+			for _, l := range m.GetLabel() {
+				if got[mf.GetName()] == nil {
+					got[mf.GetName()] = map[string][]string{}
+				}
+				got[mf.GetName()][l.GetName()] = append(got[mf.GetName()][l.GetName()], l.GetValue())
+			}
+		}
+	}
+	for name, labels := range want {
+		for label, values := range labels {
+			g := slices.Sorted(slices.Values(got[name][label]))
+			w := slices.Sorted(slices.Values(values))
+			if !slices.Equal(g, w) {
+				t.Errorf("%s{%s} at start: %q, want %q", name, label, g, w)
+			}
+		}
+	}
+	for name := range got {
+		if _, ok := want[name]; !ok {
+			t.Errorf("%s has labelled series at start but is not in this test", name)
+		}
 	}
 }
 
@@ -123,14 +143,21 @@ func TestRequest(t *testing.T) {
 	m.Request(jelou.RequestInfo{StatusCode: 200, Status: "200", Duration: 20 * time.Millisecond, Rows: 100})
 	m.Request(jelou.RequestInfo{StatusCode: 429, Status: "429", Duration: 5 * time.Millisecond})
 	m.Request(jelou.RequestInfo{Status: "timeout", Duration: 30 * time.Second})
-	m.Request(jelou.RequestInfo{StatusCode: 503}) // no label from the client: derived
+	m.Request(jelou.RequestInfo{StatusCode: 520}) // no label from the client: derived; not a known status
 	m.Request(jelou.RequestInfo{})
 	want := `
 # HELP jelou_producer_api_requests_total Jelou API attempts by status: HTTP code, timeout, or error (no response).
 # TYPE jelou_producer_api_requests_total counter
 jelou_producer_api_requests_total{status="200"} 1
+jelou_producer_api_requests_total{status="401"} 0
+jelou_producer_api_requests_total{status="403"} 0
+jelou_producer_api_requests_total{status="422"} 0
 jelou_producer_api_requests_total{status="429"} 1
-jelou_producer_api_requests_total{status="503"} 1
+jelou_producer_api_requests_total{status="500"} 0
+jelou_producer_api_requests_total{status="502"} 0
+jelou_producer_api_requests_total{status="503"} 0
+jelou_producer_api_requests_total{status="504"} 0
+jelou_producer_api_requests_total{status="520"} 1
 jelou_producer_api_requests_total{status="error"} 1
 jelou_producer_api_requests_total{status="timeout"} 1
 `
@@ -246,5 +273,109 @@ func TestNewRegistry(t *testing.T) {
 		if !slices.Contains(names, want) {
 			t.Errorf("%s not gathered", want)
 		}
+	}
+}
+
+// gauge returns the value of the unlabelled gauge name gathered from reg.
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("%s not gathered", name)
+	return 0
+}
+
+func TestTimestamps(t *testing.T) {
+	clk := newFakeClock()
+	reg := prometheus.NewRegistry()
+	m := New(reg, WithClock(clk))
+	const (
+		poll   = "jelou_producer_poll_last_success_timestamp_seconds"
+		save   = "jelou_producer_checkpoint_last_save_timestamp_seconds"
+		cursor = "jelou_producer_checkpoint_cursor_timestamp_seconds"
+	)
+	for _, name := range []string{poll, save, cursor} {
+		if got := gauge(t, reg, name); got != 0 {
+			t.Errorf("%s = %v before any event, want 0", name, got)
+		}
+	}
+	start := float64(clk.Now().Unix())
+
+	m.PollSucceeded()
+	m.CheckpointSaved(nil)
+	m.SetCheckpointCursor(clk.Now().Add(-90*time.Second + 500*time.Millisecond))
+	clk.Advance(time.Minute)
+	if got := gauge(t, reg, poll); got != start {
+		t.Errorf("%s = %v, want %v", poll, got, start)
+	}
+	if got := gauge(t, reg, save); got != start {
+		t.Errorf("%s = %v, want %v", save, got, start)
+	}
+	if got, want := gauge(t, reg, cursor), start-89.5; got != want {
+		t.Errorf("%s = %v, want %v (sub-second kept)", cursor, got, want)
+	}
+
+	m.CheckpointSaved(errors.New("disk full")) // a failed save leaves the time of the last good one
+	if got := gauge(t, reg, save); got != start {
+		t.Errorf("%s after a failed save = %v, want %v", save, got, start)
+	}
+	if ok, bad := testutil.ToFloat64(m.CheckpointSaves.WithLabelValues(CheckpointOK)),
+		testutil.ToFloat64(m.CheckpointSaves.WithLabelValues(CheckpointError)); ok != 1 || bad != 1 {
+		t.Errorf("checkpoint_saves_total ok=%v error=%v, want 1 and 1", ok, bad)
+	}
+	m.PollSucceeded()
+	if got := gauge(t, reg, poll); got != start+60 {
+		t.Errorf("%s after a minute = %v, want %v", poll, got, start+60)
+	}
+}
+
+// TestRetryReasonsAreKnown checks that every value RetryReason returns is
+// one New creates at start.
+func TestRetryReasonsAreKnown(t *testing.T) {
+	for _, err := range []error{
+		&jelou.RateLimitError{}, &jelou.ServerError{StatusCode: 500}, &jelou.NetworkError{Timeout: true},
+		&jelou.NetworkError{}, errors.New("other"),
+	} {
+		if r := RetryReason(err); !slices.Contains(RetryReasons, r) {
+			t.Errorf("RetryReason(%T) = %q, not in RetryReasons %q", err, r, RetryReasons)
+		}
+	}
+	for _, s := range []jelou.State{jelou.StateActive, "archived"} {
+		if l := StateLabel(s); !slices.Contains(States, l) {
+			t.Errorf("StateLabel(%q) = %q, not in States %q", s, l, States)
+		}
+	}
+}
+
+// TestPipelineFeedsTimestamps checks that the observer the service uses
+// feeds the timestamps: a completed window the last-poll time, a good save
+// the last-save time and the cursor, a failed save neither.
+func TestPipelineFeedsTimestamps(t *testing.T) {
+	clk := newFakeClock()
+	reg := prometheus.NewRegistry()
+	p := NewPipeline(New(reg, WithClock(clk)), nil, nil)
+	now := float64(clk.Now().Unix())
+	p.QueryDone(poller.LaneLive, jelou.Window{}, 0, 0, 0)
+	if got := gauge(t, reg, "jelou_producer_poll_last_success_timestamp_seconds"); got != now {
+		t.Errorf("last poll = %v after QueryDone, want %v", got, now)
+	}
+	clk.Advance(time.Minute)
+	p.Saved(&checkpoint.Checkpoint{Cursor: clk.Now().Add(-time.Hour)}, 0, errors.New("read-only file system"))
+	if got := gauge(t, reg, "jelou_producer_checkpoint_last_save_timestamp_seconds"); got != 0 {
+		t.Errorf("last save = %v after a failed save, want 0", got)
+	}
+	p.Saved(&checkpoint.Checkpoint{Cursor: clk.Now().Add(-time.Hour)}, 0, nil)
+	if got := gauge(t, reg, "jelou_producer_checkpoint_last_save_timestamp_seconds"); got != now+60 {
+		t.Errorf("last save = %v, want %v", got, now+60)
+	}
+	if got := gauge(t, reg, "jelou_producer_checkpoint_cursor_timestamp_seconds"); got != now+60-3600 {
+		t.Errorf("cursor = %v, want %v", got, now+60-3600)
 	}
 }

@@ -51,9 +51,11 @@ func (p *Pipeline) ObservePublish(o publish.Observation) {
 	}
 }
 
-// QueryDone counts a completed window by lane and marks polling healthy.
+// QueryDone counts a completed window by lane, records its time and marks
+// polling healthy.
 func (p *Pipeline) QueryDone(lane poller.Lane, _ jelou.Window, _, _ int, _ time.Duration) {
 	p.WindowsCompleted.WithLabelValues(lane.String()).Inc()
+	p.PollSucceeded()
 	if lane == poller.LaneRevisit {
 		p.Revisits.Inc()
 	}
@@ -95,15 +97,14 @@ func (p *Pipeline) Covered(c checkpoint.Coverage, now time.Time) {
 	}
 }
 
-// Saved counts a checkpoint save by result; a successful one moves the
-// cursor behind checkpoint_lag_seconds, a failed one leaves it, so the lag
-// keeps growing while saves fail.
+// Saved counts a checkpoint save by result; a successful one records its
+// time and moves the cursor behind checkpoint_lag_seconds, a failed one
+// leaves both, so the lag keeps growing while saves fail.
 func (p *Pipeline) Saved(cp *checkpoint.Checkpoint, _ int, err error) {
+	p.CheckpointSaved(err) // counts ok/error, times the last success
 	if err != nil {
-		p.CheckpointSaves.WithLabelValues(CheckpointError).Inc()
 		return
 	}
-	p.CheckpointSaves.WithLabelValues(CheckpointOK).Inc()
 	p.SetCheckpointCursor(cp.Cursor)
 }
 

@@ -1,0 +1,255 @@
+package helmtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql/parser"
+	"sigs.k8s.io/yaml"
+
+	"github.com/jelou-producer/jelou-producer/internal/telemetry"
+)
+
+// scrapeSynthesized are the series Prometheus itself adds to each target.
+var scrapeSynthesized = []string{"up"}
+
+// exported returns the series the service exports right after start-up, as
+// the binary registers them (telemetry.NewRegistry plus telemetry.New), keyed
+// by series name (histograms contribute _bucket, _sum and _count), each with
+// the label sets present at start.
+func exported(t *testing.T) map[string][]labels.Labels {
+	t.Helper()
+	reg := telemetry.NewRegistry()
+	telemetry.New(reg)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]labels.Labels{}
+	for _, mf := range mfs {
+		names := []string{mf.GetName()}
+		switch mf.GetType().String() {
+		case "HISTOGRAM":
+			names = []string{mf.GetName() + "_bucket", mf.GetName() + "_sum", mf.GetName() + "_count"}
+		case "SUMMARY":
+			names = append(names, mf.GetName()+"_sum", mf.GetName()+"_count")
+		}
+		for _, m := range mf.GetMetric() {
+			b := labels.NewBuilder(labels.EmptyLabels())
+			for _, l := range m.GetLabel() {
+				b.Set(l.GetName(), l.GetValue())
+			}
+			for _, n := range names {
+				out[n] = append(out[n], b.Set(model.MetricNameLabel, n).Labels())
+			}
+		}
+	}
+	if len(out["jelou_producer_api_requests_total"]) == 0 {
+		t.Fatal("the registry gathered no jelou_producer_api_requests_total series")
+	}
+	return out
+}
+
+// checkSelectors parses expr with Prometheus' PromQL parser and checks that
+// every vector selector names an exported metric, carries the release's job
+// and namespace matchers (when scoped), and selects at least one series that
+// exists at start-up, so that increase() sees the first occurrence.
+func checkSelectors(t *testing.T, where, expr string, series map[string][]labels.Labels, scoped bool) {
+	t.Helper()
+	for _, p := range selectorProblems(expr, series, scoped) {
+		t.Errorf("%s: %s", where, p)
+	}
+}
+
+// selectorProblems returns what checkSelectors reports for expr.
+func selectorProblems(expr string, series map[string][]labels.Labels, scoped bool) []string {
+	var problems []string
+	p := parser.NewParser(parser.Options{})
+	e, err := p.ParseExpr(expr)
+	if err != nil {
+		return []string{fmt.Sprintf("PromQL %q: %v", expr, err)}
+	}
+	n := 0
+	parser.Inspect(e, func(node parser.Node, _ []parser.Node) error {
+		vs, ok := node.(*parser.VectorSelector)
+		if !ok {
+			return nil
+		}
+		n++
+		name := vs.Name
+		var rest []*labels.Matcher // matchers on the series' own labels
+		scope := map[string]string{}
+		for _, m := range vs.LabelMatchers {
+			switch m.Name {
+			case model.MetricNameLabel:
+				if name == "" && m.Type == labels.MatchEqual {
+					name = m.Value
+				}
+			case "job", "namespace":
+				if m.Type == labels.MatchEqual {
+					scope[m.Name] = m.Value
+				}
+			default:
+				rest = append(rest, m)
+			}
+		}
+		if scoped && (scope["job"] != fullname || scope["namespace"] != namespace) {
+			problems = append(problems, fmt.Sprintf("%s is not scoped to job=%q, namespace=%q: %s", name, fullname, namespace, vs))
+		}
+		if slices.Contains(scrapeSynthesized, name) {
+			return nil
+		}
+		start, ok := series[name]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%s is not a metric the service exports", name))
+			return nil
+		}
+		if len(rest) > 0 && !slices.ContainsFunc(start, func(ls labels.Labels) bool {
+			for _, m := range rest {
+				if !m.Matches(ls.Get(m.Name)) {
+					return false
+				}
+			}
+			return true
+		}) {
+			problems = append(problems, fmt.Sprintf("%s selects no series that exists at start-up, so its first occurrence is invisible to increase()", vs))
+		}
+		return nil
+	})
+	if n == 0 {
+		problems = append(problems, fmt.Sprintf("%q selects no series", expr))
+	}
+	return problems
+}
+
+// TestAlertRules parses the rendered PrometheusRule with Prometheus' rule
+// file parser (which also parses each expression and annotation template)
+// and checks every selector against what the service exports.
+func TestAlertRules(t *testing.T) {
+	helm(t)
+	m := render(t, valueSets["all-on"]...)
+	if m.PrometheusRule == nil {
+		t.Fatal("all-on values rendered no PrometheusRule")
+	}
+	spec, err := yaml.Marshal(m.PrometheusRule.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, errs := rulefmt.Parse(spec, false, model.LegacyValidation, parser.NewParser(parser.Options{}), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for _, err := range errs {
+		t.Errorf("rulefmt: %v", err)
+	}
+	if groups == nil {
+		t.Fatalf("rulefmt parsed nothing from:\n%s", spec)
+	}
+	series := exported(t)
+	var alerts []string
+	for _, g := range groups.Groups {
+		for _, r := range g.Rules {
+			where := g.Name + "/" + r.Alert + r.Record
+			if r.Alert == "" {
+				t.Errorf("%s: a recording rule; this chart ships alerts only", where)
+			}
+			alerts = append(alerts, r.Alert)
+			if sev := r.Labels["severity"]; sev != "critical" && sev != "warning" {
+				t.Errorf("%s: severity %q", where, sev)
+			}
+			if r.Labels["team"] != "data" {
+				t.Errorf("%s: alertLabels not applied: %v", where, r.Labels)
+			}
+			if r.Annotations["summary"] == "" || r.Annotations["description"] == "" {
+				t.Errorf("%s: summary or description missing", where)
+			}
+			checkSelectors(t, where, r.Expr, series, true)
+		}
+	}
+	// docs/metrics.md documents exactly these alerts.
+	doc, err := os.ReadFile("../../../docs/metrics.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var documented []string
+	for _, m := range regexp.MustCompile("(?m)^\\| `(JelouProducer[A-Za-z]+)` \\|").FindAllStringSubmatch(string(doc), -1) {
+		documented = append(documented, m[1])
+	}
+	slices.Sort(alerts)
+	slices.Sort(documented)
+	if !slices.Equal(alerts, documented) {
+		t.Errorf("alerts in the chart %q, in docs/metrics.md %q", alerts, documented)
+	}
+}
+
+// TestDashboard checks the Grafana dashboard: valid JSON, every panel's
+// queries parse as PromQL and name only exported metrics.
+func TestDashboard(t *testing.T) {
+	b, err := os.ReadFile(chartDir + "/dashboards/jelou-producer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		UID    string `json:"uid"`
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("dashboard JSON: %v", err)
+	}
+	if d.UID == "" || len(d.Panels) == 0 {
+		t.Fatalf("dashboard has uid %q and %d panels", d.UID, len(d.Panels))
+	}
+	series := exported(t)
+	vars := strings.NewReplacer("$__rate_interval", "5m", "$namespace", namespace, "$job", fullname)
+	for _, p := range d.Panels {
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, tg := range p.Targets {
+			checkSelectors(t, "panel "+p.Title, vars.Replace(tg.Expr), series, true)
+		}
+	}
+}
+
+// TestSelectorProblems guards the checks themselves: the runtime series are
+// known, and an unknown name, an unscoped selector, a label value with no
+// series at start and bad PromQL are each reported.
+func TestSelectorProblems(t *testing.T) {
+	series := exported(t)
+	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "jelou_producer_api_request_duration_seconds_bucket", "jelou_producer_checkpoint_lag_seconds"} {
+		if _, ok := series[name]; !ok {
+			t.Errorf("%s not among the exported series", name)
+		}
+	}
+	scope := `job="` + fullname + `",namespace="` + namespace + `"`
+	for _, tt := range []struct {
+		expr, want string
+	}{
+		{`increase(jelou_producer_api_requests_total{status="401",` + scope + `}[5m]) > 0`, ""},
+		{`absent(up{` + scope + `} == 1)`, ""},
+		{`increase(jelou_producer_api_requests_total{status=~"5..",` + scope + `}[5m])`, ""},
+		{`increase(jelou_producer_nope_total{` + scope + `}[5m])`, "not a metric the service exports"},
+		{`increase(jelou_producer_api_requests_total{status="401"}[5m])`, "is not scoped"},
+		{`increase(jelou_producer_api_requests_total{status="418",` + scope + `}[5m])`, "no series that exists at start-up"},
+		{`increase(jelou_producer_rows_rejected_total{reason="bad_json",` + scope + `}[5m])`, "no series that exists at start-up"},
+		{`rate(jelou_producer_api_requests_total{` + scope + `}[5m]`, "PromQL"},
+		{`vector(1) > 0`, "selects no series"},
+	} {
+		got := strings.Join(selectorProblems(tt.expr, series, true), "; ")
+		if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
+			t.Errorf("%s: problems %q, want %q", tt.expr, got, tt.want)
+		}
+	}
+}
