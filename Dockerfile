@@ -8,7 +8,7 @@
 #   docker build -t jelou-sim --target jelou-sim .      # the simulated API
 #
 # The producer image runs as 65532:65532 and writes only to /data (the file
-# checkpoint, CHECKPOINT_PATH=/data/checkpoint.json), so it runs with a
+# checkpoint, CHECKPOINT_PATH=/data/jelou-producer.checkpoint), so it runs with a
 # read-only root filesystem:
 #
 #   docker run --read-only -v jelou-data:/data -p 9464:9464 \
@@ -68,7 +68,7 @@ COPY --from=build /out/jelou-producer /jelou-producer
 # An empty /data owned by nonroot: a new named volume mounted there copies
 # this ownership, so the checkpoint is writable without running as root.
 COPY --from=build --chown=65532:65532 /out/data /data
-ENV CHECKPOINT_PATH=/data/checkpoint.json
+ENV CHECKPOINT_PATH=/data/jelou-producer.checkpoint
 USER 65532:65532
 VOLUME ["/data"]
 EXPOSE 9464
