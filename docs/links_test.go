@@ -61,11 +61,7 @@ func pages(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := []string{"../README.md"}
-	for _, f := range files {
-		out = append(out, f)
-	}
-	return out
+	return append([]string{"../README.md"}, files...)
 }
 
 func TestLinksResolve(t *testing.T) {
