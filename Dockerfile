@@ -38,7 +38,7 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
     go build -trimpath \
       -ldflags="-s -w -X github.com/jelou-producer/jelou-producer/internal/buildinfo.Version=${VERSION}" \
-      -o /out/ ./cmd/jelou-producer ./cmd/jelou-sim \
+      -o /out/ ./cmd/jelou-producer ./cmd/jelou-sim ./examples/alerting \
  && mkdir -p /out/data
 
 # ---- jelou-sim: the simulated Jelou API (docker-compose.yml, demos) --------
@@ -53,6 +53,17 @@ USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/jelou-sim"]
 CMD ["-addr", "0.0.0.0:8080"]
+
+# ---- jelou-alerts: the example consumer (examples/alerting), compose profile alerts
+FROM gcr.io/distroless/static-debian12:nonroot AS jelou-alerts
+ARG VERSION=dev
+LABEL org.opencontainers.image.title="jelou-alerts" \
+      org.opencontainers.image.description="Example consumer of jelou-producer's topic: alerts on long-active conversations and slow operator replies" \
+      org.opencontainers.image.source="https://github.com/jelou-producer/jelou-producer" \
+      org.opencontainers.image.version="${VERSION}"
+COPY --from=build /out/alerting /jelou-alerts
+USER 65532:65532
+ENTRYPOINT ["/jelou-alerts"]
 
 # ---- jelou-producer: the service (the default target) ----------------------
 FROM gcr.io/distroless/static-debian12:nonroot AS jelou-producer

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -90,5 +92,32 @@ func TestHelpAndUsageErrors(t *testing.T) {
 	if code := run([]string{"-active-for", "0s"}, &stdout, &stderr); code != 2 || stdout.Len() != 0 ||
 		!strings.Contains(stderr.String(), "alerting: -active-for must be positive") || !strings.Contains(stderr.String(), "alerting: -brokers") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+}
+
+// TestComposeEnvironment parses the compose service's ALERTS_* variables as
+// the consumer would, so that the service block cannot name a variable or a
+// value the consumer rejects.
+func TestComposeEnvironment(t *testing.T) {
+	b, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^\s+(ALERTS_[A-Z_]+):\s*"?([^"\s#]+)"?`).FindAllStringSubmatch(string(b), -1) {
+		env[m[1]] = m[2]
+	}
+	if env["ALERTS_BROKERS"] == "" {
+		t.Fatalf("docker-compose.yml sets no ALERTS_BROKERS; found %v", env)
+	}
+	asked := map[string]bool{} // every variable the consumer reads
+	_, err = parseConfig(nil, func(k string) (string, bool) { asked[k] = true; v, ok := env[k]; return v, ok }, &bytes.Buffer{})
+	if err != nil {
+		t.Errorf("the compose environment %v is rejected: %v", env, err)
+	}
+	for k := range env {
+		if !asked[k] {
+			t.Errorf("docker-compose.yml sets %s, which the consumer does not read", k)
+		}
 	}
 }

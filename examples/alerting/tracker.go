@@ -168,7 +168,7 @@ func (t *Tracker) overdue(id string, c *tracked, now time.Time) (Alert, bool) {
 	c.alerted = true
 	since := c.since
 	a := Alert{
-		Kind: KindActiveTooLong, At: now, Conversation: id, CompanyID: c.company, State: string(jelou.StateActive),
+		Kind: KindActiveTooLong, At: now.UTC(), Conversation: id, CompanyID: c.company, State: string(jelou.StateActive),
 		StartAt: &since, ActiveFor: age.Round(time.Second).String(), Threshold: t.th.ActiveFor.String(), EventID: c.eventID,
 	}
 	a.Message = fmt.Sprintf("conversation %s%s has been active for %s, longer than %s", id, ofCompany(c.company), a.ActiveFor, a.Threshold)
@@ -177,7 +177,7 @@ func (t *Tracker) overdue(id string, c *tracked, now time.Time) (Alert, bool) {
 
 func (t *Tracker) slowReply(e *event.Event, ms int64, now time.Time) Alert {
 	a := Alert{
-		Kind: KindSlowReply, At: now, Conversation: e.Subject, CompanyID: e.Data.CompanyID, State: string(e.Data.State),
+		Kind: KindSlowReply, At: now.UTC(), Conversation: e.Subject, CompanyID: e.Data.CompanyID, State: string(e.Data.State),
 		ReplyMillis: ms, Threshold: t.th.ReplyOver.String(), EventID: e.ID,
 	}
 	if !e.Data.StartAt.IsZero() {
