@@ -102,8 +102,8 @@ func NewConsumer(cfg Config, out io.Writer, log *slog.Logger) *Consumer {
 		Topic:          cfg.Topic,
 		StartOffset:    start, // only for a group without committed offsets
 		MinBytes:       1,
+		MaxWait:        time.Second, // an idle fetch returns after this: bounds how long Close waits
 		MaxBytes:       10 << 20,
-		MaxWait:        500 * time.Millisecond,
 		CommitInterval: time.Second, // commit in the background, at most every second
 		ErrorLogger:    kafka.LoggerFunc(func(f string, a ...any) { log.Warn(fmt.Sprintf(f, a...)) }),
 	})
@@ -178,11 +178,13 @@ func (c *Consumer) handle(ctx context.Context, m kafka.Message) {
 	switch {
 	case errors.Is(err, event.ErrUnknownType):
 		c.count(func(s *Stats) { s.Skipped++ }) // another type or a later major version
+		c.log.Debug("skipping an event of another type", "partition", m.Partition, "offset", m.Offset, "err", err)
 	case err != nil:
 		c.count(func(s *Stats) { s.Skipped++ })
 		c.log.Warn("skipping a record that is not a jelou-producer event", "partition", m.Partition, "offset", m.Offset, "err", err)
 	default:
 		c.count(func(s *Stats) { s.Decoded++ })
+		c.log.Debug("event", "partition", m.Partition, "offset", m.Offset, "conversation", e.Subject, "state", e.Data.State)
 		c.emit(ctx, c.tracker.Observe(e, c.now()))
 	}
 	if err := c.reader.CommitMessages(ctx, m); err != nil && ctx.Err() == nil {
