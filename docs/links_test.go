@@ -16,6 +16,7 @@ var fromOtherBranches = map[string]string{
 	"docs/metrics.md":    "the metrics and alert rules page (Helm work)",
 	"docs/kubernetes.md": "the Helm chart page (Helm work)",
 	"docs/containers.md": "the image and compose page (Docker work)",
+	"docs/lanes.md":      "the lanes page (on main since commit 07281b0)",
 }
 
 var (
