@@ -8,7 +8,7 @@
 #   docker build -t jelou-sim --target jelou-sim .      # the simulated API
 #
 # The producer image runs as 65532:65532 and writes only to /data (the file
-# checkpoint, CHECKPOINT_PATH=/data/checkpoint.json), so it runs with a
+# checkpoint, CHECKPOINT_PATH=/data/jelou-producer.checkpoint), so it runs with a
 # read-only root filesystem:
 #
 #   docker run --read-only -v jelou-data:/data -p 9464:9464 \
@@ -38,7 +38,7 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
     go build -trimpath \
       -ldflags="-s -w -X github.com/jelou-producer/jelou-producer/internal/buildinfo.Version=${VERSION}" \
-      -o /out/ ./cmd/jelou-producer ./cmd/jelou-sim \
+      -o /out/ ./cmd/jelou-producer ./cmd/jelou-sim ./examples/alerting \
  && mkdir -p /out/data
 
 # ---- jelou-sim: the simulated Jelou API (docker-compose.yml, demos) --------
@@ -54,6 +54,17 @@ EXPOSE 8080
 ENTRYPOINT ["/jelou-sim"]
 CMD ["-addr", "0.0.0.0:8080"]
 
+# ---- jelou-alerts: the example consumer (examples/alerting), compose profile alerts
+FROM gcr.io/distroless/static-debian12:nonroot AS jelou-alerts
+ARG VERSION=dev
+LABEL org.opencontainers.image.title="jelou-alerts" \
+      org.opencontainers.image.description="Example consumer of jelou-producer's topic: alerts on long-active conversations and slow operator replies" \
+      org.opencontainers.image.source="https://github.com/jelou-producer/jelou-producer" \
+      org.opencontainers.image.version="${VERSION}"
+COPY --from=build /out/alerting /jelou-alerts
+USER 65532:65532
+ENTRYPOINT ["/jelou-alerts"]
+
 # ---- jelou-producer: the service (the default target) ----------------------
 FROM gcr.io/distroless/static-debian12:nonroot AS jelou-producer
 ARG VERSION=dev
@@ -68,7 +79,7 @@ COPY --from=build /out/jelou-producer /jelou-producer
 # An empty /data owned by nonroot: a new named volume mounted there copies
 # this ownership, so the checkpoint is writable without running as root.
 COPY --from=build --chown=65532:65532 /out/data /data
-ENV CHECKPOINT_PATH=/data/checkpoint.json
+ENV CHECKPOINT_PATH=/data/jelou-producer.checkpoint
 USER 65532:65532
 VOLUME ["/data"]
 EXPOSE 9464

@@ -4,7 +4,6 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
 
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -33,14 +32,13 @@ func parseTime(name, v string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("--%s must be an RFC 3339 time or a duration ago, got %q", name, v)
 }
 
-func cmdBackfill(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func cmdBackfill(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("backfill", "backfill --from T [--to T] [--progress D]", "Publish the conversations that started in one bounded range, then exit 0. T is an RFC 3339 time or a\nduration meaning that long ago. The range keeps its own checkpoint next to CHECKPOINT_PATH, so an\ninterrupted backfill resumes; the live cursor is left alone.")
 	fromS := fs.String("from", "", "start of the range: RFC 3339 time, or a duration meaning that long ago")
 	toS := fs.String("to", "0s", "end of the range: RFC 3339 time, or a duration meaning that long ago")
 	every := fs.Duration("progress", 10*time.Second, "how often progress lines are written when stderr is not a terminal")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, done := parseFlags(fs, args, stdout, stderr); done {
+		return code
 	}
 	now := time.Now()
 	from, err := parseTime("from", *fromS, now)

@@ -152,6 +152,67 @@ func TestConfigListsEveryVariable(t *testing.T) {
 	}
 }
 
+// TestHelp checks that -h, -help and --help, on their own or after a
+// command, print usage to stdout and exit 0 without reading the
+// configuration (none is set), and that a wrong flag still exits 2 with the
+// error and the usage on stderr.
+func TestHelp(t *testing.T) {
+	clearEnv(t)
+	tests := []struct {
+		name string
+		args []string
+		want []string // substrings of stdout
+	}{
+		{"-h", []string{"-h"}, []string{"usage: jelou-producer [command]", "backfill", "COMMAND -h"}},
+		{"-help", []string{"-help"}, []string{"usage: jelou-producer [command]"}},
+		{"--help", []string{"--help"}, []string{"usage: jelou-producer [command]"}},
+		{"help", []string{"help"}, []string{"usage: jelou-producer [command]"}},
+		{"run -h", []string{"run", "-h"}, []string{"usage: jelou-producer [run]", "SIGTERM"}},
+		{"run --help", []string{"run", "--help"}, []string{"usage: jelou-producer [run]"}},
+		{"backfill -h", []string{"backfill", "-h"}, []string{"usage: jelou-producer backfill --from T", "-from", "-progress", "-to"}},
+		{"backfill --help after a flag", []string{"backfill", "--from", "1h", "--help"}, []string{"usage: jelou-producer backfill"}},
+		{"demo -h", []string{"demo", "-h"}, []string{"usage: jelou-producer demo", "-duration", "-brokers"}},
+		{"check -h", []string{"check", "-h"}, []string{"usage: jelou-producer check", "-timeout"}},
+		{"config -h", []string{"config", "-h"}, []string{"usage: jelou-producer config [--markdown]", "-markdown"}},
+		{"help backfill", []string{"help", "backfill"}, []string{"usage: jelou-producer backfill", "-from"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCmd(tt.args...)
+			if code != exitOK || errOut != "" {
+				t.Fatalf("exit %d, want 0; stderr:\n%s", code, errOut)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+
+	bad := []struct {
+		name string
+		args []string
+		want string // usage line expected on stderr
+	}{
+		{"run", []string{"run", "-bogus"}, "usage: jelou-producer [run]"},
+		{"no command", []string{"-bogus"}, "usage: jelou-producer [run]"},
+		{"backfill", []string{"backfill", "--bogus"}, "usage: jelou-producer backfill"},
+		{"help of an unknown command", []string{"help", "frobnicate"}, `unknown command "frobnicate"`},
+	}
+	for _, tt := range bad {
+		t.Run("bad flag/"+tt.name, func(t *testing.T) {
+			code, out, errOut := runCmd(tt.args...)
+			if code != exitUsage || out != "" {
+				t.Fatalf("exit %d, want %d; stdout %q", code, exitUsage, out)
+			}
+			if !strings.Contains(errOut, tt.want) {
+				t.Errorf("stderr lacks %q:\n%s", tt.want, errOut)
+			}
+		})
+	}
+}
+
 // TestConfigurationErrors checks that a bad or missing variable exits 2
 // before anything starts, with one line per problem naming the variable.
 func TestConfigurationErrors(t *testing.T) {

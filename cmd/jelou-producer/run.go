@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,20 +37,21 @@ commands:
   config     list every environment variable, its default and meaning
   version    print the version
 
-Configuration is read from environment variables; see 'jelou-producer config'.
+Run 'jelou-producer COMMAND -h' for a command's flags. Configuration is read
+from environment variables; see 'jelou-producer config'.
 `
 
 // run executes one command and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	cmd := "run"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || isHelpFlag(args[0])) {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
 	case "run":
-		return cmdRun(args, stderr)
+		return cmdRun(args, stdout, stderr)
 	case "backfill":
-		return cmdBackfill(args, stderr)
+		return cmdBackfill(args, stdout, stderr)
 	case "demo":
 		return cmdDemo(args, stdout, stderr)
 	case "check":
@@ -61,7 +61,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintf(stdout, "jelou-producer %s (%s)\n", buildinfo.Get(), buildinfo.GoVersion())
 		return exitOK
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
+		if len(args) > 0 && cmd == "help" { // help COMMAND = COMMAND -h
+			return run([]string{args[0], "-h"}, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
@@ -128,11 +131,10 @@ func exitCode(err error, stderr io.Writer) int {
 	return exitFailed
 }
 
-func cmdRun(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("run", "[run]", "Poll the Jelou API and publish every (conversation, state) to Kafka until SIGINT or SIGTERM.")
+	if code, done := parseFlags(fs, args, stdout, stderr); done {
+		return code
 	}
 	cfg, ok := loadConfig(config.CommandRun, stderr)
 	if !ok {
@@ -158,11 +160,10 @@ func cmdRun(args []string, stderr io.Writer) int {
 }
 
 func cmdConfig(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("config", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("config", "config [--markdown]", "List every environment variable: its type, default, the commands that require it, and its meaning.")
 	markdown := fs.Bool("markdown", false, "print the table as Markdown (the README's form)")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, done := parseFlags(fs, args, stdout, stderr); done {
+		return code
 	}
 	if *markdown {
 		fmt.Fprint(stdout, config.MarkdownTable(config.Variables()))
@@ -173,8 +174,7 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdDemo(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("demo", "demo [flags]", "Run the real pipeline against a simulated Jelou API and an in-process Kafka broker, with a live view;\nCtrl-C (or -duration) stops it and prints a summary that reads the topic back.")
 	var o demo.Options
 	d := demo.Defaults()
 	fs.Float64Var(&o.Speed, "speed", d.Speed, "simulated clock speed (60: a simulated minute per second)")
@@ -185,8 +185,8 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Topic, "topic", "", "topic (default jelou.conversations.attended)")
 	fs.IntVar(&o.MaxLines, "lines", d.MaxLines, "event lines printed per second at most (-1: none)")
 	verbose := fs.Bool("v", false, "also print the service's logs (text, to stderr)")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, done := parseFlags(fs, args, stdout, stderr); done {
+		return code
 	}
 	if *brokers != "" {
 		o.Brokers = strings.Split(*brokers, ",")
@@ -201,11 +201,10 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("check", "check [--timeout D]", "Validate the configuration, make one API request with the credentials, describe the topic and read the\ncheckpoint; print ok or FAIL for each. The exit status is the verdict.")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, done := parseFlags(fs, args, stdout, stderr); done {
+		return code
 	}
 	cfg, ok := loadConfig(config.CommandCheck, stderr)
 	if !ok {

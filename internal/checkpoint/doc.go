@@ -37,6 +37,10 @@
 // rename is the commit point. <path>.prev is for an operator only; Load
 // never falls back to it.
 //
+// The default file name is [DefaultFileName]. [NewFile] renames a checkpoint
+// left under the earlier default, [LegacyFileName], in the same directory
+// when the path it opens is named [DefaultFileName] and does not exist yet.
+//
 // # Kafka backend
 //
 // [KafkaStore] writes everything to partition 0 of a topic with

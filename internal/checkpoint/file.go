@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,14 +35,24 @@ var _ Store = (*FileStore)(nil)
 
 // NewFile returns a store that keeps the checkpoint in the file at path. The
 // directory is created on the first Save when missing. Temporary files left
-// by a crash during an earlier Save are removed.
-func NewFile(path string) (*FileStore, error) {
+// by a crash during an earlier Save are removed. When path's base name is
+// [DefaultFileName] and it does not exist, a checkpoint under the earlier
+// default name ([LegacyFileName]) in the same directory is renamed to it,
+// once, and the rename is logged.
+func NewFile(path string, opts ...FileOption) (*FileStore, error) {
 	if strings.TrimSpace(path) == "" {
 		return nil, errors.New("checkpoint file: path is empty")
+	}
+	o := fileOptions{log: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
 	}
 	path = filepath.Clean(path)
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("checkpoint file %s is a directory", path)
+	}
+	if err := migrateLegacy(path, o.log); err != nil {
+		return nil, err
 	}
 	stale, _ := filepath.Glob(filepath.Join(filepath.Dir(path), tempPrefix(path)+"*"))
 	for _, name := range stale {

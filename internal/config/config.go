@@ -172,8 +172,10 @@ type Checkpoint struct {
 	// Backend is "file" or "kafka" (a compacted topic, for containers
 	// without a volume).
 	Backend string `envconfig:"CHECKPOINT_BACKEND" default:"file" enum:"file,kafka" desc:"where checkpoints live: file, or kafka (a compacted topic)"`
-	// Path is the checkpoint file of the file backend.
-	Path string `envconfig:"CHECKPOINT_PATH" default:"./data/checkpoint.json" desc:"checkpoint file (file backend)"`
+	// Path is the checkpoint file of the file backend. The default's name,
+	// jelou-producer.checkpoint, replaced checkpoint.json (the file is not
+	// JSON); the file store renames a checkpoint.json it finds beside it.
+	Path string `envconfig:"CHECKPOINT_PATH" default:"./data/jelou-producer.checkpoint" desc:"checkpoint file (file backend)"`
 	// Topic is the compacted topic of the kafka backend.
 	Topic string `envconfig:"CHECKPOINT_TOPIC" default:"jelou.producer.checkpoints" validate:"topic" desc:"compacted checkpoint topic (kafka backend)"`
 	// Interval is the shortest time between two saves.

@@ -273,6 +273,7 @@ func TestComposeBuildTargets(t *testing.T) {
 	tests := []struct{ service, target, binary string }{
 		{producerService, "jelou-producer", "/jelou-producer"},
 		{simService, "jelou-sim", "/jelou-sim"},
+		{"alerts", "jelou-alerts", "/jelou-alerts"}, // the example consumer
 	}
 	for _, tc := range tests {
 		t.Run(tc.service, func(t *testing.T) {

@@ -52,7 +52,7 @@ func TestDockerfileStages(t *testing.T) {
 	for _, s := range df.Stages {
 		names = append(names, s.Name)
 	}
-	want := []string{"build", "jelou-sim", "jelou-producer"}
+	want := []string{"build", "jelou-sim", "jelou-alerts", "jelou-producer"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("stages = %q, want %q (the producer last: it is the default target)", names, want)
 	}

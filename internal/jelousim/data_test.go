@@ -90,7 +90,7 @@ func millionConfig() Config {
 }
 
 // TestMillionConversations builds 1,000,000 conversations and reports the
-// heap they take. Figures go to the README: run with -v.
+// heap they take. Figures go to docs/simulator.md: run with -v.
 func TestMillionConversations(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a million conversations")

@@ -321,7 +321,7 @@ func publishConfig(cfg config.Config, obs publish.Observer, log *slog.Logger) pu
 // uses the publisher's security settings on a transport of its own.
 func openStore(ctx context.Context, cfg config.Config, path string, pc publish.Config) (checkpoint.Store, error) {
 	if cfg.Checkpoint.Backend != "kafka" {
-		return checkpoint.NewFile(path)
+		return checkpoint.NewFile(path, checkpoint.WithLogger(pc.Logger))
 	}
 	pc.Topic = cfg.Checkpoint.Topic
 	tr, err := pc.Transport()

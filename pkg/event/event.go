@@ -21,9 +21,10 @@ const (
 	// ContentTypeJSON is the datacontenttype of every event: data is JSON.
 	ContentTypeJSON = "application/json"
 	// DefaultDataSchema is the dataschema attribute when [Source.DataSchema]
-	// is empty: where the JSON Schema of version 1 is published. It is also
-	// the schema's "$id".
-	DefaultDataSchema = "https://github.com/jelou-producer/jelou-producer/blob/main/schemas/jelou.conversation.attended.v1.json"
+	// is empty: the URL of the raw JSON Schema of version 1 in the
+	// repository, which serves the file itself (not a web page about it).
+	// It is also the schema's "$id".
+	DefaultDataSchema = "https://raw.githubusercontent.com/jelou-producer/jelou-producer/main/schemas/jelou.conversation.attended.v1.json"
 	// DefaultSource is the source attribute when [Source.URI] is empty.
 	DefaultSource = "jelou-producer/default"
 	// FallbackKey is the Kafka key of events whose conversation has no

@@ -6,7 +6,7 @@
 //
 // The package holds no code outside its tests. Run it with
 // `go test ./test/e2e/` (about a minute); every scenario logs a line starting
-// with RESULT, the row of the README's reliability table.
+// with RESULT, the row of the reliability table in docs/testing.md.
 //
 // # Clock
 //

@@ -1,0 +1,82 @@
+package checkpoint
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+)
+
+// File names of the file backend's checkpoint.
+const (
+	// DefaultFileName is the base name of the default CHECKPOINT_PATH,
+	// ./data/jelou-producer.checkpoint. The file is not JSON (a JSON header
+	// line, raw bytes, a checksum line), so its name does not say so.
+	DefaultFileName = "jelou-producer.checkpoint"
+	// LegacyFileName is the base name of the default CHECKPOINT_PATH of
+	// earlier builds, ./data/checkpoint.json. [NewFile] renames such a file
+	// to [DefaultFileName] when it opens the new default.
+	LegacyFileName = "checkpoint.json"
+)
+
+// FileOption configures [NewFile].
+type FileOption func(*fileOptions)
+
+type fileOptions struct {
+	log *slog.Logger
+}
+
+// WithLogger makes [NewFile] report on log what it did to the files, such as
+// renaming a checkpoint from [LegacyFileName]. Default: [slog.Default].
+func WithLogger(log *slog.Logger) FileOption {
+	return func(o *fileOptions) {
+		if log != nil {
+			o.log = log
+		}
+	}
+}
+
+// migrateLegacy renames <dir>/checkpoint.json, and its .prev copy, to path
+// when path's base name is [DefaultFileName], path does not exist and the
+// legacy file does: a deployment that relied on the old default keeps its
+// progress. A path with any other name is left alone, so an explicitly
+// configured CHECKPOINT_PATH is never touched. Each rename is atomic and the
+// directory is fsynced after them; the .prev copy moves first, so a crash
+// between the two renames leaves a state the next start completes.
+func migrateLegacy(path string, log *slog.Logger) error {
+	if filepath.Base(path) != DefaultFileName {
+		return nil
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		return nil // there already, or unreadable: Load will say which
+	}
+	dir := filepath.Dir(path)
+	legacy := filepath.Join(dir, LegacyFileName)
+	fi, err := os.Lstat(legacy)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checkpoint file: look for the old default %s: %w", legacy, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("checkpoint file: the old default %s is not a regular file (%s); move it away or set CHECKPOINT_PATH", legacy, fi.Mode().Type())
+	}
+	moved := []string{legacy}
+	if _, err := os.Lstat(legacy + ".prev"); err == nil {
+		if err := os.Rename(legacy+".prev", path+".prev"); err != nil {
+			return fmt.Errorf("checkpoint file: rename %s to %s: %w", legacy+".prev", path+".prev", err)
+		}
+		moved = append(moved, legacy+".prev")
+	}
+	if err := os.Rename(legacy, path); err != nil {
+		return fmt.Errorf("checkpoint file: rename %s to %s: %w", legacy, path, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("checkpoint file: rename %s to %s: sync directory: %w", legacy, path, err)
+	}
+	log.Info("checkpoint file renamed from the old default name", "from", legacy, "to", path, "files", len(moved))
+	return nil
+}

@@ -1,0 +1,242 @@
+package checkpoint
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestNewFileMigratesLegacyName covers the rename of the old default
+// checkpoint.json (and its .prev) to jelou-producer.checkpoint.
+func TestNewFileMigratesLegacyName(t *testing.T) {
+	ctx := context.Background()
+	older, newer := testCheckpoint("src1", 100, 1), testCheckpoint("src1", 100, 2)
+	other := testCheckpoint("src1", 100, 3)
+
+	// saveAt writes cps to path, one Save each, so that path.prev holds the
+	// one before last.
+	saveAt := func(t *testing.T, path string, cps ...*Checkpoint) {
+		t.Helper()
+		s, err := NewFile(path, WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cp := range cps {
+			if err := s.Save(ctx, cp); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tests := []struct {
+		name    string
+		file    string                         // base name NewFile opens
+		setup   func(t *testing.T, dir string) // what is on disk before
+		want    *Checkpoint                    // what Load returns; nil: ErrNotFound
+		corrupt bool                           // Load returns a *CorruptError instead
+		files   []string                       // the directory afterwards
+		logged  bool                           // one line says the file was renamed
+		wantErr string                         // NewFile fails with this
+	}{
+		{
+			name:   "legacy and its .prev move to the new default",
+			file:   DefaultFileName,
+			setup:  func(t *testing.T, dir string) { saveAt(t, filepath.Join(dir, LegacyFileName), older, newer) },
+			want:   newer,
+			files:  []string{DefaultFileName, DefaultFileName + ".prev"},
+			logged: true,
+		},
+		{
+			name:   "legacy without .prev",
+			file:   DefaultFileName,
+			setup:  func(t *testing.T, dir string) { saveAt(t, filepath.Join(dir, LegacyFileName), newer) },
+			want:   newer,
+			files:  []string{DefaultFileName},
+			logged: true,
+		},
+		{
+			name: "a crash between the two renames is completed",
+			file: DefaultFileName,
+			setup: func(t *testing.T, dir string) {
+				saveAt(t, filepath.Join(dir, LegacyFileName), older, newer)
+				if err := os.Rename(filepath.Join(dir, LegacyFileName+".prev"), filepath.Join(dir, DefaultFileName+".prev")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want:   newer,
+			files:  []string{DefaultFileName, DefaultFileName + ".prev"},
+			logged: true,
+		},
+		{
+			name:    "a damaged legacy file moves too and Load reports it",
+			file:    DefaultFileName,
+			setup:   func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, LegacyFileName), "half a checkpoint") },
+			corrupt: true,
+			files:   []string{DefaultFileName},
+			logged:  true,
+		},
+		{
+			name: "the new default exists: nothing moves",
+			file: DefaultFileName,
+			setup: func(t *testing.T, dir string) {
+				saveAt(t, filepath.Join(dir, DefaultFileName), other)
+				saveAt(t, filepath.Join(dir, LegacyFileName), older)
+			},
+			want:  other,
+			files: []string{DefaultFileName, LegacyFileName},
+		},
+		{
+			name:  "another configured name: the legacy file is left alone",
+			file:  "custom.ckpt",
+			setup: func(t *testing.T, dir string) { saveAt(t, filepath.Join(dir, LegacyFileName), older, newer) },
+			files: []string{LegacyFileName, LegacyFileName + ".prev"},
+		},
+		{
+			name:  "the legacy name configured explicitly keeps working",
+			file:  LegacyFileName,
+			setup: func(t *testing.T, dir string) { saveAt(t, filepath.Join(dir, LegacyFileName), older, newer) },
+			want:  newer,
+			files: []string{LegacyFileName, LegacyFileName + ".prev"},
+		},
+		{
+			name:  "nothing on disk",
+			file:  DefaultFileName,
+			setup: func(*testing.T, string) {},
+			files: []string{},
+		},
+		{
+			name: "a legacy directory is an error, not a fresh start",
+			file: DefaultFileName,
+			setup: func(t *testing.T, dir string) {
+				if err := os.Mkdir(filepath.Join(dir, LegacyFileName), 0o750); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantErr: "is not a regular file",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tt.setup(t, dir)
+			var logs bytes.Buffer
+			log := slog.New(slog.NewTextHandler(&logs, nil))
+			path := filepath.Join(dir, tt.file)
+			s, err := NewFile(path, WithLogger(log))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("NewFile: %v, want an error containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("NewFile: %v", err)
+			}
+			cp, err := s.Load(ctx, "src1")
+			var ce *CorruptError
+			switch {
+			case tt.corrupt:
+				if !errors.As(err, &ce) || ce.Path != path {
+					t.Fatalf("Load: %v, want a *CorruptError naming %s", err, path)
+				}
+			case tt.want == nil:
+				if !errors.Is(err, ErrNotFound) {
+					t.Fatalf("Load: %v, want ErrNotFound", err)
+				}
+			case err != nil:
+				t.Fatalf("Load: %v", err)
+			default:
+				assertSame(t, cp, tt.want)
+			}
+			if got := dirNames(t, dir); !slices.Equal(got, sorted(tt.files)) {
+				t.Errorf("directory holds %q, want %q", got, sorted(tt.files))
+			}
+			if n := strings.Count(logs.String(), "renamed from the old default name"); n != boolInt(tt.logged) {
+				t.Errorf("logged the rename %d times, want %d:\n%s", n, boolInt(tt.logged), logs.String())
+			}
+			if tt.logged && !strings.Contains(logs.String(), filepath.Join(dir, LegacyFileName)) {
+				t.Errorf("the log line does not name the old file:\n%s", logs.String())
+			}
+
+			// Opening again finds nothing more to do: the rename is logged once.
+			logs.Reset()
+			if _, err := NewFile(path, WithLogger(log)); err != nil {
+				t.Fatal(err)
+			}
+			if logs.Len() != 0 {
+				t.Errorf("second NewFile logged:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// TestNewFileMigratedPrevIsTheEarlierSave checks that the .prev copy moves
+// with its checkpoint, so an operator can still go back one save.
+func TestNewFileMigratedPrevIsTheEarlierSave(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	quiet := WithLogger(slog.New(slog.DiscardHandler))
+	legacy, err := NewFile(filepath.Join(dir, LegacyFileName), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	older, newer := testCheckpoint("src1", 10, 1), testCheckpoint("src1", 10, 2)
+	for _, cp := range []*Checkpoint{older, newer} {
+		if err := legacy.Save(ctx, cp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := NewFile(filepath.Join(dir, DefaultFileName), quiet); err != nil {
+		t.Fatal(err)
+	}
+	prev, err := NewFile(filepath.Join(dir, DefaultFileName+".prev"), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := prev.Load(ctx, "src1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSame(t, cp, older)
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o640); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{}
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return sorted(names)
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	if s == nil {
+		s = []string{}
+	}
+	return s
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
