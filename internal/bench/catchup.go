@@ -104,8 +104,15 @@ type catchupResult struct {
 	// (terminal); split at the producer's observation; by lane.
 	all, fresh, changes, fetch, publish []time.Duration
 	byLane                              map[string][]time.Duration
+	// during holds the delays of the pairs first servable after the start
+	// and before "caught up" was logged: the live edge while history was
+	// read (the run's first minute is left out of all).
+	during []time.Duration
 
 	consumed, dups int
+	// unknown counts consumed pairs the oracle never served, early those
+	// consumed before the oracle says they were first served.
+	unknown, early int
 	sim            jelousim.Stats
 	metrics        map[string]float64
 	lanes          map[string]*laneLog
@@ -258,6 +265,16 @@ func (r *catchupResult) judge(sim *Sim, got map[string]time.Time, arr map[string
 		}
 	}
 	r.byLane = make(map[string][]time.Duration)
+	for k, at := range got {
+		id, st, _ := strings.Cut(k, "\x00")
+		first, ok := sim.FirstServable(id, jelou.State(st))
+		switch {
+		case !ok:
+			r.unknown++
+		case at.Before(first):
+			r.early++
+		}
+	}
 	for sp := range sim.ServableSeq(r.cutoff) {
 		k := pairKey(sp.ID, sp.State)
 		at, ok := got[k]
@@ -292,10 +309,13 @@ func (r *catchupResult) judge(sim *Sim, got map[string]time.Time, arr map[string
 			}
 			continue
 		}
+		d := at.Sub(sp.FirstServableAt)
+		if !sp.FirstServableAt.Before(r.started) && (r.caughtUp == 0 || sp.FirstServableAt.Before(r.started.Add(r.caughtUp))) {
+			r.during = append(r.during, d)
+		}
 		if sp.FirstServableAt.Before(r.from) {
 			continue
 		}
-		d := at.Sub(sp.FirstServableAt)
 		r.all = append(r.all, d)
 		if sp.State == jelou.StateActive {
 			r.fresh = append(r.fresh, d)
@@ -498,10 +518,11 @@ func (r *catchupResult) report(t *Table, sc string) {
 	for _, l := range lanes {
 		t.Add(sc, "  found by lane "+l, Summarize(r.byLane[l]).String())
 	}
+	t.Add(sc, "delay, pairs first served before \"caught up\"", Summarize(r.during).String())
 	t.Add(sc, fmt.Sprintf("active pairs not delivered, served < %s", dur(catchupExposure)), fmt.Sprint(r.shortMissed))
 	switch {
 	case r.caughtUp > 0:
-		t.Add(sc, "history", fmt.Sprintf("caught up %s after start (\"caught up\" logged; backlog gauge 0 at %s)", dur(r.caughtUp), durOrNever(r.drained)))
+		t.Add(sc, "history", fmt.Sprintf("caught up %s after start (\"caught up\" logged; %s)", dur(r.caughtUp), drainedString(r.drained)))
 	default:
 		t.Add(sc, "history", fmt.Sprintf("not caught up: %s of start times unread at the end",
 			time.Duration(r.metrics[`jelou_producer_lane_backlog_seconds{lane="history"}`]*float64(time.Second))))
@@ -511,6 +532,7 @@ func (r *catchupResult) report(t *Table, sc string) {
 	t.Add(sc, "requests", fmt.Sprintf("%d at the simulator (%s); %d 429 from its limit, faults %s",
 		r.sim.Requests, statuses(r.sim.ByStatus), r.sim.RateLimited, faultCounts(r.sim.Faults)))
 	t.Add(sc, "pairs published", fmt.Sprintf("%.0f (events_published_total); %d distinct consumed, %d duplicates", published, r.consumed, r.dups))
+	t.Target(sc, "consumed pairs the oracle never served, or before it served them", fmt.Sprintf("%d, %d", r.unknown, r.early), "0, 0", r.unknown == 0 && r.early == 0)
 	if published > 0 {
 		t.Add(sc, "requests per published pair", fmt.Sprintf("%.3f", float64(r.sim.Requests)/published))
 		t.Add(sc, "rows fetched per published pair", fmt.Sprintf("%.2f (%.0f rows, conversations_fetched_total)", fetched/published, fetched))
@@ -531,11 +553,11 @@ func (r *catchupResult) report(t *Table, sc string) {
 	t.Add(sc, "CPU, peak RSS", fmt.Sprintf("%.1f%% of a core, %s", r.cpu*100, mib(r.usage.MaxRSS)))
 }
 
-func durOrNever(d time.Duration) string {
+func drainedString(d time.Duration) string {
 	if d == 0 {
-		return "never seen"
+		return "history backlog gauge not seen falling to 0, sampled every second"
 	}
-	return dur(d)
+	return "history backlog gauge 0 at " + dur(d)
 }
 
 // statuses formats counts by HTTP status in status order.
