@@ -92,7 +92,7 @@ type catchupResult struct {
 	// (up to cutoff) that never reached the topic: first served before
 	// the start (history) or after it (live), by state.
 	missingHistory, missingLive, missingActive, missingTerminal int
-	// missed lists a few of them, earliest first.
+	// missed lists the first ten of them, in conversation start order.
 	missed []missedPair
 	// shortMissed counts active pairs not delivered that the API stopped
 	// serving after less than catchupExposure (not a miss by the target's
@@ -106,7 +106,7 @@ type catchupResult struct {
 	byLane                              map[string][]time.Duration
 	// during holds the delays of the pairs first servable after the start
 	// and before "caught up" was logged: the live edge while history was
-	// read (the run's first minute is left out of all).
+	// read (the warm-up is left out of all).
 	during []time.Duration
 
 	consumed, dups int
