@@ -1,11 +1,11 @@
 // Command jelou-bench is the benchmark harness of jelou-producer: it runs
 // the real producer binary against the simulated API and a broker in
-// another process, in four scenarios (backfill, api, live, memory), measures
-// the producer process only, and prints one table.
+// another process, in five scenarios (backfill, api, live, memory,
+// catchup), measures the producer process only, and prints one table.
 //
 // Usage:
 //
-//	jelou-bench [-short] [-only backfill,api,live,memory] [-markdown] [-env KEY=VALUE]... [-producer BIN] [-kafka BIN] [-keep]
+//	jelou-bench [-short] [-only backfill,api,live,memory,catchup] [-markdown] [-env KEY=VALUE]... [-producer BIN] [-kafka BIN] [-keep]
 //
 // With KAFKA_BENCH_BROKERS (or KAFKA_TEST_BROKERS) set it writes to that
 // Apache Kafka; otherwise it starts the jelou-kafka command. The producer and
@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("jelou-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	short := fs.Bool("short", false, "scale every scenario down (under 2 minutes in total)")
+	short := fs.Bool("short", false, "scale every scenario down (a few minutes in total; catchup alone runs 90s)")
 	only := fs.String("only", strings.Join(bench.Scenarios, ","), "comma-separated scenarios to run")
 	markdown := fs.Bool("markdown", false, "also print the table as Markdown")
 	producer := fs.String("producer", "", "jelou-producer binary (default: built into a temporary directory)")

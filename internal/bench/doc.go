@@ -1,6 +1,7 @@
 // Package bench provides the benchmark harness of jelou-producer (run by
-// cmd/jelou-bench): the four scenarios of the performance issue, the
-// processes they measure, and the table they print.
+// cmd/jelou-bench): the four scenarios of the performance issue and the
+// catch-up scenario of the core redesign (issue 10), the processes they
+// measure, and the table they print.
 //
 // # Processes
 //
@@ -36,6 +37,15 @@
 //   - memory: the dedupe index of 1,000,000 tracked conversations (heap,
 //     snapshot, checkpoint size), then the producer restarted on that
 //     checkpoint: time to its first API request.
+//   - catchup: the producer started with 6 h of history at 2 conversations/s
+//     (each active 20 s to 10 min, then terminal) to read, against an API
+//     with a page cap of 50, a limit of 30 requests/s and 20 % errors
+//     (429/500/502), run for 4 minutes of wall time; during the catch-up,
+//     the (conversation, state) pairs served for 30 s that never reached
+//     the topic, the delay from first servable to consumed at the live
+//     edge, requests and rows fetched per published pair, and when history
+//     was read. Its figures and their reading are in docs/catchup.md.
 //
-// Options.Short scales them down to run in under two minutes.
+// Options.Short scales them down to run in a few minutes (catchup: 2 h of
+// history, 90 s of wall time).
 package bench

@@ -21,19 +21,22 @@ const (
 	ScenarioAPI      = "api"
 	ScenarioLive     = "live"
 	ScenarioMemory   = "memory"
+	ScenarioCatchup  = "catchup"
 )
 
 // Scenarios lists every scenario in the order they run.
-var Scenarios = []string{ScenarioBackfill, ScenarioAPI, ScenarioLive, ScenarioMemory}
+var Scenarios = []string{ScenarioBackfill, ScenarioAPI, ScenarioLive, ScenarioMemory, ScenarioCatchup}
 
 // labels name the scenarios in the table.
 var labels = map[string]string{
 	ScenarioBackfill: "1 backfill", ScenarioAPI: "2 api-bound", ScenarioLive: "3 live", ScenarioMemory: "4 memory",
+	ScenarioCatchup: "5 catch-up",
 }
 
 // Options configure a harness run. Zero fields mean the default stated.
 type Options struct {
-	// Short scales every scenario down so the run takes under two minutes.
+	// Short scales every scenario down so the run takes a few minutes (the
+	// catch-up scenario alone runs 90 s of wall time).
 	Short bool
 	// Only lists the scenarios to run. Default: all of Scenarios.
 	Only []string
@@ -118,6 +121,7 @@ func Run(ctx context.Context, opts Options) (*Table, error) {
 		ScenarioAPI:      h.apiBound,
 		ScenarioLive:     h.live,
 		ScenarioMemory:   h.memory,
+		ScenarioCatchup:  h.catchup,
 	}
 	for _, s := range Scenarios {
 		if !slices.Contains(opts.Only, s) {

@@ -136,7 +136,16 @@ type tailer struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	got    map[string]time.Time
+	first  map[string]arrival
 	dups   int
+}
+
+// arrival is what the first record of one (conversation, state) said: when
+// the producer observed the row (the event's time) and in which query
+// window.
+type arrival struct {
+	Observed time.Time
+	Window   string
 }
 
 func newTailer(brokers []string, topic string) (*tailer, error) {
@@ -146,7 +155,7 @@ func newTailer(brokers []string, topic string) (*tailer, error) {
 		return nil, fmt.Errorf("consumer: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	t := &tailer{cl: cl, cancel: cancel, got: make(map[string]time.Time)}
+	t := &tailer{cl: cl, cancel: cancel, got: make(map[string]time.Time), first: make(map[string]arrival)}
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
@@ -168,6 +177,7 @@ func newTailer(brokers []string, topic string) (*tailer, error) {
 					t.dups++
 				} else {
 					t.got[k] = now
+					t.first[k] = arrival{Observed: ev.Time, Window: ev.Data.Window.String()}
 				}
 				t.mu.Unlock()
 			})
@@ -184,6 +194,14 @@ func (t *tailer) Stop() (map[string]time.Time, int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.got, t.dups
+}
+
+// Arrivals returns, once Stop returned, the event time and query window of
+// each pair's first record.
+func (t *tailer) Arrivals() map[string]arrival {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.first
 }
 
 // Close releases the client.

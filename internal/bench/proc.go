@@ -55,6 +55,12 @@ type Proc struct {
 // its stdout to stdout (nil discards it) and keeping the end of its stderr
 // for error messages.
 func Start(name, path string, args, env []string, stdout io.Writer) (*Proc, error) {
+	return StartLogged(name, path, args, env, stdout, nil)
+}
+
+// StartLogged is Start that also copies the child's whole stderr to stderr
+// (nil: only the end is kept), for scenarios that read the child's log.
+func StartLogged(name, path string, args, env []string, stdout, stderr io.Writer) (*Proc, error) {
 	cmd := exec.Command(path, args...)
 	cmd.Env = env
 	if stdout == nil {
@@ -63,6 +69,9 @@ func Start(name, path string, args, env []string, stdout io.Writer) (*Proc, erro
 	t := &tail{max: 8 << 10}
 	cmd.Stdout = stdout
 	cmd.Stderr = t
+	if stderr != nil {
+		cmd.Stderr = io.MultiWriter(t, stderr)
+	}
 	p := &Proc{name: name, cmd: cmd, done: make(chan struct{}), stderr: t}
 	p.started = time.Now()
 	if err := cmd.Start(); err != nil {

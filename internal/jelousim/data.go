@@ -42,6 +42,12 @@ type DataConfig struct {
 	// [MaxAttendDelay]) rather than seconds after they start, which makes
 	// them late rows of their window. Default: 0.1; a negative value means none.
 	LateRatio float64
+	// ActiveMin and ActiveMax, when ActiveMax is set, bound how long a
+	// conversation that is not long-lived stays active once visible: drawn
+	// uniformly in [ActiveMin, ActiveMax], whole seconds, ActiveMin at least
+	// a second. Default (ActiveMax zero): 30 s plus an exponential draw of
+	// mean 20 minutes, at most 8 hours.
+	ActiveMin, ActiveMax time.Duration
 }
 
 func (c DataConfig) withDefaults() DataConfig {
@@ -72,6 +78,10 @@ func (c DataConfig) validate() error {
 		return fmt.Errorf("data companies must be positive, got %d", c.Companies)
 	case c.LongLivedRatio > 1 || c.LateRatio > 1 || math.IsNaN(c.LongLivedRatio) || math.IsNaN(c.LateRatio):
 		return fmt.Errorf("data ratios must be at most 1, got long-lived %v and late %v", c.LongLivedRatio, c.LateRatio)
+	case c.ActiveMax != 0 && (c.ActiveMin < time.Second || c.ActiveMax < c.ActiveMin):
+		return fmt.Errorf("data active range must satisfy 1s <= min <= max, got [%s, %s]", c.ActiveMin, c.ActiveMax)
+	case c.ActiveMax == 0 && c.ActiveMin != 0:
+		return fmt.Errorf("data active min %s needs an active max", c.ActiveMin)
 	}
 	return nil
 }
@@ -213,9 +223,13 @@ func (d *Dataset) timeline(i int) timeline {
 	start, delay := d.starts[i], int64(d.delays[i])
 	var life int64
 	long := s.float() < d.cfg.LongLivedRatio
-	if long {
+	switch {
+	case long:
 		life = 10*3600 + int64(s.intn(20*3600))
-	} else {
+	case d.cfg.ActiveMax > 0:
+		lo, hi := int64(d.cfg.ActiveMin/time.Second), int64(d.cfg.ActiveMax/time.Second)
+		life = delay + lo + int64(s.intn(int(hi-lo+1)))
+	default:
 		life = delay + 30 + int64(math.Min(-math.Log(1-s.float())*1200, 8*3600))
 	}
 	u := s.intn(100)

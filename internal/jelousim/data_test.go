@@ -142,3 +142,56 @@ func BenchmarkServePage(b *testing.B) {
 		sim.serveWindow(w, nil, req, Fault{})
 	}
 }
+
+func TestGenerateActiveRange(t *testing.T) {
+	cfg := testConfig().Data
+	cfg.Count = 5000
+	cfg.LongLivedRatio = -1
+	cfg.ActiveMin, cfg.ActiveMax = 20*time.Second, 10*time.Minute
+	d, err := Generate(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var short, long int
+	for i := range d.Len() {
+		c := d.Conversation(i)
+		active := c.Transition.Sub(c.VisibleAt)
+		if active < cfg.ActiveMin || active > cfg.ActiveMax {
+			t.Fatalf("conversation %d active for %v, want within [%v, %v]", i, active, cfg.ActiveMin, cfg.ActiveMax)
+		}
+		if active < time.Minute {
+			short++
+		}
+		if active > 9*time.Minute {
+			long++
+		}
+	}
+	// Uniform over 580 s: about 7% under a minute, 10% over nine minutes.
+	// Loose bounds catch a draw stuck at one end of the range.
+	if short < d.Len()/50 || long < d.Len()/50 {
+		t.Errorf("%d under a minute, %d over nine minutes of %d: not spread over the range", short, long, d.Len())
+	}
+
+	// Long-lived conversations keep their own lifetime.
+	cfg.LongLivedRatio = 0.5
+	d, err = Generate(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long = 0
+	for i := range d.Len() {
+		if c := d.Conversation(i); c.Transition.Sub(c.Start) >= 10*time.Hour {
+			long++
+		}
+	}
+	if long == 0 {
+		t.Error("no long-lived conversation with an active range and LongLivedRatio 0.5")
+	}
+
+	for _, bad := range [][2]time.Duration{{0, time.Minute}, {time.Minute, 30 * time.Second}, {time.Minute, 0}} {
+		cfg.ActiveMin, cfg.ActiveMax = bad[0], bad[1]
+		if _, err := Generate(cfg); err == nil {
+			t.Errorf("active range [%v, %v] accepted", bad[0], bad[1])
+		}
+	}
+}

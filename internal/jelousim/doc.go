@@ -13,8 +13,9 @@
 // conversation. Every other attribute is derived when needed from the seed
 // and the conversation's index: a 24-hex Mongo-like id (start time, a
 // per-seed part, the index), a transition time at which the conversation leaves
-// active for closed, resolved or expired (minutes to hours, 10 to 30 hours
-// for LongLivedRatio of them, so some are still active past End), and names
+// active for closed, resolved or expired (minutes to hours, or between
+// ActiveMin and ActiveMax after it became visible when those are set; 10 to
+// 30 hours for LongLivedRatio of them, so some are still active past End), and names
 // picked from small tables. The same DataConfig gives the same data.
 //
 // # Visibility and state
