@@ -78,6 +78,10 @@ type Config struct {
 	// Settle is how long recent start times keep being re-read for late
 	// rows. Zero treats a range as final after its first read.
 	Settle time.Duration
+	// SettleAll makes the settle lane re-read the whole unsettled range
+	// every Interval, instead of each start time once while its age
+	// doubles (see Schedule.Settle).
+	SettleAll bool
 	// Revisit is how long non-terminal conversations are re-checked. Zero
 	// disables revisits.
 	Revisit time.Duration
@@ -242,7 +246,7 @@ func (p *Poller) Cursor() time.Time {
 
 func (p *Poller) scheduleConfig() scheduleConfig {
 	c := p.cfg
-	return scheduleConfig{Window: c.Window, Interval: c.Interval, Lag: c.Lag, Settle: c.Settle,
+	return scheduleConfig{Window: c.Window, Interval: c.Interval, Lag: c.Lag, Settle: c.Settle, SettleAll: c.SettleAll,
 		Revisit: c.Revisit, RevisitInterval: c.RevisitInterval, End: c.End}
 }
 

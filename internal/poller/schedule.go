@@ -51,6 +51,7 @@ type Query struct {
 	// Planned is when it was planned, and Edge that time minus Lag.
 	Planned, Edge time.Time
 
+	final  bool      // settle: the read that moves the settled mark
 	ticket int       // history: position in the gap's ordered commit
 	gap    time.Time // history: end of the gap it belongs to
 	bucket time.Time // revisit: the bucket's key
@@ -60,6 +61,9 @@ type Query struct {
 type scheduleConfig struct {
 	Window, Interval, Lag, Settle time.Duration
 	Revisit, RevisitInterval      time.Duration
+	// SettleAll makes the settle lane re-read the whole unsettled range
+	// every interval instead of re-reading by age.
+	SettleAll bool
 	// End, when set, makes the schedule a bounded backfill: the history
 	// lane alone, up to End.
 	End time.Time
@@ -78,6 +82,8 @@ type Schedule struct {
 	cov checkpoint.Coverage
 
 	lastLive, lastSettle time.Time
+	settleTick           int     // settle ticks planned so far
+	settleQueue          []Query // the current settle tick's queries not handed out yet
 
 	work    *prefix   // ordered commit of the gap being worked, nil if none
 	workEnd time.Time // end of that gap (gaps never share an end)
@@ -168,6 +174,7 @@ func (s *Schedule) rebase(edge time.Time) {
 	}
 	s.cov.Live = jelou.Window{Start: floor, End: floor}
 	s.cov.Settled = floor
+	s.settleQueue = nil // planned for the old range
 }
 
 // Live returns the live query due at now: [end of the live range, now−Lag],
@@ -188,21 +195,82 @@ func (s *Schedule) Live(now time.Time) (Query, bool, time.Time) {
 	return Query{Lane: LaneLive, Window: jelou.Window{Start: s.cov.Live.End, End: edge}, Planned: now, Edge: edge}, true, time.Time{}
 }
 
-// Settle returns the settle query due at now: the part of the live range
-// not settled yet, [Settled, end of the live range], once every Interval.
+// Settle returns the next settle query due at now. Every Interval, a settle
+// tick re-reads start times by age:
+//
+//   - the final read: [Settled, edge−Settle], start times now old enough to
+//     be settled by this read (it moves the settled mark);
+//   - and, by age a = edge − start, the piece [edge−2^(j+1)·Interval,
+//     edge−2^j·Interval) on every 2^j-th tick, for j = 0, 1, … up to Settle:
+//     each start time is re-read once while its age doubles.
+//
+// Late rows are likeliest soon after a start, and a start time is re-read
+// about log2(Settle/Interval) times in all, so a tick costs the volume of a
+// few intervals whatever Settle is (the whole settle period, every tick,
+// with SettleAll). Pieces never reach past the end of the live range.
 func (s *Schedule) Settle(now time.Time) (Query, bool, time.Time) {
 	if s.backfill() {
 		return Query{}, false, time.Time{}
 	}
-	if !s.lastSettle.IsZero() && now.Before(s.lastSettle.Add(s.cfg.Interval)) {
-		return Query{}, false, s.lastSettle.Add(s.cfg.Interval)
+	if len(s.settleQueue) == 0 {
+		if !s.lastSettle.IsZero() && now.Before(s.lastSettle.Add(s.cfg.Interval)) {
+			return Query{}, false, s.lastSettle.Add(s.cfg.Interval)
+		}
+		s.lastSettle = now
+		s.settleQueue = s.planSettle(now)
+		s.settleTick++
+		if len(s.settleQueue) == 0 {
+			return Query{}, false, now.Add(s.cfg.Interval)
+		}
 	}
-	s.lastSettle = now
-	if !s.cov.Live.End.After(s.cov.Settled) {
-		return Query{}, false, now.Add(s.cfg.Interval)
+	q := s.settleQueue[0]
+	s.settleQueue = s.settleQueue[1:]
+	return q, true, time.Time{}
+}
+
+// planSettle lists the settle queries of one tick, final read first.
+func (s *Schedule) planSettle(now time.Time) []Query {
+	edge := s.edge(now)
+	from, to := s.cov.Settled, s.cov.Live.End
+	if !to.After(from) {
+		return nil
 	}
-	w := jelou.Window{Start: s.cov.Settled, End: s.cov.Live.End}
-	return Query{Lane: LaneSettle, Window: w, Planned: now, Edge: s.edge(now)}, true, time.Time{}
+	q := func(a, b time.Time, final bool) Query {
+		return Query{Lane: LaneSettle, Window: jelou.Window{Start: a, End: b}, Planned: now, Edge: edge, final: final}
+	}
+	if s.cfg.SettleAll || s.cfg.Settle <= s.cfg.Interval {
+		return []Query{q(from, to, true)}
+	}
+	var out []Query
+	settleAt := edge.Add(-s.cfg.Settle)
+	if settleAt.After(from) {
+		out = append(out, q(from, earliest(settleAt, to), true))
+		from = settleAt
+	}
+	// Younger pieces, oldest first so that each starts where the last ended.
+	var pieces []Query
+	for j := 0; ; j++ {
+		young := edge.Add(-(time.Duration(1) << j) * s.cfg.Interval)
+		old := edge.Add(-(time.Duration(1) << (j + 1)) * s.cfg.Interval)
+		if !young.After(from) {
+			break
+		}
+		if old.Before(from) {
+			old = from
+		}
+		if s.settleTick%(1<<j) == 0 && young.After(old) {
+			pieces = append(pieces, q(old, earliest(young, to), false))
+		}
+		if !old.After(from) {
+			break
+		}
+	}
+	for i := len(pieces) - 1; i >= 0; i-- {
+		if pieces[i].Window.End.After(pieces[i].Window.Start) {
+			out = append(out, pieces[i])
+		}
+	}
+	return out
 }
 
 // bucket is the span of start times of the non-terminal conversations in
@@ -303,8 +371,8 @@ func (s *Schedule) Done(q Query) {
 			s.cov.Live.End = q.Window.End
 		}
 	case LaneSettle:
-		if q.Window.Start.After(s.cov.Settled) {
-			return // a rebase moved past it
+		if !q.final || q.Window.Start.After(s.cov.Settled) {
+			return // a younger piece, or a rebase moved past it
 		}
 		settled := earliest(earliest(q.Window.End, q.Edge.Add(-s.cfg.Settle)), s.cov.Live.End)
 		if settled.After(s.cov.Settled) {
