@@ -35,6 +35,11 @@ type Observer interface {
 	// Saved is called after each checkpoint save attempt with the
 	// checkpoint, its size, and the error (nil when it was stored).
 	Saved(cp *checkpoint.Checkpoint, bytes int, err error)
+	// FirstSeen is called for each conversation seen for the first time by
+	// the live, settle or revisit lane, with how long after its start it
+	// was seen (how late rows become visible, plus up to an interval and
+	// the lag; after a restart, also the time the service was down).
+	FirstSeen(lane Lane, sinceStart time.Duration)
 	// Tracked is called with the number of conversations in the index.
 	Tracked(n int)
 	// Failure is called for every failed attempt that will be retried;
@@ -76,6 +81,9 @@ func (NopObserver) Covered(checkpoint.Coverage, time.Time) {}
 
 // Saved does nothing.
 func (NopObserver) Saved(*checkpoint.Checkpoint, int, error) {}
+
+// FirstSeen does nothing.
+func (NopObserver) FirstSeen(Lane, time.Duration) {}
 
 // Tracked does nothing.
 func (NopObserver) Tracked(int) {}

@@ -198,6 +198,10 @@ type Poller struct {
 	saveMu   sync.Mutex
 	lastSave time.Time // guarded by saveMu
 
+	// lateRows counts rows first seen by the revisit lane; lateWarned is
+	// when that was last logged (Unix nanoseconds).
+	lateRows, lateWarned atomic.Int64
+
 	// caughtUp is set once no history gap is left in this life; the
 	// poller then logs "caught up".
 	caughtUp atomic.Bool

@@ -303,6 +303,9 @@ func (p *Poller) decide(rows []jelou.Conversation, w jelou.Window, lane Lane) []
 			p.obs.Skipped(res.Reason.String())
 			continue
 		}
+		if res.Previous == "" && lane != LaneHistory && !r.StartAt.IsZero() {
+			p.firstSeen(lane, r, observed)
+		}
 		batch = append(batch, Emission{Conversation: r, Previous: res.Previous, Window: w, Observed: observed, Lane: lane})
 	}
 	sort.SliceStable(batch, func(i, j int) bool {
@@ -319,4 +322,27 @@ func indexTime(start time.Time, w jelou.Window) time.Time {
 		return w.Start
 	}
 	return start
+}
+
+// lateWarnEvery bounds how often the late-row warning is logged.
+const lateWarnEvery = time.Minute
+
+// firstSeen reports a conversation seen for the first time, and warns
+// when the revisit lane found it: its start time had settled (it was read
+// POLL_SETTLE after it began), so the row became visible later than that
+// and was found only because a revisit happened to cover it.
+func (p *Poller) firstSeen(lane Lane, r jelou.Conversation, observed time.Time) {
+	p.obs.FirstSeen(lane, observed.Sub(r.StartAt))
+	if lane != LaneRevisit {
+		return
+	}
+	n := p.lateRows.Add(1)
+	now := time.Now().UnixNano()
+	last := p.lateWarned.Load()
+	if now-last < int64(lateWarnEvery) || !p.lateWarned.CompareAndSwap(last, now) {
+		return
+	}
+	p.cfg.Logger.Warn("a row became visible later than POLL_SETTLE after its start and was found only by a revisit; rows like it in windows without an active conversation are missed: raise POLL_SETTLE",
+		"conversation", r.ID, "start", r.StartAt.UTC().Format(time.RFC3339), "seen_after", observed.Sub(r.StartAt).Round(time.Second).String(),
+		"settle", p.cfg.Settle.String(), "late_rows_so_far", n)
 }

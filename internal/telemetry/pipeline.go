@@ -108,6 +108,15 @@ func (p *Pipeline) Saved(cp *checkpoint.Checkpoint, _ int, err error) {
 	p.SetCheckpointCursor(cp.Cursor)
 }
 
+// FirstSeen observes row_first_seen_seconds; a first sighting by the
+// revisit lane also counts in late_rows_total.
+func (p *Pipeline) FirstSeen(lane poller.Lane, sinceStart time.Duration) {
+	p.Metrics.FirstSeen.WithLabelValues(lane.String()).Observe(max(sinceStart, 0).Seconds())
+	if lane == poller.LaneRevisit {
+		p.LateRows.Inc()
+	}
+}
+
 // Tracked sets tracked_conversations.
 func (p *Pipeline) Tracked(n int) { p.TrackedConversations.Set(float64(n)) }
 
