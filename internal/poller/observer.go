@@ -32,6 +32,10 @@ type Observer interface {
 	// Covered is called when a lane's query was acknowledged, with what
 	// has been read so far.
 	Covered(c checkpoint.Coverage, now time.Time)
+	// RevisitsDue is called each time the revisit lane plans a round,
+	// with the buckets due and how long the most overdue one has waited
+	// past its due time (the revisit lane's backlog).
+	RevisitsDue(buckets int, overdue time.Duration)
 	// Saved is called after each checkpoint save attempt with the
 	// checkpoint, its size, and the error (nil when it was stored).
 	Saved(cp *checkpoint.Checkpoint, bytes int, err error)
@@ -78,6 +82,9 @@ func (NopObserver) Rejected(string) {}
 
 // Covered does nothing.
 func (NopObserver) Covered(checkpoint.Coverage, time.Time) {}
+
+// RevisitsDue does nothing.
+func (NopObserver) RevisitsDue(int, time.Duration) {}
 
 // Saved does nothing.
 func (NopObserver) Saved(*checkpoint.Checkpoint, int, error) {}

@@ -355,8 +355,9 @@ func (p *Poller) runRevisits(ctx context.Context) error {
 		p.mu.Unlock()
 		buckets := p.buckets(from, to)
 		p.mu.Lock()
-		due := p.sched.Revisits(now, buckets)
+		due, overdue := p.sched.revisits(now, buckets)
 		p.mu.Unlock()
+		p.obs.RevisitsDue(len(due), overdue)
 		for _, q := range due {
 			if err := p.runQuery(ctx, q); err != nil {
 				return err

@@ -298,9 +298,17 @@ func revisitEvery(age, base time.Duration) time.Duration {
 // changed); later, a bucket seen for the first time has just settled and
 // is first due RevisitInterval after.
 func (s *Schedule) Revisits(now time.Time, buckets []bucket) []Query {
+	due, _ := s.revisits(now, buckets)
+	return due
+}
+
+// revisits is Revisits, also returning how long the most overdue bucket
+// has waited past its due time (zero when none is due).
+func (s *Schedule) revisits(now time.Time, buckets []bucket) ([]Query, time.Duration) {
 	if s.backfill() || s.cfg.Revisit <= 0 {
-		return nil
+		return nil, 0
 	}
+	var overdue time.Duration
 	var due []Query
 	keep := make(map[time.Time]bool, len(buckets))
 	for _, b := range buckets {
@@ -310,7 +318,11 @@ func (s *Schedule) Revisits(now time.Time, buckets []bucket) []Query {
 			s.revisited[b.key] = now
 			continue
 		}
-		if !known || now.Sub(last) >= revisitEvery(now.Sub(b.end), s.cfg.RevisitInterval) {
+		every := revisitEvery(now.Sub(b.end), s.cfg.RevisitInterval)
+		if known {
+			overdue = max(overdue, now.Sub(last)-every)
+		}
+		if !known || now.Sub(last) >= every {
 			// A one-second pad keeps the range non-empty for a single conversation.
 			w := jelou.Window{Start: b.first, End: b.end.Add(time.Second)}
 			due = append(due, Query{Lane: LaneRevisit, Window: w, Planned: now, Edge: s.edge(now), bucket: b.key})
@@ -323,7 +335,7 @@ func (s *Schedule) Revisits(now time.Time, buckets []bucket) []Query {
 		}
 	}
 	sort.Slice(due, func(i, j int) bool { return due[i].bucket.Before(due[j].bucket) })
-	return due
+	return due, max(overdue, 0)
 }
 
 // History returns the next history window: the next Window-long piece of

@@ -404,3 +404,23 @@ func TestPrefix(t *testing.T) {
 		t.Fatal("a window handed out after the run caught up is passed at once")
 	}
 }
+
+func TestRevisitBacklog(t *testing.T) {
+	s := newSchedule(live, cov(nil, at(9, 0), at(10, 0), at(9, 45)))
+	b := bucket{key: at(8, 0), first: at(8, 55), end: at(8, 59)}
+	for _, q := range s.Revisits(at(10, 0), []bucket{b}) {
+		s.Done(q) // the first sweep
+	}
+	tests := []struct {
+		now     time.Time
+		overdue time.Duration
+	}{
+		{at(10, 5), 0}, // due 8m15s after 10:00 (age 66m / 8): not yet
+		{at(10, 30), 30*time.Minute - 11*time.Minute - 22*time.Second - 500*time.Millisecond}, // age 91m: every 11m22.5s
+	}
+	for _, tt := range tests {
+		if _, got := s.revisits(tt.now, []bucket{b}); got != tt.overdue {
+			t.Errorf("at %s overdue %s, want %s", tt.now.Format("15:04"), got, tt.overdue)
+		}
+	}
+}

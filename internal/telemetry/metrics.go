@@ -218,7 +218,7 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 	})
 	m.LaneBacklog = f.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "lane_backlog_seconds",
-		Help: "How far each lane is behind: live, now minus the end of the live range; settle, now minus the settled mark; history, seconds of start times not read yet.",
+		Help: "How far each lane is behind: live, now minus the end of the live range; settle, now minus the settled mark; revisit, the most overdue revisit's wait past its due time; history, seconds of start times not read yet.",
 	}, []string{"lane"})
 	f.NewGauge(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "build_info",
