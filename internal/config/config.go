@@ -99,10 +99,15 @@ type Poll struct {
 	// Settle is how long a recent window keeps being re-polled for late rows.
 	// 0 treats a window as final after its first pass.
 	Settle time.Duration `envconfig:"POLL_SETTLE" default:"15m" validate:"nonnegative" desc:"how long a recent window keeps being re-polled for late rows (0 disables)"`
+	// SettleHot is the age below which start times are re-read on every
+	// interval when re-reading by age.
 	// SettleReread is how the settle lane re-reads recent start times:
 	// "by-age" re-reads each once while its age doubles (a tick costs a few
 	// intervals' volume whatever POLL_SETTLE is), "all" re-reads the whole
 	// unsettled range every interval.
+	SettleHot time.Duration `envconfig:"POLL_SETTLE_HOT" default:"2m" validate:"nonnegative" desc:"start times younger than this are re-read for late rows on every interval (by-age re-reading; older ones less often)"`
+	// SettleReread is how the settle lane re-reads recent start times:
+	// see POLL_SETTLE_REREAD.
 	SettleReread string `envconfig:"POLL_SETTLE_REREAD" default:"by-age" enum:"by-age,all" desc:"how recent start times are re-read for late rows: by-age (once each time their age doubles) or all (the whole settle period every interval)"`
 	// Concurrency is how many windows may be in flight during a backfill.
 	Concurrency int `envconfig:"POLL_CONCURRENCY" default:"4" validate:"positive" desc:"history windows in flight during a backfill or catch-up"`

@@ -51,7 +51,11 @@ type Query struct {
 	// Planned is when it was planned, and Edge that time minus Lag.
 	Planned, Edge time.Time
 
-	final  bool      // settle: the read that moves the settled mark
+	final bool // settle: the read that moves the settled mark
+	// Again is set when the range will be read again within an interval or
+	// so (live, and settle reads of start times not settled yet): pagination
+	// drift there need not be healed by a re-fetch now.
+	Again  bool
 	ticket int       // history: position in the gap's ordered commit
 	gap    time.Time // history: end of the gap it belongs to
 	bucket time.Time // revisit: the bucket's key
@@ -64,6 +68,9 @@ type scheduleConfig struct {
 	// SettleAll makes the settle lane re-read the whole unsettled range
 	// every interval instead of re-reading by age.
 	SettleAll bool
+	// SettleHot is the age below which start times are re-read on every
+	// settle tick (by age, older ones less often).
+	SettleHot time.Duration
 	// End, when set, makes the schedule a bounded backfill: the history
 	// lane alone, up to End.
 	End time.Time
@@ -192,22 +199,25 @@ func (s *Schedule) Live(now time.Time) (Query, bool, time.Time) {
 	if !edge.After(s.cov.Live.End) {
 		return Query{}, false, now.Add(s.cfg.Interval)
 	}
-	return Query{Lane: LaneLive, Window: jelou.Window{Start: s.cov.Live.End, End: edge}, Planned: now, Edge: edge}, true, time.Time{}
+	return Query{Lane: LaneLive, Window: jelou.Window{Start: s.cov.Live.End, End: edge}, Planned: now, Edge: edge, Again: s.cfg.Settle > 0}, true, time.Time{}
 }
 
 // Settle returns the next settle query due at now. Every Interval, a settle
-// tick re-reads start times by age:
+// tick re-reads start times by age a = edge − start:
 //
 //   - the final read: [Settled, edge−Settle], start times now old enough to
 //     be settled by this read (it moves the settled mark);
-//   - and, by age a = edge − start, the piece [edge−2^(j+1)·Interval,
-//     edge−2^j·Interval) on every 2^j-th tick, for j = 0, 1, … up to Settle:
+//   - the hot part, a in [Interval, SettleHot): on every tick (the live lane
+//     just read what is younger);
+//   - older, by doubling: a in [2^j·H, 2^(j+1)·H) with H = max(SettleHot,
+//     Interval), once every 2^j·H of ticks, for j = 0, 1, … up to Settle;
 //     each start time is re-read once while its age doubles.
 //
-// Late rows are likeliest soon after a start, and a start time is re-read
-// about log2(Settle/Interval) times in all, so a tick costs the volume of a
-// few intervals whatever Settle is (the whole settle period, every tick,
-// with SettleAll). Pieces never reach past the end of the live range.
+// Late rows and state changes are likeliest soon after a start, and a start
+// time past the hot part is re-read about log2(Settle/H) times in all, so a
+// tick costs the volume of SettleHot plus a few intervals whatever Settle
+// is (the whole settle period, every tick, with SettleAll). Queries are
+// handed out newest first and never reach past the end of the live range.
 func (s *Schedule) Settle(now time.Time) (Query, bool, time.Time) {
 	if s.backfill() {
 		return Query{}, false, time.Time{}
@@ -228,7 +238,8 @@ func (s *Schedule) Settle(now time.Time) (Query, bool, time.Time) {
 	return q, true, time.Time{}
 }
 
-// planSettle lists the settle queries of one tick, final read first.
+// planSettle lists the settle queries of one tick, newest first, the final
+// read last.
 func (s *Schedule) planSettle(now time.Time) []Query {
 	edge := s.edge(now)
 	from, to := s.cov.Settled, s.cov.Live.End
@@ -236,39 +247,42 @@ func (s *Schedule) planSettle(now time.Time) []Query {
 		return nil
 	}
 	q := func(a, b time.Time, final bool) Query {
-		return Query{Lane: LaneSettle, Window: jelou.Window{Start: a, End: b}, Planned: now, Edge: edge, final: final}
+		return Query{Lane: LaneSettle, Window: jelou.Window{Start: a, End: b}, Planned: now, Edge: edge, final: final, Again: !final}
 	}
 	if s.cfg.SettleAll || s.cfg.Settle <= s.cfg.Interval {
 		return []Query{q(from, to, true)}
 	}
 	var out []Query
 	settleAt := edge.Add(-s.cfg.Settle)
+	var final *Query
 	if settleAt.After(from) {
-		out = append(out, q(from, earliest(settleAt, to), true))
+		f := q(from, earliest(settleAt, to), true)
+		final = &f
 		from = settleAt
 	}
-	// Younger pieces, oldest first so that each starts where the last ended.
-	var pieces []Query
-	for j := 0; ; j++ {
-		young := edge.Add(-(time.Duration(1) << j) * s.cfg.Interval)
-		old := edge.Add(-(time.Duration(1) << (j + 1)) * s.cfg.Interval)
-		if !young.After(from) {
-			break
-		}
+	add := func(old, young time.Time) {
 		if old.Before(from) {
 			old = from
 		}
-		if s.settleTick%(1<<j) == 0 && young.After(old) {
-			pieces = append(pieces, q(old, earliest(young, to), false))
-		}
-		if !old.After(from) {
-			break
+		young = earliest(young, to)
+		if young.After(old) {
+			out = append(out, q(old, young, false))
 		}
 	}
-	for i := len(pieces) - 1; i >= 0; i-- {
-		if pieces[i].Window.End.After(pieces[i].Window.Start) {
-			out = append(out, pieces[i])
+	hot := max(s.cfg.SettleHot, s.cfg.Interval)
+	add(edge.Add(-hot), edge.Add(-s.cfg.Interval))
+	ticks := max(int(hot/s.cfg.Interval), 1) // ticks to cross the first band
+	for j := 0; ; j++ {
+		young := edge.Add(-(time.Duration(1) << j) * hot)
+		if !young.After(from) {
+			break
 		}
+		if s.settleTick%(ticks<<j) == 0 {
+			add(edge.Add(-(time.Duration(1)<<(j+1))*hot), young)
+		}
+	}
+	if final != nil {
+		out = append(out, *final)
 	}
 	return out
 }

@@ -143,24 +143,44 @@ func TestSettleByAgePlan(t *testing.T) {
 	cfg.Settle = 16 * time.Minute
 	s := newSchedule(cfg, cov(nil, at(9, 40), at(10, 0), at(9, 40)))
 	runSteps(t, s, []step{
-		// Tick 0 at 10:00: the final read of what is 16 minutes old, then
-		// every age piece (oldest first).
-		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 40), at(9, 44)), done: true},
-		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 44), at(9, 52)), done: true},
-		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 52), at(9, 56)), done: true},
-		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 56), at(9, 58)), done: true},
+		// Tick 0 at 10:00: every age piece, newest first, then the final
+		// read of what is 16 minutes old.
 		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 58), at(9, 59)), done: true},
+		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 56), at(9, 58)), done: true},
+		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 52), at(9, 56)), done: true},
+		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 44), at(9, 52)), done: true},
+		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 40), at(9, 44)), done: true},
 		{now: at(10, 0), lane: LaneSettle, want: nil, wake: at(10, 1)},
-		// Tick 1 at 10:01 (the live range now ends at 10:01): the final
-		// read and the 1–2 minute piece only.
+		// Tick 1 at 10:01 (the live range now ends at 10:01): the 1–2
+		// minute piece and the final read only.
 		{now: at(10, 1), lane: LaneLive, want: w(at(10, 0), at(10, 1)), done: true},
-		{now: at(10, 1), lane: LaneSettle, want: w(at(9, 44), at(9, 45)), done: true},
 		{now: at(10, 1), lane: LaneSettle, want: w(at(9, 59), at(10, 0)), done: true},
+		{now: at(10, 1), lane: LaneSettle, want: w(at(9, 44), at(9, 45)), done: true},
 		{now: at(10, 1), lane: LaneSettle, want: nil, wake: at(10, 2)},
 	})
 	if got := s.Coverage().Settled; !got.Equal(at(9, 45)) {
 		t.Fatalf("settled %v, want 09:45", got)
 	}
+}
+
+func TestSettleHotPart(t *testing.T) {
+	cfg := live
+	cfg.Settle, cfg.SettleHot = 16*time.Minute, 4*time.Minute
+	s := newSchedule(cfg, cov(nil, at(9, 40), at(10, 0), at(9, 40)))
+	runSteps(t, s, []step{
+		// Tick 0: the hot part [1m, 4m), then [4m, 8m) and [8m, 16m).
+		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 56), at(9, 59)), done: true},
+		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 52), at(9, 56)), done: true},
+		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 44), at(9, 52)), done: true},
+		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 40), at(9, 44)), done: true},
+		{now: at(10, 0), lane: LaneSettle, want: nil, wake: at(10, 1)},
+		// Ticks 1–3: the hot part and the final read; [4m, 8m) again on
+		// tick 4 (it takes four ticks to cross).
+		{now: at(10, 1), lane: LaneLive, want: w(at(10, 0), at(10, 1)), done: true},
+		{now: at(10, 1), lane: LaneSettle, want: w(at(9, 57), at(10, 0)), done: true},
+		{now: at(10, 1), lane: LaneSettle, want: w(at(9, 44), at(9, 45)), done: true},
+		{now: at(10, 1), lane: LaneSettle, want: nil, wake: at(10, 2)},
+	})
 }
 
 // TestSettleByAgeReadsEachStartOncePerDoubling runs a live schedule for an

@@ -117,6 +117,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 		Lag:                cfg.Poll.Lag,
 		Settle:             cfg.Poll.Settle,
 		SettleAll:          cfg.Poll.SettleReread == "all",
+		SettleHot:          cfg.Poll.SettleHot,
 		Revisit:            cfg.Poll.Revisit,
 		RevisitInterval:    cfg.Poll.RevisitInterval,
 		Concurrency:        cfg.Poll.Concurrency,
