@@ -84,10 +84,11 @@ type Jelou struct {
 type Poll struct {
 	// StartAt is where the first window starts when there is no checkpoint.
 	StartAt StartAt `envconfig:"POLL_START_AT" default:"24h" desc:"first window start without a checkpoint: RFC 3339 time, or a duration meaning that long ago"`
-	// Window is the length of one forward window.
-	Window time.Duration `envconfig:"POLL_WINDOW" default:"1h" validate:"positive" desc:"length of one forward window"`
-	// Interval is how often the live edge is polled.
-	Interval time.Duration `envconfig:"POLL_INTERVAL" default:"1m" validate:"positive" desc:"how often the live edge is polled"`
+	// Window is the length of one history window (and the longest piece of
+	// any other query).
+	Window time.Duration `envconfig:"POLL_WINDOW" default:"1h" validate:"positive" desc:"length of one history window, and the longest piece of any query"`
+	// Interval is how often the live and settle lanes run.
+	Interval time.Duration `envconfig:"POLL_INTERVAL" default:"1m" validate:"positive" desc:"how often the live edge is polled (and recent start times re-read)"`
 	// Lag is how far behind now the live edge stays. 0 polls up to now.
 	Lag time.Duration `envconfig:"POLL_LAG" default:"30s" validate:"nonnegative" desc:"how far behind now the live edge stays"`
 	// Revisit is how long conversations seen in a non-terminal state are
@@ -98,8 +99,18 @@ type Poll struct {
 	// Settle is how long a recent window keeps being re-polled for late rows.
 	// 0 treats a window as final after its first pass.
 	Settle time.Duration `envconfig:"POLL_SETTLE" default:"15m" validate:"nonnegative" desc:"how long a recent window keeps being re-polled for late rows (0 disables)"`
+	// SettleHot is the age below which start times are re-read on every
+	// interval when re-reading by age.
+	// SettleReread is how the settle lane re-reads recent start times:
+	// "by-age" re-reads each once while its age doubles (a tick costs a few
+	// intervals' volume whatever POLL_SETTLE is), "all" re-reads the whole
+	// unsettled range every interval.
+	SettleHot time.Duration `envconfig:"POLL_SETTLE_HOT" default:"2m" validate:"nonnegative" desc:"start times younger than this are re-read for late rows on every interval (by-age re-reading; older ones less often)"`
+	// SettleReread is how the settle lane re-reads recent start times:
+	// see POLL_SETTLE_REREAD.
+	SettleReread string `envconfig:"POLL_SETTLE_REREAD" default:"by-age" enum:"by-age,all" desc:"how recent start times are re-read for late rows: by-age (once each time their age doubles) or all (the whole settle period every interval)"`
 	// Concurrency is how many windows may be in flight during a backfill.
-	Concurrency int `envconfig:"POLL_CONCURRENCY" default:"4" validate:"positive" desc:"windows in flight during a backfill"`
+	Concurrency int `envconfig:"POLL_CONCURRENCY" default:"4" validate:"positive" desc:"history windows in flight during a backfill or catch-up"`
 	// MaxPages is how many pages one window may take before it is split.
 	MaxPages int `envconfig:"POLL_MAX_PAGES" default:"50" validate:"positive" desc:"pages one window may take before it is split in two"`
 	// MinWindow is the smallest window a split may produce (at least 1s: the

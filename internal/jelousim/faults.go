@@ -311,13 +311,29 @@ func (f *faults) draw() (Fault, bool) {
 	return Fault{}, false
 }
 
+// needsRow reports whether k changes a row of the page, so that a scripted
+// fault of that kind waits for a page that has one.
+func (k FaultKind) needsRow() bool {
+	switch k {
+	case FaultMissingID, FaultMissingState, FaultUnknownState, FaultWrongTypes, FaultAbsurdDates, FaultDuplicateRow:
+		return true
+	}
+	return false
+}
+
 // pop takes the head of the scripted queue when it belongs to the phase
 // asked for: status faults before authentication, response faults after
 // validation.
 func (f *faults) pop(status bool) (Fault, bool) {
+	return f.popIf(status, true)
+}
+
+// popIf is pop for a page that has rows or not: a scripted fault that
+// changes a row stays queued for a page with rows.
+func (f *faults) popIf(status, hasRows bool) (Fault, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.queue) == 0 || f.queue[0].Kind.replacesResponse() != status {
+	if len(f.queue) == 0 || f.queue[0].Kind.replacesResponse() != status || (!hasRows && f.queue[0].Kind.needsRow()) {
 		return Fault{}, false
 	}
 	x := f.queue[0]

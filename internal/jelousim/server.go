@@ -217,7 +217,8 @@ func (s *Server) Revoke() { s.creds.Store(nil) }
 
 // InjectNext queues n copies of f; they are used, in order, by the next
 // requests of f's phase (status faults before authentication, response
-// faults once a request is valid).
+// faults once a request is valid). A fault that changes a row waits for a
+// page that has one.
 func (s *Server) InjectNext(f Fault, n int) error { return s.faults.inject(f, n) }
 
 // SetFaultRates replaces the random fault probabilities.
@@ -436,7 +437,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnprocessableEntity, bodyValidation)
 		return
 	}
-	f, ok := s.faults.pop(false)
+	f, ok := s.faults.popIf(false, s.pageHasRows(req))
 	if !ok && randomOK {
 		f, ok = random, true
 	}
@@ -499,6 +500,14 @@ func setRetryAfter(w http.ResponseWriter, f Fault) {
 
 // AbsurdTotal is the pagination.total a FaultAbsurdTotal response claims.
 const AbsurdTotal = 5_000_000
+
+// pageHasRows reports whether the page req asks for holds a row now.
+func (s *Server) pageHasRows(req request) bool {
+	sel := s.data.selectWindow(req.from, req.to, s.clock.Now().Unix())
+	n := sel.len()
+	limit := min(req.limit, s.cfg.PageCap)
+	return n > (req.page-1)*limit
+}
 
 // mark is one pair a page served.
 type mark struct {

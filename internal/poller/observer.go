@@ -32,9 +32,18 @@ type Observer interface {
 	// Covered is called when a lane's query was acknowledged, with what
 	// has been read so far.
 	Covered(c checkpoint.Coverage, now time.Time)
+	// RevisitsDue is called each time the revisit lane plans a round,
+	// with the buckets due and how long the most overdue one has waited
+	// past its due time (the revisit lane's backlog).
+	RevisitsDue(buckets int, overdue time.Duration)
 	// Saved is called after each checkpoint save attempt with the
 	// checkpoint, its size, and the error (nil when it was stored).
 	Saved(cp *checkpoint.Checkpoint, bytes int, err error)
+	// FirstSeen is called for each conversation seen for the first time by
+	// the live, settle or revisit lane, with how long after its start it
+	// was seen (how late rows become visible, plus up to an interval and
+	// the lag; after a restart, also the time the service was down).
+	FirstSeen(lane Lane, sinceStart time.Duration)
 	// Tracked is called with the number of conversations in the index.
 	Tracked(n int)
 	// Failure is called for every failed attempt that will be retried;
@@ -74,8 +83,14 @@ func (NopObserver) Rejected(string) {}
 // Covered does nothing.
 func (NopObserver) Covered(checkpoint.Coverage, time.Time) {}
 
+// RevisitsDue does nothing.
+func (NopObserver) RevisitsDue(int, time.Duration) {}
+
 // Saved does nothing.
 func (NopObserver) Saved(*checkpoint.Checkpoint, int, error) {}
+
+// FirstSeen does nothing.
+func (NopObserver) FirstSeen(Lane, time.Duration) {}
 
 // Tracked does nothing.
 func (NopObserver) Tracked(int) {}

@@ -78,6 +78,13 @@ type Config struct {
 	// Settle is how long recent start times keep being re-read for late
 	// rows. Zero treats a range as final after its first read.
 	Settle time.Duration
+	// SettleAll makes the settle lane re-read the whole unsettled range
+	// every Interval, instead of each start time once while its age
+	// doubles (see Schedule.Settle).
+	SettleAll bool
+	// SettleHot is the age below which start times are re-read on every
+	// settle tick when re-reading by age. Zero means Interval.
+	SettleHot time.Duration
 	// Revisit is how long non-terminal conversations are re-checked. Zero
 	// disables revisits.
 	Revisit time.Duration
@@ -194,6 +201,10 @@ type Poller struct {
 	saveMu   sync.Mutex
 	lastSave time.Time // guarded by saveMu
 
+	// lateRows counts rows first seen by the revisit lane; lateWarned is
+	// when that was last logged (Unix nanoseconds).
+	lateRows, lateWarned atomic.Int64
+
 	// caughtUp is set once no history gap is left in this life; the
 	// poller then logs "caught up".
 	caughtUp atomic.Bool
@@ -242,7 +253,7 @@ func (p *Poller) Cursor() time.Time {
 
 func (p *Poller) scheduleConfig() scheduleConfig {
 	c := p.cfg
-	return scheduleConfig{Window: c.Window, Interval: c.Interval, Lag: c.Lag, Settle: c.Settle,
+	return scheduleConfig{Window: c.Window, Interval: c.Interval, Lag: c.Lag, Settle: c.Settle, SettleAll: c.SettleAll, SettleHot: c.SettleHot,
 		Revisit: c.Revisit, RevisitInterval: c.RevisitInterval, End: c.End}
 }
 
@@ -261,7 +272,9 @@ func (p *Poller) Run(ctx context.Context) (err error) {
 			err = serr
 		}
 	}()
-	p.noteCaughtUp(p.Coverage())
+	cov := p.Coverage()
+	p.noteCaughtUp(cov)
+	p.obs.Covered(cov, p.cfg.Clock.Now())
 	err = p.runLanes(ctx)
 	if ctx.Err() != nil {
 		// Stopping was asked for: what failed after that (an abandoned
@@ -347,8 +360,9 @@ func (p *Poller) runRevisits(ctx context.Context) error {
 		p.mu.Unlock()
 		buckets := p.buckets(from, to)
 		p.mu.Lock()
-		due := p.sched.Revisits(now, buckets)
+		due, overdue := p.sched.revisits(now, buckets)
 		p.mu.Unlock()
+		p.obs.RevisitsDue(len(due), overdue)
 		for _, q := range due {
 			if err := p.runQuery(ctx, q); err != nil {
 				return err
@@ -395,8 +409,8 @@ func (p *Poller) buckets(from, to time.Time) []bucket {
 // runQuery fetches and publishes q's window in Window-long pieces, then
 // records it done and evicts what no lane can return again.
 func (p *Poller) runQuery(ctx context.Context, q Query) error {
-	for _, w := range splitEven(q.Window, p.cfg.Window) {
-		if err := p.processWindow(ctx, w, q.Lane); err != nil {
+	for _, w := range p.pieces(q) {
+		if err := p.processWindow(ctx, w, q.Lane, q.Again); err != nil {
 			return err
 		}
 	}
@@ -423,6 +437,31 @@ func (p *Poller) noteCaughtUp(cov checkpoint.Coverage) {
 		p.cfg.Logger.Info("caught up", "source", p.cfg.Source, "cursor", cov.Frontier().UTC().Format(time.RFC3339))
 	}
 }
+
+// pieces cuts a query into the windows fetched one after another: at most
+// Window long. A live or settle query is cut newest first into pieces that
+// double in length going back (freshPiece, then 2×, 4×, …), so that the
+// freshest rows of a long query (the first after a start reads the whole
+// settle period) are published first, for a few more requests.
+func (p *Poller) pieces(q Query) []jelou.Window {
+	if q.Lane != LaneLive && q.Lane != LaneSettle {
+		return splitEven(q.Window, p.cfg.Window)
+	}
+	var out []jelou.Window
+	size := max(2*p.cfg.Interval, freshPiece)
+	for end := q.Window.End; end.After(q.Window.Start); size = min(2*size, p.cfg.Window) {
+		start := end.Add(-size)
+		if start.Before(q.Window.Start) {
+			start = q.Window.Start
+		}
+		out = append(out, jelou.Window{Start: start, End: end})
+		end = start
+	}
+	return out
+}
+
+// freshPiece is the shortest piece a live or settle query is cut into.
+const freshPiece = time.Minute
 
 // runSaver saves the checkpoint every CheckpointInterval of wall time (the
 // interval bounds I/O, whatever the configured clock) while something

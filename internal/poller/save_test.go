@@ -1,7 +1,12 @@
 package poller
 
 import (
+	"bytes"
+	"fmt"
+	"github.com/jelou-producer/jelou-producer/internal/dedupe"
 	"github.com/jelou-producer/jelou-producer/pkg/event"
+	"log/slog"
+	"strings"
 	"sync"
 
 	"context"
@@ -235,5 +240,48 @@ func TestUnencodableRowsAreRejectedNotPublished(t *testing.T) {
 	}
 	if obs.rejected[RejectUnencodable] != 1 {
 		t.Fatalf("rejected %v, want one unencodable row", obs.rejected)
+	}
+}
+
+// firstSeenObserver records FirstSeen calls.
+type firstSeenObserver struct {
+	NopObserver
+	lanes []Lane
+	ages  []time.Duration
+}
+
+func (f *firstSeenObserver) FirstSeen(l Lane, d time.Duration) {
+	f.lanes, f.ages = append(f.lanes, l), append(f.ages, d)
+}
+
+// TestLateRowsAreMeasuredAndWarned: a first sighting is reported with how
+// long after its start it happened (not for history, which is backlog), and
+// one by the revisit lane, which only covers settled start times, is a row
+// later than POLL_SETTLE: warned about, at most once a minute.
+func TestLateRowsAreMeasuredAndWarned(t *testing.T) {
+	var logs bytes.Buffer
+	obs := &firstSeenObserver{}
+	p, err := New(Config{Source: "s", Start: t0, Settle: 15 * time.Minute, Observer: obs,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))}, noFetch{}, noWrite{}, &countingStore{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.index = dedupe.New()
+	conv := func(id string, start time.Time) jelou.Conversation {
+		return jelou.Conversation{ID: id, State: jelou.StateActive, StartAt: start, Raw: []byte(`{}`)}
+	}
+	w := win(at(0, 0), at(1, 0))
+	p.decide([]jelou.Conversation{conv("h1", at(0, 1))}, w, LaneHistory)
+	p.decide([]jelou.Conversation{conv("l1", at(0, 1))}, w, LaneLive)
+	p.decide([]jelou.Conversation{conv("r1", at(0, 2)), conv("r2", at(0, 3))}, w, LaneRevisit)
+	p.decide([]jelou.Conversation{conv("r1", at(0, 2))}, w, LaneRevisit) // not a first sighting
+	if fmt.Sprint(obs.lanes) != "[live revisit revisit]" {
+		t.Fatalf("FirstSeen lanes %v, want live then two revisits (history is backlog, a repeat is not new)", obs.lanes)
+	}
+	if n := strings.Count(logs.String(), "later than POLL_SETTLE"); n != 1 {
+		t.Fatalf("%d warnings for two late rows in a minute, want 1:\n%s", n, logs.String())
+	}
+	if p.lateRows.Load() != 2 {
+		t.Fatalf("late rows counted %d, want 2", p.lateRows.Load())
 	}
 }

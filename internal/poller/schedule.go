@@ -51,6 +51,11 @@ type Query struct {
 	// Planned is when it was planned, and Edge that time minus Lag.
 	Planned, Edge time.Time
 
+	final bool // settle: the read that moves the settled mark
+	// Again is set when the range will be read again within an interval or
+	// so (live, and settle reads of start times not settled yet): pagination
+	// drift there need not be healed by a re-fetch now.
+	Again  bool
 	ticket int       // history: position in the gap's ordered commit
 	gap    time.Time // history: end of the gap it belongs to
 	bucket time.Time // revisit: the bucket's key
@@ -60,6 +65,12 @@ type Query struct {
 type scheduleConfig struct {
 	Window, Interval, Lag, Settle time.Duration
 	Revisit, RevisitInterval      time.Duration
+	// SettleAll makes the settle lane re-read the whole unsettled range
+	// every interval instead of re-reading by age.
+	SettleAll bool
+	// SettleHot is the age below which start times are re-read on every
+	// settle tick (by age, older ones less often).
+	SettleHot time.Duration
 	// End, when set, makes the schedule a bounded backfill: the history
 	// lane alone, up to End.
 	End time.Time
@@ -78,6 +89,8 @@ type Schedule struct {
 	cov checkpoint.Coverage
 
 	lastLive, lastSettle time.Time
+	settleTick           int     // settle ticks planned so far
+	settleQueue          []Query // the current settle tick's queries not handed out yet
 
 	work    *prefix   // ordered commit of the gap being worked, nil if none
 	workEnd time.Time // end of that gap (gaps never share an end)
@@ -168,6 +181,7 @@ func (s *Schedule) rebase(edge time.Time) {
 	}
 	s.cov.Live = jelou.Window{Start: floor, End: floor}
 	s.cov.Settled = floor
+	s.settleQueue = nil // planned for the old range
 }
 
 // Live returns the live query due at now: [end of the live range, now−Lag],
@@ -185,24 +199,92 @@ func (s *Schedule) Live(now time.Time) (Query, bool, time.Time) {
 	if !edge.After(s.cov.Live.End) {
 		return Query{}, false, now.Add(s.cfg.Interval)
 	}
-	return Query{Lane: LaneLive, Window: jelou.Window{Start: s.cov.Live.End, End: edge}, Planned: now, Edge: edge}, true, time.Time{}
+	return Query{Lane: LaneLive, Window: jelou.Window{Start: s.cov.Live.End, End: edge}, Planned: now, Edge: edge, Again: s.cfg.Settle > 0}, true, time.Time{}
 }
 
-// Settle returns the settle query due at now: the part of the live range
-// not settled yet, [Settled, end of the live range], once every Interval.
+// Settle returns the next settle query due at now. Every Interval, a settle
+// tick re-reads start times by age a = edge − start:
+//
+//   - the final read: [Settled, edge−Settle], start times now old enough to
+//     be settled by this read (it moves the settled mark);
+//   - the hot part, a in [Interval, SettleHot): on every tick (the live lane
+//     just read what is younger);
+//   - older, by doubling: a in [2^j·H, 2^(j+1)·H) with H = max(SettleHot,
+//     Interval), once every 2^j·H of ticks, for j = 0, 1, … up to Settle;
+//     each start time is re-read once while its age doubles.
+//
+// Late rows and state changes are likeliest soon after a start, and a start
+// time past the hot part is re-read about log2(Settle/H) times in all, so a
+// tick costs the volume of SettleHot plus a few intervals whatever Settle
+// is (the whole settle period, every tick, with SettleAll). Queries are
+// handed out newest first and never reach past the end of the live range.
 func (s *Schedule) Settle(now time.Time) (Query, bool, time.Time) {
 	if s.backfill() {
 		return Query{}, false, time.Time{}
 	}
-	if !s.lastSettle.IsZero() && now.Before(s.lastSettle.Add(s.cfg.Interval)) {
-		return Query{}, false, s.lastSettle.Add(s.cfg.Interval)
+	if len(s.settleQueue) == 0 {
+		if !s.lastSettle.IsZero() && now.Before(s.lastSettle.Add(s.cfg.Interval)) {
+			return Query{}, false, s.lastSettle.Add(s.cfg.Interval)
+		}
+		s.lastSettle = now
+		s.settleQueue = s.planSettle(now)
+		s.settleTick++
+		if len(s.settleQueue) == 0 {
+			return Query{}, false, now.Add(s.cfg.Interval)
+		}
 	}
-	s.lastSettle = now
-	if !s.cov.Live.End.After(s.cov.Settled) {
-		return Query{}, false, now.Add(s.cfg.Interval)
+	q := s.settleQueue[0]
+	s.settleQueue = s.settleQueue[1:]
+	return q, true, time.Time{}
+}
+
+// planSettle lists the settle queries of one tick, newest first, the final
+// read last.
+func (s *Schedule) planSettle(now time.Time) []Query {
+	edge := s.edge(now)
+	from, to := s.cov.Settled, s.cov.Live.End
+	if !to.After(from) {
+		return nil
 	}
-	w := jelou.Window{Start: s.cov.Settled, End: s.cov.Live.End}
-	return Query{Lane: LaneSettle, Window: w, Planned: now, Edge: s.edge(now)}, true, time.Time{}
+	q := func(a, b time.Time, final bool) Query {
+		return Query{Lane: LaneSettle, Window: jelou.Window{Start: a, End: b}, Planned: now, Edge: edge, final: final, Again: !final}
+	}
+	if s.cfg.SettleAll || s.cfg.Settle <= s.cfg.Interval {
+		return []Query{q(from, to, true)}
+	}
+	var out []Query
+	settleAt := edge.Add(-s.cfg.Settle)
+	var final *Query
+	if settleAt.After(from) {
+		f := q(from, earliest(settleAt, to), true)
+		final = &f
+		from = settleAt
+	}
+	add := func(old, young time.Time) {
+		if old.Before(from) {
+			old = from
+		}
+		young = earliest(young, to)
+		if young.After(old) {
+			out = append(out, q(old, young, false))
+		}
+	}
+	hot := max(s.cfg.SettleHot, s.cfg.Interval)
+	add(edge.Add(-hot), edge.Add(-s.cfg.Interval))
+	ticks := max(int(hot/s.cfg.Interval), 1) // ticks to cross the first band
+	for j := 0; ; j++ {
+		young := edge.Add(-(time.Duration(1) << j) * hot)
+		if !young.After(from) {
+			break
+		}
+		if s.settleTick%(ticks<<j) == 0 {
+			add(edge.Add(-(time.Duration(1)<<(j+1))*hot), young)
+		}
+	}
+	if final != nil {
+		out = append(out, *final)
+	}
+	return out
 }
 
 // bucket is the span of start times of the non-terminal conversations in
@@ -230,9 +312,17 @@ func revisitEvery(age, base time.Duration) time.Duration {
 // changed); later, a bucket seen for the first time has just settled and
 // is first due RevisitInterval after.
 func (s *Schedule) Revisits(now time.Time, buckets []bucket) []Query {
+	due, _ := s.revisits(now, buckets)
+	return due
+}
+
+// revisits is Revisits, also returning how long the most overdue bucket
+// has waited past its due time (zero when none is due).
+func (s *Schedule) revisits(now time.Time, buckets []bucket) ([]Query, time.Duration) {
 	if s.backfill() || s.cfg.Revisit <= 0 {
-		return nil
+		return nil, 0
 	}
+	var overdue time.Duration
 	var due []Query
 	keep := make(map[time.Time]bool, len(buckets))
 	for _, b := range buckets {
@@ -242,7 +332,11 @@ func (s *Schedule) Revisits(now time.Time, buckets []bucket) []Query {
 			s.revisited[b.key] = now
 			continue
 		}
-		if !known || now.Sub(last) >= revisitEvery(now.Sub(b.end), s.cfg.RevisitInterval) {
+		every := revisitEvery(now.Sub(b.end), s.cfg.RevisitInterval)
+		if known {
+			overdue = max(overdue, now.Sub(last)-every)
+		}
+		if !known || now.Sub(last) >= every {
 			// A one-second pad keeps the range non-empty for a single conversation.
 			w := jelou.Window{Start: b.first, End: b.end.Add(time.Second)}
 			due = append(due, Query{Lane: LaneRevisit, Window: w, Planned: now, Edge: s.edge(now), bucket: b.key})
@@ -255,7 +349,7 @@ func (s *Schedule) Revisits(now time.Time, buckets []bucket) []Query {
 		}
 	}
 	sort.Slice(due, func(i, j int) bool { return due[i].bucket.Before(due[j].bucket) })
-	return due
+	return due, max(overdue, 0)
 }
 
 // History returns the next history window: the next Window-long piece of
@@ -303,8 +397,8 @@ func (s *Schedule) Done(q Query) {
 			s.cov.Live.End = q.Window.End
 		}
 	case LaneSettle:
-		if q.Window.Start.After(s.cov.Settled) {
-			return // a rebase moved past it
+		if !q.final || q.Window.Start.After(s.cov.Settled) {
+			return // a younger piece, or a rebase moved past it
 		}
 		settled := earliest(earliest(q.Window.End, q.Edge.Add(-s.cfg.Settle)), s.cov.Live.End)
 		if settled.After(s.cov.Settled) {

@@ -116,7 +116,9 @@ func runSteps(t *testing.T, s *Schedule, steps []step) {
 }
 
 func TestLiveAndSettleLanes(t *testing.T) {
-	s := newSchedule(live, initialCoverage(live, at(0, 0), at(10, 0)))
+	cfg := live
+	cfg.SettleAll = true // the whole unsettled range every tick
+	s := newSchedule(cfg, initialCoverage(cfg, at(0, 0), at(10, 0)))
 	runSteps(t, s, []step{
 		// The first live tick reads the recent past; settle has nothing yet.
 		{now: at(10, 0), lane: LaneSettle, want: nil, wake: at(10, 1)},
@@ -133,6 +135,116 @@ func TestLiveAndSettleLanes(t *testing.T) {
 	})
 	if got := s.Coverage().Settled; !got.Equal(at(9, 47)) {
 		t.Fatalf("settled %v, want 09:47", got)
+	}
+}
+
+func TestSettleByAgePlan(t *testing.T) {
+	cfg := live
+	cfg.Settle = 16 * time.Minute
+	s := newSchedule(cfg, cov(nil, at(9, 40), at(10, 0), at(9, 40)))
+	runSteps(t, s, []step{
+		// Tick 0 at 10:00: every age piece, newest first, then the final
+		// read of what is 16 minutes old.
+		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 58), at(9, 59)), done: true},
+		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 56), at(9, 58)), done: true},
+		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 52), at(9, 56)), done: true},
+		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 44), at(9, 52)), done: true},
+		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 40), at(9, 44)), done: true},
+		{now: at(10, 0), lane: LaneSettle, want: nil, wake: at(10, 1)},
+		// Tick 1 at 10:01 (the live range now ends at 10:01): the 1–2
+		// minute piece and the final read only.
+		{now: at(10, 1), lane: LaneLive, want: w(at(10, 0), at(10, 1)), done: true},
+		{now: at(10, 1), lane: LaneSettle, want: w(at(9, 59), at(10, 0)), done: true},
+		{now: at(10, 1), lane: LaneSettle, want: w(at(9, 44), at(9, 45)), done: true},
+		{now: at(10, 1), lane: LaneSettle, want: nil, wake: at(10, 2)},
+	})
+	if got := s.Coverage().Settled; !got.Equal(at(9, 45)) {
+		t.Fatalf("settled %v, want 09:45", got)
+	}
+}
+
+func TestSettleHotPart(t *testing.T) {
+	cfg := live
+	cfg.Settle, cfg.SettleHot = 16*time.Minute, 4*time.Minute
+	s := newSchedule(cfg, cov(nil, at(9, 40), at(10, 0), at(9, 40)))
+	runSteps(t, s, []step{
+		// Tick 0: the hot part [1m, 4m), then [4m, 8m) and [8m, 16m).
+		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 56), at(9, 59)), done: true},
+		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 52), at(9, 56)), done: true},
+		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 44), at(9, 52)), done: true},
+		{now: at(10, 0), lane: LaneSettle, want: w(at(9, 40), at(9, 44)), done: true},
+		{now: at(10, 0), lane: LaneSettle, want: nil, wake: at(10, 1)},
+		// Ticks 1–3: the hot part and the final read; [4m, 8m) again on
+		// tick 4 (it takes four ticks to cross).
+		{now: at(10, 1), lane: LaneLive, want: w(at(10, 0), at(10, 1)), done: true},
+		{now: at(10, 1), lane: LaneSettle, want: w(at(9, 57), at(10, 0)), done: true},
+		{now: at(10, 1), lane: LaneSettle, want: w(at(9, 44), at(9, 45)), done: true},
+		{now: at(10, 1), lane: LaneSettle, want: nil, wake: at(10, 2)},
+	})
+}
+
+// TestSettleByAgeReadsEachStartOncePerDoubling runs a live schedule for an
+// hour of one-minute ticks and checks, for start times all over it, that
+// each was re-read by the settle lane while its age was in [1m, 2m),
+// [2m, 4m) and [4m, 8m), and settled by a read at 15 minutes or more; and that a tick's cost stays near log2(Settle/Interval) intervals.
+func TestSettleByAgeReadsEachStartOncePerDoubling(t *testing.T) {
+	s := newSchedule(live, initialCoverage(live, at(9, 0), at(10, 0)))
+	reads := map[time.Time][]time.Duration{}
+	var worst time.Duration
+	for now := at(10, 0); now.Before(at(11, 0)); now = now.Add(time.Minute) {
+		if q, ok, _ := s.Live(now); ok {
+			s.Done(q)
+		}
+		var tick time.Duration
+		for {
+			q, ok, _ := s.Settle(now)
+			if !ok {
+				break
+			}
+			tick += q.Window.Duration()
+			for st := q.Window.Start.Truncate(30 * time.Second); !st.After(q.Window.End); st = st.Add(30 * time.Second) {
+				if !st.Before(q.Window.Start) { // windows are inclusive at both ends
+					reads[st] = append(reads[st], q.Edge.Sub(st))
+				}
+			}
+			s.Done(q)
+		}
+		if now.After(at(10, 20)) {
+			worst = max(worst, tick)
+		}
+	}
+	if worst > 16*time.Minute {
+		t.Fatalf("a settle tick re-read %s of start times, want at most about the settle period once per tick", worst)
+	}
+	// The last band, [8m, 16m), is cut short by the settle period: a start
+	// may cross it between two of its reads and be read next when it settles.
+	bands := []struct{ lo, hi time.Duration }{{time.Minute, 2 * time.Minute}, {2 * time.Minute, 4 * time.Minute}, {4 * time.Minute, 8 * time.Minute}}
+	for st := at(10, 5); st.Before(at(10, 40)); st = st.Add(30 * time.Second) {
+		ages := reads[st]
+		for _, b := range bands {
+			n := 0
+			for _, a := range ages {
+				if a >= b.lo && a < b.hi {
+					n++
+				}
+			}
+			if n == 0 {
+				t.Fatalf("start %s: ages read %v, none in [%s, %s)", st.Format("15:04:05"), ages, b.lo, b.hi)
+			}
+		}
+		settled := false
+		for _, a := range ages {
+			settled = settled || a >= 15*time.Minute
+		}
+		if !settled {
+			t.Fatalf("start %s: ages read %v, never at 15m or more", st.Format("15:04:05"), ages)
+		}
+		if len(ages) > 10 { // a start on a piece boundary is read by both pieces
+			t.Fatalf("start %s read %d times (%v), want at most twice log2(15) + 1 (boundaries)", st.Format("15:04:05"), len(ages), ages)
+		}
+	}
+	if got := s.Coverage().Settled; got.Before(at(10, 44)) {
+		t.Fatalf("settled %v after an hour, want within a tick of 10:45", got)
 	}
 }
 
@@ -310,5 +422,25 @@ func TestPrefix(t *testing.T) {
 	}
 	if d := p.add(at(4, 0)); p.complete(d) != at(4, 0) {
 		t.Fatal("a window handed out after the run caught up is passed at once")
+	}
+}
+
+func TestRevisitBacklog(t *testing.T) {
+	s := newSchedule(live, cov(nil, at(9, 0), at(10, 0), at(9, 45)))
+	b := bucket{key: at(8, 0), first: at(8, 55), end: at(8, 59)}
+	for _, q := range s.Revisits(at(10, 0), []bucket{b}) {
+		s.Done(q) // the first sweep
+	}
+	tests := []struct {
+		now     time.Time
+		overdue time.Duration
+	}{
+		{at(10, 5), 0}, // due 8m15s after 10:00 (age 66m / 8): not yet
+		{at(10, 30), 30*time.Minute - 11*time.Minute - 22*time.Second - 500*time.Millisecond}, // age 91m: every 11m22.5s
+	}
+	for _, tt := range tests {
+		if _, got := s.revisits(tt.now, []bucket{b}); got != tt.overdue {
+			t.Errorf("at %s overdue %s, want %s", tt.now.Format("15:04"), got, tt.overdue)
+		}
 	}
 }

@@ -45,13 +45,18 @@ func halve(w jelou.Window, min time.Duration) (a, b jelou.Window, ok bool) {
 // acknowledges it in the index. Temporary failures are retried with
 // jittered backoff until ctx ends; it returns only nil, ctx's error, or an
 // unrecoverable error.
-func (p *Poller) processWindow(ctx context.Context, w jelou.Window, lane Lane) error {
+//
+// again says that the range will be read again within an interval or so:
+// then pagination drift is not healed by a re-fetch or a split now (new
+// rows at the live edge shift pages all the time; the next read catches
+// what moved), only reported.
+func (p *Poller) processWindow(ctx context.Context, w jelou.Window, lane Lane, again bool) error {
 	started := time.Now()
 	var rows []jelou.Conversation
 	published := 0
 	err := p.retry(ctx, "fetch", func() error {
 		var err error
-		rows, err = p.fetchAll(ctx, w, p.cfg.MaxPages)
+		rows, err = p.fetchAll(ctx, w, p.cfg.MaxPages, again)
 		if err != nil && len(rows) > 0 && ctx.Err() == nil {
 			// The pages received before the failure were shown by the
 			// API: publish them now, whatever the retry sees later.
@@ -176,7 +181,7 @@ func (p *Poller) retry(ctx context.Context, stage string, op func() error) error
 // fetchAll returns every row of w, splitting it when it is too large or too
 // wide for one query and re-fetching it when its pages drifted. maxPages
 // <= 0 takes every page (the window is as narrow as allowed).
-func (p *Poller) fetchAll(ctx context.Context, w jelou.Window, maxPages int) ([]jelou.Conversation, error) {
+func (p *Poller) fetchAll(ctx context.Context, w jelou.Window, maxPages int, again bool) ([]jelou.Conversation, error) {
 	res, err := p.fetch.FetchWindowLimit(ctx, w, maxPages)
 	var tooLarge *jelou.TooManyPagesError
 	var invalid *jelou.ValidationError
@@ -186,11 +191,11 @@ func (p *Poller) fetchAll(ctx context.Context, w jelou.Window, maxPages int) ([]
 		// whatever the narrower queries return a moment later.
 		var rows []jelou.Conversation
 		if a, b, ok := halve(w, p.cfg.MinWindow); ok {
-			rows, err = p.fetchHalves(ctx, a, b, maxPages)
+			rows, err = p.fetchHalves(ctx, a, b, maxPages, again)
 		} else {
 			// As narrow as allowed: take every page (no bound, so this
 			// cannot come back here).
-			rows, err = p.fetchAll(ctx, w, 0)
+			rows, err = p.fetchAll(ctx, w, 0, again)
 		}
 		if err != nil {
 			return nil, err
@@ -204,7 +209,7 @@ func (p *Poller) fetchAll(ctx context.Context, w jelou.Window, maxPages int) ([]
 			return nil, err
 		}
 		p.cfg.Logger.Warn("window rejected as invalid, splitting", "window", w.String(), "err", err)
-		return p.fetchHalves(ctx, a, b, maxPages)
+		return p.fetchHalves(ctx, a, b, maxPages, again)
 	case err != nil:
 		if res != nil {
 			return res.Conversations, err // the rows before the failure
@@ -212,6 +217,10 @@ func (p *Poller) fetchAll(ctx context.Context, w jelou.Window, maxPages int) ([]
 		return nil, err
 	}
 	if !res.Drift.Detected() {
+		return res.Conversations, nil
+	}
+	if again {
+		p.obs.Drift(w, res.Drift.String()+"; read again next interval", true)
 		return res.Conversations, nil
 	}
 	// The pages disagreed: rows may have shifted between pages, or the
@@ -230,7 +239,7 @@ func (p *Poller) fetchAll(ctx context.Context, w jelou.Window, maxPages int) ([]
 	}
 	if a, b, ok := halve(w, p.cfg.MinWindow); ok {
 		p.obs.Drift(w, drift+"; split after it drifted again", true)
-		rows, err := p.fetchHalves(ctx, a, b, maxPages)
+		rows, err := p.fetchHalves(ctx, a, b, maxPages, again)
 		if err != nil {
 			return nil, err
 		}
@@ -248,12 +257,12 @@ func (p *Poller) fetchAll(ctx context.Context, w jelou.Window, maxPages int) ([]
 	return seen, nil
 }
 
-func (p *Poller) fetchHalves(ctx context.Context, a, b jelou.Window, maxPages int) ([]jelou.Conversation, error) {
-	ra, err := p.fetchAll(ctx, a, maxPages)
+func (p *Poller) fetchHalves(ctx context.Context, a, b jelou.Window, maxPages int, again bool) ([]jelou.Conversation, error) {
+	ra, err := p.fetchAll(ctx, a, maxPages, again)
 	if err != nil {
 		return nil, err
 	}
-	rb, err := p.fetchAll(ctx, b, maxPages)
+	rb, err := p.fetchAll(ctx, b, maxPages, again)
 	if err != nil {
 		return nil, err
 	}
@@ -303,6 +312,9 @@ func (p *Poller) decide(rows []jelou.Conversation, w jelou.Window, lane Lane) []
 			p.obs.Skipped(res.Reason.String())
 			continue
 		}
+		if res.Previous == "" && lane != LaneHistory && !r.StartAt.IsZero() {
+			p.firstSeen(lane, r, observed)
+		}
 		batch = append(batch, Emission{Conversation: r, Previous: res.Previous, Window: w, Observed: observed, Lane: lane})
 	}
 	sort.SliceStable(batch, func(i, j int) bool {
@@ -319,4 +331,27 @@ func indexTime(start time.Time, w jelou.Window) time.Time {
 		return w.Start
 	}
 	return start
+}
+
+// lateWarnEvery bounds how often the late-row warning is logged.
+const lateWarnEvery = time.Minute
+
+// firstSeen reports a conversation seen for the first time, and warns
+// when the revisit lane found it: its start time had settled (it was read
+// POLL_SETTLE after it began), so the row became visible later than that
+// and was found only because a revisit happened to cover it.
+func (p *Poller) firstSeen(lane Lane, r jelou.Conversation, observed time.Time) {
+	p.obs.FirstSeen(lane, observed.Sub(r.StartAt))
+	if lane != LaneRevisit {
+		return
+	}
+	n := p.lateRows.Add(1)
+	now := time.Now().UnixNano()
+	last := p.lateWarned.Load()
+	if now-last < int64(lateWarnEvery) || !p.lateWarned.CompareAndSwap(last, now) {
+		return
+	}
+	p.cfg.Logger.Warn("a row became visible later than POLL_SETTLE after its start and was found only by a revisit; rows like it in windows without an active conversation are missed: raise POLL_SETTLE",
+		"conversation", r.ID, "start", r.StartAt.UTC().Format(time.RFC3339), "seen_after", observed.Sub(r.StartAt).Round(time.Second).String(),
+		"settle", p.cfg.Settle.String(), "late_rows_so_far", n)
 }

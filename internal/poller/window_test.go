@@ -1,6 +1,7 @@
 package poller
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -92,5 +93,28 @@ func TestIndexTime(t *testing.T) {
 		if got := indexTime(tt.start, w); !got.Equal(tt.want) {
 			t.Errorf("%s: indexTime = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+func TestPiecesNewestFirstDoubling(t *testing.T) {
+	p := &Poller{cfg: Config{Window: time.Hour, Interval: 5 * time.Second}}
+	tests := []struct {
+		name string
+		q    Query
+		want []jelou.Window
+	}{
+		{"history: Window-long pieces, oldest first", Query{Lane: LaneHistory, Window: win(at(0, 0), at(2, 30))},
+			[]jelou.Window{win(at(0, 0), at(1, 0)), win(at(1, 0), at(2, 0)), win(at(2, 0), at(2, 30))}},
+		{"live: newest first, doubling back", Query{Lane: LaneLive, Window: win(at(9, 45), at(10, 0))},
+			[]jelou.Window{win(at(9, 59), at(10, 0)), win(at(9, 57), at(9, 59)), win(at(9, 53), at(9, 57)), win(at(9, 45), at(9, 53))}},
+		{"settle: a short query is one piece", Query{Lane: LaneSettle, Window: win(at(9, 58), at(9, 59))},
+			[]jelou.Window{win(at(9, 58), at(9, 59))}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := p.pieces(tt.q); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("pieces = %v\nwant     %v", got, tt.want)
+			}
+		})
 	}
 }

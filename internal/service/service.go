@@ -116,6 +116,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 		Interval:           cfg.Poll.Interval,
 		Lag:                cfg.Poll.Lag,
 		Settle:             cfg.Poll.Settle,
+		SettleAll:          cfg.Poll.SettleReread == "all",
+		SettleHot:          cfg.Poll.SettleHot,
 		Revisit:            cfg.Poll.Revisit,
 		RevisitInterval:    cfg.Poll.RevisitInterval,
 		Concurrency:        cfg.Poll.Concurrency,

@@ -127,3 +127,36 @@ func assertEvents(t *testing.T, evs []topicEvent) {
 		}
 	}
 }
+
+// TestReadyWhileOnlyHistoryIsBehind: a long history backlog on a small
+// request budget keeps the history lane behind for a while; the live lane
+// keeps its cadence meanwhile, so /readyz stays ready.
+func TestReadyWhileOnlyHistoryIsBehind(t *testing.T) {
+	h := newHarness(t, simOptions{speed: 60}) // a simulated minute a second
+	cfg := h.config()
+	cfg.Jelou.RateLimit, cfg.Jelou.RateBurst = 2, 1
+	cfg.Poll.Window = 30 * time.Minute
+	cfg.Poll.Interval = 10 * time.Second
+	r := h.start(cfg, service.Options{})
+	behind, ready := 0, 0
+	deadline := time.Now().Add(8 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		if metric(t, r.reg, "jelou_producer_windows_completed_total", map[string]string{"lane": "live"}) == 0 {
+			continue // not started yet
+		}
+		if metric(t, r.reg, "jelou_producer_lane_backlog_seconds", map[string]string{"lane": "history"}) == 0 {
+			continue
+		}
+		behind++
+		if r.svc.Health().Ready() {
+			ready++
+		}
+	}
+	if behind < 20 {
+		t.Fatalf("history was behind in only %d samples: the test proves nothing", behind)
+	}
+	if ready != behind {
+		t.Fatalf("ready in %d of %d samples taken while only history was behind, want all: %+v", ready, behind, r.svc.Health().Report())
+	}
+}

@@ -101,6 +101,12 @@ type Metrics struct {
 	// KeyFallback counts events published under the fallback key because the
 	// conversation had no company id.
 	KeyFallback prometheus.Counter
+	// FirstSeen observes, by lane, how long after its start a conversation
+	// was first seen (live, settle and revisit lanes).
+	FirstSeen *prometheus.HistogramVec
+	// LateRows counts conversations first seen by the revisit lane: they
+	// became visible later than POLL_SETTLE after their start.
+	LateRows prometheus.Counter
 	// LaneBacklog is how far each lane is behind, in seconds (see
 	// [Pipeline.Covered]).
 	LaneBacklog *prometheus.GaugeVec
@@ -201,9 +207,18 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 		Namespace: Namespace, Name: "key_fallback_total",
 		Help: "Events published under the fallback key because the conversation had no company id.",
 	})
+	m.FirstSeen = f.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: Namespace, Name: "row_first_seen_seconds",
+		Help:    "How long after its start a conversation was first seen, by lane (live, settle, revisit): how late rows become visible.",
+		Buckets: []float64{5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200},
+	}, []string{"lane"})
+	m.LateRows = f.NewCounter(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "late_rows_total",
+		Help: "Conversations first seen by the revisit lane: visible later than POLL_SETTLE after their start (raise POLL_SETTLE when it grows).",
+	})
 	m.LaneBacklog = f.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "lane_backlog_seconds",
-		Help: "How far each lane is behind: live, now minus the end of the live range; settle, now minus the settled mark; history, seconds of start times not read yet.",
+		Help: "How far each lane is behind: live, now minus the end of the live range; settle, now minus the settled mark; revisit, the most overdue revisit's wait past its due time; history, seconds of start times not read yet.",
 	}, []string{"lane"})
 	f.NewGauge(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "build_info",
@@ -216,6 +231,9 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 	for _, l := range poller.Lanes {
 		m.WindowsCompleted.WithLabelValues(l.String())
 		m.LaneBacklog.WithLabelValues(l.String())
+		if l != poller.LaneHistory {
+			m.FirstSeen.WithLabelValues(l.String())
+		}
 	}
 	for _, pre := range []struct {
 		vec    *prometheus.CounterVec

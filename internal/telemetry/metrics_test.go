@@ -96,6 +96,7 @@ func TestKnownLabelsStartAtZero(t *testing.T) {
 		"jelou_producer_lane_backlog_seconds":     {"lane": lanes},
 		"jelou_producer_kafka_write_errors_total": {"kind": KafkaErrorKinds},
 		"jelou_producer_checkpoint_saves_total":   {"result": CheckpointResults},
+		"jelou_producer_row_first_seen_seconds":   {"lane": lanes[:len(lanes)-1]}, // history rows are backlog, not late
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -377,5 +378,18 @@ func TestPipelineFeedsTimestamps(t *testing.T) {
 	}
 	if got := gauge(t, reg, "jelou_producer_checkpoint_cursor_timestamp_seconds"); got != now+60-3600 {
 		t.Errorf("cursor = %v, want %v", got, now+60-3600)
+	}
+}
+
+func TestFirstSeenAndLateRows(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	p := NewPipeline(New(reg), nil, nil)
+	p.FirstSeen(poller.LaneLive, 20*time.Second)
+	p.FirstSeen(poller.LaneRevisit, 40*time.Minute)
+	if got := testutil.ToFloat64(p.LateRows); got != 1 {
+		t.Errorf("late_rows_total = %v, want 1 (the revisit lane's)", got)
+	}
+	if n := testutil.CollectAndCount(p.Metrics.FirstSeen); n != 3 {
+		t.Errorf("row_first_seen_seconds has %d series, want live, settle and revisit", n)
 	}
 }

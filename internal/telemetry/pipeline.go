@@ -97,6 +97,12 @@ func (p *Pipeline) Covered(c checkpoint.Coverage, now time.Time) {
 	}
 }
 
+// RevisitsDue sets lane_backlog_seconds{lane="revisit"}: how long the
+// most overdue bucket has waited past its due time.
+func (p *Pipeline) RevisitsDue(_ int, overdue time.Duration) {
+	p.LaneBacklog.WithLabelValues(poller.LaneRevisit.String()).Set(overdue.Seconds())
+}
+
 // Saved counts a checkpoint save by result; a successful one records its
 // time and moves the cursor behind checkpoint_lag_seconds, a failed one
 // leaves both, so the lag keeps growing while saves fail.
@@ -106,6 +112,15 @@ func (p *Pipeline) Saved(cp *checkpoint.Checkpoint, _ int, err error) {
 		return
 	}
 	p.SetCheckpointCursor(cp.Cursor)
+}
+
+// FirstSeen observes row_first_seen_seconds; a first sighting by the
+// revisit lane also counts in late_rows_total.
+func (p *Pipeline) FirstSeen(lane poller.Lane, sinceStart time.Duration) {
+	p.Metrics.FirstSeen.WithLabelValues(lane.String()).Observe(max(sinceStart, 0).Seconds())
+	if lane == poller.LaneRevisit {
+		p.LateRows.Inc()
+	}
 }
 
 // Tracked sets tracked_conversations.
