@@ -105,10 +105,10 @@ type Poll struct {
 	// "by-age" re-reads each once while its age doubles (a tick costs a few
 	// intervals' volume whatever POLL_SETTLE is), "all" re-reads the whole
 	// unsettled range every interval.
-	SettleHot time.Duration `envconfig:"POLL_SETTLE_HOT" default:"2m" validate:"nonnegative" desc:"start times younger than this are re-read for late rows on every interval (by-age re-reading; older ones less often)"`
+	SettleHot time.Duration `envconfig:"POLL_SETTLE_HOT" default:"2m" validate:"nonnegative" desc:"when re-reading by age, start times younger than this are re-read every interval (auto may re-read more when the budget allows)"`
 	// SettleReread is how the settle lane re-reads recent start times:
 	// see POLL_SETTLE_REREAD.
-	SettleReread string `envconfig:"POLL_SETTLE_REREAD" default:"by-age" enum:"by-age,all" desc:"how recent start times are re-read for late rows: by-age (once each time their age doubles) or all (the whole settle period every interval)"`
+	SettleReread string `envconfig:"POLL_SETTLE_REREAD" default:"auto" enum:"auto,by-age,all" desc:"how recent start times are re-read for late rows and state changes: all (the whole settle period every interval), by-age (POLL_SETTLE_HOT every interval, older start times once each time their age doubles), auto (all while it fits in half the request budget, else by age)"`
 	// Concurrency is how many windows may be in flight during a backfill.
 	Concurrency int `envconfig:"POLL_CONCURRENCY" default:"4" validate:"positive" desc:"history windows in flight during a backfill or catch-up"`
 	// MaxPages is how many pages one window may take before it is split.

@@ -78,13 +78,17 @@ type Config struct {
 	// Settle is how long recent start times keep being re-read for late
 	// rows. Zero treats a range as final after its first read.
 	Settle time.Duration
-	// SettleAll makes the settle lane re-read the whole unsettled range
-	// every Interval, instead of each start time once while its age
-	// doubles (see Schedule.Settle).
-	SettleAll bool
+	// Reread is how the settle lane re-reads recent start times (see
+	// Schedule.Settle). Default: RereadAuto.
+	Reread Reread
 	// SettleHot is the age below which start times are re-read on every
 	// settle tick when re-reading by age. Zero means Interval.
 	SettleHot time.Duration
+	// PageSize and Budget are the API client's page size and request
+	// budget (requests per second, <= 0: none), for RereadAuto. Defaults:
+	// 100 and none.
+	PageSize int
+	Budget   float64
 	// Revisit is how long non-terminal conversations are re-checked. Zero
 	// disables revisits.
 	Revisit time.Duration
@@ -134,6 +138,7 @@ const (
 	DefaultRevisitInterval    = 5 * time.Minute
 	DefaultConcurrency        = 4
 	DefaultMaxPages           = 50
+	DefaultPageSize           = 100
 	DefaultMinWindow          = time.Minute
 	DefaultCheckpointInterval = 5 * time.Second
 	DefaultPublishTimeout     = 30 * time.Second
@@ -165,6 +170,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxPages <= 0 {
 		c.MaxPages = DefaultMaxPages
+	}
+	if c.Reread == "" {
+		c.Reread = RereadAuto
+	}
+	if c.PageSize <= 0 {
+		c.PageSize = DefaultPageSize
 	}
 	if c.EventSource.URI == "" {
 		c.EventSource = event.NewSource(c.Source)
@@ -253,7 +264,7 @@ func (p *Poller) Cursor() time.Time {
 
 func (p *Poller) scheduleConfig() scheduleConfig {
 	c := p.cfg
-	return scheduleConfig{Window: c.Window, Interval: c.Interval, Lag: c.Lag, Settle: c.Settle, SettleAll: c.SettleAll, SettleHot: c.SettleHot,
+	return scheduleConfig{Window: c.Window, Interval: c.Interval, Lag: c.Lag, Settle: c.Settle, Reread: c.Reread, SettleHot: c.SettleHot, PageSize: c.PageSize, Budget: c.Budget,
 		Revisit: c.Revisit, RevisitInterval: c.RevisitInterval, End: c.End}
 }
 
@@ -410,9 +421,11 @@ func (p *Poller) buckets(from, to time.Time) []bucket {
 // records it done and evicts what no lane can return again.
 func (p *Poller) runQuery(ctx context.Context, q Query) error {
 	for _, w := range p.pieces(q) {
-		if err := p.processWindow(ctx, w, q.Lane, q.Again); err != nil {
+		rows, err := p.processWindow(ctx, w, q.Lane, q.Again)
+		if err != nil {
 			return err
 		}
+		q.Rows += rows
 	}
 	now := p.cfg.Clock.Now()
 	p.mu.Lock()

@@ -42,6 +42,22 @@ func (l Lane) String() string {
 	return laneNames[l]
 }
 
+// Reread is how the settle lane re-reads recent start times.
+type Reread string
+
+// The ways of re-reading.
+const (
+	// RereadAuto re-reads the whole unsettled range every interval while
+	// that fits in half the request budget, else by age with a hot part as
+	// large as a quarter of the budget allows.
+	RereadAuto Reread = "auto"
+	// RereadByAge re-reads each start time once while its age doubles,
+	// and the hot part (SettleHot) every interval.
+	RereadByAge Reread = "by-age"
+	// RereadAll re-reads the whole unsettled range every interval.
+	RereadAll Reread = "all"
+)
+
 // Query is one window a lane asks the API for.
 type Query struct {
 	// Lane is the lane that planned it.
@@ -55,7 +71,10 @@ type Query struct {
 	// Again is set when the range will be read again within an interval or
 	// so (live, and settle reads of start times not settled yet): pagination
 	// drift there need not be healed by a re-fetch now.
-	Again  bool
+	Again bool
+	// Rows is how many rows the query returned; the poller sets it before
+	// Done (the schedule learns how dense start times are).
+	Rows   int
 	ticket int       // history: position in the gap's ordered commit
 	gap    time.Time // history: end of the gap it belongs to
 	bucket time.Time // revisit: the bucket's key
@@ -65,12 +84,15 @@ type Query struct {
 type scheduleConfig struct {
 	Window, Interval, Lag, Settle time.Duration
 	Revisit, RevisitInterval      time.Duration
-	// SettleAll makes the settle lane re-read the whole unsettled range
-	// every interval instead of re-reading by age.
-	SettleAll bool
+	// Reread is how the settle lane re-reads recent start times.
+	Reread Reread
 	// SettleHot is the age below which start times are re-read on every
-	// settle tick (by age, older ones less often).
+	// settle tick when re-reading by age (older ones less often).
 	SettleHot time.Duration
+	// PageSize and Budget (requests per second; <= 0: no limit) let Auto
+	// judge what a tick may cost.
+	PageSize int
+	Budget   float64
 	// End, when set, makes the schedule a bounded backfill: the history
 	// lane alone, up to End.
 	End time.Time
@@ -90,6 +112,7 @@ type Schedule struct {
 
 	lastLive, lastSettle time.Time
 	settleTick           int     // settle ticks planned so far
+	density              float64 // rows per second of start time, recent live and settle reads
 	settleQueue          []Query // the current settle tick's queries not handed out yet
 
 	work    *prefix   // ordered commit of the gap being worked, nil if none
@@ -216,7 +239,8 @@ func (s *Schedule) Live(now time.Time) (Query, bool, time.Time) {
 // Late rows and state changes are likeliest soon after a start, and a start
 // time past the hot part is re-read about log2(Settle/H) times in all, so a
 // tick costs the volume of SettleHot plus a few intervals whatever Settle
-// is (the whole settle period, every tick, with SettleAll). Queries are
+// is (the whole settle period, every tick, with RereadAll; RereadAuto
+// picks, see settlePlan). Queries are
 // handed out newest first and never reach past the end of the live range.
 func (s *Schedule) Settle(now time.Time) (Query, bool, time.Time) {
 	if s.backfill() {
@@ -249,7 +273,8 @@ func (s *Schedule) planSettle(now time.Time) []Query {
 	q := func(a, b time.Time, final bool) Query {
 		return Query{Lane: LaneSettle, Window: jelou.Window{Start: a, End: b}, Planned: now, Edge: edge, final: final, Again: !final}
 	}
-	if s.cfg.SettleAll || s.cfg.Settle <= s.cfg.Interval {
+	hot, all := s.settlePlan(to.Sub(from))
+	if all || s.cfg.Settle <= s.cfg.Interval {
 		return []Query{q(from, to, true)}
 	}
 	var out []Query
@@ -269,7 +294,6 @@ func (s *Schedule) planSettle(now time.Time) []Query {
 			out = append(out, q(old, young, false))
 		}
 	}
-	hot := max(s.cfg.SettleHot, s.cfg.Interval)
 	add(edge.Add(-hot), edge.Add(-s.cfg.Interval))
 	ticks := max(int(hot/s.cfg.Interval), 1) // ticks to cross the first band
 	for j := 0; ; j++ {
@@ -285,6 +309,31 @@ func (s *Schedule) planSettle(now time.Time) []Query {
 		out = append(out, *final)
 	}
 	return out
+}
+
+// settlePlan decides how a tick re-reads an unsettled range of length
+// span: all of it, or by age with the returned hot part. Auto re-reads all
+// of it while its pages (at the density recent reads showed) fit in half of
+// an interval's budget, and otherwise makes the hot part as long as a
+// quarter of the budget reads, at least SettleHot.
+func (s *Schedule) settlePlan(span time.Duration) (hot time.Duration, all bool) {
+	hot = max(s.cfg.SettleHot, s.cfg.Interval)
+	switch s.cfg.Reread {
+	case RereadAll:
+		return hot, true
+	case RereadByAge:
+		return hot, false
+	}
+	if s.cfg.Budget <= 0 || s.density <= 0 || s.cfg.PageSize <= 0 {
+		return hot, true // no limit, or nothing known yet: read it all and learn
+	}
+	perTick := s.cfg.Budget * s.cfg.Interval.Seconds()
+	pages := s.density * span.Seconds() / float64(s.cfg.PageSize)
+	if pages <= perTick/2 {
+		return hot, true
+	}
+	budgetHot := time.Duration(perTick / 4 * float64(s.cfg.PageSize) / s.density * float64(time.Second))
+	return max(hot, budgetHot.Truncate(s.cfg.Interval)), false
 }
 
 // bucket is the span of start times of the non-terminal conversations in
@@ -393,10 +442,12 @@ func (s *Schedule) pickGap() bool {
 func (s *Schedule) Done(q Query) {
 	switch q.Lane {
 	case LaneLive:
+		s.learnDensity(q)
 		if !q.Window.Start.After(s.cov.Live.End) && q.Window.End.After(s.cov.Live.End) {
 			s.cov.Live.End = q.Window.End
 		}
 	case LaneSettle:
+		s.learnDensity(q)
 		if !q.final || q.Window.Start.After(s.cov.Settled) {
 			return // a younger piece, or a rebase moved past it
 		}
@@ -421,6 +472,21 @@ func (s *Schedule) Done(q Query) {
 			s.work = nil
 		}
 	}
+}
+
+// learnDensity folds the rows per second of start time of a live or
+// settle read into a moving average (reads of at least a minute count).
+func (s *Schedule) learnDensity(q Query) {
+	d := q.Window.Duration()
+	if d < time.Minute {
+		return
+	}
+	x := float64(q.Rows) / d.Seconds()
+	if s.density == 0 {
+		s.density = x
+		return
+	}
+	s.density = 0.8*s.density + 0.2*x
 }
 
 func (s *Schedule) gapIndex(end time.Time) int {

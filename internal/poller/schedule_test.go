@@ -2,6 +2,7 @@ package poller
 
 import (
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -11,7 +12,7 @@ import (
 
 // live is a scheduleConfig of a live source: 1h windows, 1m interval, no
 // lag, 15m settle, 48h revisits every 5m at least.
-var live = scheduleConfig{Window: time.Hour, Interval: time.Minute, Settle: 15 * time.Minute, Revisit: 48 * time.Hour, RevisitInterval: 5 * time.Minute}
+var live = scheduleConfig{Window: time.Hour, Interval: time.Minute, Settle: 15 * time.Minute, Revisit: 48 * time.Hour, RevisitInterval: 5 * time.Minute, Reread: RereadByAge}
 
 func cov(history []jelou.Window, liveFrom, liveTo, settled time.Time) checkpoint.Coverage {
 	return checkpoint.Coverage{History: history, Live: win(liveFrom, liveTo), Settled: settled}
@@ -117,7 +118,7 @@ func runSteps(t *testing.T, s *Schedule, steps []step) {
 
 func TestLiveAndSettleLanes(t *testing.T) {
 	cfg := live
-	cfg.SettleAll = true // the whole unsettled range every tick
+	cfg.Reread = RereadAll // the whole unsettled range every tick
 	s := newSchedule(cfg, initialCoverage(cfg, at(0, 0), at(10, 0)))
 	runSteps(t, s, []step{
 		// The first live tick reads the recent past; settle has nothing yet.
@@ -442,5 +443,48 @@ func TestRevisitBacklog(t *testing.T) {
 		if _, got := s.revisits(tt.now, []bucket{b}); got != tt.overdue {
 			t.Errorf("at %s overdue %s, want %s", tt.now.Format("15:04"), got, tt.overdue)
 		}
+	}
+}
+
+func TestSettlePlanAuto(t *testing.T) {
+	base := scheduleConfig{Interval: 5 * time.Second, Settle: 15 * time.Minute, SettleHot: 2 * time.Minute, PageSize: 50, Reread: RereadAuto}
+	tests := []struct {
+		name    string
+		reread  Reread
+		budget  float64 // requests per second
+		density float64 // rows per second of start time
+		hot     time.Duration
+		all     bool
+	}{
+		{"nothing learnt yet: read it all and learn", RereadAuto, 5, 0, 2 * time.Minute, true},
+		{"no budget limit", RereadAuto, -1, 2, 2 * time.Minute, true},
+		// 2 rows/s over 15 min at 50 a page: 36 pages a tick.
+		{"a generous budget (50/s: 250 a tick) affords it all", RereadAuto, 50, 2, 2 * time.Minute, true},
+		{"the default budget (5/s: 25 a tick) does not: by age, hot part as a quarter of it reads", RereadAuto, 5, 2, 155 * time.Second, false},
+		{"20 rows/s: by age, the hot part at least POLL_SETTLE_HOT", RereadAuto, 5, 20, 2 * time.Minute, false},
+		{"all, whatever the budget", RereadAll, 5, 20, 2 * time.Minute, true},
+		{"by age, whatever the budget", RereadByAge, 50, 2, 2 * time.Minute, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := base
+			cfg.Reread, cfg.Budget = tt.reread, tt.budget
+			s := newSchedule(cfg, checkpoint.Coverage{})
+			s.density = tt.density
+			hot, all := s.settlePlan(15 * time.Minute)
+			if hot != tt.hot || all != tt.all {
+				t.Fatalf("settlePlan = %s, all %v; want %s, all %v", hot, all, tt.hot, tt.all)
+			}
+		})
+	}
+}
+
+func TestDensityIsLearntFromLiveAndSettleReads(t *testing.T) {
+	s := newSchedule(live, cov(nil, at(9, 0), at(10, 0), at(9, 45)))
+	s.Done(Query{Lane: LaneLive, Window: win(at(10, 0), at(10, 10)), Rows: 1200})  // 2/s
+	s.Done(Query{Lane: LaneSettle, Window: win(at(9, 50), at(10, 0)), Rows: 2400}) // 4/s
+	s.Done(Query{Lane: LaneLive, Window: win(at(10, 10), at(10, 10).Add(5*time.Second)), Rows: 500})
+	if math.Abs(s.density-2.4) > 1e-9 {
+		t.Fatalf("density %v, want 2.4 (2, then 4 weighed 0.2; reads under a minute ignored)", s.density)
 	}
 }

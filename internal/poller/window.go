@@ -50,7 +50,7 @@ func halve(w jelou.Window, min time.Duration) (a, b jelou.Window, ok bool) {
 // then pagination drift is not healed by a re-fetch or a split now (new
 // rows at the live edge shift pages all the time; the next read catches
 // what moved), only reported.
-func (p *Poller) processWindow(ctx context.Context, w jelou.Window, lane Lane, again bool) error {
+func (p *Poller) processWindow(ctx context.Context, w jelou.Window, lane Lane, again bool) (int, error) {
 	started := time.Now()
 	var rows []jelou.Conversation
 	published := 0
@@ -69,17 +69,17 @@ func (p *Poller) processWindow(ctx context.Context, w jelou.Window, lane Lane, a
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("fetch window %s: %w", w, err)
+		return 0, fmt.Errorf("fetch window %s: %w", w, err)
 	}
 	n, err := p.publishRows(ctx, rows, w, lane)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	published += n
 	took := time.Since(started)
 	p.cfg.Logger.Info("window done", "lane", lane.String(), "window", w.String(), "rows", len(rows), "published", published, "took", took.Round(time.Millisecond).String())
 	p.obs.QueryDone(lane, w, len(rows), published, took)
-	return nil
+	return len(rows), nil
 }
 
 // publishRows runs rows through dedupe, encodes and writes what is new,
