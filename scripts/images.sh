@@ -19,7 +19,10 @@
 #
 #   golang:<GO_VERSION>   that root + this machine's Go toolchain
 #                         ($(go env GOROOT)); its version must equal the
-#                         Dockerfile's ARG GO_VERSION
+#                         Dockerfile's ARG GO_VERSION; and the machine's
+#                         own CA certificates (/usr/local/share/ca-certificates)
+#                         so the build reaches the Go module proxy as the
+#                         host does
 #   gcr.io/distroless/static-debian12:nonroot
 #                         FROM scratch: /etc/passwd and /etc/group with
 #                         root, nonroot (65532) and nobody, CA certificates,
@@ -52,6 +55,7 @@ SUITE=bookworm
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PACKAGES=ca-certificates,tzdata,openjdk-17-jre-headless,kcat
 PULL=${IMAGES_PULL:-1}
+LOCAL_CAS=/usr/local/share/ca-certificates
 
 log() { printf 'images.sh: %s\n' "$*" >&2; }
 die() {
@@ -86,10 +90,11 @@ needed() {
 	} | awk 'NF && !seen[$0]++'
 }
 
-# inputs_hash prints a checksum of this script, the stand-in files and $*.
+# inputs_hash FAMILY [MORE]: a checksum of the function that builds FAMILY
+# (standin_FAMILY), the stand-in files and MORE.
 inputs_hash() {
 	{
-		cat "${BASH_SOURCE[0]}"
+		declare -f "standin_$1"
 		find "$STANDIN" -type f -print0 | sort -z | xargs -0 cat
 		printf '%s\n' "$@"
 	} | cksum | cut -d' ' -f1
@@ -159,15 +164,21 @@ standin_golang() {
 	goroot=$(go env GOROOT) || die "no Go toolchain for the stand-in $tag"
 	have=$(go env GOVERSION)
 	[[ $have == "go$want" ]] || die "the stand-in $tag needs Go $want; this machine has $have (the Dockerfile's GO_VERSION must match)"
-	hash=$(inputs_hash golang "$want" "$BASE_IMAGE")
+	hash=$(inputs_hash golang "$want" "$BASE_IMAGE" "$(cat "$LOCAL_CAS"/*.crt 2>/dev/null | cksum)")
 	[[ $(standin_hash "$tag") == "$hash" ]] && return 0
 	base_image
 	ctx="$CACHE/ctx-golang"
 	rm -rf "$ctx"
-	mkdir -p "$ctx"
+	mkdir -p "$ctx/ca"
 	cp -al "$goroot" "$ctx/go" 2>/dev/null || cp -a "$goroot" "$ctx/go"
+	# The machine's own CA certificates: where registry traffic passes a
+	# TLS-inspecting gateway, `go mod download` in the build trusts it as
+	# the host's go does. Only this build image gets them.
+	cp "$LOCAL_CAS"/*.crt "$ctx/ca/" 2>/dev/null || true
 	cat >"$ctx/Dockerfile" <<EOF
 FROM $BASE_IMAGE
+COPY ca/ /usr/local/share/ca-certificates/
+RUN update-ca-certificates >/dev/null
 COPY go /usr/local/go
 ENV GOLANG_VERSION=$want GOTOOLCHAIN=local GOPATH=/go
 ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
