@@ -26,7 +26,6 @@
 //     PT_INTERP, no shared libraries, stripped); the producer reports the
 //     version given to -X, and jelou-sim starts with the compose file's
 //     flags and serves the producer's credentials.
-//
 //   - scripts/images.sh builds a stand-in for exactly the base images the
 //     Dockerfile and compose name; the testcontainers tier uses compose's
 //     Kafka image; the Dockerfile has no "# syntax=" line (it would pull a
