@@ -4,6 +4,9 @@
 # (no registry of images or binaries is needed).
 #
 #   scripts/docker.sh up       engine, buildx and compose; idempotent
+#   scripts/docker.sh engine   only the engine
+#   scripts/docker.sh plugins  only buildx and compose (CI builds them while
+#                              scripts/images.sh runs debootstrap)
 #   scripts/docker.sh status   exit 0 when the engine answers, 1 otherwise
 #   scripts/docker.sh compose  print the compose command to use
 #                              ("docker compose" or "docker-compose")
@@ -46,7 +49,7 @@ apt_install() {
 		apt-get update -qq || die "apt-get update failed"
 		touch "$CACHE/.apt-updated"
 	fi
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || die "apt-get install $* failed"
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "$@" >/dev/null || die "apt-get install $* failed"
 }
 
 ensure_engine() {
@@ -88,11 +91,14 @@ gobuild() {
 		return 1
 	}
 	log "building $module@$version ($pkg) from the Go module proxy"
+	# Built beside, then renamed: docker never sees a half-written plugin.
 	(cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local \
-		go build -trimpath -ldflags "-s -w $ldflags" -o "$out" "$pkg") >"$CACHE/build-$(basename "$out").log" 2>&1 || {
+		go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg") >"$CACHE/build-$(basename "$out").log" 2>&1 || {
 		tail -n 20 "$CACHE/build-$(basename "$out").log" >&2
+		rm -f "$out.tmp"
 		return 1
 	}
+	mv -f "$out.tmp" "$out"
 }
 
 ensure_buildx() {
@@ -139,10 +145,15 @@ up)
 	ensure_buildx
 	ensure_compose
 	;;
+engine) ensure_engine ;;
+plugins)
+	ensure_buildx
+	ensure_compose
+	;;
 status) engine_answers ;;
 compose) compose_cmd ;;
 *)
-	echo "usage: $0 up|status|compose" >&2
+	echo "usage: $0 up|engine|plugins|status|compose" >&2
 	exit 2
 	;;
 esac

@@ -118,7 +118,7 @@ base_tar() {
 	[[ $(id -u) == 0 ]] || die "debootstrap needs root"
 	if ! command -v debootstrap >/dev/null; then
 		log "installing Debian's debootstrap"
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null ||
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq debootstrap >/dev/null ||
 			die "could not install debootstrap"
 	fi
 	local dir="$CACHE/rootfs.tmp"
