@@ -163,6 +163,12 @@ func startContainer(ctx context.Context) (b *Broker, err error) {
 		_ = testcontainers.TerminateContainer(c)
 		return nil, fmt.Errorf("kafka container brokers: %w", err)
 	}
+	// Ready means serving a topic: the first topic of a fresh broker (a new
+	// JVM, on a busy machine) can take longer than a test's own deadline.
+	if err := CreateTopic(ctx, []string{addr}, "kafkatest.ready", 1, nil); err != nil {
+		_ = testcontainers.TerminateContainer(c)
+		return nil, fmt.Errorf("kafka container not serving topics: %w", err)
+	}
 	return &Broker{Tier: TierTestcontainers, Addrs: []string{addr}, stop: func() { _ = testcontainers.TerminateContainer(c) }}, nil
 }
 
