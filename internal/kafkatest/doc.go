@@ -9,12 +9,11 @@
 //     example the Apache Kafka broker that CI starts (scripts/kafka.sh).
 //  2. testcontainers: a Docker engine answers; a container of
 //     [ContainerImage] (the apache/kafka image docker-compose.yml runs, or
-//     the stand-in scripts/images.sh builds under that name) is started with
-//     testcontainers-go, published on 127.0.0.1 only. Ryuk removes it when
-//     the test binary exits; with Ryuk off (TESTCONTAINERS_RYUK_DISABLED=true,
-//     as in CI, where no registry serves its image) it stops and removes
-//     itself after 30 minutes, and carries the label [ContainerLabel] for
-//     `docker rm -f $(docker ps -aq --filter label=...)`.
+//     the stand-in scripts/images.sh builds under that name), published on
+//     127.0.0.1 only, named [ContainerName] and reused by every test binary
+//     while it runs. It stops and removes itself after 30 minutes, so it
+//     needs no Ryuk (CI sets TESTCONTAINERS_RYUK_DISABLED=true: no registry
+//     serves Ryuk's image), and carries the label [ContainerLabel].
 //  3. in-process: an in-memory broker (github.com/twmb/franz-go/pkg/kfake)
 //     listening on 127.0.0.1, so `go test ./...` needs nothing but Go.
 //

@@ -40,8 +40,13 @@ const (
 // registry is reachable.
 const ContainerImage = "apache/kafka:4.3.1"
 
-// ContainerLabel marks the containers the testcontainers tier starts.
+// ContainerLabel marks the container the testcontainers tier starts.
 const ContainerLabel = "io.github.jelou-producer.kafkatest"
+
+// ContainerName is the name of that container. Every test binary reuses it
+// (testcontainers-go's reuse by name): one broker start serves a whole
+// `go test ./...`, and tests use unique topics, so sharing is safe.
+const ContainerName = "jelou-producer-kafkatest"
 
 // The container's listeners: clients use 9092, published on a random host
 // port and advertised under it; the broker reaches itself on 9094 and the
@@ -49,8 +54,8 @@ const ContainerLabel = "io.github.jelou-producer.kafkatest"
 const (
 	clientPort = "9092/tcp"
 	envFile    = "/tmp/kafkatest.env"
-	// containerTTL bounds the life of a container whose test binary exited
-	// without Ryuk to remove it: it stops itself and is removed (AutoRemove).
+	// containerTTL bounds the life of the shared container: it stops itself
+	// and is removed (AutoRemove), with or without Ryuk.
 	containerTTL = "1800"
 )
 
@@ -169,7 +174,9 @@ func startContainer(ctx context.Context) (b *Broker, err error) {
 		_ = testcontainers.TerminateContainer(c)
 		return nil, fmt.Errorf("kafka container not serving topics: %w", err)
 	}
-	return &Broker{Tier: TierTestcontainers, Addrs: []string{addr}, stop: func() { _ = testcontainers.TerminateContainer(c) }}, nil
+	// No stop: other test binaries may be using the container. It stops
+	// and removes itself after containerTTL.
+	return &Broker{Tier: TierTestcontainers, Addrs: []string{addr}}, nil
 }
 
 // containerOptions configure the Apache Kafka image the way its own
@@ -201,6 +208,7 @@ func containerOptions() []testcontainers.ContainerCustomizer {
 			"KAFKA_HEAP_OPTS":                                        "-Xms256m -Xmx512m",
 		}),
 		testcontainers.WithLabels(map[string]string{ContainerLabel: "1"}),
+		testcontainers.WithReuseByName(ContainerName),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			hc.AutoRemove = true
 			// Publish on loopback only; tests reach it at 127.0.0.1.
