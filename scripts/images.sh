@@ -300,12 +300,11 @@ cmd_clean() {
 	rm -rf "$CACHE"
 }
 
-mkdir -p "$CACHE"
-if [[ ! -f $ROOT/.cache/.gitignore ]]; then echo '*' >"$ROOT/.cache/.gitignore"; fi
-
 case ${1:-ensure} in
 ensure)
 	docker info >/dev/null 2>&1 || die "no Docker engine answers (scripts/docker.sh up)"
+	mkdir -p "$CACHE"
+	if [[ ! -f $ROOT/.cache/.gitignore ]]; then echo '*' >"$ROOT/.cache/.gitignore"; fi
 	for img in $(needed); do ensure "$img"; done
 	;;
 list) needed ;;
