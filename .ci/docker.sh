@@ -76,7 +76,7 @@ rc=0
 tier go test -count=1 -v -run 'TestWriteAndReadBack$' ./internal/kafkatest | grep -E '^(---|ok|FAIL)|tier ' || rc=$?
 [[ $rc != 0 ]] || tier go test -count=1 -timeout 20m $kafka_pkgs || rc=$?
 ids=$(docker ps -aq --filter "label=$label")
-[[ -z $ids ]] || docker rm -f $ids >/dev/null
+[[ -z $ids ]] || docker rm -f -v $ids >/dev/null
 took "testcontainers suite"
 [[ $rc == 0 ]] || exit "$rc"
 

@@ -46,7 +46,7 @@ fail() {
 ok() { log "ok: $*"; }
 
 cleanup() {
-	docker rm -f $P-producer $P-kafka $P-sim >/dev/null 2>&1 || true
+	docker rm -f -v $P-producer $P-kafka $P-sim >/dev/null 2>&1 || true
 	docker volume rm $VOL >/dev/null 2>&1 || true
 	docker network rm $NET >/dev/null 2>&1 || true
 }
