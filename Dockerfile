@@ -1,11 +1,14 @@
-# syntax=docker/dockerfile:1
-#
 # jelou-producer container images: a static Go build on the official golang
 # image, copied onto distroless (no shell, no package manager, CA certificates,
 # tzdata and /etc/passwd with nonroot = 65532).
 #
 #   docker build -t jelou-producer --build-arg VERSION=v1.2.3 .
 #   docker build -t jelou-sim --target jelou-sim .      # the simulated API
+#
+# BuildKit is needed (RUN --mount, $BUILDPLATFORM); the built-in Dockerfile
+# frontend suffices, so there is no "# syntax=" line, which would pull a
+# frontend image. Where no registry is reachable, scripts/images.sh builds
+# local stand-ins for the two base images under the same names.
 #
 # The producer image runs as 65532:65532 and writes only to /data (the file
 # checkpoint, CHECKPOINT_PATH=/data/jelou-producer.checkpoint), so it runs with a
@@ -14,10 +17,10 @@
 #   docker run --read-only -v jelou-data:/data -p 9464:9464 \
 #     -e JELOU_CLIENT_ID -e JELOU_CLIENT_SECRET -e KAFKA_BROKERS jelou-producer
 #
-# There is no HEALTHCHECK: distroless has no shell or curl to run one. Probe
-# the HTTP server instead (Kubernetes httpGet probes, or a load balancer):
-# GET :9464/healthz (process alive) for liveness and GET :9464/readyz (broker
-# reachable, last poll recent, credentials accepted) for readiness.
+# HEALTHCHECK runs `jelou-producer healthcheck` (distroless has no shell or
+# curl): it GETs /healthz on the HTTP_ADDR port and exits 0 on a 200. For
+# Kubernetes, probe GET :9464/healthz (liveness) and GET :9464/readyz
+# (readiness: broker reachable, last poll recent, credentials accepted).
 
 # GO_VERSION matches the go directive of go.mod (a test checks it).
 # GOTOOLCHAIN=local below makes a mismatch fail instead of downloading.
@@ -83,5 +86,7 @@ ENV CHECKPOINT_PATH=/data/jelou-producer.checkpoint
 USER 65532:65532
 VOLUME ["/data"]
 EXPOSE 9464
+HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["/jelou-producer", "healthcheck"]
 ENTRYPOINT ["/jelou-producer"]
 CMD ["run"]

@@ -9,6 +9,9 @@
 #   scripts/kafka.sh status  print whether it runs (exit 0) or not (exit 1)
 #   scripts/kafka.sh down    stop it (TERM, then KILL) and delete its data
 #   scripts/kafka.sh env     print the variables tests read, one per line
+#   scripts/kafka.sh fetch   fetch the jars if missing and print their folder
+#                            (scripts/images.sh builds its Kafka image from it)
+#   scripts/kafka.sh version print the pinned Kafka version
 #
 # Listeners (all on 127.0.0.1):
 #   19092  PLAINTEXT       no authentication, the super user (ANONYMOUS)
@@ -55,7 +58,8 @@ fetch() {
 	local version stamp
 	version=$(kafka_version)
 	[[ -n $version ]] || die "no <kafka.version> in $POM"
-	stamp="$LIBS/.kafka-$version"
+	# The stamp names the pom's checksum: a changed dependency list refetches.
+	stamp="$LIBS/.kafka-$version-$(cksum <"$POM" | cut -d' ' -f1)"
 	if [[ -f $stamp ]]; then
 		return 0
 	fi
@@ -288,8 +292,13 @@ down) cmd_down ;;
 status) cmd_status ;;
 wait) cmd_wait ;;
 env) print_env ;;
+fetch)
+	fetch
+	echo "$LIBS"
+	;;
+version) kafka_version ;;
 *)
-	echo "usage: $0 up|down|status|wait|env" >&2
+	echo "usage: $0 up|down|status|wait|env|fetch|version" >&2
 	exit 2
 	;;
 esac

@@ -8,6 +8,7 @@
 //	jelou-producer demo                       simulated API + in-process Kafka, live view
 //	jelou-producer check                      validate config, reach the API and the topic
 //	jelou-producer config [--markdown]        every variable, its default and meaning
+//	jelou-producer healthcheck [--ready]      GET this host's /healthz or /readyz (the image's HEALTHCHECK)
 //	jelou-producer version
 //
 // Configuration comes from environment variables (see `jelou-producer

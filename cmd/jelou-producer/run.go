@@ -35,6 +35,7 @@ commands:
   demo       run against a simulated API and an in-process broker, with a live view
   check      validate the configuration, reach the API and the topic, report
   config     list every environment variable, its default and meaning
+  healthcheck  GET this host's /healthz (--ready: /readyz); exit 0 when 200
   version    print the version
 
 Run 'jelou-producer COMMAND -h' for a command's flags. Configuration is read
@@ -58,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(args, stdout, stderr)
 	case "config":
 		return cmdConfig(args, stdout, stderr)
+	case "healthcheck":
+		return cmdHealthcheck(args, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "jelou-producer %s (%s)\n", buildinfo.Get(), buildinfo.GoVersion())
 		return exitOK

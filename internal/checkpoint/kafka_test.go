@@ -17,9 +17,10 @@ import (
 
 func kafkaStore(t *testing.T, topic string, chunkSize int) *KafkaStore {
 	t.Helper()
+	brokers := kafkatest.Brokers(t) // may start a broker: before the deadline starts
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := NewKafka(ctx, KafkaConfig{Brokers: kafkatest.Brokers(t), Topic: topic, ChunkSize: chunkSize})
+	s, err := NewKafka(ctx, KafkaConfig{Brokers: brokers, Topic: topic, ChunkSize: chunkSize})
 	if err != nil {
 		t.Fatal(err)
 	}

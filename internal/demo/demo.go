@@ -133,7 +133,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (Summary, error) {
 	if err != nil {
 		return Summary{}, fmt.Errorf("start simulated API: %w", err)
 	}
-	httpSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second}
+	httpSrv := &http.Server{Handler: withoutAdmin(sim), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = httpSrv.Serve(ln) }()
 	defer httpSrv.Close()
 	apiURL := "http://" + ln.Addr().String()
@@ -344,4 +344,17 @@ func (v *view) statusLoop(ctx context.Context, sim *jelousim.Server, svc *servic
 			n, rate, v.skipped.Load(), behind, sim.Stats().Requests, ready)
 		v.mu.Unlock()
 	}
+}
+
+// withoutAdmin serves h but answers 404 under [jelousim.AdminPrefix]: the
+// demo reads the simulator's oracle in process, so the unauthenticated
+// admin endpoints (faults, credentials, reset) stay off in the release image.
+func withoutAdmin(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, jelousim.AdminPrefix) || r.URL.Path == strings.TrimSuffix(jelousim.AdminPrefix, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -26,10 +26,15 @@
 //     PT_INTERP, no shared libraries, stripped); the producer reports the
 //     version given to -X, and jelou-sim starts with the compose file's
 //     flags and serves the producer's credentials.
+//   - scripts/images.sh builds a stand-in for exactly the base images the
+//     Dockerfile and compose name; the testcontainers tier uses compose's
+//     Kafka image; the Dockerfile has no "# syntax=" line (it would pull a
+//     frontend image); the image's HEALTHCHECK and compose's producer
+//     healthcheck run `jelou-producer healthcheck` in exec form.
 //
-// # What is not checked
+// # What is checked elsewhere
 //
-// No image is built or pulled and no container runs: base image tags, the
-// Kafka image's environment handling, healthcheck commands, volume ownership
-// and the compose network are only exercised by `docker compose up`.
+// These tests need only Go. Building and running the images, the compose
+// stack and the testcontainers tier need a Docker engine: scripts/image-check.sh
+// and scripts/compose-e2e.sh do that, and CI runs them (.ci/docker.sh).
 package deploytest

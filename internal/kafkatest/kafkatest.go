@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"regexp"
 	"strconv"
@@ -17,11 +18,14 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/wait"
+	"github.com/twmb/franz-go/pkg/kfake"
+
 	"github.com/jelou-producer/jelou-producer/internal/kafkaread"
 	"github.com/jelou-producer/jelou-producer/pkg/event"
-	"github.com/testcontainers/testcontainers-go"
-	tckafka "github.com/testcontainers/testcontainers-go/modules/kafka"
-	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // Tier names reported by [Tier].
@@ -31,8 +35,30 @@ const (
 	TierInProcess      = "in-process"
 )
 
-// ContainerImage is the image started by the testcontainers tier.
-const ContainerImage = "confluentinc/confluent-local:7.5.0"
+// ContainerImage is the image started by the testcontainers tier: the
+// Apache Kafka image docker-compose.yml runs (a deploytest test keeps the two
+// equal), so scripts/images.sh builds one stand-in for both where no
+// registry is reachable.
+const ContainerImage = "apache/kafka:4.3.1"
+
+// ContainerLabel marks the container the testcontainers tier starts.
+const ContainerLabel = "io.github.jelou-producer.kafkatest"
+
+// ContainerName is the name of that container. Every test binary reuses it
+// (testcontainers-go's reuse by name): one broker start serves a whole
+// `go test ./...`, and tests use unique topics, so sharing is safe.
+const ContainerName = "jelou-producer-kafkatest"
+
+// The container's listeners: clients use 9092, published on a random host
+// port and advertised under it; the broker reaches itself on 9094 and the
+// KRaft controller listens on 9093.
+const (
+	clientPort = "9092/tcp"
+	envFile    = "/tmp/kafkatest.env"
+	// containerTTL bounds the life of the shared container: it stops itself
+	// and is removed (AutoRemove), with or without Ryuk.
+	containerTTL = "1800"
+)
 
 var (
 	once    sync.Once
@@ -114,6 +140,12 @@ func dockerAnswers(ctx context.Context) error {
 }
 
 func startContainer(ctx context.Context) (b *Broker, err error) {
+	// The container's port is published on the engine's loopback; without
+	// this testcontainers takes the default gateway for the engine's host
+	// whenever /.dockerenv exists (as on machines that are containers).
+	if os.Getenv("TESTCONTAINERS_HOST_OVERRIDE") == "" && !strings.HasPrefix(os.Getenv("DOCKER_HOST"), "tcp://") {
+		_ = os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
+	}
 	if err := dockerAnswers(ctx); err != nil {
 		return nil, err
 	}
@@ -125,16 +157,86 @@ func startContainer(ctx context.Context) (b *Broker, err error) {
 	}()
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	c, err := tckafka.Run(ctx, ContainerImage, tckafka.WithClusterID("jelou-producer-test"))
+	c, err := testcontainers.Run(ctx, ContainerImage, containerOptions()...)
 	if err != nil {
-		return nil, fmt.Errorf("start kafka container: %w", err)
+		if c != nil {
+			_ = testcontainers.TerminateContainer(c)
+		}
+		return nil, fmt.Errorf("start kafka container %s: %w", ContainerImage, err)
 	}
-	addrs, err := c.Brokers(ctx)
+	addr, err := c.PortEndpoint(ctx, clientPort, "")
 	if err != nil {
 		_ = testcontainers.TerminateContainer(c)
 		return nil, fmt.Errorf("kafka container brokers: %w", err)
 	}
-	return &Broker{Tier: TierTestcontainers, Addrs: addrs, stop: func() { _ = testcontainers.TerminateContainer(c) }}, nil
+	// Ready means serving a topic: the first topic of a fresh broker (a new
+	// JVM, on a busy machine) can take longer than a test's own deadline.
+	if err := CreateTopic(ctx, []string{addr}, "kafkatest.ready", 1, nil); err != nil {
+		_ = testcontainers.TerminateContainer(c)
+		return nil, fmt.Errorf("kafka container not serving topics: %w", err)
+	}
+	// No stop: other test binaries may be using the container. It stops
+	// and removes itself after containerTTL.
+	return &Broker{Tier: TierTestcontainers, Addrs: []string{addr}}, nil
+}
+
+// containerOptions configure the Apache Kafka image the way its own
+// entrypoint (/etc/kafka/docker/run) reads it: KAFKA_* variables become
+// server.properties. The advertised client address is the host port Docker
+// picks, known only after the start, so the entrypoint waits for a file
+// that a post-start hook copies in, then starts the broker under a time
+// limit.
+func containerOptions() []testcontainers.ContainerCustomizer {
+	return []testcontainers.ContainerCustomizer{
+		testcontainers.WithExposedPorts(clientPort),
+		testcontainers.WithEnv(map[string]string{
+			"CLUSTER_ID":                                             "jelou-producer-testAAAA",
+			"KAFKA_NODE_ID":                                          "1",
+			"KAFKA_PROCESS_ROLES":                                    "broker,controller",
+			"KAFKA_LISTENERS":                                        "PLAINTEXT://:9092,BROKER://:9094,CONTROLLER://:9093",
+			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP":                   "PLAINTEXT:PLAINTEXT,BROKER:PLAINTEXT,CONTROLLER:PLAINTEXT",
+			"KAFKA_INTER_BROKER_LISTENER_NAME":                       "BROKER",
+			"KAFKA_CONTROLLER_LISTENER_NAMES":                        "CONTROLLER",
+			"KAFKA_CONTROLLER_QUORUM_VOTERS":                         "1@localhost:9093",
+			"KAFKA_AUTO_CREATE_TOPICS_ENABLE":                        "false",
+			"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR":                 "1",
+			"KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS":                     "3",
+			"KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR":         "1",
+			"KAFKA_TRANSACTION_STATE_LOG_MIN_ISR":                    "1",
+			"KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR": "1",
+			"KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR":            "1",
+			"KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS":                 "0",
+			"KAFKA_HEAP_OPTS":                                        "-Xms256m -Xmx512m",
+		}),
+		testcontainers.WithLabels(map[string]string{ContainerLabel: "1"}),
+		testcontainers.WithReuseByName(ContainerName),
+		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			hc.AutoRemove = true
+			// Publish on loopback only; tests reach it at 127.0.0.1.
+			hc.PortBindings = network.PortMap{network.MustParsePort(clientPort): {{HostIP: netip.MustParseAddr("127.0.0.1")}}}
+		}),
+		testcontainers.WithEntrypoint("sh", "-c",
+			"while [ ! -f "+envFile+" ]; do sleep 0.1; done; . "+envFile+"; exec timeout "+containerTTL+" /etc/kafka/docker/run"),
+		testcontainers.WithCmd(),
+		testcontainers.WithLifecycleHooks(testcontainers.ContainerLifecycleHooks{
+			PostStarts: []testcontainers.ContainerHook{
+				func(ctx context.Context, c testcontainers.Container) error {
+					if err := wait.ForMappedPort(clientPort).WaitUntilReady(ctx, c); err != nil {
+						return fmt.Errorf("wait for mapped port: %w", err)
+					}
+					endpoint, err := c.PortEndpoint(ctx, clientPort, "PLAINTEXT")
+					if err != nil {
+						return fmt.Errorf("port endpoint: %w", err)
+					}
+					env := "export KAFKA_ADVERTISED_LISTENERS=" + endpoint + ",BROKER://localhost:9094\n"
+					if err := c.CopyToContainer(ctx, []byte(env), envFile, 0o644); err != nil {
+						return fmt.Errorf("copy %s: %w", envFile, err)
+					}
+					return wait.ForLog("Kafka Server started").WithStartupTimeout(2*time.Minute).WaitUntilReady(ctx, c)
+				},
+			},
+		}),
+	}
 }
 
 // StartInProcess starts a new in-process kfake cluster of n brokers on
