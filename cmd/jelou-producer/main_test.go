@@ -502,7 +502,7 @@ func TestSIGTERM(t *testing.T) {
 	}
 
 	cmd, stderr := start()
-	waitFor(stderr, `"lane":"live"`)
+	waitFor(stderr, `"msg":"caught up"`)
 	stop(cmd, stderr)
 	source := checkpoint.SourceID(f.url, "sim-client")
 	st, err := checkpoint.NewFile(filepath.Join(f.dir, "checkpoint.json"))
@@ -514,13 +514,13 @@ func TestSIGTERM(t *testing.T) {
 		t.Fatalf("no checkpoint after SIGTERM: %v", err)
 	}
 	if time.Since(cp.Cursor) > 10*time.Minute {
-		t.Errorf("checkpoint cursor %s, want the live edge (saved by the drain)", cp.Cursor)
+		t.Errorf("checkpoint cursor %s, want the live edge (saved by the drain)\n%s", cp.Cursor, stderr.String())
 	}
 	before := f.pairs(t)
 
 	cmd, stderr = start()
 	waitFor(stderr, "checkpoint loaded")
-	waitFor(stderr, `"lane":"live"`)
+	waitFor(stderr, `"msg":"caught up"`)
 	stop(cmd, stderr)
 	after := f.pairs(t)
 	for p, n := range after {
