@@ -420,7 +420,10 @@ func (p *Poller) buckets(from, to time.Time) []bucket {
 // runQuery fetches and publishes q's window in Window-long pieces, then
 // records it done and evicts what no lane can return again.
 func (p *Poller) runQuery(ctx context.Context, q Query) error {
-	for _, w := range p.pieces(q) {
+	p.mu.Lock()
+	pieces := p.sched.Pieces(q)
+	p.mu.Unlock()
+	for _, w := range pieces {
 		rows, err := p.processWindow(ctx, w, q.Lane, q.Again)
 		if err != nil {
 			return err
@@ -444,37 +447,12 @@ func (p *Poller) runQuery(ctx context.Context, q Query) error {
 }
 
 // noteCaughtUp logs "caught up" the first time in this life that no history
-// gap is left.
+// gap is left and the live lane has read up to its edge once.
 func (p *Poller) noteCaughtUp(cov checkpoint.Coverage) {
-	if len(cov.History) == 0 && !p.caughtUp.Swap(true) {
+	if len(cov.History) == 0 && cov.Live.End.After(cov.Live.Start) && !p.caughtUp.Swap(true) {
 		p.cfg.Logger.Info("caught up", "source", p.cfg.Source, "cursor", cov.Frontier().UTC().Format(time.RFC3339))
 	}
 }
-
-// pieces cuts a query into the windows fetched one after another: at most
-// Window long. A live or settle query is cut newest first into pieces that
-// double in length going back (freshPiece, then 2×, 4×, …), so that the
-// freshest rows of a long query (the first after a start reads the whole
-// settle period) are published first, for a few more requests.
-func (p *Poller) pieces(q Query) []jelou.Window {
-	if q.Lane != LaneLive && q.Lane != LaneSettle {
-		return splitEven(q.Window, p.cfg.Window)
-	}
-	var out []jelou.Window
-	size := max(2*p.cfg.Interval, freshPiece)
-	for end := q.Window.End; end.After(q.Window.Start); size = min(2*size, p.cfg.Window) {
-		start := end.Add(-size)
-		if start.Before(q.Window.Start) {
-			start = q.Window.Start
-		}
-		out = append(out, jelou.Window{Start: start, End: end})
-		end = start
-	}
-	return out
-}
-
-// freshPiece is the shortest piece a live or settle query is cut into.
-const freshPiece = time.Minute
 
 // runSaver saves the checkpoint every CheckpointInterval of wall time (the
 // interval bounds I/O, whatever the configured clock) while something

@@ -474,6 +474,36 @@ func (s *Schedule) Done(q Query) {
 	}
 }
 
+// Pieces cuts a query into the windows fetched one after another, each at
+// most Window long. A live or settle query is cut newest first into pieces
+// that double in length going back, so that the freshest rows of a long
+// query (the first after a start reads the whole settle period) are
+// published first. The first piece is a minute long, or as long as a page
+// holds at the density recent reads showed, so that sparse start times do
+// not cost a request a piece.
+func (s *Schedule) Pieces(q Query) []jelou.Window {
+	if q.Lane != LaneLive && q.Lane != LaneSettle {
+		return splitEven(q.Window, s.cfg.Window)
+	}
+	size := max(2*s.cfg.Interval, freshPiece)
+	if s.density > 0 && s.cfg.PageSize > 0 {
+		size = max(size, time.Duration(float64(s.cfg.PageSize)/s.density*float64(time.Second)).Truncate(time.Second))
+	}
+	var out []jelou.Window
+	for end := q.Window.End; end.After(q.Window.Start); size = min(2*size, s.cfg.Window) {
+		start := end.Add(-min(size, s.cfg.Window))
+		if start.Before(q.Window.Start) {
+			start = q.Window.Start
+		}
+		out = append(out, jelou.Window{Start: start, End: end})
+		end = start
+	}
+	return out
+}
+
+// freshPiece is the shortest piece a live or settle query is cut into.
+const freshPiece = time.Minute
+
 // learnDensity folds the rows per second of start time of a live or
 // settle read into a moving average (reads of at least a minute count).
 func (s *Schedule) learnDensity(q Query) {

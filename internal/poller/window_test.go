@@ -1,6 +1,8 @@
 package poller
 
 import (
+	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
+
 	"fmt"
 	"testing"
 	"time"
@@ -97,23 +99,29 @@ func TestIndexTime(t *testing.T) {
 }
 
 func TestPiecesNewestFirstDoubling(t *testing.T) {
-	p := &Poller{cfg: Config{Window: time.Hour, Interval: 5 * time.Second}}
 	tests := []struct {
-		name string
-		q    Query
-		want []jelou.Window
+		name    string
+		density float64 // rows per second of start time
+		q       Query
+		want    []jelou.Window
 	}{
-		{"history: Window-long pieces, oldest first", Query{Lane: LaneHistory, Window: win(at(0, 0), at(2, 30))},
+		{"history: Window-long pieces, oldest first", 0, Query{Lane: LaneHistory, Window: win(at(0, 0), at(2, 30))},
 			[]jelou.Window{win(at(0, 0), at(1, 0)), win(at(1, 0), at(2, 0)), win(at(2, 0), at(2, 30))}},
-		{"live: newest first, doubling back", Query{Lane: LaneLive, Window: win(at(9, 45), at(10, 0))},
+		{"live: newest first, doubling back", 0, Query{Lane: LaneLive, Window: win(at(9, 45), at(10, 0))},
 			[]jelou.Window{win(at(9, 59), at(10, 0)), win(at(9, 57), at(9, 59)), win(at(9, 53), at(9, 57)), win(at(9, 45), at(9, 53))}},
-		{"settle: a short query is one piece", Query{Lane: LaneSettle, Window: win(at(9, 58), at(9, 59))},
+		{"settle: a short query is one piece", 0, Query{Lane: LaneSettle, Window: win(at(9, 58), at(9, 59))},
 			[]jelou.Window{win(at(9, 58), at(9, 59))}},
+		{"sparse start times: the first piece holds a page (100 rows at 0.05/s: 2000 s)", 0.05, Query{Lane: LaneSettle, Window: win(at(8, 45), at(10, 0))},
+			[]jelou.Window{win(at(10, 0).Add(-2000*time.Second), at(10, 0)), win(at(8, 45), at(10, 0).Add(-2000*time.Second))}},
+		{"pieces never exceed a window", 0.01, Query{Lane: LaneLive, Window: win(at(7, 0), at(10, 0))},
+			[]jelou.Window{win(at(9, 0), at(10, 0)), win(at(8, 0), at(9, 0)), win(at(7, 0), at(8, 0))}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := p.pieces(tt.q); fmt.Sprint(got) != fmt.Sprint(tt.want) {
-				t.Fatalf("pieces = %v\nwant     %v", got, tt.want)
+			s := newSchedule(scheduleConfig{Window: time.Hour, Interval: 5 * time.Second, PageSize: 100}, checkpoint.Coverage{})
+			s.density = tt.density
+			if got := s.Pieces(tt.q); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("Pieces = %v\nwant     %v", got, tt.want)
 			}
 		})
 	}
