@@ -512,8 +512,7 @@ func (p *Poller) load(ctx context.Context) error {
 	cp, err := p.store.Load(ctx, p.cfg.Source)
 	switch {
 	case errors.Is(err, checkpoint.ErrNotFound):
-		p.index = dedupe.New()
-		p.sched = newSchedule(sc, initialCoverage(sc, start, now.Add(-p.cfg.Lag).Truncate(time.Second)))
+		p.loaded(dedupe.New(), newSchedule(sc, initialCoverage(sc, start, now.Add(-p.cfg.Lag).Truncate(time.Second))))
 		p.cfg.Logger.Info("no checkpoint: starting fresh", "source", p.cfg.Source, "start", start.UTC().Format(time.RFC3339))
 		return nil
 	case err != nil:
@@ -523,7 +522,6 @@ func (p *Poller) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load checkpoint of source %s: dedupe snapshot: %w", cp.Source, err)
 	}
-	p.index = ix
 	var cov checkpoint.Coverage
 	if cp.Coverage != nil {
 		cov = *cp.Coverage
@@ -532,12 +530,19 @@ func (p *Poller) load(ctx context.Context) error {
 		p.cfg.Logger.Info("checkpoint of format version 1 migrated: the settle period behind its cursor is read again",
 			"source", p.cfg.Source, "cursor", cp.Cursor.UTC().Format(time.RFC3339))
 	}
-	p.sched = newSchedule(sc, cov)
+	p.loaded(ix, newSchedule(sc, cov))
 	p.cfg.Logger.Info("checkpoint loaded", "source", p.cfg.Source, "cursor", cov.Frontier().UTC().Format(time.RFC3339),
 		"history_gaps", len(cov.History), "live_end", cov.Live.End.UTC().Format(time.RFC3339),
 		"saved_at", cp.SavedAt.UTC().Format(time.RFC3339), "tracked", ix.Len())
 	p.obs.Tracked(ix.Len())
 	return nil
+}
+
+// loaded installs what load built, under the lock Coverage and save take.
+func (p *Poller) loaded(ix *dedupe.Index, s *Schedule) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.index, p.sched = ix, s
 }
 
 // save writes the checkpoint when forced or when CheckpointInterval passed
