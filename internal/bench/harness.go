@@ -21,14 +21,16 @@ const (
 	ScenarioAPI      = "api"
 	ScenarioLive     = "live"
 	ScenarioMemory   = "memory"
+	ScenarioBudget   = "budget"
 )
 
 // Scenarios lists every scenario in the order they run.
-var Scenarios = []string{ScenarioBackfill, ScenarioAPI, ScenarioLive, ScenarioMemory}
+var Scenarios = []string{ScenarioBackfill, ScenarioAPI, ScenarioLive, ScenarioMemory, ScenarioBudget}
 
 // labels name the scenarios in the table.
 var labels = map[string]string{
 	ScenarioBackfill: "1 backfill", ScenarioAPI: "2 api-bound", ScenarioLive: "3 live", ScenarioMemory: "4 memory",
+	ScenarioBudget: "5 budget",
 }
 
 // Options configure a harness run. Zero fields mean the default stated.
@@ -118,6 +120,7 @@ func Run(ctx context.Context, opts Options) (*Table, error) {
 		ScenarioAPI:      h.apiBound,
 		ScenarioLive:     h.live,
 		ScenarioMemory:   h.memory,
+		ScenarioBudget:   h.budget,
 	}
 	for _, s := range Scenarios {
 		if !slices.Contains(opts.Only, s) {
