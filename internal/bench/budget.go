@@ -28,10 +28,6 @@ const (
 	// client enforces it in wall time, so the producer gets budgetRate×speed.
 	budgetRate = 5
 	budgetLag  = 5 * time.Second
-	// budgetDrain is how long the producer keeps running after the measured
-	// period: a pair first servable in the period and not in Kafka by then
-	// is missing.
-	budgetDrain = 4 * time.Minute
 )
 
 // budgetConfig is one producer run of the budget scenario.
@@ -88,6 +84,10 @@ func (h *Harness) budget(ctx context.Context) error {
 	const sc = "5 budget"
 	speed := pick(h, 10.0, 20.0)
 	period := pick(h, 10*time.Minute, 2*time.Minute)
+	// drain is how long the producer keeps running after the measured
+	// period: a pair first servable in the period and not in Kafka by then
+	// is missing.
+	drain := pick(h, 4*time.Minute, 2*time.Minute)
 	settles := pick(h, []time.Duration{15 * time.Minute, time.Hour, 4 * time.Hour}, []time.Duration{15 * time.Minute})
 	rates := pick(h, []int{2, 20}, []int{2})
 	bin := filepath.Join(h.opts.Dir, "jelou-producer-testclock")
@@ -99,7 +99,7 @@ func (h *Harness) budget(ctx context.Context) error {
 	}
 	h.table.Add(sc, "setup", fmt.Sprintf("clock ×%g; per run: POLL_START_AT = start − POLL_SETTLE (the settle period exists, its first read is warm-up), "+
 		"then %s measured, %s drain; POLL_LAG=%s, JELOU_RATE_LIMIT=%d per simulated s, page size 100 (sim cap 100), "+
-		"default late rows (10%% attended 1–60 min after start) and state changes; no faults", speed, shortDur(period), shortDur(budgetDrain), shortDur(budgetLag), budgetRate))
+		"default late rows (10%% attended 1–60 min after start) and state changes; no faults", speed, shortDur(period), shortDur(drain), shortDur(budgetLag), budgetRate))
 	h.table.Add(sc, "columns", "rows fetched ÷ distinct pairs reaching Kafka in the period; requests per simulated min; delay visible → Kafka of the pairs first visible in the period, "+
 		"all and split (new rows visible ≤ POLL_LAG after start, later ones, state changes); pairs servable ≥ 2 intervals not in Kafka at the end: lost (active state over) + pending")
 	results := map[budgetConfig]budgetResult{}
@@ -112,7 +112,7 @@ func (h *Harness) budget(ctx context.Context) error {
 			for _, reread := range []string{"all", "by-age"} {
 				c := budgetConfig{Settle: settle, Rate: rate, Interval: interval, Reread: reread}
 				started := time.Now()
-				r, err := h.budgetRun(ctx, c, speed, period)
+				r, err := h.budgetRun(ctx, c, speed, period, drain)
 				if err != nil {
 					h.table.Rows = append(h.table.Rows, Row{Scenario: sc, Metric: c.String(), Value: err.Error(), Verdict: Miss})
 					if ctx.Err() != nil {
@@ -204,7 +204,7 @@ func budgetWarm(c budgetConfig) time.Duration {
 }
 
 // budgetRun runs the producer once for c and measures it.
-func (h *Harness) budgetRun(ctx context.Context, c budgetConfig, speed float64, period time.Duration) (budgetResult, error) {
+func (h *Harness) budgetRun(ctx context.Context, c budgetConfig, speed float64, period, drain time.Duration) (budgetResult, error) {
 	warm := budgetWarm(c)
 	// Simulated timeline: t0 is when the producer starts.
 	wall0 := time.Now()
@@ -214,7 +214,7 @@ func (h *Harness) budgetRun(ctx context.Context, c budgetConfig, speed float64, 
 	startAt := t0.Add(-c.Settle)
 	from := t0.Add(warm)
 	to := from.Add(period)
-	end := to.Add(budgetDrain)
+	end := to.Add(drain)
 	dataEnd := end.Add(2 * time.Minute)
 	srv, err := jelousim.New(jelousim.Config{
 		Clock: clk,
@@ -267,7 +267,7 @@ func (h *Harness) budgetRun(ctx context.Context, c budgetConfig, speed float64, 
 	defer logFile.Close()
 	pc := exec.Command(filepath.Join(h.opts.Dir, "jelou-producer-testclock"), "run")
 	pc.Env, pc.Stdout, pc.Stderr = env, logFile, logFile
-	h.logf("%s: warm-up %s, measured %s, drain %s (simulated; %s of wall time), log %s", c, shortDur(warm), shortDur(period), shortDur(budgetDrain),
+	h.logf("%s: warm-up %s, measured %s, drain %s (simulated; %s of wall time), log %s", c, shortDur(warm), shortDur(period), shortDur(drain),
 		dur(time.Duration(float64(end.Sub(t0))/speed)), logPath)
 	if err := pc.Start(); err != nil {
 		return budgetResult{}, fmt.Errorf("start producer: %w", err)

@@ -36,6 +36,12 @@
 //   - memory: the dedupe index of 1,000,000 tracked conversations (heap,
 //     snapshot, checkpoint size), then the producer restarted on that
 //     checkpoint: time to its first API request.
+//   - budget (issue 11): a producer built with -tags testclock on the
+//     simulator's accelerated clock, for POLL_SETTLE 15m, 1h, 4h at 2 and
+//     20 new conversations/s, once with POLL_SETTLE_REREAD=all (the old live
+//     tick) and once with by-age; rows fetched per published pair, requests
+//     per simulated minute, delay visible → Kafka and missing pairs, all in
+//     simulated time (see budget.go and docs/budget.md).
 //
 // Options.Short scales them down to run in under two minutes.
 package bench
