@@ -200,7 +200,7 @@ func (r budgetResult) String() string {
 // the measured period starts after it.
 func budgetWarm(c budgetConfig) time.Duration {
 	pages := float64(c.Rate) * c.Settle.Seconds() / 100
-	return time.Duration(pages/budgetRate*1.2*float64(time.Second)) + 30*time.Second
+	return (time.Duration(pages/budgetRate*1.2*float64(time.Second)) + 30*time.Second).Round(time.Second)
 }
 
 // budgetRun runs the producer once for c and measures it.
