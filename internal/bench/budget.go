@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -97,9 +98,9 @@ func (h *Harness) budget(ctx context.Context) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build -tags testclock: %w: %s", err, out)
 	}
-	h.table.Add(sc, "setup", fmt.Sprintf("clock ×%g; per run: POLL_START_AT = start − POLL_SETTLE (the settle period exists, its first read is warm-up), "+
-		"then %s measured, %s drain; POLL_LAG=%s, JELOU_RATE_LIMIT=%d per simulated s, page size 100 (sim cap 100), "+
-		"default late rows (10%% attended 1–60 min after start) and state changes; no faults", speed, shortDur(period), shortDur(drain), shortDur(budgetLag), budgetRate))
+	h.table.Add(sc, "setup", fmt.Sprintf("clock ×%g; per run: POLL_START_AT = start − POLL_SETTLE (the settle period exists; warm-up until the live lane "+
+		"read its first interval-sized window, + %s), then %s measured, %s drain; POLL_LAG=%s, JELOU_RATE_LIMIT=%d per simulated s, page size 100 (sim cap 100), "+
+		"default late rows (10%% attended 1–60 min after start) and state changes; no faults", speed, shortDur(budgetSettleIn), shortDur(period), shortDur(drain), shortDur(budgetLag), budgetRate))
 	h.table.Add(sc, "columns", "rows fetched ÷ distinct pairs reaching Kafka in the period; requests per simulated min; delay visible → Kafka of the pairs first visible in the period, "+
 		"all and split (new rows visible ≤ POLL_LAG after start, later ones, state changes); pairs servable ≥ 2 intervals not in Kafka at the end: lost (active state over) + pending")
 	results := map[budgetConfig]budgetResult{}
@@ -121,7 +122,7 @@ func (h *Harness) budget(ctx context.Context) error {
 					continue
 				}
 				results[c] = r
-				h.logf("%s: done in %s", c, dur(time.Since(started)))
+				h.logf("%s: done in %s: %s", c, dur(time.Since(started)), r)
 				h.table.Add(sc, c.String(), r.String())
 			}
 			all := results[budgetConfig{settle, rate, interval, "all"}]
@@ -195,27 +196,23 @@ func (r budgetResult) String() string {
 		r.Lost, r.Pending, r.Due, r.Dups, strings.Join(lanes, ", "), r.SlowestSettle)
 }
 
-// budgetWarm is the simulated time the first read of the settle period
-// takes at the request budget (rate × settle rows, 100 a page), plus margin;
-// the measured period starts after it.
-func budgetWarm(c budgetConfig) time.Duration {
-	pages := float64(c.Rate) * c.Settle.Seconds() / 100
-	return (time.Duration(pages/budgetRate*1.2*float64(time.Second)) + 30*time.Second).Round(time.Second)
-}
+// budgetMaxWarm bounds the warm-up: the first read of the settle period
+// (rate × settle rows) must be done within it, simulated.
+const budgetMaxWarm = 90 * time.Minute
+
+// budgetSettleIn is how long after the live lane caught up the measured
+// period starts, simulated: the settle lane's first ticks.
+const budgetSettleIn = 30 * time.Second
 
 // budgetRun runs the producer once for c and measures it.
 func (h *Harness) budgetRun(ctx context.Context, c budgetConfig, speed float64, period, drain time.Duration) (budgetResult, error) {
-	warm := budgetWarm(c)
 	// Simulated timeline: t0 is when the producer starts.
 	wall0 := time.Now()
 	t0 := wall0.UTC().Truncate(time.Second).Add(time.Second)
 	toSim := func(w time.Time) time.Time { return t0.Add(time.Duration(float64(w.Sub(wall0)) * speed)) }
 	clk := clock.NewScaled(toSim(time.Now()), speed)
 	startAt := t0.Add(-c.Settle)
-	from := t0.Add(warm)
-	to := from.Add(period)
-	end := to.Add(drain)
-	dataEnd := end.Add(2 * time.Minute)
+	dataEnd := t0.Add(budgetMaxWarm + budgetSettleIn + period + drain + 2*time.Minute)
 	srv, err := jelousim.New(jelousim.Config{
 		Clock: clk,
 		Data: jelousim.DataConfig{
@@ -267,21 +264,31 @@ func (h *Harness) budgetRun(ctx context.Context, c budgetConfig, speed float64, 
 	defer logFile.Close()
 	pc := exec.Command(filepath.Join(h.opts.Dir, "jelou-producer-testclock"), "run")
 	pc.Env, pc.Stdout, pc.Stderr = env, logFile, logFile
-	h.logf("%s: warm-up %s, measured %s, drain %s (simulated; %s of wall time), log %s", c, shortDur(warm), shortDur(period), shortDur(drain),
-		dur(time.Duration(float64(end.Sub(t0))/speed)), logPath)
 	if err := pc.Start(); err != nil {
 		return budgetResult{}, fmt.Errorf("start producer: %w", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- pc.Wait() }()
-	wallEnd := wall0.Add(time.Duration(float64(end.Sub(t0)) / speed))
+	exited := make(chan struct{})
+	var exitErr error
+	go func() { exitErr = pc.Wait(); close(exited) }()
+	// Warm-up: until the live lane reads an interval at a time (its first
+	// read of the settle period is done), then budgetSettleIn.
 	var early error
-	select {
-	case <-time.After(time.Until(wallEnd)):
-	case err := <-exited:
-		early = fmt.Errorf("producer exited early: %v (log %s)", err, logPath)
-	case <-ctx.Done():
-		early = ctx.Err()
+	var from, to, end time.Time
+	caught, err := waitLiveCaughtUp(ctx, logPath, 2*c.Interval, wall0.Add(time.Duration(float64(budgetMaxWarm)/speed)), exited)
+	if err != nil {
+		early = fmt.Errorf("%w (log %s)", err, logPath)
+	} else {
+		from = toSim(caught).Add(budgetSettleIn).Truncate(time.Second)
+		to, end = from.Add(period), from.Add(period+drain)
+		h.logf("%s: warm-up %s, measured %s, drain %s (simulated; %s of wall time from now), log %s", c, shortDur(from.Sub(t0)), shortDur(period), shortDur(drain),
+			dur(time.Duration(float64(end.Sub(clk.Now()))/speed)), logPath)
+		select {
+		case <-time.After(time.Duration(float64(end.Sub(clk.Now())) / speed)):
+		case <-exited:
+			early = fmt.Errorf("producer exited early: %v (log %s)", exitErr, logPath)
+		case <-ctx.Done():
+			early = ctx.Err()
+		}
 	}
 	if early == nil {
 		_ = pc.Process.Signal(syscall.SIGTERM)
@@ -293,6 +300,7 @@ func (h *Harness) budgetRun(ctx context.Context, c budgetConfig, speed float64, 
 		}
 	} else {
 		_ = pc.Process.Kill()
+		<-exited
 	}
 	time.Sleep(500 * time.Millisecond)
 	got, dups := cons.Stop()
@@ -300,7 +308,7 @@ func (h *Harness) budgetRun(ctx context.Context, c budgetConfig, speed float64, 
 		return budgetResult{}, early
 	}
 
-	r := budgetResult{Warm: warm, Period: period, Dups: dups}
+	r := budgetResult{Warm: from.Sub(t0), Period: period, Dups: dups}
 	for _, s := range cs.Spans() {
 		if s.Start.Before(from) || !s.Start.Before(to) {
 			continue
@@ -460,4 +468,54 @@ func shortDur(d time.Duration) string {
 		s = s[:len(s)-2]
 	}
 	return s
+}
+
+// waitLiveCaughtUp follows the producer's JSON log until a "window done"
+// line of the live lane spans at most span (the live lane reads an interval
+// at a time: its first read of the recent past is done) and returns that
+// line's time. It fails when the producer exits, ctx ends or deadline
+// passes first.
+func waitLiveCaughtUp(ctx context.Context, path string, span time.Duration, deadline time.Time, exited <-chan struct{}) (time.Time, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer f.Close()
+	r := bufio.NewReader(f)
+	var partial []byte
+	for {
+		line, err := r.ReadBytes('\n')
+		partial = append(partial, line...)
+		if err == nil {
+			var l struct {
+				Time   time.Time `json:"time"`
+				Msg    string    `json:"msg"`
+				Lane   string    `json:"lane"`
+				Window string    `json:"window"`
+			}
+			if json.Unmarshal(partial, &l) == nil && l.Msg == "window done" && l.Lane == "live" {
+				a, b, ok := strings.Cut(l.Window, "/")
+				ta, err1 := time.Parse(time.RFC3339, a)
+				tb, err2 := time.Parse(time.RFC3339, b)
+				if ok && err1 == nil && err2 == nil && tb.Sub(ta) <= span {
+					return l.Time, nil
+				}
+			}
+			partial = partial[:0]
+			continue
+		}
+		if !errors.Is(err, io.EOF) {
+			return time.Time{}, err
+		}
+		select {
+		case <-exited:
+			return time.Time{}, errors.New("producer exited during the warm-up")
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, errors.New("the live lane did not catch up within the warm-up bound")
+		}
+	}
 }
