@@ -94,3 +94,28 @@ func TestBudgetShort(t *testing.T) {
 		}
 	}
 }
+
+func TestWaitLiveCaughtUp(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "producer.log")
+	log := `{"time":"2026-01-01T00:00:01Z","msg":"window done","lane":"live","window":"2025-12-31T23:45:00Z/2026-01-01T00:00:00Z","rows":1800}
+{"time":"2026-01-01T00:00:02Z","msg":"window done","lane":"settle","window":"2026-01-01T00:00:00Z/2026-01-01T00:00:05Z","rows":3}
+{"time":"2026-01-01T00:00:03Z","msg":"window done","lane":"live","window":"2026-01-01T00:00:00Z/2026-01-01T00:00:20Z","rows":40}
+{"time":"2026-01-01T00:00:04Z","msg":"window done","lane":"live","window":"2026-01-01T00:00:20Z/2026-01-01T00:00:30Z","rows":20}
+`
+	if err := os.WriteFile(path, []byte(log), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	running := make(chan struct{})
+	got, err := waitLiveCaughtUp(context.Background(), path, 10*time.Second, time.Now().Add(time.Minute), running)
+	if want := time.Date(2026, 1, 1, 0, 0, 4, 0, time.UTC); err != nil || !got.Equal(want) {
+		t.Fatalf("got %v, %v; want %v", got, err, want)
+	}
+	// A span of 20s is not caught up at 10s; the producer exits.
+	if err := os.WriteFile(path, []byte(strings.SplitAfterN(log, "\n", 4)[2]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	close(running)
+	if _, err := waitLiveCaughtUp(context.Background(), path, 10*time.Second, time.Now().Add(time.Minute), running); err == nil {
+		t.Fatal("no error after the producer exited without catching up")
+	}
+}
