@@ -31,7 +31,7 @@ fmt:
 fuzz: ## every fuzz target for FUZZTIME each (default 30s)
 	scripts/fuzz.sh $(FUZZTIME)
 
-bench: ## the benchmark harness (five scenarios)
+bench: ## the benchmark harness (six scenarios)
 	$(GO) run ./cmd/jelou-bench
 
 bench-short: ## the short variant of the benchmark harness

@@ -1,11 +1,11 @@
 // Command jelou-bench is the benchmark harness of jelou-producer: it runs
 // the real producer binary against the simulated API and a broker in
-// another process, in five scenarios (backfill, api, live, memory,
-// catchup), measures the producer process only, and prints one table.
+// another process, in six scenarios (backfill, api, live, memory, catchup,
+// budget), measures the producer process only, and prints one table.
 //
 // Usage:
 //
-//	jelou-bench [-short] [-only backfill,api,live,memory,catchup] [-markdown] [-env KEY=VALUE]... [-producer BIN] [-kafka BIN] [-keep]
+//	jelou-bench [-short] [-only backfill,api,live,memory,catchup,budget] [-markdown] [-env KEY=VALUE]... [-producer BIN] [-kafka BIN] [-keep]
 //
 // With KAFKA_BENCH_BROKERS (or KAFKA_TEST_BROKERS) set it writes to that
 // Apache Kafka; otherwise it starts the jelou-kafka command. The producer and

@@ -45,6 +45,12 @@
 //     the topic, the delay from first servable to consumed at the live
 //     edge, requests and rows fetched per published pair, and when history
 //     was read. Its figures and their reading are in docs/catchup.md.
+//   - budget (issue 11): a producer built with -tags testclock on the
+//     simulator's accelerated clock, for POLL_SETTLE 15m, 1h, 4h at 2 and
+//     20 new conversations/s, once with POLL_SETTLE_REREAD=all (the old live
+//     tick) and once with by-age; rows fetched per published pair, requests
+//     per simulated minute, delay visible → Kafka and missing pairs, all in
+//     simulated time (see budget.go and docs/budget.md).
 //
 // Options.Short scales them down to run in a few minutes (catchup: 2 h of
 // history, 90 s of wall time).

@@ -22,15 +22,17 @@ const (
 	ScenarioLive     = "live"
 	ScenarioMemory   = "memory"
 	ScenarioCatchup  = "catchup"
+	ScenarioBudget   = "budget"
 )
 
 // Scenarios lists every scenario in the order they run.
-var Scenarios = []string{ScenarioBackfill, ScenarioAPI, ScenarioLive, ScenarioMemory, ScenarioCatchup}
+var Scenarios = []string{ScenarioBackfill, ScenarioAPI, ScenarioLive, ScenarioMemory, ScenarioCatchup, ScenarioBudget}
 
 // labels name the scenarios in the table.
 var labels = map[string]string{
 	ScenarioBackfill: "1 backfill", ScenarioAPI: "2 api-bound", ScenarioLive: "3 live", ScenarioMemory: "4 memory",
 	ScenarioCatchup: "5 catch-up",
+	ScenarioBudget:  "6 budget",
 }
 
 // Options configure a harness run. Zero fields mean the default stated.
@@ -122,6 +124,7 @@ func Run(ctx context.Context, opts Options) (*Table, error) {
 		ScenarioLive:     h.live,
 		ScenarioMemory:   h.memory,
 		ScenarioCatchup:  h.catchup,
+		ScenarioBudget:   h.budget,
 	}
 	for _, s := range Scenarios {
 		if !slices.Contains(opts.Only, s) {
