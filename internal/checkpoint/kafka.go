@@ -485,6 +485,11 @@ func (s *KafkaStore) Save(ctx context.Context, cp *Checkpoint) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// A context that has already ended writes nothing: say so plainly
+	// rather than with whatever error the first broker request gets.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("save checkpoint to topic %s: %w", s.topic, err)
+	}
 	st, ok := s.gens[cp.Source]
 	if !ok {
 		sc, err := s.scan(ctx, cp.Source, false)
