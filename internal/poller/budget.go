@@ -32,6 +32,15 @@ func NewBudget(perSecond float64, burst int) *Budget {
 	return &Budget{lim: rate.NewLimiter(rate.Limit(perSecond), burst)}
 }
 
+// PerSecond returns the budget's requests per second; -1 when it has no
+// limit (also for a nil Budget).
+func (b *Budget) PerSecond() float64 {
+	if b == nil || b.lim.Limit() == rate.Inf {
+		return -1
+	}
+	return float64(b.lim.Limit())
+}
+
 // budgetPoll bounds how long a lower lane sleeps before it looks again.
 const budgetPoll = 20 * time.Millisecond
 

@@ -84,11 +84,11 @@ type Config struct {
 	// SettleHot is the age below which start times are re-read on every
 	// settle tick when re-reading by age. Zero means Interval.
 	SettleHot time.Duration
-	// PageSize and Budget are the API client's page size and request
-	// budget (requests per second, <= 0: none), for RereadAuto. Defaults:
-	// 100 and none.
+	// PageSize is the API client's page size and Budget the request
+	// budget its requests take tokens from, for RereadAuto. Defaults: 100
+	// and none (no limit).
 	PageSize int
-	Budget   float64
+	Budget   *Budget
 	// Revisit is how long non-terminal conversations are re-checked. Zero
 	// disables revisits.
 	Revisit time.Duration
@@ -264,7 +264,7 @@ func (p *Poller) Cursor() time.Time {
 
 func (p *Poller) scheduleConfig() scheduleConfig {
 	c := p.cfg
-	return scheduleConfig{Window: c.Window, Interval: c.Interval, Lag: c.Lag, Settle: c.Settle, Reread: c.Reread, SettleHot: c.SettleHot, PageSize: c.PageSize, Budget: c.Budget,
+	return scheduleConfig{Window: c.Window, Interval: c.Interval, Lag: c.Lag, Settle: c.Settle, Reread: c.Reread, SettleHot: c.SettleHot, PageSize: c.PageSize, Budget: c.Budget.PerSecond(),
 		Revisit: c.Revisit, RevisitInterval: c.RevisitInterval, End: c.End}
 }
 
@@ -371,7 +371,7 @@ func (p *Poller) runRevisits(ctx context.Context) error {
 		p.mu.Unlock()
 		buckets := p.buckets(from, to)
 		p.mu.Lock()
-		due, overdue := p.sched.revisits(now, buckets)
+		due, overdue := p.sched.Revisits(now, buckets)
 		p.mu.Unlock()
 		p.obs.RevisitsDue(len(due), overdue)
 		for _, q := range due {

@@ -128,6 +128,10 @@ func newSchedule(cfg scheduleConfig, cov checkpoint.Coverage) *Schedule {
 	return &Schedule{cfg: cfg, cov: cov, revisited: make(map[time.Time]time.Time)}
 }
 
+// recentPast is how far back the live range starts on a first start and
+// after a rebase: the settle period, at least an interval.
+func (c scheduleConfig) recentPast() time.Duration { return max(c.Settle, c.Interval) }
+
 // initialCoverage is where a source without a checkpoint starts, with the
 // first live edge at edge: the live lane reads the recent past (the settle
 // period, at least an interval), history reads [start, that].
@@ -139,7 +143,7 @@ func initialCoverage(cfg scheduleConfig, start, edge time.Time) checkpoint.Cover
 			Settled: cfg.End,
 		}
 	}
-	floor := edge.Add(-max(cfg.Settle, cfg.Interval))
+	floor := edge.Add(-cfg.recentPast())
 	if floor.Before(start) {
 		floor = start
 	}
@@ -194,7 +198,7 @@ func (s *Schedule) edge(now time.Time) time.Time {
 // again from the recent past, so the freshest rows do not wait behind
 // hours of backlog.
 func (s *Schedule) rebase(edge time.Time) {
-	back := max(s.cfg.Settle, s.cfg.Interval)
+	back := s.cfg.recentPast()
 	if !s.cov.Live.End.Before(edge.Add(-back - s.cfg.Interval)) {
 		return
 	}
@@ -360,14 +364,10 @@ func revisitEvery(age, base time.Duration) time.Duration {
 // finds every bucket due (the process may have been down while they
 // changed); later, a bucket seen for the first time has just settled and
 // is first due RevisitInterval after.
-func (s *Schedule) Revisits(now time.Time, buckets []bucket) []Query {
-	due, _ := s.revisits(now, buckets)
-	return due
-}
-
-// revisits is Revisits, also returning how long the most overdue bucket
-// has waited past its due time (zero when none is due).
-func (s *Schedule) revisits(now time.Time, buckets []bucket) ([]Query, time.Duration) {
+//
+// It also returns how long the most overdue bucket has waited past its due
+// time (zero when none is due): the revisit lane's backlog.
+func (s *Schedule) Revisits(now time.Time, buckets []bucket) ([]Query, time.Duration) {
 	if s.backfill() || s.cfg.Revisit <= 0 {
 		return nil, 0
 	}

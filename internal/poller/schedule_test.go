@@ -363,7 +363,7 @@ func TestRevisits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			due := s.Revisits(tt.now, tt.buckets)
+			due, _ := s.Revisits(tt.now, tt.buckets)
 			var got []jelou.Window
 			for _, q := range due {
 				got = append(got, q.Window)
@@ -429,7 +429,8 @@ func TestPrefix(t *testing.T) {
 func TestRevisitBacklog(t *testing.T) {
 	s := newSchedule(live, cov(nil, at(9, 0), at(10, 0), at(9, 45)))
 	b := bucket{key: at(8, 0), first: at(8, 55), end: at(8, 59)}
-	for _, q := range s.Revisits(at(10, 0), []bucket{b}) {
+	due, _ := s.Revisits(at(10, 0), []bucket{b})
+	for _, q := range due {
 		s.Done(q) // the first sweep
 	}
 	tests := []struct {
@@ -440,7 +441,7 @@ func TestRevisitBacklog(t *testing.T) {
 		{at(10, 30), 30*time.Minute - 11*time.Minute - 22*time.Second - 500*time.Millisecond}, // age 91m: every 11m22.5s
 	}
 	for _, tt := range tests {
-		if _, got := s.revisits(tt.now, []bucket{b}); got != tt.overdue {
+		if _, got := s.Revisits(tt.now, []bucket{b}); got != tt.overdue {
 			t.Errorf("at %s overdue %s, want %s", tt.now.Format("15:04"), got, tt.overdue)
 		}
 	}

@@ -1,6 +1,8 @@
 package service
 
 import (
+	"github.com/jelou-producer/jelou-producer/internal/poller"
+
 	"context"
 	"errors"
 	"fmt"
@@ -21,7 +23,7 @@ import (
 // failure wraps *jelou.AuthError. It never publishes nor creates anything.
 func Check(ctx context.Context, cfg config.Config, out io.Writer) error {
 	var errs []error
-	jc := clientConfig(cfg, nil, nil, nil)
+	jc := clientConfig(cfg, poller.NewBudget(cfg.Jelou.RateLimit, cfg.Jelou.RateBurst), nil, nil, nil)
 	jc.Retry.MaxAttempts = 1 // say what is wrong now; no retry storm
 	client, err := jelou.New(jc)
 	if err == nil {

@@ -96,7 +96,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 		obs = opts.Observe(obs)
 	}
 
-	client, err := jelou.New(clientConfig(cfg, obs, opts.HTTPClient, s.log))
+	budget := poller.NewBudget(cfg.Jelou.RateLimit, cfg.Jelou.RateBurst)
+	client, err := jelou.New(clientConfig(cfg, budget, obs, opts.HTTPClient, s.log))
 	if err != nil {
 		return nil, fmt.Errorf("jelou client: %w", err)
 	}
@@ -119,7 +120,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 		Reread:             poller.Reread(cfg.Poll.SettleReread),
 		SettleHot:          cfg.Poll.SettleHot,
 		PageSize:           cfg.Jelou.PageSize,
-		Budget:             cfg.Jelou.RateLimit,
+		Budget:             budget,
 		Revisit:            cfg.Poll.Revisit,
 		RevisitInterval:    cfg.Poll.RevisitInterval,
 		Concurrency:        cfg.Poll.Concurrency,
@@ -272,16 +273,15 @@ func pollMaxAge(cfg config.Config) time.Duration {
 }
 
 // clientConfig maps the configuration to the API client's. The client's
-// requests take their tokens from a lane-aware budget, so that the live
-// lane is served first.
-func clientConfig(cfg config.Config, obs jelou.Observer, hc *http.Client, log *slog.Logger) jelou.Config {
+// requests take their tokens from budget, which serves the live lane first.
+func clientConfig(cfg config.Config, budget *poller.Budget, obs jelou.Observer, hc *http.Client, log *slog.Logger) jelou.Config {
 	return jelou.Config{
 		BaseURL:      cfg.Jelou.BaseURL,
 		Credentials:  jelou.Credentials{ClientID: cfg.Jelou.ClientID, ClientSecret: cfg.Jelou.ClientSecret},
 		AuthScheme:   jelou.AuthScheme(cfg.Jelou.AuthScheme),
 		PageSize:     cfg.Jelou.PageSize,
 		Location:     cfg.Jelou.Timezone.Location(),
-		Limiter:      poller.NewBudget(cfg.Jelou.RateLimit, cfg.Jelou.RateBurst),
+		Limiter:      budget,
 		Timeout:      cfg.Jelou.Timeout,
 		MaxBodyBytes: int64(cfg.Jelou.MaxBodyBytes),
 		Retry:        jelou.RetryConfig{MaxElapsedTime: cfg.Jelou.MaxRetryTime},
