@@ -225,6 +225,7 @@ func diskFullScenario(t *testing.T) {
 		t.Errorf("checkpoint cursor %s after the disk filled, want the last saved one %s", cp.Cursor, stuck)
 	}
 
+	abandoned := h.abandoned()
 	r2 := h.start(cfg, service.Options{})
 	h.waitCursor(r2, h.clk.Now(), 30*time.Second)
 	served := h.settle(r2)
@@ -233,6 +234,7 @@ func diskFullScenario(t *testing.T) {
 	}
 	got := pairCounts(h.readTopic())
 	assertNoneMissing(t, served, got)
+	assertAbandonedRecovered(t, abandoned, got)
 	repeats := 0
 	for _, n := range got {
 		repeats += n - 1
@@ -364,6 +366,7 @@ func TestRunMigratesAVersion1Checkpoint(t *testing.T) {
 		t.Fatalf("rewritten checkpoint loads as version %d with coverage %v, want version 1 without", cp.Version, cp.Coverage)
 	}
 
+	abandoned := h.abandoned()
 	r2 := h.start(cfg, service.Options{})
 	h.waitCursor(r2, stopped.Add(30*time.Minute), 60*time.Second)
 	served := h.settle(r2)
@@ -373,6 +376,7 @@ func TestRunMigratesAVersion1Checkpoint(t *testing.T) {
 	evs := h.readTopic()
 	got := pairCounts(evs)
 	assertNoneMissing(t, served, got)
+	assertAbandonedRecovered(t, abandoned, got)
 	assertNoRepeats(t, got)
 	if len(evs) <= before {
 		t.Errorf("the run on the migrated checkpoint published nothing new (%d records before, %d after)", before, len(evs))

@@ -54,6 +54,7 @@ func TestRunDayThenRestart(t *testing.T) {
 
 			// Second run on the same checkpoint: nothing from the past is
 			// published again, and the stream continues.
+			abandoned := h.abandoned()
 			r2 := h.start(cfg, service.Options{})
 			h.waitCursor(r2, stopped.Add(30*time.Minute), 60*time.Second)
 			served2 := h.settle(r2)
@@ -63,6 +64,7 @@ func TestRunDayThenRestart(t *testing.T) {
 			evs2 := h.readTopic()
 			got2 := pairCounts(evs2)
 			assertNoneMissing(t, served2, got2)
+			assertAbandonedRecovered(t, abandoned, got2)
 			assertNoRepeats(t, got2)
 			if len(evs2) <= len(evs) {
 				t.Errorf("the second run published nothing new (%d records before, %d after)", len(evs), len(evs2))
