@@ -55,6 +55,23 @@
 // to the high watermark, takes the latest manifest of the source and
 // assembles the chunks of its generation.
 //
+// # Fencing
+//
+// Replicas that share sources through a consumer group save through
+// [KafkaStore.Fenced], a view bound to the group generation that made them
+// the owner. Its manifests carry an epoch (max(epoch loaded + 1,
+// generation)) and its chunks live under <source>/e<epoch>/g<parity>/<n>,
+// so two owners never overwrite each other's chunks; Load takes the
+// manifest of the highest epoch, the latest among equals. A stale owner
+// that saves after the new owner loaded writes under a lower epoch and is
+// ignored: the checkpoint never moves backwards. Chunks of lower epochs
+// are deleted after the next manifest is acknowledged. Manifests written
+// without a view have epoch 0 (the format before fencing), so a topic
+// written by an older build loads unchanged; the other way round, a build
+// without fencing that saves after a fenced one is ignored once a fenced
+// build runs again (its progress is read again: events repeat, none is
+// lost).
+//
 // To start a source afresh, delete its manifest with a tombstone (a record
 // with key <source> and a null value); Load then returns ErrNotFound.
 package checkpoint

@@ -85,10 +85,15 @@ var _ Store = (*KafkaStore)(nil)
 
 type genState struct {
 	gen uint64
-	// chunks is, per parity, one more than the highest chunk index that
-	// may still hold a value (so stale chunks can be deleted).
-	chunks [2]int
+	// epoch is the fencing epoch of the manifest the generation belongs to.
+	epoch uint64
+	// chunks is, per epoch and parity, one more than the highest chunk
+	// index that may still hold a value (so stale chunks can be deleted).
+	chunks map[slot]int
 }
+
+// slot names the chunk keys of one epoch and generation parity.
+type slot struct{ epoch, parity uint64 }
 
 // manifest is the value of the record keyed by the source id.
 type manifest struct {
@@ -96,7 +101,11 @@ type manifest struct {
 	Version    int       `json:"version"`
 	Source     string    `json:"source"`
 	Generation uint64    `json:"generation"`
-	Chunks     int       `json:"chunks"`
+	// Epoch is the fencing epoch of the owner that wrote it (see Fenced);
+	// 0 for a store used without one. Load takes the manifest with the
+	// highest epoch, the latest among equals.
+	Epoch  uint64 `json:"epoch,omitempty"`
+	Chunks int    `json:"chunks"`
 	Length     int64     `json:"length"`
 	SHA256     string    `json:"sha256"`
 	SavedAt    time.Time `json:"savedAt"`
@@ -234,48 +243,81 @@ func (s *KafkaStore) checkTopicConfig(ctx context.Context) error {
 	return nil
 }
 
-func chunkKey(source string, parity uint64, n int) string {
-	return source + "/g" + strconv.FormatUint(parity, 10) + "/" + strconv.Itoa(n)
+// chunkKey is "<source>/g<parity>/<n>" for epoch 0 (the only form before
+// fencing existed) and "<source>/e<epoch>/g<parity>/<n>" otherwise, so that
+// two owners of different epochs never write the same keys.
+func chunkKey(source string, sl slot, n int) string {
+	prefix := source + "/"
+	if sl.epoch > 0 {
+		prefix += "e" + strconv.FormatUint(sl.epoch, 10) + "/"
+	}
+	return prefix + "g" + strconv.FormatUint(sl.parity, 10) + "/" + strconv.Itoa(n)
 }
 
-// parseChunkKey splits the key "<source>/g<p>/<n>" of source.
-func parseChunkKey(key, source string) (parity, n int, ok bool) {
-	rest, found := strings.CutPrefix(key, source+"/g")
+// parseChunkKey splits a chunk key of source (see chunkKey).
+func parseChunkKey(key, source string) (sl slot, n int, ok bool) {
+	rest, found := strings.CutPrefix(key, source+"/")
 	if !found {
-		return 0, 0, false
+		return slot{}, 0, false
+	}
+	if e, after, found := strings.Cut(rest, "/"); found && strings.HasPrefix(e, "e") {
+		v, err := strconv.ParseUint(e[1:], 10, 64)
+		if err != nil || v == 0 || strconv.FormatUint(v, 10) != e[1:] {
+			return slot{}, 0, false
+		}
+		sl.epoch, rest = v, after
+	}
+	rest, found = strings.CutPrefix(rest, "g")
+	if !found {
+		return slot{}, 0, false
 	}
 	p, idx, found := strings.Cut(rest, "/")
 	if !found || (p != "0" && p != "1") {
-		return 0, 0, false
+		return slot{}, 0, false
 	}
 	n, err := strconv.Atoi(idx)
 	if err != nil || n < 0 || strconv.Itoa(n) != idx {
-		return 0, 0, false
+		return slot{}, 0, false
 	}
-	return int(p[0] - '0'), n, true
+	sl.parity = uint64(p[0] - '0')
+	return sl, n, true
 }
 
 // Load reads the partition from its start to the high watermark, takes the
-// source's latest manifest, assembles its chunks and verifies them.
+// source's manifest of the highest epoch (the latest among equals),
+// assembles its chunks and verifies them.
 func (s *KafkaStore) Load(ctx context.Context, source string) (*Checkpoint, error) {
+	cp, _, err := s.load(ctx, source)
+	return cp, err
+}
+
+// load is Load that also returns the epoch of the manifest it read (0 when
+// there was none).
+func (s *KafkaStore) load(ctx context.Context, source string) (*Checkpoint, uint64, error) {
 	if err := validSource(source); err != nil {
-		return nil, fmt.Errorf("load checkpoint from topic %s: %w", s.topic, err)
+		return nil, 0, fmt.Errorf("load checkpoint from topic %s: %w", s.topic, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sc, err := s.scan(ctx, source, true)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if sc.manifest == nil {
 		s.gens[source] = genState{chunks: sc.highest}
-		return nil, fmt.Errorf("checkpoint in topic %s key %s: %w", s.topic, source, ErrNotFound)
+		return nil, 0, fmt.Errorf("checkpoint in topic %s key %s: %w", s.topic, source, ErrNotFound)
 	}
 	m, err := s.parseManifest(source, sc.manifest)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	s.gens[source] = genState{gen: m.Generation, chunks: sc.highest}
+	s.gens[source] = genState{gen: m.Generation, epoch: m.Epoch, chunks: sc.highest}
+	cp, err := s.assembleCheckpoint(source, m, sc)
+	return cp, m.Epoch, err
+}
+
+// assembleCheckpoint joins, verifies and decodes the checkpoint m names.
+func (s *KafkaStore) assembleCheckpoint(source string, m *manifest, sc *scanned) (*Checkpoint, error) {
 	payload, err := s.assemble(source, m, sc.chunks)
 	if err != nil {
 		return nil, err
@@ -323,7 +365,7 @@ func (s *KafkaStore) parseManifest(source string, value []byte) (*manifest, erro
 func (s *KafkaStore) assemble(source string, m *manifest, chunks map[string]chunk) ([]byte, error) {
 	payload := make([]byte, 0, m.Length)
 	for i := range m.Chunks {
-		key := chunkKey(source, m.Generation%2, i)
+		key := chunkKey(source, slot{m.Epoch, m.Generation % 2}, i)
 		c, ok := chunks[key]
 		if !ok || c.gen != m.Generation {
 			return nil, &CorruptError{Topic: s.topic, Key: source, Reason: fmt.Sprintf(
@@ -349,9 +391,12 @@ func (s *KafkaStore) assemble(source string, m *manifest, chunks map[string]chun
 
 // scanned is what one pass over the partition found for a source.
 type scanned struct {
-	manifest []byte // latest manifest value; nil when none or deleted
+	// manifest is the value of the manifest of the highest epoch, the
+	// latest among equals; nil when none, or deleted since.
+	manifest []byte
+	epoch    uint64 // the epoch of manifest
 	chunks   map[string]chunk
-	highest  [2]int // per parity, one more than the highest chunk index seen
+	highest  map[slot]int // one more than the highest chunk index seen
 }
 
 type chunk struct {
@@ -383,7 +428,7 @@ func (s *KafkaStore) scan(ctx context.Context, source string, values bool) (*sca
 	if first < 0 || end < 0 {
 		return nil, fmt.Errorf("%s: list offsets: no answer for partition 0", where)
 	}
-	sc := &scanned{chunks: map[string]chunk{}}
+	sc := &scanned{chunks: map[string]chunk{}, highest: map[slot]int{}}
 	for offset := first; offset < end; {
 		res, err := s.client.Fetch(ctx, &kafka.FetchRequest{
 			Topic: s.topic, Partition: 0, Offset: offset,
@@ -429,12 +474,19 @@ func (s *KafkaStore) readRecords(rr kafka.RecordReader, source string, values bo
 			return next, fmt.Errorf("key: %w", err)
 		}
 		if string(key) == source {
-			if sc.manifest, err = readBytes(r.Value); err != nil {
+			v, err := readBytes(r.Value)
+			if err != nil {
 				return next, fmt.Errorf("value: %w", err)
+			}
+			// A tombstone starts the source afresh; otherwise the highest
+			// epoch wins and a stale owner's later manifest is ignored.
+			epoch := manifestEpoch(v)
+			if v == nil || sc.manifest == nil || epoch >= sc.epoch {
+				sc.manifest, sc.epoch = v, epoch
 			}
 			continue
 		}
-		parity, n, ok := parseChunkKey(string(key), source)
+		sl, n, ok := parseChunkKey(string(key), source)
 		if !ok {
 			continue
 		}
@@ -442,7 +494,7 @@ func (s *KafkaStore) readRecords(rr kafka.RecordReader, source string, values bo
 			delete(sc.chunks, string(key))
 			continue
 		}
-		sc.highest[parity] = max(sc.highest[parity], n+1)
+		sc.highest[sl] = max(sc.highest[sl], n+1)
 		if !values {
 			continue
 		}
@@ -458,6 +510,18 @@ func (s *KafkaStore) readRecords(rr kafka.RecordReader, source string, values bo
 		}
 		sc.chunks[string(key)] = chunk{gen: gen, value: v}
 	}
+}
+
+// manifestEpoch returns the epoch of a manifest value, 0 when it has none
+// or is not a manifest (parseManifest reports that).
+func manifestEpoch(v []byte) uint64 {
+	var m struct {
+		Epoch uint64 `json:"epoch"`
+	}
+	if json.Unmarshal(v, &m) != nil {
+		return 0
+	}
+	return m.Epoch
 }
 
 func readBytes(b kafka.Bytes) ([]byte, error) {
@@ -476,6 +540,13 @@ func readBytes(b kafka.Bytes) ([]byte, error) {
 // parity, then, once those are acknowledged by all in-sync replicas, the new
 // manifest. It returns when the manifest is acknowledged.
 func (s *KafkaStore) Save(ctx context.Context, cp *Checkpoint) error {
+	return s.save(ctx, cp, 0)
+}
+
+// save is Save with the manifest and chunks stamped with epoch. Chunk keys
+// of lower epochs seen on the topic are deleted once the new manifest is
+// acknowledged (best effort: leftovers are deleted by a later save).
+func (s *KafkaStore) save(ctx context.Context, cp *Checkpoint, epoch uint64) error {
 	if err := validCheckpoint(cp); err != nil {
 		return fmt.Errorf("save checkpoint to topic %s: %w", s.topic, err)
 	}
@@ -502,26 +573,29 @@ func (s *KafkaStore) Save(ctx context.Context, cp *Checkpoint) error {
 			if err != nil {
 				return fmt.Errorf("save checkpoint: find the current generation: %w", err)
 			}
-			st.gen = m.Generation
+			st.gen, st.epoch = m.Generation, m.Epoch
 		}
+	}
+	if st.chunks == nil {
+		st.chunks = map[slot]int{}
 	}
 	// Until the manifest is acknowledged, what the topic holds is unknown.
 	delete(s.gens, cp.Source)
 
 	gen := st.gen + 1
-	parity := gen % 2
+	sl := slot{epoch, gen % 2}
 	var msgs []kafka.Message
 	genValue := []byte(strconv.FormatUint(gen, 10))
 	for i, off := 0, 0; off < len(payload); i, off = i+1, off+s.chunkSize {
 		msgs = append(msgs, kafka.Message{
-			Key:     []byte(chunkKey(cp.Source, parity, i)),
+			Key:     []byte(chunkKey(cp.Source, sl, i)),
 			Value:   payload[off:min(off+s.chunkSize, len(payload))],
 			Headers: []kafka.Header{{Key: genHeader, Value: genValue}},
 		})
 	}
 	count := len(msgs)
-	for i := count; i < st.chunks[parity]; i++ {
-		msgs = append(msgs, kafka.Message{Key: []byte(chunkKey(cp.Source, parity, i))}) // tombstone
+	for i := count; i < st.chunks[sl]; i++ {
+		msgs = append(msgs, kafka.Message{Key: []byte(chunkKey(cp.Source, sl, i))}) // tombstone
 	}
 	if err := s.writer.WriteMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("save checkpoint to topic %s: write %d chunks of generation %d: %w", s.topic, count, gen, err)
@@ -532,6 +606,7 @@ func (s *KafkaStore) Save(ctx context.Context, cp *Checkpoint) error {
 		Version:    FormatVersion,
 		Source:     cp.Source,
 		Generation: gen,
+		Epoch:      epoch,
 		Chunks:     count,
 		Length:     int64(len(payload)),
 		SHA256:     hex.EncodeToString(sum[:]),
@@ -543,10 +618,112 @@ func (s *KafkaStore) Save(ctx context.Context, cp *Checkpoint) error {
 	if err := s.writer.WriteMessages(ctx, kafka.Message{Key: []byte(cp.Source), Value: m}); err != nil {
 		return fmt.Errorf("save checkpoint to topic %s: write manifest of generation %d: %w", s.topic, gen, err)
 	}
-	st.gen = gen
-	st.chunks[parity] = count
+	st.gen, st.epoch = gen, epoch
+	st.chunks[sl] = count
+	// The chunks of lower epochs are now unreferenced: delete them.
+	var stale []kafka.Message
+	for old, n := range st.chunks {
+		if old.epoch < epoch {
+			for i := range n {
+				stale = append(stale, kafka.Message{Key: []byte(chunkKey(cp.Source, old, i))})
+			}
+			delete(st.chunks, old)
+		}
+	}
 	s.gens[cp.Source] = st
+	if len(stale) > 0 {
+		if err := s.writer.WriteMessages(ctx, stale...); err != nil {
+			// The checkpoint is stored; forget what is on the topic so the
+			// next save scans again and retries the deletions.
+			delete(s.gens, cp.Source)
+		}
+	}
 	return nil
+}
+
+// Fenced returns a view of the store for the owner of a source in the
+// consumer-group generation generation (at least 1). Its Load takes the
+// manifest of the highest epoch as usual and fixes the view's epoch for
+// that source at max(that epoch+1, generation); its saves are stamped with
+// it. A stale owner (a member paused past its session timeout that has not
+// yet noticed it lost the source) saves under its older, lower epoch, so
+// whatever it writes after the new owner loaded is ignored by every later
+// Load: the checkpoint never moves backwards. Two owners can share an epoch
+// only if both loaded the same manifest and the group's generation counter
+// restarted below it (the group was deleted); then the latest save wins, as
+// without fencing.
+func (s *KafkaStore) Fenced(generation uint64) *FencedStore {
+	return &FencedStore{s: s, floor: max(generation, 1), epochs: map[string]uint64{}}
+}
+
+// FencedStore is a [KafkaStore] view returned by [KafkaStore.Fenced]. It is
+// safe for concurrent use. Closing it does not close the store.
+type FencedStore struct {
+	s     *KafkaStore
+	floor uint64
+
+	mu     sync.Mutex
+	epochs map[string]uint64
+}
+
+var _ Store = (*FencedStore)(nil)
+
+// Load loads source and fixes the epoch of this view's saves of it.
+func (f *FencedStore) Load(ctx context.Context, source string) (*Checkpoint, error) {
+	cp, epoch, err := f.s.load(ctx, source)
+	if err == nil || errors.Is(err, ErrNotFound) {
+		f.mu.Lock()
+		f.epochs[source] = max(epoch+1, f.floor)
+		f.mu.Unlock()
+	}
+	return cp, err
+}
+
+// Save saves cp under this view's epoch for its source (found as in Load
+// when Load was not called first).
+func (f *FencedStore) Save(ctx context.Context, cp *Checkpoint) error {
+	if cp == nil {
+		return f.s.save(ctx, cp, 0) // reports the invalid checkpoint
+	}
+	f.mu.Lock()
+	epoch, ok := f.epochs[cp.Source]
+	f.mu.Unlock()
+	if !ok {
+		found, err := f.s.currentEpoch(ctx, cp.Source)
+		if err != nil {
+			return fmt.Errorf("save checkpoint: %w", err)
+		}
+		epoch = max(found+1, f.floor)
+		f.mu.Lock()
+		f.epochs[cp.Source] = epoch
+		f.mu.Unlock()
+	}
+	return f.s.save(ctx, cp, epoch)
+}
+
+// Epoch returns the epoch of this view's saves of source, 0 before the
+// first Load or Save of it.
+func (f *FencedStore) Epoch(source string) uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.epochs[source]
+}
+
+// Close does nothing: the underlying store belongs to its creator.
+func (f *FencedStore) Close() error { return nil }
+
+// currentEpoch returns the epoch of the manifest Load would read.
+func (s *KafkaStore) currentEpoch(ctx context.Context, source string) (uint64, error) {
+	if err := validSource(source); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sc, err := s.scan(ctx, source, false)
+	if err != nil {
+		return 0, err
+	}
+	return sc.epoch, nil
 }
 
 // Close flushes nothing (Save is synchronous) and releases connections.

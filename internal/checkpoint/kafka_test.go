@@ -44,7 +44,7 @@ func produce(t *testing.T, topic string, msgs ...kafka.Message) {
 }
 
 func chunkMsg(source string, gen uint64, n int, value string) kafka.Message {
-	return kafka.Message{Key: []byte(chunkKey(source, gen%2, n)), Value: []byte(value),
+	return kafka.Message{Key: []byte(chunkKey(source, slot{0, gen % 2}, n)), Value: []byte(value),
 		Headers: []kafka.Header{{Key: genHeader, Value: []byte(strconv.FormatUint(gen, 10))}}}
 }
 
@@ -146,7 +146,7 @@ func TestKafkaRecordLayout(t *testing.T) {
 		t.Fatalf("test checkpoint fits %d chunk", bigChunks)
 	}
 	for i := range bigChunks {
-		r, ok := latest[chunkKey("src1", 1, i)]
+		r, ok := latest[chunkKey("src1", slot{0, 1}, i)]
 		switch {
 		case !ok:
 			t.Errorf("chunk g1/%d never written", i)
@@ -155,7 +155,7 @@ func TestKafkaRecordLayout(t *testing.T) {
 		case i > 0 && r.Value != nil:
 			t.Errorf("chunk g1/%d of generation 1 still holds %d bytes, want a tombstone", i, len(r.Value))
 		}
-		if _, ok := latest[chunkKey("src1", 0, i)]; !ok {
+		if _, ok := latest[chunkKey("src1", slot{0, 0}, i)]; !ok {
 			t.Errorf("chunk g0/%d of generation 2 missing", i)
 		}
 	}

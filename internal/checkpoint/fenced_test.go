@@ -1,0 +1,165 @@
+package checkpoint
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
+)
+
+// TestFencedStaleOwnerCannotMoveTheCheckpointBack plays a zombie: owner A
+// (generation 1) saves, is paused past its session timeout, owner B
+// (generation 2) loads and saves, then A wakes and saves an older
+// checkpoint. Every later Load returns B's, intact, whatever A writes.
+func TestFencedStaleOwnerCannotMoveTheCheckpointBack(t *testing.T) {
+	topic := kafkatest.TopicName(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// Two processes: two stores on one topic. Chunks of 64 bytes, so that
+	// a checkpoint spans several chunk keys and a collision would show.
+	a := kafkaStore(t, topic, 64).Fenced(1)
+	b := kafkaStore(t, topic, 64).Fenced(2)
+
+	if _, err := a.Load(ctx, "src"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("first Load = %v, want ErrNotFound", err)
+	}
+	if a.Epoch("src") != 1 {
+		t.Fatalf("A's epoch = %d, want 1", a.Epoch("src"))
+	}
+	old := testCheckpoint("src", 300, 1)
+	if err := a.Save(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := b.Load(ctx, "src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSame(t, got, old)
+	if b.Epoch("src") != 2 {
+		t.Fatalf("B's epoch = %d, want 2", b.Epoch("src"))
+	}
+	newer := testCheckpoint("src", 400, 5)
+	if err := b.Save(ctx, newer); err != nil {
+		t.Fatal(err)
+	}
+	// A wakes up and saves twice (both chunk parities) before it notices.
+	for _, seed := range []uint64{2, 3} {
+		if err := a.Save(ctx, testCheckpoint("src", 500, seed)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh := kafkaStore(t, topic, 64)
+	got, err = fresh.Load(ctx, "src")
+	if err != nil {
+		t.Fatalf("Load after the stale owner's saves = %v", err)
+	}
+	assertSame(t, got, newer)
+
+	// B keeps saving: each save is the one loaded.
+	newest := testCheckpoint("src", 100, 6)
+	if err := b.Save(ctx, newest); err != nil {
+		t.Fatal(err)
+	}
+	got, err = fresh.Load(ctx, "src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSame(t, got, newest)
+}
+
+// TestFencedEpochOutlivesTheGroup: when the consumer group is deleted and
+// its generations restart at 1, the next owner's epoch still exceeds the
+// one on the topic, so its saves are the ones loaded.
+func TestFencedEpochOutlivesTheGroup(t *testing.T) {
+	topic := kafkatest.TopicName(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st := kafkaStore(t, topic, 0)
+	before := st.Fenced(57)
+	if err := before.Save(ctx, testCheckpoint("src", 10, 1)); err != nil {
+		t.Fatal(err)
+	}
+	after := st.Fenced(1)
+	if _, err := after.Load(ctx, "src"); err != nil {
+		t.Fatal(err)
+	}
+	if after.Epoch("src") != 58 {
+		t.Fatalf("epoch after a restarted generation count = %d, want 58", after.Epoch("src"))
+	}
+	want := testCheckpoint("src", 10, 2)
+	if err := after.Save(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := kafkaStore(t, topic, 0).Load(ctx, "src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSame(t, got, want)
+}
+
+// TestFencedReadsUnfencedCheckpoints: a topic written before fencing
+// existed (epoch 0, the old chunk keys) loads through a fenced view, whose
+// first save supersedes it and deletes its chunks.
+func TestFencedReadsUnfencedCheckpoints(t *testing.T) {
+	topic := kafkatest.TopicName(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	plain := kafkaStore(t, topic, 64)
+	old := testCheckpoint("src", 300, 1)
+	if err := plain.Save(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	f := kafkaStore(t, topic, 64).Fenced(3)
+	got, err := f.Load(ctx, "src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSame(t, got, old)
+	want := testCheckpoint("src", 200, 2)
+	if err := f.Save(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := plain.scan(ctx, "src", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key := range sc.chunks {
+		if sl, _, _ := parseChunkKey(key, "src"); sl.epoch == 0 {
+			t.Errorf("chunk %s of epoch 0 still holds a value after the fenced save", key)
+		}
+	}
+	got, err = plain.Load(ctx, "src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSame(t, got, want)
+}
+
+func TestChunkKeyRoundTrip(t *testing.T) {
+	tests := []struct {
+		sl  slot
+		n   int
+		key string
+	}{
+		{slot{0, 0}, 0, "s/g0/0"},
+		{slot{0, 1}, 12, "s/g1/12"},
+		{slot{7, 1}, 3, "s/e7/g1/3"},
+	}
+	for _, tt := range tests {
+		if got := chunkKey("s", tt.sl, tt.n); got != tt.key {
+			t.Errorf("chunkKey(%v, %d) = %q, want %q", tt.sl, tt.n, got, tt.key)
+		}
+		sl, n, ok := parseChunkKey(tt.key, "s")
+		if !ok || sl != tt.sl || n != tt.n {
+			t.Errorf("parseChunkKey(%q) = %v, %d, %v", tt.key, sl, n, ok)
+		}
+	}
+	for _, bad := range []string{"s/e0/g1/3", "s/e/g1/3", "s/e01/g1/3", "s/g2/1", "s/x/g1/1", "t/g0/0", "s/e5/g0/-1"} {
+		if _, _, ok := parseChunkKey(bad, "s"); ok {
+			t.Errorf("parseChunkKey(%q) accepted", bad)
+		}
+	}
+}
