@@ -97,18 +97,18 @@ type slot struct{ epoch, parity uint64 }
 
 // manifest is the value of the record keyed by the source id.
 type manifest struct {
-	Format     string    `json:"format"`
-	Version    int       `json:"version"`
-	Source     string    `json:"source"`
-	Generation uint64    `json:"generation"`
+	Format     string `json:"format"`
+	Version    int    `json:"version"`
+	Source     string `json:"source"`
+	Generation uint64 `json:"generation"`
 	// Epoch is the fencing epoch of the owner that wrote it (see Fenced);
 	// 0 for a store used without one. Load takes the manifest with the
 	// highest epoch, the latest among equals.
-	Epoch  uint64 `json:"epoch,omitempty"`
-	Chunks int    `json:"chunks"`
-	Length     int64     `json:"length"`
-	SHA256     string    `json:"sha256"`
-	SavedAt    time.Time `json:"savedAt"`
+	Epoch   uint64    `json:"epoch,omitempty"`
+	Chunks  int       `json:"chunks"`
+	Length  int64     `json:"length"`
+	SHA256  string    `json:"sha256"`
+	SavedAt time.Time `json:"savedAt"`
 }
 
 // NewKafka connects to the cluster, creates the topic when it is missing
