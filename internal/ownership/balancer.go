@@ -1,0 +1,109 @@
+package ownership
+
+import (
+	"encoding/json"
+	"slices"
+	"sort"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// ProtocolName is the group protocol of [Balancer]; every member of a
+// group must speak it.
+const ProtocolName = "jelou-sources-v1"
+
+// memberData is a member's join metadata (kafka-go's UserData).
+type memberData struct {
+	// Sources are the ids the member serves, sorted: a source's index in
+	// this list is the partition number that assigns it to this member.
+	Sources []string `json:"sources"`
+	// Owned are the sources it owned in the last generation, for
+	// stickiness.
+	Owned []string `json:"owned,omitempty"`
+}
+
+// Balancer is the kafka-go GroupBalancer of the ownership group: it
+// assigns sources, not partitions. A replica's balancer carries what this
+// replica serves and owns; the group leader's AssignGroups decides for all.
+type Balancer struct {
+	topic string
+	data  func() memberData
+}
+
+var _ kafka.GroupBalancer = Balancer{}
+
+// ProtocolName returns [ProtocolName].
+func (Balancer) ProtocolName() string { return ProtocolName }
+
+// UserData encodes this member's sources and current ownership.
+func (b Balancer) UserData() ([]byte, error) { return json.Marshal(b.data()) }
+
+// AssignGroups gives every source one member that serves it: first each
+// member keeps the sources it owned, up to its fair share (the number of
+// sources over the number of members, rounded up), then the rest go, in
+// id order, to the member serving them with the fewest, ties to the
+// lowest member id. Members whose metadata cannot be read get nothing.
+func (b Balancer) AssignGroups(members []kafka.GroupMember, _ []kafka.Partition) kafka.GroupMemberAssignments {
+	type member struct {
+		id     string
+		data   memberData
+		serves map[string]int // source -> index in data.Sources
+		got    []string
+	}
+	ms := make([]*member, 0, len(members))
+	all := map[string]bool{}
+	for _, gm := range members {
+		m := &member{id: gm.ID, serves: map[string]int{}}
+		if err := json.Unmarshal(gm.UserData, &m.data); err == nil {
+			slices.Sort(m.data.Sources)
+			for i, s := range m.data.Sources {
+				m.serves[s] = i
+				all[s] = true
+			}
+		}
+		ms = append(ms, m)
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].id < ms[j].id })
+	sources := make([]string, 0, len(all))
+	for s := range all {
+		sources = append(sources, s)
+	}
+	slices.Sort(sources)
+
+	owner := map[string]*member{}
+	if len(ms) > 0 {
+		share := (len(sources) + len(ms) - 1) / len(ms)
+		for _, m := range ms {
+			for _, s := range m.data.Owned {
+				if _, ok := m.serves[s]; ok && owner[s] == nil && len(m.got) < share {
+					owner[s] = m
+					m.got = append(m.got, s)
+				}
+			}
+		}
+	}
+	for _, s := range sources {
+		if owner[s] != nil {
+			continue
+		}
+		var best *member
+		for _, m := range ms {
+			if _, ok := m.serves[s]; ok && (best == nil || len(m.got) < len(best.got)) {
+				best = m
+			}
+		}
+		owner[s] = best
+		best.got = append(best.got, s)
+	}
+
+	out := make(kafka.GroupMemberAssignments, len(ms))
+	for _, m := range ms {
+		parts := make([]int, 0, len(m.got))
+		for _, s := range m.got {
+			parts = append(parts, m.serves[s])
+		}
+		slices.Sort(parts)
+		out[m.id] = map[string][]int{b.topic: parts}
+	}
+	return out
+}
