@@ -85,7 +85,7 @@ func parseMetricsDoc(t *testing.T) map[string]docMetric {
 func TestDocsMetricsTable(t *testing.T) {
 	doc := parseMetricsDoc(t)
 	reg := prometheus.NewRegistry()
-	New(reg)
+	New(reg, WithSources("default"))
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,24 @@ type Health struct {
 
 	mu     sync.Mutex
 	checks map[string]*check
+	owner  *Ownership
+}
+
+// Ownership is what /readyz says of the sources this replica serves.
+type Ownership struct {
+	// Group is the consumer group; empty when the replica polls every
+	// source itself (file checkpoint backend).
+	Group string `json:"group,omitempty"`
+	// Generation is the group generation; 0 outside a group or while
+	// joining.
+	Generation int64 `json:"generation"`
+	// Member is this replica's member id in the group.
+	Member string `json:"member,omitempty"`
+	// Sources are the configured source ids.
+	Sources []string `json:"sources"`
+	// Owned are the sources this replica polls now; the others it stands
+	// by for.
+	Owned []string `json:"owned"`
 }
 
 type check struct {
@@ -50,6 +68,8 @@ type CheckStatus struct {
 type Report struct {
 	Ready  bool          `json:"ready"`
 	Checks []CheckStatus `json:"checks"`
+	// Ownership is set once the service knows what it owns.
+	Ownership *Ownership `json:"ownership,omitempty"`
 }
 
 // NewHealth returns a Health with no checks, measuring ages on c (nil means
@@ -95,12 +115,27 @@ func (h *Health) lookup(name string) *check {
 	return c
 }
 
+// SetOwnership records what this replica owns, for /readyz.
+func (h *Health) SetOwnership(o Ownership) {
+	o.Sources, o.Owned = slices.Clone(o.Sources), slices.Clone(o.Owned)
+	if o.Owned == nil {
+		o.Owned = []string{}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.owner = &o
+}
+
 // Report returns the state of every check, sorted by name.
 func (h *Health) Report() Report {
 	now := h.clock.Now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r := Report{Ready: true, Checks: make([]CheckStatus, 0, len(h.checks))}
+	if h.owner != nil {
+		o := *h.owner
+		r.Ownership = &o
+	}
 	for name, c := range h.checks {
 		s := CheckStatus{Name: name, OK: true}
 		if !c.lastSuccess.IsZero() {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,5 +106,27 @@ func TestLiveHandler(t *testing.T) {
 	h.LiveHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
 	if rec.Code != http.StatusOK || rec.Body.String() != "ok\n" {
 		t.Errorf("/healthz = %d %q", rec.Code, rec.Body.String())
+	}
+}
+
+func TestReportCarriesOwnership(t *testing.T) {
+	h := NewHealth(nil)
+	if h.Report().Ownership != nil {
+		t.Fatal("ownership reported before it was set")
+	}
+	owned := []string{"a"}
+	h.SetOwnership(Ownership{Group: "g", Generation: 7, Member: "m-1", Sources: []string{"a", "b"}, Owned: owned})
+	owned[0] = "changed" // SetOwnership keeps its own copy
+	r := h.Report()
+	if r.Ownership == nil || r.Ownership.Generation != 7 || len(r.Ownership.Owned) != 1 || r.Ownership.Owned[0] != "a" {
+		t.Fatalf("ownership = %+v", r.Ownership)
+	}
+	h.SetOwnership(Ownership{Group: "g", Generation: 8, Sources: []string{"a", "b"}})
+	b, err := json.Marshal(h.Report())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"owned":[]`) || !strings.Contains(string(b), `"generation":8`) {
+		t.Errorf("a standby's report %s, want an empty owned list and generation 8", b)
 	}
 }

@@ -110,8 +110,15 @@ type Metrics struct {
 	// LaneBacklog is how far each lane is behind, in seconds (see
 	// [Pipeline.Covered]).
 	LaneBacklog *prometheus.GaugeVec
+	// GroupGeneration is the consumer-group generation this replica is in
+	// (0 outside a group, or while joining).
+	GroupGeneration prometheus.Gauge
+	// SourceOwned is 1 for each configured source this replica polls, 0
+	// for the others (standby); label source, from the configuration.
+	SourceOwned *prometheus.GaugeVec
 
 	clock    clock.Clock
+	sources  []string
 	cursor   atomic.Int64 // checkpoint cursor, Unix nanoseconds; 0 until set
 	lastPoll atomic.Int64 // last completed window, Unix nanoseconds; 0 until then
 	lastSave atomic.Int64 // last successful checkpoint save, Unix nanoseconds; 0 until then
@@ -123,6 +130,12 @@ type Option func(*Metrics)
 // WithClock makes checkpoint_lag_seconds and the last-poll and last-save
 // timestamps read c instead of the wall clock (for demos on a scaled clock).
 func WithClock(c clock.Clock) Option { return func(m *Metrics) { m.clock = c } }
+
+// WithSources creates the source_owned series of each configured source,
+// at 0 until the replica owns it.
+func WithSources(ids ...string) Option {
+	return func(m *Metrics) { m.sources = append(m.sources, ids...) }
+}
 
 // New creates the metrics and registers them with reg. A nil reg creates
 // working but unregistered metrics, which suits tests of other packages.
@@ -220,6 +233,17 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 		Namespace: Namespace, Name: "lane_backlog_seconds",
 		Help: "How far each lane is behind: live, now minus the end of the live range; settle, now minus the settled mark; revisit, the most overdue revisit's wait past its due time; history, seconds of start times not read yet.",
 	}, []string{"lane"})
+	m.GroupGeneration = f.NewGauge(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "group_generation",
+		Help: "Consumer-group generation this replica is in; 0 outside a group or while joining.",
+	})
+	m.SourceOwned = f.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "source_owned",
+		Help: "1 for each configured source this replica polls, 0 for those it stands by for.",
+	}, []string{"source"})
+	for _, id := range m.sources {
+		m.SourceOwned.WithLabelValues(id).Set(0)
+	}
 	f.NewGauge(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "build_info",
 		Help:        "Always 1; the labels give the version and Go version of the binary.",
