@@ -10,7 +10,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/variables.golden.md")
+var update = flag.Bool("update", false, "rewrite testdata/variables.golden.md and the README's table")
 
 // TestVariablesMatchEnvconfig checks that Variables names exactly what
 // envconfig reads, in the same order.
@@ -68,7 +68,8 @@ func TestVariablesComplete(t *testing.T) {
 
 // TestMarkdownGolden pins the variable table: renaming a variable or changing
 // a default shows up as a diff of testdata/variables.golden.md. Run with
-// -update to accept a change.
+// -update to accept a change: it rewrites the golden file and the README's
+// table.
 func TestMarkdownGolden(t *testing.T) {
 	got := MarkdownTable(Variables())
 	const path = "testdata/variables.golden.md"
@@ -76,6 +77,7 @@ func TestMarkdownGolden(t *testing.T) {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		updateREADME(t, "config-table", got)
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
