@@ -2,9 +2,11 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,8 +60,13 @@ type Jelou struct {
 	// BaseURL is the API root, http or https.
 	BaseURL string `envconfig:"JELOU_BASE_URL" default:"https://api.jelou.ai" validate:"url" desc:"Jelou API base URL (http or https)"`
 	// ClientID and ClientSecret are the API credentials.
-	ClientID     string       `envconfig:"JELOU_CLIENT_ID" required_for:"run,backfill,check" desc:"Jelou API client id"`
-	ClientSecret jelou.Secret `envconfig:"JELOU_CLIENT_SECRET" required_for:"run,backfill,check" desc:"Jelou API client secret"`
+	ClientID     string       `envconfig:"JELOU_CLIENT_ID" required_for:"run,backfill,check" credential:"true" desc:"Jelou API client id"`
+	ClientSecret jelou.Secret `envconfig:"JELOU_CLIENT_SECRET" required_for:"run,backfill,check" credential:"true" desc:"Jelou API client secret"`
+	// ClientIDFile and ClientSecretFile name files (mounted secrets) that
+	// [Load] reads into ClientID and ClientSecret, trailing newlines trimmed.
+	// Each excludes its plain variable.
+	ClientIDFile     string `envconfig:"JELOU_CLIENT_ID_FILE" file:"JELOU_CLIENT_ID" credential:"true" desc:"file holding the Jelou API client id (a mounted secret), instead of JELOU_CLIENT_ID"`
+	ClientSecretFile string `envconfig:"JELOU_CLIENT_SECRET_FILE" file:"JELOU_CLIENT_SECRET" credential:"true" desc:"file holding the Jelou API client secret (a mounted secret), instead of JELOU_CLIENT_SECRET"`
 	// AuthScheme is "basic" (Authorization: Basic base64(id:secret)) or "raw"
 	// (Authorization: id:secret); the vendor documents both.
 	AuthScheme string `envconfig:"JELOU_AUTH_SCHEME" default:"basic" enum:"basic,raw" desc:"Authorization header: basic = Basic base64(id:secret), raw = id:secret"`
@@ -225,9 +232,15 @@ func (l Log) SlogLevel() slog.Level {
 // (an empty duration is an error). Enum values are matched case-insensitively
 // and stored in lower case.
 //
-// Load checks only that each value parses; it reports every variable that
-// does not as an [*Error]. Call [Config.Validate] next for ranges, enums,
-// required variables and combinations.
+// A variable NAME_FILE (JELOU_CLIENT_SECRET_FILE) names a file, typically a
+// mounted secret, whose contents, trailing newlines trimmed, become the value
+// of NAME. Setting both NAME and NAME_FILE (to non-empty values) is an error,
+// and so is a file that cannot be read; messages name the variable and the
+// path, never the contents.
+//
+// Load checks only that each value parses and each file reads; it reports
+// every variable that does not as an [*Error]. Call [Config.Validate] next
+// for ranges, enums, required variables and combinations.
 func Load() (Config, error) {
 	var c Config
 	if problems := checkSyntax(&c, os.LookupEnv); len(problems) > 0 {
@@ -242,7 +255,61 @@ func Load() (Config, error) {
 			f.value.SetString(strings.ToLower(f.value.String()))
 		}
 	}
+	if problems := readFiles(fieldsOf(&c)); len(problems) > 0 {
+		return Config{}, &Error{Problems: problems}
+	}
 	return c, nil
+}
+
+// maxSecretFile bounds what a _FILE variable may name: a credential, not a
+// file given by mistake.
+const maxSecretFile = 64 << 10
+
+// readFiles reads, for each field with a file tag and a non-empty path, the
+// file into the field the tag names (among fields), and reports a field set
+// together with its file and a file that cannot be read.
+func readFiles(fields []field) problems {
+	var ps problems
+	for _, f := range fields {
+		target := f.tag.Get("file")
+		path := f.value.String()
+		if target == "" || path == "" {
+			continue
+		}
+		i := slices.IndexFunc(fields, func(g field) bool { return g.name == target })
+		if i < 0 {
+			panic("config: " + f.name + " names no field " + target) // a test reads every file variable
+		}
+		if !fields[i].value.IsZero() {
+			ps.add(f.name, "and %s are both set; set one", target)
+			continue
+		}
+		content, err := readSecretFile(path)
+		if err != nil {
+			ps.add(f.name, "names a file that cannot be read: %v", err)
+			continue
+		}
+		fields[i].value.SetString(content)
+	}
+	return ps
+}
+
+// readSecretFile returns the contents of path without trailing newlines. Its
+// errors name the path, never the contents.
+func readSecretFile(path string) (string, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, maxSecretFile+1))
+	if err != nil {
+		return "", err
+	}
+	if len(b) > maxSecretFile {
+		return "", fmt.Errorf("%s is larger than %s", path, ByteSize(maxSecretFile))
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // Setting is one variable's effective value, as [Config.Settings] shows it.
