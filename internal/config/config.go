@@ -42,6 +42,10 @@ const (
 // valid (its enums are empty): build one in code from [Defaults].
 type Config struct {
 	Jelou
+	// SourceIDs lists the named sources (Jelou accounts) served, each
+	// configured by its SOURCE_<ID>_* variables; empty serves the default
+	// source of JELOU_*. Use [Config.Sources] rather than reading it.
+	SourceIDs SourceIDs `envconfig:"SOURCES" desc:"comma-separated ids of the Jelou accounts served, each configured by SOURCE_<ID>_* variables (below); empty serves one account from JELOU_*"`
 	Poll
 	Kafka
 	Checkpoint
@@ -53,6 +57,12 @@ type Config struct {
 	// EventSource overrides the CloudEvents "source" attribute. Empty means the
 	// event package's default.
 	EventSource string `envconfig:"EVENT_SOURCE" validate:"uri-reference" desc:"overrides the CloudEvents source attribute of published events; empty keeps the built-in source"`
+
+	// sources holds what Load read for each named source, by id.
+	sources map[string]sourceSettings
+	// strays are Load's findings about SOURCE_* variables of no listed
+	// source, reported by Validate.
+	strays problems
 }
 
 // Jelou configures the API client.
@@ -241,10 +251,22 @@ func (l Log) SlogLevel() slog.Level {
 // Load checks only that each value parses and each file reads; it reports
 // every variable that does not as an [*Error]. Call [Config.Validate] next
 // for ranges, enums, required variables and combinations.
+//
+// With SOURCES set, Load also reads each listed source's SOURCE_<ID>_*
+// variables (with envconfig, under the prefix [SourcePrefix] gives) and
+// their files, and notes the SOURCE_* variables that belong to no listed
+// source for Validate to report. The JELOU_*_FILE files are not read then:
+// Validate reports them as unused.
 func Load() (Config, error) {
 	var c Config
-	if problems := checkSyntax(&c, os.LookupEnv); len(problems) > 0 {
-		return Config{}, &Error{Problems: problems}
+	ps := checkSyntax(&c, os.LookupEnv)
+	var ids SourceIDs
+	if raw, ok := os.LookupEnv("SOURCES"); ok {
+		_ = ids.Decode(raw) // never fails
+	}
+	sources, sps := loadSources(ids, os.LookupEnv)
+	if ps = append(ps, sps...); len(ps) > 0 {
+		return Config{}, &Error{Problems: ps}
 	}
 	if err := envconfig.Process("", &c); err != nil {
 		// checkSyntax accepts a subset of what envconfig does, so this is a bug.
@@ -255,9 +277,13 @@ func Load() (Config, error) {
 			f.value.SetString(strings.ToLower(f.value.String()))
 		}
 	}
-	if problems := readFiles(fieldsOf(&c)); len(problems) > 0 {
-		return Config{}, &Error{Problems: problems}
+	if len(c.SourceIDs) == 0 {
+		if ps := readFiles(fieldsOf(&c), ""); len(ps) > 0 {
+			return Config{}, &Error{Problems: ps}
+		}
 	}
+	c.sources = sources
+	c.strays = strayVariables(c.SourceIDs, os.Environ())
 	return c, nil
 }
 
@@ -266,16 +292,16 @@ func Load() (Config, error) {
 const maxSecretFile = 64 << 10
 
 // readFiles reads, for each field with a file tag and a non-empty path, the
-// file into the field the tag names (among fields), and reports a field set
-// together with its file and a file that cannot be read.
-func readFiles(fields []field) problems {
+// file into the field the tag names (prefix+tag, among fields), and reports
+// a field set together with its file and a file that cannot be read.
+func readFiles(fields []field, prefix string) problems {
 	var ps problems
 	for _, f := range fields {
-		target := f.tag.Get("file")
-		path := f.value.String()
-		if target == "" || path == "" {
+		key, path := f.tag.Get("file"), f.value.String()
+		if key == "" || path == "" {
 			continue
 		}
+		target := prefix + key
 		i := slices.IndexFunc(fields, func(g field) bool { return g.name == target })
 		if i < 0 {
 			panic("config: " + f.name + " names no field " + target) // a test reads every file variable
@@ -319,14 +345,16 @@ type Setting struct {
 }
 
 // Settings lists every variable with its value in c, in [Variables] order,
-// secrets redacted.
+// then every variable of each named source (SOURCE_<ID>_*, in SOURCES
+// order) with the value the source uses, inherited or its own; secrets
+// redacted.
 func (c Config) Settings() []Setting {
 	fields := fieldsOf(&c)
 	out := make([]Setting, len(fields))
 	for i, f := range fields {
 		out[i] = Setting{Name: f.name, Value: display(f.value)}
 	}
-	return out
+	return append(out, c.sourceSettingsOf()...)
 }
 
 // String formats c as space-separated NAME=value pairs, secrets redacted.

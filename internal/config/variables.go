@@ -102,6 +102,9 @@ func fieldsOf(c *Config) []field {
 		t := v.Type()
 		for i := range t.NumField() {
 			sf, fv := t.Field(i), v.Field(i)
+			if !sf.IsExported() {
+				continue // Load's own state, not a variable
+			}
 			if sf.Anonymous && sf.Type.Kind() == reflect.Struct {
 				walk(fv)
 				continue
@@ -145,6 +148,8 @@ func kindOf(t reflect.Type) kind {
 		return kind{"size", "a size such as 1048576, 512KiB or 32MiB"}
 	case reflect.TypeFor[HostPorts]():
 		return kind{"host:port list", "a comma-separated list of host:port"}
+	case reflect.TypeFor[SourceIDs]():
+		return kind{"id list", "a comma-separated list of ids"}
 	case reflect.TypeFor[TopicConfig]():
 		return kind{"key=value list", "a comma-separated list of key=value"}
 	}
