@@ -49,3 +49,17 @@ func TestREADMETableIsCurrent(t *testing.T) {
 		t.Fatalf("README's configuration table is stale; replace it with the output of `go run ./cmd/jelou-producer config --markdown` (or run go test ./internal/config -run TestMarkdownGolden -update):\n%s", want)
 	}
 }
+
+// TestREADMESourceTableIsCurrent keeps the README's table of per-source
+// variables equal to SourceVariables: regenerate it with
+// `go test ./internal/config -run TestMarkdownGolden -update`.
+func TestREADMESourceTableIsCurrent(t *testing.T) {
+	readme, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatalf("read README: %v", err)
+	}
+	got, _, _ := readmeSection(t, string(readme), "source-table")
+	if want := MarkdownTable(SourceVariables()); got != want {
+		t.Fatalf("README's per-source variable table is stale; run go test ./internal/config -run TestMarkdownGolden -update:\n%s", want)
+	}
+}

@@ -73,17 +73,17 @@ func SourcePrefix(id string) string {
 // Credentials (credential tag) are never inherited from the global ones; the
 // other fields default to their global variable.
 type sourceVars struct {
-	ClientID         string       `split_words:"true" key:"CLIENT_ID" global:"JELOU_CLIENT_ID" credential:"true" desc:"Jelou API client id of source <ID>"`
-	ClientSecret     jelou.Secret `split_words:"true" key:"CLIENT_SECRET" global:"JELOU_CLIENT_SECRET" credential:"true" desc:"Jelou API client secret of source <ID>"`
-	ClientIDFile     string       `split_words:"true" key:"CLIENT_ID_FILE" global:"JELOU_CLIENT_ID_FILE" credential:"true" file:"CLIENT_ID" desc:"file holding the client id of source <ID>, instead of SOURCE_<ID>_CLIENT_ID"`
-	ClientSecretFile string       `split_words:"true" key:"CLIENT_SECRET_FILE" global:"JELOU_CLIENT_SECRET_FILE" credential:"true" file:"CLIENT_SECRET" desc:"file holding the client secret of source <ID>, instead of SOURCE_<ID>_CLIENT_SECRET"`
-	BaseURL          string       `split_words:"true" key:"BASE_URL" global:"JELOU_BASE_URL" desc:"API base URL of source <ID>"`
-	AuthScheme       string       `split_words:"true" key:"AUTH_SCHEME" global:"JELOU_AUTH_SCHEME" desc:"Authorization header form of source <ID>"`
-	Timezone         Zone         `split_words:"true" key:"TIMEZONE" global:"JELOU_TIMEZONE" desc:"zone of source <ID>'s timestamps without an offset"`
-	PageSize         int          `split_words:"true" key:"PAGE_SIZE" global:"JELOU_PAGE_SIZE" desc:"rows asked for per request by source <ID>"`
-	RateLimit        float64      `split_words:"true" key:"RATE_LIMIT" global:"JELOU_RATE_LIMIT" desc:"request budget of source <ID>, requests per second"`
-	RateBurst        int          `split_words:"true" key:"RATE_BURST" global:"JELOU_RATE_BURST" desc:"requests source <ID> may send at once after an idle period"`
-	Topic            string       `split_words:"true" key:"TOPIC" global:"KAFKA_TOPIC" desc:"output topic of source <ID>'s events"`
+	ClientID         string       `split_words:"true" key:"CLIENT_ID" global:"JELOU_CLIENT_ID" credential:"true" desc:"Jelou API client id of the source"`
+	ClientSecret     jelou.Secret `split_words:"true" key:"CLIENT_SECRET" global:"JELOU_CLIENT_SECRET" credential:"true" desc:"Jelou API client secret of the source"`
+	ClientIDFile     string       `split_words:"true" key:"CLIENT_ID_FILE" global:"JELOU_CLIENT_ID_FILE" credential:"true" file:"CLIENT_ID" desc:"file holding the source's client id (a mounted secret), instead of its CLIENT_ID"`
+	ClientSecretFile string       `split_words:"true" key:"CLIENT_SECRET_FILE" global:"JELOU_CLIENT_SECRET_FILE" credential:"true" file:"CLIENT_SECRET" desc:"file holding the source's client secret (a mounted secret), instead of its CLIENT_SECRET"`
+	BaseURL          string       `split_words:"true" key:"BASE_URL" global:"JELOU_BASE_URL" desc:"Jelou API base URL of the source"`
+	AuthScheme       string       `split_words:"true" key:"AUTH_SCHEME" global:"JELOU_AUTH_SCHEME" desc:"Authorization header form of the source"`
+	Timezone         Zone         `split_words:"true" key:"TIMEZONE" global:"JELOU_TIMEZONE" desc:"IANA zone of the source's timestamps without an offset"`
+	PageSize         int          `split_words:"true" key:"PAGE_SIZE" global:"JELOU_PAGE_SIZE" desc:"rows asked for per request to the source"`
+	RateLimit        float64      `split_words:"true" key:"RATE_LIMIT" global:"JELOU_RATE_LIMIT" desc:"the source's own request budget, requests per second"`
+	RateBurst        int          `split_words:"true" key:"RATE_BURST" global:"JELOU_RATE_BURST" desc:"requests the source may send at once after an idle period"`
+	Topic            string       `split_words:"true" key:"TOPIC" global:"KAFKA_TOPIC" desc:"output topic of the source's events"`
 }
 
 // sourceSettings is what [Load] read for one named source: its variables and

@@ -75,7 +75,11 @@ func orDash(s string) string {
 	return s
 }
 
-func mdCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+// mdCell escapes what Markdown would take for table syntax or HTML
+// ("SOURCE_<ID>_*" would lose its "<ID>").
+func mdCell(s string) string {
+	return strings.NewReplacer("|", `\|`, "<", "&lt;").Replace(s)
+}
 
 func mdCode(s string) string {
 	if s == "" {
