@@ -2,9 +2,11 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,6 +42,10 @@ const (
 // valid (its enums are empty): build one in code from [Defaults].
 type Config struct {
 	Jelou
+	// SourceIDs lists the named sources (Jelou accounts) served, each
+	// configured by its SOURCE_<ID>_* variables; empty serves the default
+	// source of JELOU_*. Use [Config.Sources] rather than reading it.
+	SourceIDs SourceIDs `envconfig:"SOURCES" desc:"comma-separated ids of the Jelou accounts served, each configured by SOURCE_<ID>_* variables (below); empty serves one account from JELOU_*"`
 	Poll
 	Kafka
 	Checkpoint
@@ -51,6 +57,12 @@ type Config struct {
 	// EventSource overrides the CloudEvents "source" attribute. Empty means the
 	// event package's default.
 	EventSource string `envconfig:"EVENT_SOURCE" validate:"uri-reference" desc:"overrides the CloudEvents source attribute of published events; empty keeps the built-in source"`
+
+	// sources holds what Load read for each named source, by id.
+	sources map[string]sourceSettings
+	// strays are Load's findings about SOURCE_* variables of no listed
+	// source, reported by Validate.
+	strays problems
 }
 
 // Jelou configures the API client.
@@ -58,8 +70,13 @@ type Jelou struct {
 	// BaseURL is the API root, http or https.
 	BaseURL string `envconfig:"JELOU_BASE_URL" default:"https://api.jelou.ai" validate:"url" desc:"Jelou API base URL (http or https)"`
 	// ClientID and ClientSecret are the API credentials.
-	ClientID     string       `envconfig:"JELOU_CLIENT_ID" required_for:"run,backfill,check" desc:"Jelou API client id"`
-	ClientSecret jelou.Secret `envconfig:"JELOU_CLIENT_SECRET" required_for:"run,backfill,check" desc:"Jelou API client secret"`
+	ClientID     string       `envconfig:"JELOU_CLIENT_ID" required_for:"run,backfill,check" credential:"true" desc:"Jelou API client id"`
+	ClientSecret jelou.Secret `envconfig:"JELOU_CLIENT_SECRET" required_for:"run,backfill,check" credential:"true" desc:"Jelou API client secret"`
+	// ClientIDFile and ClientSecretFile name files (mounted secrets) that
+	// [Load] reads into ClientID and ClientSecret, trailing newlines trimmed.
+	// Each excludes its plain variable.
+	ClientIDFile     string `envconfig:"JELOU_CLIENT_ID_FILE" file:"JELOU_CLIENT_ID" credential:"true" desc:"file holding the Jelou API client id (a mounted secret), instead of JELOU_CLIENT_ID"`
+	ClientSecretFile string `envconfig:"JELOU_CLIENT_SECRET_FILE" file:"JELOU_CLIENT_SECRET" credential:"true" desc:"file holding the Jelou API client secret (a mounted secret), instead of JELOU_CLIENT_SECRET"`
 	// AuthScheme is "basic" (Authorization: Basic base64(id:secret)) or "raw"
 	// (Authorization: id:secret); the vendor documents both.
 	AuthScheme string `envconfig:"JELOU_AUTH_SCHEME" default:"basic" enum:"basic,raw" desc:"Authorization header: basic = Basic base64(id:secret), raw = id:secret"`
@@ -225,13 +242,31 @@ func (l Log) SlogLevel() slog.Level {
 // (an empty duration is an error). Enum values are matched case-insensitively
 // and stored in lower case.
 //
-// Load checks only that each value parses; it reports every variable that
-// does not as an [*Error]. Call [Config.Validate] next for ranges, enums,
-// required variables and combinations.
+// A variable NAME_FILE (JELOU_CLIENT_SECRET_FILE) names a file, typically a
+// mounted secret, whose contents, trailing newlines trimmed, become the value
+// of NAME. Setting both NAME and NAME_FILE (to non-empty values) is an error,
+// and so is a file that cannot be read; messages name the variable and the
+// path, never the contents.
+//
+// Load checks only that each value parses and each file reads; it reports
+// every variable that does not as an [*Error]. Call [Config.Validate] next
+// for ranges, enums, required variables and combinations.
+//
+// With SOURCES set, Load also reads each listed source's SOURCE_<ID>_*
+// variables (with envconfig, under the prefix [SourcePrefix] gives) and
+// their files, and notes the SOURCE_* variables that belong to no listed
+// source for Validate to report. The JELOU_*_FILE files are not read then:
+// Validate reports them as unused.
 func Load() (Config, error) {
 	var c Config
-	if problems := checkSyntax(&c, os.LookupEnv); len(problems) > 0 {
-		return Config{}, &Error{Problems: problems}
+	ps := checkSyntax(&c, os.LookupEnv)
+	var ids SourceIDs
+	if raw, ok := os.LookupEnv("SOURCES"); ok {
+		_ = ids.Decode(raw) // never fails
+	}
+	sources, sps := loadSources(ids, os.LookupEnv)
+	if ps = append(ps, sps...); len(ps) > 0 {
+		return Config{}, &Error{Problems: ps}
 	}
 	if err := envconfig.Process("", &c); err != nil {
 		// checkSyntax accepts a subset of what envconfig does, so this is a bug.
@@ -242,7 +277,65 @@ func Load() (Config, error) {
 			f.value.SetString(strings.ToLower(f.value.String()))
 		}
 	}
+	if len(c.SourceIDs) == 0 {
+		if ps := readFiles(fieldsOf(&c), ""); len(ps) > 0 {
+			return Config{}, &Error{Problems: ps}
+		}
+	}
+	c.sources = sources
+	c.strays = strayVariables(c.SourceIDs, os.Environ())
 	return c, nil
+}
+
+// maxSecretFile bounds what a _FILE variable may name: a credential, not a
+// file given by mistake.
+const maxSecretFile = 64 << 10
+
+// readFiles reads, for each field with a file tag and a non-empty path, the
+// file into the field the tag names (prefix+tag, among fields), and reports
+// a field set together with its file and a file that cannot be read.
+func readFiles(fields []field, prefix string) problems {
+	var ps problems
+	for _, f := range fields {
+		key, path := f.tag.Get("file"), f.value.String()
+		if key == "" || path == "" {
+			continue
+		}
+		target := prefix + key
+		i := slices.IndexFunc(fields, func(g field) bool { return g.name == target })
+		if i < 0 {
+			panic("config: " + f.name + " names no field " + target) // a test reads every file variable
+		}
+		if !fields[i].value.IsZero() {
+			ps.add(f.name, "and %s are both set; set one", target)
+			continue
+		}
+		content, err := readSecretFile(path)
+		if err != nil {
+			ps.add(f.name, "names a file that cannot be read: %v", err)
+			continue
+		}
+		fields[i].value.SetString(content)
+	}
+	return ps
+}
+
+// readSecretFile returns the contents of path without trailing newlines. Its
+// errors name the path, never the contents.
+func readSecretFile(path string) (string, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, maxSecretFile+1))
+	if err != nil {
+		return "", err
+	}
+	if len(b) > maxSecretFile {
+		return "", fmt.Errorf("%s is larger than %s", path, ByteSize(maxSecretFile))
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // Setting is one variable's effective value, as [Config.Settings] shows it.
@@ -252,14 +345,16 @@ type Setting struct {
 }
 
 // Settings lists every variable with its value in c, in [Variables] order,
-// secrets redacted.
+// then every variable of each named source (SOURCE_<ID>_*, in SOURCES
+// order) with the value the source uses, inherited or its own; secrets
+// redacted.
 func (c Config) Settings() []Setting {
 	fields := fieldsOf(&c)
 	out := make([]Setting, len(fields))
 	for i, f := range fields {
 		out[i] = Setting{Name: f.name, Value: display(f.value)}
 	}
-	return out
+	return append(out, c.sourceSettingsOf()...)
 }
 
 // String formats c as space-separated NAME=value pairs, secrets redacted.

@@ -31,17 +31,30 @@
 // Checks come from struct tags (enum, validate, required_for), then the
 // combinations listed on Validate.
 //
+// # Sources
+//
+// A deployment serves one or more Jelou accounts, sources. With SOURCES
+// empty there is one, [DefaultSourceID], configured by JELOU_* and
+// KAFKA_TOPIC. SOURCES=acme,eu-1 names sources instead; each reads
+// SOURCE_<ID>_* variables ([SourcePrefix], [SourceVariables]): its own
+// credentials, and overrides of a few JELOU_* variables and KAFKA_TOPIC.
+// [Config.Sources] returns them resolved, for the service to consume.
+//
 // # Secrets
 //
-// JELOU_CLIENT_SECRET and KAFKA_SASL_PASSWORD have type [jelou.Secret],
-// which prints, logs and marshals as "[REDACTED]" ("" when unset). Config's String, GoString and
-// LogValue show every variable with secrets redacted, so a Config may be
-// logged whole; messages never quote a secret.
+// JELOU_CLIENT_SECRET, SOURCE_<ID>_CLIENT_SECRET and KAFKA_SASL_PASSWORD
+// have type [jelou.Secret], which prints, logs and marshals as "[REDACTED]"
+// ("" when unset). Config's String, GoString and LogValue show every
+// variable with secrets redacted, so a Config may be logged whole; messages
+// never quote a secret. Credentials may also come from files (mounted
+// secrets) named by the _FILE variables: JELOU_CLIENT_SECRET_FILE,
+// SOURCE_<ID>_CLIENT_SECRET_FILE, and the client id forms.
 //
 // # Documentation
 //
 // [Variables] lists every variable (name, type, default, the commands that
 // require it, description, secrecy) by reflection over the tags, so the list
 // cannot drift from what Load reads. [TextTable] renders it for
-// `jelou-producer config`; [MarkdownTable] renders the README's table.
+// `jelou-producer config`; [MarkdownTable] renders the README's tables,
+// that of [Variables] and that of [SourceVariables].
 package config

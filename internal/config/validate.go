@@ -146,13 +146,21 @@ func decode(v reflect.Value, raw string) error {
 // of every field, then the combinations: POLL_MIN_WINDOW within 1s and
 // POLL_WINDOW, TLS files only with TLS on and certificate with key, SASL
 // credentials exactly when a mechanism is chosen, and the checkpoint backend's
-// own setting. Secrets are never quoted in messages.
+// own setting. Last come the sources: with SOURCES set, every listed source
+// is checked (see [Config.Sources]): its id, its credentials (required per
+// source, as JELOU_CLIENT_ID is without SOURCES), each variable it sets as
+// the global one it overrides, and SOURCE_* variables of ids SOURCES does not
+// list. Secrets are never quoted in messages.
 func (c Config) Validate(cmd Command) error {
 	var ps problems
 	for _, f := range fieldsOf(&c) {
+		if len(c.SourceIDs) > 0 && f.tag.Get("credential") != "" {
+			continue // each source has its own; checkSources reports these as unused
+		}
 		checkField(&ps, f, cmd)
 	}
 	c.checkCombinations(&ps)
+	c.checkSources(&ps, cmd)
 	return ps.err()
 }
 

@@ -75,7 +75,11 @@ func orDash(s string) string {
 	return s
 }
 
-func mdCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+// mdCell escapes what Markdown would take for table syntax or HTML
+// ("SOURCE_<ID>_*" would lose its "<ID>").
+func mdCell(s string) string {
+	return strings.NewReplacer("|", `\|`, "<", "&lt;").Replace(s)
+}
 
 func mdCode(s string) string {
 	if s == "" {
@@ -102,6 +106,9 @@ func fieldsOf(c *Config) []field {
 		t := v.Type()
 		for i := range t.NumField() {
 			sf, fv := t.Field(i), v.Field(i)
+			if !sf.IsExported() {
+				continue // Load's own state, not a variable
+			}
 			if sf.Anonymous && sf.Type.Kind() == reflect.Struct {
 				walk(fv)
 				continue
@@ -145,6 +152,8 @@ func kindOf(t reflect.Type) kind {
 		return kind{"size", "a size such as 1048576, 512KiB or 32MiB"}
 	case reflect.TypeFor[HostPorts]():
 		return kind{"host:port list", "a comma-separated list of host:port"}
+	case reflect.TypeFor[SourceIDs]():
+		return kind{"id list", "a comma-separated list of ids"}
 	case reflect.TypeFor[TopicConfig]():
 		return kind{"key=value list", "a comma-separated list of key=value"}
 	}

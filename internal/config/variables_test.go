@@ -10,7 +10,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/variables.golden.md")
+var update = flag.Bool("update", false, "rewrite testdata/*.golden.md and the README's tables")
 
 // TestVariablesMatchEnvconfig checks that Variables names exactly what
 // envconfig reads, in the same order.
@@ -66,23 +66,33 @@ func TestVariablesComplete(t *testing.T) {
 	}
 }
 
-// TestMarkdownGolden pins the variable table: renaming a variable or changing
-// a default shows up as a diff of testdata/variables.golden.md. Run with
-// -update to accept a change.
+// TestMarkdownGolden pins the variable tables: renaming a variable or
+// changing a default shows up as a diff of testdata/variables.golden.md (or
+// source-variables.golden.md for the SOURCE_<ID>_* variables). Run with
+// -update to accept a change: it rewrites the golden files and the README's
+// tables.
 func TestMarkdownGolden(t *testing.T) {
-	got := MarkdownTable(Variables())
-	const path = "testdata/variables.golden.md"
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+	for _, tt := range []struct {
+		path, section string
+		vars          []Variable
+	}{
+		{"testdata/variables.golden.md", "config-table", Variables()},
+		{"testdata/source-variables.golden.md", "source-table", SourceVariables()},
+	} {
+		got := MarkdownTable(tt.vars)
+		if *update {
+			if err := os.WriteFile(tt.path, []byte(got), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			updateREADME(t, tt.section, got)
+		}
+		want, err := os.ReadFile(tt.path)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("MarkdownTable differs from %s (run go test -update to accept):\n%s", path, got)
+		if got != string(want) {
+			t.Errorf("MarkdownTable differs from %s (run go test -update to accept):\n%s", tt.path, got)
+		}
 	}
 }
 
@@ -103,8 +113,8 @@ func TestTextTable(t *testing.T) {
 }
 
 func TestMarkdownEscapesPipes(t *testing.T) {
-	got := MarkdownTable([]Variable{{Name: "X", Type: "a|b", Description: "p|q"}})
-	if !strings.Contains(got, "| `X` | a\\|b |  |  | p\\|q |") {
+	got := MarkdownTable([]Variable{{Name: "X", Type: "a|b", Description: "p|q <ID>"}})
+	if !strings.Contains(got, "| `X` | a\\|b |  |  | p\\|q &lt;ID> |") {
 		t.Errorf("MarkdownTable = %q", got)
 	}
 }
