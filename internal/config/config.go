@@ -49,6 +49,7 @@ type Config struct {
 	Poll
 	Kafka
 	Checkpoint
+	Group
 	HTTP
 	Log
 

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"github.com/jelou-producer/jelou-producer/internal/ownership"
 	"github.com/jelou-producer/jelou-producer/internal/poller"
 
 	"fmt"
@@ -99,6 +100,10 @@ func defaultRows() []defaultRow {
 		{variable: "KAFKA_TLS_KEY_FILE", lower: p.TLS.KeyFile},
 		{variable: "KAFKA_TLS_SERVER_NAME", lower: p.TLS.ServerName},
 		{variable: "KAFKA_TLS_INSECURE_SKIP_VERIFY", lower: p.TLS.InsecureSkipVerify},
+
+		{variable: "GROUP_ID", lower: ownership.DefaultGroupID},
+		{variable: "GROUP_SESSION_TIMEOUT", lower: ownership.DefaultSessionTimeout},
+		{variable: "GROUP_HEARTBEAT_INTERVAL", lower: ownership.DefaultHeartbeatInterval},
 		{variable: "KAFKA_SASL_MECHANISM", lower: p.SASL.Mechanism, apply: func(v any) any {
 			return publish.Config{SASL: publish.SASLConfig{Mechanism: v.(string)}}.WithDefaults().SASL.Mechanism
 		}},

@@ -16,14 +16,34 @@ import (
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
 
-// Check verifies what `jelou-producer check` promises: the API answers the
-// credentials (one page of the last hour), the topic exists and is
-// describable, and the checkpoint can be read. It writes one line per
-// finding to out and returns the first failure, wrapped; an authentication
-// failure wraps *jelou.AuthError. It never publishes nor creates anything.
+// Check verifies what `jelou-producer check` promises, for every
+// configured source: the API answers its credentials (one page of the last
+// hour), its topic exists and is describable, and its checkpoint can be
+// read. It writes one line per finding to out and returns the failures,
+// wrapped; an authentication failure wraps *jelou.AuthError. It never
+// publishes nor creates anything.
 func Check(ctx context.Context, cfg config.Config, out io.Writer) error {
 	var errs []error
-	jc := clientConfig(cfg, poller.NewBudget(cfg.Jelou.RateLimit, cfg.Jelou.RateBurst), nil, nil, nil)
+	sources := cfg.Sources()
+	for _, src := range sources {
+		name := ""
+		if src.Named {
+			name = "source " + src.ID + ": "
+		}
+		if err := checkSource(ctx, cfg, src, name, out); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		fmt.Fprintf(out, "ok    jelou-producer %s is ready to run (%d source(s), first %s)\n", buildinfo.Get(), len(sources), checkpointID(sources[0]))
+	}
+	return errors.Join(errs...)
+}
+
+// checkSource checks one source; name prefixes its lines.
+func checkSource(ctx context.Context, cfg config.Config, src config.Source, name string, out io.Writer) error {
+	var errs []error
+	jc := clientConfig(src.Jelou, poller.NewBudget(src.Jelou.RateLimit, src.Jelou.RateBurst), nil, nil, nil)
 	jc.Retry.MaxAttempts = 1 // say what is wrong now; no retry storm
 	client, err := jelou.New(jc)
 	if err == nil {
@@ -32,55 +52,52 @@ func Check(ctx context.Context, cfg config.Config, out io.Writer) error {
 		var page *jelou.Page
 		page, err = client.FetchPage(ctx, w, 1)
 		if err == nil {
-			fmt.Fprintf(out, "ok    Jelou API %s: credentials accepted (%s scheme); %d conversations in the last hour\n",
-				cfg.Jelou.BaseURL, cfg.Jelou.AuthScheme, page.Pagination.Total)
+			fmt.Fprintf(out, "ok    %sJelou API %s: credentials accepted (%s scheme); %d conversations in the last hour\n",
+				name, src.Jelou.BaseURL, src.Jelou.AuthScheme, page.Pagination.Total)
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(out, "FAIL  Jelou API %s: %v\n", cfg.Jelou.BaseURL, err)
-		errs = append(errs, fmt.Errorf("jelou api: %w", err))
+		fmt.Fprintf(out, "FAIL  %sJelou API %s: %v\n", name, src.Jelou.BaseURL, err)
+		errs = append(errs, fmt.Errorf("%sjelou api: %w", name, err))
 	}
 
-	pc := publishConfig(cfg, nil, nil)
+	pc := publishConfig(cfg, src.Topic, nil, nil)
 	info, err := publish.Check(ctx, pc)
 	if err != nil {
-		fmt.Fprintf(out, "FAIL  Kafka %v: %v\n", cfg.Kafka.Brokers, err)
-		errs = append(errs, fmt.Errorf("kafka: %w", err))
+		fmt.Fprintf(out, "FAIL  %sKafka %v: %v\n", name, cfg.Kafka.Brokers, err)
+		errs = append(errs, fmt.Errorf("%skafka: %w", name, err))
 	} else {
-		fmt.Fprintf(out, "ok    Kafka %v: topic %q has %d partitions\n", cfg.Kafka.Brokers, info.Topic, info.Partitions)
+		fmt.Fprintf(out, "ok    %sKafka %v: topic %q has %d partitions\n", name, cfg.Kafka.Brokers, info.Topic, info.Partitions)
 	}
 
-	source := checkpoint.SourceID(cfg.Jelou.BaseURL, cfg.Jelou.ClientID)
-	if err := checkCheckpoint(ctx, cfg, pc, source, out); err != nil {
-		errs = append(errs, fmt.Errorf("checkpoint: %w", err))
-	}
-	if len(errs) == 0 {
-		fmt.Fprintf(out, "ok    jelou-producer %s is ready to run (source %s)\n", buildinfo.Get(), source)
+	if err := checkCheckpoint(ctx, cfg, pc, src, name, out); err != nil {
+		errs = append(errs, fmt.Errorf("%scheckpoint: %w", name, err))
 	}
 	return errors.Join(errs...)
 }
 
-func checkCheckpoint(ctx context.Context, cfg config.Config, pc publish.Config, source string, out io.Writer) error {
-	where := cfg.Checkpoint.Path
+func checkCheckpoint(ctx context.Context, cfg config.Config, pc publish.Config, src config.Source, name string, out io.Writer) error {
+	path := sourcePath(cfg.Checkpoint.Path, src)
+	where := path
 	if cfg.Checkpoint.Backend == "kafka" {
 		where = "topic " + cfg.Checkpoint.Topic
 	}
-	store, err := openStore(ctx, cfg, cfg.Checkpoint.Path, pc)
+	store, err := openStore(ctx, cfg, path, pc)
 	if err != nil {
-		fmt.Fprintf(out, "FAIL  checkpoint %s: %v\n", where, err)
+		fmt.Fprintf(out, "FAIL  %scheckpoint %s: %v\n", name, where, err)
 		return err
 	}
 	defer store.Close()
-	cp, err := store.Load(ctx, source)
+	cp, err := store.Load(ctx, checkpointID(src))
 	switch {
 	case errors.Is(err, checkpoint.ErrNotFound):
-		fmt.Fprintf(out, "ok    checkpoint %s: none yet; the first run starts at POLL_START_AT (%s)\n", where, cfg.Poll.StartAt)
+		fmt.Fprintf(out, "ok    %scheckpoint %s: none yet; the first run starts at POLL_START_AT (%s)\n", name, where, cfg.Poll.StartAt)
 		return nil
 	case err != nil:
-		fmt.Fprintf(out, "FAIL  checkpoint %s: %v\n", where, err)
+		fmt.Fprintf(out, "FAIL  %scheckpoint %s: %v\n", name, where, err)
 		return err
 	}
-	fmt.Fprintf(out, "ok    checkpoint %s: cursor %s, saved %s, %d bytes of dedupe state\n",
-		where, cp.Cursor.UTC().Format(time.RFC3339), cp.SavedAt.UTC().Format(time.RFC3339), len(cp.Dedupe))
+	fmt.Fprintf(out, "ok    %scheckpoint %s: cursor %s, saved %s, %d bytes of dedupe state\n",
+		name, where, cp.Cursor.UTC().Format(time.RFC3339), cp.SavedAt.UTC().Format(time.RFC3339), len(cp.Dedupe))
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +19,7 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
 	"github.com/jelou-producer/jelou-producer/internal/clock"
 	"github.com/jelou-producer/jelou-producer/internal/config"
+	"github.com/jelou-producer/jelou-producer/internal/ownership"
 	"github.com/jelou-producer/jelou-producer/internal/poller"
 	"github.com/jelou-producer/jelou-producer/internal/publish"
 	"github.com/jelou-producer/jelou-producer/internal/telemetry"
@@ -47,8 +50,12 @@ type Options struct {
 	ServeHTTP bool
 }
 
-// Service is one running source: API client, poller, publisher, checkpoint
-// store and telemetry. Create it with New, then call Run once.
+// Service is the running producer: the metrics and health server and one
+// pipeline (API client, poller, publisher, checkpoint) per configured
+// source. With the file checkpoint backend (and for a backfill) it polls
+// every source itself; with the Kafka backend, `run` shares the sources
+// with the other replicas through a consumer group (package ownership) and
+// polls those it owns. Create it with New, then call Run once.
 type Service struct {
 	cfg     config.Config
 	opts    Options
@@ -56,16 +63,36 @@ type Service struct {
 	metrics *telemetry.Metrics
 	health  *telemetry.Health
 	http    *telemetry.Server
-	pub     *publish.Publisher
-	store   checkpoint.Store
-	poller  *poller.Poller
-	source  string
+	sources []*source
+	byID    map[string]*source
+	pubs    []*publish.Publisher
+	// kstore is the Kafka checkpoint store all sources share (Kafka
+	// backend); group is set when the sources are shared with replicas.
+	kstore *checkpoint.KafkaStore
+	kclose func()
+	group  bool
+
+	mu      sync.Mutex
+	running map[string]*poller.Poller
+}
+
+// source is the pipeline of one configured source, without its poller,
+// which is made afresh each time the source is taken on (Run).
+type source struct {
+	conf   config.Source
+	pcfg   poller.Config
+	client *jelou.Client
+	pub    *publish.Publisher
+	// store is the checkpoint store of a source the service polls
+	// unconditionally; nil in a group, where each lease gets a fenced view.
+	store checkpoint.Store
 }
 
 // New builds the service from cfg, which must have passed Validate. It
-// connects to Kafka and checks the topic (creating it when
+// connects to Kafka and checks every source's topic (creating it when
 // KAFKA_TOPIC_CREATE is set) and opens the checkpoint store, so that a bad
-// broker address or a missing topic fail here, with a clear error.
+// broker address, a missing topic or a checkpoint file in use fail here,
+// with a clear error.
 func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err error) {
 	if opts.Command == "" {
 		opts.Command = config.CommandRun
@@ -79,13 +106,21 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 	if opts.Registry == nil {
 		opts.Registry = telemetry.NewRegistry()
 	}
-	s := &Service{cfg: cfg, opts: opts, log: opts.Logger}
+	if opts.Command == config.CommandBackfill && (opts.From.IsZero() || !opts.To.After(opts.From)) {
+		return nil, fmt.Errorf("backfill needs --from before --to, got %s and %s", opts.From.Format(time.RFC3339), opts.To.Format(time.RFC3339))
+	}
+	confs := cfg.Sources()
+	s := &Service{cfg: cfg, opts: opts, log: opts.Logger, byID: map[string]*source{}, running: map[string]*poller.Poller{}}
 	defer func() {
 		if err != nil {
 			s.closeAll()
 		}
 	}()
-	s.metrics = telemetry.New(opts.Registry, telemetry.WithClock(opts.Clock))
+	ids := make([]string, 0, len(confs))
+	for _, c := range confs {
+		ids = append(ids, c.ID)
+	}
+	s.metrics = telemetry.New(opts.Registry, telemetry.WithClock(opts.Clock), telemetry.WithSources(ids...))
 	s.health = telemetry.NewHealth(opts.Clock)
 	s.health.Require(telemetry.CheckAuth, 0)
 	s.health.Require(telemetry.CheckKafka, 0)
@@ -96,63 +131,41 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 		obs = opts.Observe(obs)
 	}
 
-	budget := poller.NewBudget(cfg.Jelou.RateLimit, cfg.Jelou.RateBurst)
-	client, err := jelou.New(clientConfig(cfg, budget, obs, opts.HTTPClient, s.log))
-	if err != nil {
-		return nil, fmt.Errorf("jelou client: %w", err)
+	s.group = cfg.Checkpoint.Backend == "kafka" && opts.Command == config.CommandRun
+	if cfg.Checkpoint.Backend == "kafka" {
+		pc := publishConfig(cfg, cfg.Kafka.Topic, obs, s.log)
+		pc.Topic = cfg.Checkpoint.Topic
+		tr, err := pc.Transport()
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint: %w", err)
+		}
+		s.kclose = tr.CloseIdleConnections
+		s.kstore, err = checkpoint.NewKafka(ctx, checkpoint.KafkaConfig{
+			Brokers:     cfg.Kafka.Brokers,
+			Topic:       cfg.Checkpoint.Topic,
+			Replication: cfg.Kafka.TopicReplication,
+			Transport:   tr,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint: %w", err)
+		}
 	}
 
-	pc := publishConfig(cfg, obs, s.log)
-	s.pub, err = publish.New(ctx, pc)
-	if err != nil {
-		return nil, fmt.Errorf("kafka: %w", err)
+	pubs := map[string]*publish.Publisher{}
+	for _, c := range confs {
+		src, err := s.newSource(ctx, c, obs, pubs)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", c.ID, err)
+		}
+		s.sources = append(s.sources, src)
+		s.byID[c.ID] = src
 	}
 	s.health.Set(telemetry.CheckKafka, nil)
-
-	s.source = checkpoint.SourceID(cfg.Jelou.BaseURL, cfg.Jelou.ClientID)
-	pcfg := poller.Config{
-		Source:             s.source,
-		Start:              cfg.Poll.StartAt.Resolve(opts.Clock.Now()),
-		Window:             cfg.Poll.Window,
-		Interval:           cfg.Poll.Interval,
-		Lag:                cfg.Poll.Lag,
-		Settle:             cfg.Poll.Settle,
-		Reread:             poller.Reread(cfg.Poll.SettleReread),
-		SettleHot:          cfg.Poll.SettleHot,
-		PageSize:           cfg.Jelou.PageSize,
-		Budget:             budget,
-		Revisit:            cfg.Poll.Revisit,
-		RevisitInterval:    cfg.Poll.RevisitInterval,
-		Concurrency:        cfg.Poll.Concurrency,
-		MaxPages:           cfg.Poll.MaxPages,
-		MinWindow:          cfg.Poll.MinWindow,
-		CheckpointInterval: cfg.Checkpoint.Interval,
-		PublishTimeout:     cfg.ShutdownTimeout / 2,
-		FinalSaveTimeout:   cfg.ShutdownTimeout / 2,
-		EventSource:        eventSource(cfg, s.source),
-		Mode:               eventMode(cfg),
-		Clock:              opts.Clock,
-		Logger:             s.log,
-		Observer:           obs,
-	}
-	storePath := cfg.Checkpoint.Path
-	if opts.Command == config.CommandBackfill {
-		if opts.From.IsZero() || !opts.To.After(opts.From) {
-			return nil, fmt.Errorf("backfill needs --from before --to, got %s and %s", opts.From.Format(time.RFC3339), opts.To.Format(time.RFC3339))
+	if !s.group {
+		s.health.SetOwnership(telemetry.Ownership{Sources: ids, Owned: ids})
+		for _, id := range ids {
+			s.metrics.SourceOwned.WithLabelValues(id).Set(1)
 		}
-		// A backfill keeps its own checkpoint, so that an interrupted one
-		// resumes where it stopped and the live cursor is left alone.
-		pcfg.Start, pcfg.End = opts.From, opts.To
-		pcfg.Source = backfillSource(s.source, opts.From, opts.To)
-		storePath = filepath.Join(filepath.Dir(cfg.Checkpoint.Path), "backfill-"+pcfg.Source+".checkpoint")
-	}
-	s.store, err = openStore(ctx, cfg, storePath, pc)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
-	}
-	s.poller, err = poller.New(pcfg, client, s.pub, s.store)
-	if err != nil {
-		return nil, err
 	}
 	if opts.ServeHTTP {
 		s.http = telemetry.NewServer(cfg.HTTP.Addr, opts.Registry, s.health, s.log)
@@ -163,8 +176,98 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 	return s, nil
 }
 
-// Source returns the stable id of the source this service polls.
-func (s *Service) Source() string { return s.source }
+// newSource builds the pipeline of one source, sharing a publisher with
+// the sources already built that write to the same topic.
+func (s *Service) newSource(ctx context.Context, c config.Source, obs poller.Observer, pubs map[string]*publish.Publisher) (*source, error) {
+	cfg, opts := s.cfg, s.opts
+	budget := poller.NewBudget(c.Jelou.RateLimit, c.Jelou.RateBurst)
+	client, err := jelou.New(clientConfig(c.Jelou, budget, obs, opts.HTTPClient, s.log))
+	if err != nil {
+		return nil, fmt.Errorf("jelou client: %w", err)
+	}
+	pub := pubs[c.Topic]
+	if pub == nil {
+		pub, err = publish.New(ctx, publishConfig(cfg, c.Topic, obs, s.log))
+		if err != nil {
+			return nil, fmt.Errorf("kafka: %w", err)
+		}
+		pubs[c.Topic] = pub
+		s.pubs = append(s.pubs, pub)
+	}
+	id := checkpointID(c)
+	pcfg := poller.Config{
+		Source:             id,
+		Start:              cfg.Poll.StartAt.Resolve(opts.Clock.Now()),
+		Window:             cfg.Poll.Window,
+		Interval:           cfg.Poll.Interval,
+		Lag:                cfg.Poll.Lag,
+		Settle:             cfg.Poll.Settle,
+		Reread:             poller.Reread(cfg.Poll.SettleReread),
+		SettleHot:          cfg.Poll.SettleHot,
+		PageSize:           c.Jelou.PageSize,
+		Budget:             budget,
+		Revisit:            cfg.Poll.Revisit,
+		RevisitInterval:    cfg.Poll.RevisitInterval,
+		Concurrency:        cfg.Poll.Concurrency,
+		MaxPages:           cfg.Poll.MaxPages,
+		MinWindow:          cfg.Poll.MinWindow,
+		CheckpointInterval: cfg.Checkpoint.Interval,
+		PublishTimeout:     cfg.ShutdownTimeout / 2,
+		FinalSaveTimeout:   cfg.ShutdownTimeout / 2,
+		EventSource:        eventSource(cfg, id),
+		Mode:               eventMode(cfg),
+		Clock:              opts.Clock,
+		Logger:             s.log.With("source", c.ID),
+		Observer:           obs,
+	}
+	storePath := sourcePath(cfg.Checkpoint.Path, c)
+	if opts.Command == config.CommandBackfill {
+		// A backfill keeps its own checkpoint, so that an interrupted one
+		// resumes where it stopped and the live cursor is left alone.
+		pcfg.Start, pcfg.End = opts.From, opts.To
+		pcfg.Source = backfillSource(id, opts.From, opts.To)
+		storePath = filepath.Join(filepath.Dir(cfg.Checkpoint.Path), "backfill-"+pcfg.Source+".checkpoint")
+	}
+	src := &source{conf: c, pcfg: pcfg, client: client, pub: pub}
+	switch {
+	case s.group:
+		// Each lease gets a fenced view of s.kstore.
+	case s.kstore != nil:
+		src.store = s.kstore
+	default:
+		src.store, err = checkpoint.NewFile(storePath, checkpoint.WithLogger(s.log))
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	return src, nil
+}
+
+// checkpointID is the id a source's checkpoint and events are filed under:
+// for the default source, derived from its API URL and client id as before
+// sources could be named; for a named source, its id, so that rotating its
+// credentials keeps its checkpoint.
+func checkpointID(c config.Source) string {
+	if !c.Named {
+		return checkpoint.SourceID(c.Jelou.BaseURL, c.Jelou.ClientID)
+	}
+	return "source-" + c.ID
+}
+
+// sourcePath is the checkpoint file of a source: CHECKPOINT_PATH for the
+// default source, and for a named one the same name with ".<id>" before
+// its extension (/data/jelou-producer.checkpoint becomes
+// /data/jelou-producer.acme.checkpoint).
+func sourcePath(path string, c config.Source) string {
+	if !c.Named {
+		return path
+	}
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "." + c.ID + ext
+}
+
+// Source returns the checkpoint id of the first configured source.
+func (s *Service) Source() string { return s.sources[0].pcfg.Source }
 
 // Health returns the readiness checks, for tests and the demo.
 func (s *Service) Health() *telemetry.Health { return s.health }
@@ -177,8 +280,17 @@ func (s *Service) HTTPAddr() string {
 	return s.http.Addr()
 }
 
-// Cursor returns the poller's cursor.
-func (s *Service) Cursor() time.Time { return s.poller.Cursor() }
+// Cursor returns the cursor of the first configured source's poller while
+// this replica polls it (the zero time otherwise).
+func (s *Service) Cursor() time.Time {
+	s.mu.Lock()
+	p := s.running[s.sources[0].conf.ID]
+	s.mu.Unlock()
+	if p == nil {
+		return time.Time{}
+	}
+	return p.Cursor()
+}
 
 // Run polls until ctx ends (nil), a backfill completes (nil), or an
 // unrecoverable error occurs, then drains everything within
@@ -191,7 +303,12 @@ func (s *Service) Run(ctx context.Context) error {
 		s.pingKafka(pingCtx)
 	}()
 
-	err := s.poller.Run(ctx)
+	var err error
+	if s.group {
+		err = ownership.Run(ctx, s.ownershipConfig(), s.own)
+	} else {
+		err = s.runAll(ctx)
+	}
 	stopPing()
 	<-pingDone
 
@@ -199,7 +316,7 @@ func (s *Service) Run(ctx context.Context) error {
 	switch {
 	case errors.As(err, &auth):
 		s.health.Set(telemetry.CheckAuth, err)
-		s.log.Error("the Jelou API rejected the credentials; stopping (check JELOU_CLIENT_ID, JELOU_CLIENT_SECRET and JELOU_AUTH_SCHEME)", "err", err)
+		s.log.Error("the Jelou API rejected the credentials; stopping (check the source's client id, secret and auth scheme)", "err", err)
 	case err != nil:
 		s.log.Error("stopping", "err", err)
 	}
@@ -207,6 +324,116 @@ func (s *Service) Run(ctx context.Context) error {
 		err = cerr
 	}
 	return err
+}
+
+// runAll polls every source until ctx ends or one fails; a failure stops
+// the others (each saves its checkpoint) and is returned.
+func (s *Service) runAll(ctx context.Context) error {
+	if len(s.sources) == 1 {
+		return s.runSource(ctx, s.sources[0], s.sources[0].store)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(s.sources))
+	for _, src := range s.sources {
+		go func() {
+			err := s.runSource(ctx, src, src.store)
+			if err != nil {
+				err = fmt.Errorf("source %s: %w", src.conf.ID, err)
+				cancel()
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range s.sources {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// own polls a source leased by the group until the lease ends.
+func (s *Service) own(ctx context.Context, l ownership.Lease) error {
+	src := s.byID[l.Source]
+	if src == nil {
+		return fmt.Errorf("leased source %q is not configured here", l.Source)
+	}
+	s.log.Info("taking on source", "source", l.Source, "generation", l.Generation)
+	defer s.log.Info("handed source back", "source", l.Source, "generation", l.Generation)
+	return s.runSource(ctx, src, s.kstore.Fenced(uint64(l.Generation)))
+}
+
+// runSource runs a fresh poller of src on store until ctx ends.
+func (s *Service) runSource(ctx context.Context, src *source, store checkpoint.Store) error {
+	p, err := poller.New(src.pcfg, src.client, src.pub, store)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.running[src.conf.ID] = p
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.running, src.conf.ID)
+		s.mu.Unlock()
+	}()
+	return p.Run(ctx)
+}
+
+// ownershipConfig maps the configuration to the group's.
+func (s *Service) ownershipConfig() ownership.Config {
+	cfg := s.cfg
+	ids := make([]string, 0, len(s.sources))
+	for _, src := range s.sources {
+		ids = append(ids, src.conf.ID)
+	}
+	pc := publishConfig(cfg, cfg.Kafka.Topic, nil, s.log)
+	dialer, _ := pc.Dialer() // its settings were checked when the publishers were built
+	tr, _ := pc.Transport()
+	return ownership.Config{
+		Brokers:           cfg.Kafka.Brokers,
+		Dialer:            dialer,
+		Transport:         tr,
+		GroupID:           cfg.Group.ID,
+		Topic:             cfg.Checkpoint.Topic + ".owners",
+		Replication:       cfg.Kafka.TopicReplication,
+		Sources:           ids,
+		SessionTimeout:    cfg.Group.SessionTimeout,
+		HeartbeatInterval: cfg.Group.HeartbeatInterval,
+		// The coordinator waits this long for members to rejoin: enough
+		// for every owner's final save.
+		RebalanceTimeout: 2 * cfg.ShutdownTimeout,
+		Logger:           s.log,
+		Observer:         ownershipView{s: s, ids: ids},
+	}
+}
+
+// ownershipView feeds what the group assigned to the metrics and /readyz.
+type ownershipView struct {
+	s   *Service
+	ids []string
+}
+
+// Assigned implements ownership.Observer.
+func (v ownershipView) Assigned(generation int64, member string, owned []string) {
+	m, h := v.s.metrics, v.s.health
+	m.GroupGeneration.Set(float64(generation))
+	for _, id := range v.ids {
+		m.SourceOwned.WithLabelValues(id).Set(0)
+	}
+	for _, id := range owned {
+		m.SourceOwned.WithLabelValues(id).Set(1)
+	}
+	h.SetOwnership(telemetry.Ownership{Group: v.s.cfg.Group.ID, Generation: generation, Member: member, Sources: v.ids, Owned: owned})
+	if len(owned) == 0 {
+		// A standby polls nothing: its poll check must not go stale.
+		h.Require(telemetry.CheckPoll, 0)
+		h.Set(telemetry.CheckPoll, nil)
+	} else {
+		h.Require(telemetry.CheckPoll, pollMaxAge(v.s.cfg))
+	}
 }
 
 // shutdown flushes and closes the writer and store and stops the HTTP
@@ -227,18 +454,27 @@ func (s *Service) shutdown() error {
 
 func (s *Service) closeAll() error {
 	var errs []error
-	if s.store != nil {
-		if err := s.store.Close(); err != nil {
+	for _, src := range s.sources {
+		if src.store != nil && src.store != checkpoint.Store(s.kstore) {
+			if err := src.store.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close checkpoint store of source %s: %w", src.conf.ID, err))
+			}
+			src.store = nil
+		}
+	}
+	if s.kstore != nil {
+		if err := s.kstore.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close checkpoint store: %w", err))
 		}
-		s.store = nil
+		s.kstore = nil
+		s.kclose()
 	}
-	if s.pub != nil {
-		if err := s.pub.Close(); err != nil {
+	for _, pub := range s.pubs {
+		if err := pub.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("flush kafka writer: %w", err))
 		}
-		s.pub = nil
 	}
+	s.pubs = nil
 	if s.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_ = s.http.Shutdown(ctx)
@@ -258,7 +494,7 @@ func (s *Service) pingKafka(ctx context.Context) {
 		case <-time.After(10 * time.Second):
 		}
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := s.pub.Ping(pctx)
+		err := s.pubs[0].Ping(pctx)
 		cancel()
 		if ctx.Err() != nil {
 			return
@@ -274,17 +510,17 @@ func pollMaxAge(cfg config.Config) time.Duration {
 
 // clientConfig maps the configuration to the API client's. The client's
 // requests take their tokens from budget, which serves the live lane first.
-func clientConfig(cfg config.Config, budget *poller.Budget, obs jelou.Observer, hc *http.Client, log *slog.Logger) jelou.Config {
+func clientConfig(j config.Jelou, budget *poller.Budget, obs jelou.Observer, hc *http.Client, log *slog.Logger) jelou.Config {
 	return jelou.Config{
-		BaseURL:      cfg.Jelou.BaseURL,
-		Credentials:  jelou.Credentials{ClientID: cfg.Jelou.ClientID, ClientSecret: cfg.Jelou.ClientSecret},
-		AuthScheme:   jelou.AuthScheme(cfg.Jelou.AuthScheme),
-		PageSize:     cfg.Jelou.PageSize,
-		Location:     cfg.Jelou.Timezone.Location(),
+		BaseURL:      j.BaseURL,
+		Credentials:  jelou.Credentials{ClientID: j.ClientID, ClientSecret: j.ClientSecret},
+		AuthScheme:   jelou.AuthScheme(j.AuthScheme),
+		PageSize:     j.PageSize,
+		Location:     j.Timezone.Location(),
 		Limiter:      budget,
-		Timeout:      cfg.Jelou.Timeout,
-		MaxBodyBytes: int64(cfg.Jelou.MaxBodyBytes),
-		Retry:        jelou.RetryConfig{MaxElapsedTime: cfg.Jelou.MaxRetryTime},
+		Timeout:      j.Timeout,
+		MaxBodyBytes: int64(j.MaxBodyBytes),
+		Retry:        jelou.RetryConfig{MaxElapsedTime: j.MaxRetryTime},
 		Version:      buildinfo.Get(),
 		HTTPClient:   hc,
 		Observer:     obs,
@@ -292,12 +528,12 @@ func clientConfig(cfg config.Config, budget *poller.Budget, obs jelou.Observer, 
 	}
 }
 
-// publishConfig maps the configuration to the publisher's.
-func publishConfig(cfg config.Config, obs publish.Observer, log *slog.Logger) publish.Config {
+// publishConfig maps the configuration to the publisher's for topic.
+func publishConfig(cfg config.Config, topic string, obs publish.Observer, log *slog.Logger) publish.Config {
 	k := cfg.Kafka
 	return publish.Config{
 		Brokers:          k.Brokers,
-		Topic:            k.Topic,
+		Topic:            topic,
 		ClientID:         k.ClientID,
 		Compression:      k.Compression,
 		Partitioner:      k.Partitioner,
