@@ -282,9 +282,13 @@ func (s *Service) HTTPAddr() string {
 
 // Cursor returns the cursor of the first configured source's poller while
 // this replica polls it (the zero time otherwise).
-func (s *Service) Cursor() time.Time {
+func (s *Service) Cursor() time.Time { return s.CursorOf(s.sources[0].conf.ID) }
+
+// CursorOf returns the cursor of source id's poller while this replica
+// polls it (the zero time otherwise).
+func (s *Service) CursorOf(id string) time.Time {
 	s.mu.Lock()
-	p := s.running[s.sources[0].conf.ID]
+	p := s.running[id]
 	s.mu.Unlock()
 	if p == nil {
 		return time.Time{}
