@@ -505,10 +505,11 @@ func TestSIGTERM(t *testing.T) {
 	waitFor(stderr, `"msg":"caught up"`)
 	stop(cmd, stderr)
 	source := checkpoint.SourceID(f.url, "sim-client")
-	st, err := checkpoint.NewFile(filepath.Join(f.dir, "checkpoint.json"))
+	st, err := checkpoint.NewFile(filepath.Join(f.dir, "checkpoint.json"), checkpoint.ReadOnly())
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer st.Close()
 	cp, err := st.Load(context.Background(), source)
 	if err != nil {
 		t.Fatalf("no checkpoint after SIGTERM: %v", err)

@@ -46,6 +46,7 @@ func fileBenchStore(b *testing.B) *FileStore {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { s.Close() })
 	return s
 }
 

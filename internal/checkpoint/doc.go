@@ -41,6 +41,18 @@
 // left under the earlier default, [LegacyFileName], in the same directory
 // when the path it opens is named [DefaultFileName] and does not exist yet.
 //
+// One process per file: [NewFile] creates the directory and takes an
+// exclusive, non-blocking flock(2) on <path>.lock (the suffix is
+// [LockSuffix]), held until Close, and writes its holder (pid, host, start
+// time) into it as one JSON line. A second open of the path, by another
+// process or by this one, fails with a [*LockedError] naming the path and
+// that holder (errors.Is(err, [ErrLocked])). The kernel releases the lock
+// when its process dies, so a lock file left by a crash does not block. Close
+// empties the lock file but leaves it: deleting a flock file races with a
+// process that has just opened it. [ReadOnly] opens a file for Load only,
+// without the lock. On platforms without flock(2) (Windows, Plan 9, wasm,
+// Solaris, AIX) the lock is a no-op and a second process is not refused.
+//
 // # Kafka backend
 //
 // [KafkaStore] writes everything to partition 0 of a topic with

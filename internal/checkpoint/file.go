@@ -21,11 +21,15 @@ const (
 )
 
 // FileStore keeps the checkpoint of one source in one file. It is safe for
-// concurrent use; two processes must not share a path.
+// concurrent use. It holds the lock of its file (<path>.lock) from
+// [NewFile] to Close, so that a second process on the same path is refused.
 type FileStore struct {
-	path string
+	path     string
+	readOnly bool
 
-	mu sync.Mutex
+	mu     sync.Mutex
+	lock   *fileLock // nil when read-only or closed
+	closed bool
 	// wrap, when set by tests, wraps the temporary file's writer (to inject
 	// a full disk).
 	wrap func(io.Writer) io.Writer
@@ -33,12 +37,15 @@ type FileStore struct {
 
 var _ Store = (*FileStore)(nil)
 
-// NewFile returns a store that keeps the checkpoint in the file at path. The
-// directory is created on the first Save when missing. Temporary files left
-// by a crash during an earlier Save are removed. When path's base name is
-// [DefaultFileName] and it does not exist, a checkpoint under the earlier
-// default name ([LegacyFileName]) in the same directory is renamed to it,
-// once, and the rename is logged.
+// NewFile returns a store that keeps the checkpoint in the file at path. It
+// creates the directory when missing and takes an exclusive lock on
+// <path>.lock, held until Close; when another process (or another open
+// store) holds it, NewFile returns a [*LockedError] naming the holder. Temporary
+// files left by a crash during an earlier Save are removed. When path's base
+// name is [DefaultFileName] and it does not exist, a checkpoint under the
+// earlier default name ([LegacyFileName]) in the same directory is renamed
+// to it, once, and the rename is logged. With [ReadOnly], NewFile does none
+// of this: it neither locks nor changes any file.
 func NewFile(path string, opts ...FileOption) (*FileStore, error) {
 	if strings.TrimSpace(path) == "" {
 		return nil, errors.New("checkpoint file: path is empty")
@@ -51,14 +58,25 @@ func NewFile(path string, opts ...FileOption) (*FileStore, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("checkpoint file %s is a directory", path)
 	}
+	if o.readOnly {
+		return &FileStore{path: path, readOnly: true}, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), dirMode); err != nil {
+		return nil, fmt.Errorf("checkpoint file %s: create directory: %w", path, err)
+	}
+	lock, err := acquireLock(path)
+	if err != nil {
+		return nil, err
+	}
 	if err := migrateLegacy(path, o.log); err != nil {
+		_ = lock.release()
 		return nil, err
 	}
 	stale, _ := filepath.Glob(filepath.Join(filepath.Dir(path), tempPrefix(path)+"*"))
 	for _, name := range stale {
 		_ = os.Remove(name)
 	}
-	return &FileStore{path: path}, nil
+	return &FileStore{path: path, lock: lock}, nil
 }
 
 func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
@@ -130,6 +148,12 @@ func (s *FileStore) Save(ctx context.Context, cp *Checkpoint) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	switch {
+	case s.readOnly:
+		return fmt.Errorf("save checkpoint file %s: the store was opened read-only", s.path)
+	case s.closed:
+		return fmt.Errorf("save checkpoint file %s: the store is closed", s.path)
+	}
 	if found, ok := s.storedSource(); ok && found != cp.Source {
 		return &SourceMismatchError{Path: s.path, Want: cp.Source, Found: found}
 	}
@@ -217,5 +241,23 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// Close implements Store; a FileStore holds nothing open between calls.
-func (s *FileStore) Close() error { return nil }
+// Close implements Store: it releases the lock taken by [NewFile]. The lock
+// file is left in place (see [NewFile]). Save fails after Close; Load still
+// reads. Close may be called more than once, and on a nil *FileStore.
+func (s *FileStore) Close() error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if s.lock == nil {
+		return nil
+	}
+	err := s.lock.release()
+	s.lock = nil
+	if err != nil {
+		return fmt.Errorf("checkpoint file %s: %w", s.path, err)
+	}
+	return nil
+}

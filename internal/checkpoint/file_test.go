@@ -20,6 +20,7 @@ func newFileStore(t *testing.T) (*FileStore, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { s.Close() })
 	return s, path
 }
 
@@ -170,12 +171,9 @@ func TestFileSaveFailureKeepsOld(t *testing.T) {
 			t.Fatal(err)
 		}
 		path := filepath.Join(blocker, "checkpoint.json")
-		s, err := NewFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Save(ctx, old); err == nil || !strings.Contains(err.Error(), blocker) {
-			t.Fatalf("Save = %v, want an error naming %s", err, blocker)
+		// NewFile creates the directory, to hold the lock file.
+		if _, err := NewFile(path); err == nil || !strings.Contains(err.Error(), blocker) {
+			t.Fatalf("NewFile = %v, want an error naming %s", err, blocker)
 		}
 	})
 	t.Run("read-only directory", func(t *testing.T) {
@@ -209,7 +207,7 @@ func assertOnlyFiles(t *testing.T, dir string, want ...string) {
 	}
 	var got []string
 	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".prev") {
+		if !strings.HasSuffix(e.Name(), ".prev") && !strings.HasSuffix(e.Name(), LockSuffix) {
 			got = append(got, e.Name())
 		}
 	}
@@ -233,7 +231,11 @@ func TestFileLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer s.Close()
 	assertOnlyFiles(t, dir)
+	if _, err := os.Stat(path + LockSuffix); err != nil {
+		t.Errorf("no lock file beside the checkpoint: %v", err)
+	}
 	first, second := testCheckpoint("src1", 10, 1), testCheckpoint("src1", 20, 2)
 	for _, cp := range []*Checkpoint{first, second} {
 		if err := s.Save(ctx, cp); err != nil {

@@ -25,7 +25,16 @@ const (
 type FileOption func(*fileOptions)
 
 type fileOptions struct {
-	log *slog.Logger
+	log      *slog.Logger
+	readOnly bool
+}
+
+// ReadOnly opens the file for Load only, without taking its lock, so that
+// it can be read while a producer runs on it (by a test or a tool). NewFile
+// then changes no file: no directory, lock file, rename or cleanup. Save
+// fails.
+func ReadOnly() FileOption {
+	return func(o *fileOptions) { o.readOnly = true }
 }
 
 // WithLogger makes [NewFile] report on log what it did to the files, such as
@@ -64,6 +73,13 @@ func migrateLegacy(path string, log *slog.Logger) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("checkpoint file: the old default %s is not a regular file (%s); move it away or set CHECKPOINT_PATH", legacy, fi.Mode().Type())
 	}
+	// A process configured with the old name explicitly may be running on
+	// it: never move the file from under it.
+	lock, err := acquireLock(legacy)
+	if err != nil {
+		return err
+	}
+	defer lock.release()
 	moved := []string{legacy}
 	if _, err := os.Lstat(legacy + ".prev"); err == nil {
 		if err := os.Rename(legacy+".prev", path+".prev"); err != nil {

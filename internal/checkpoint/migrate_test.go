@@ -27,6 +27,7 @@ func TestNewFileMigratesLegacyName(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer s.Close()
 		for _, cp := range cps {
 			if err := s.Save(ctx, cp); err != nil {
 				t.Fatal(err)
@@ -164,10 +165,15 @@ func TestNewFileMigratesLegacyName(t *testing.T) {
 			}
 
 			// Opening again finds nothing more to do: the rename is logged once.
-			logs.Reset()
-			if _, err := NewFile(path, WithLogger(log)); err != nil {
+			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
+			logs.Reset()
+			again, err := NewFile(path, WithLogger(log))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer again.Close()
 			if logs.Len() != 0 {
 				t.Errorf("second NewFile logged:\n%s", logs.String())
 			}
@@ -191,10 +197,20 @@ func TestNewFileMigratedPrevIsTheEarlierSave(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := NewFile(filepath.Join(dir, DefaultFileName), quiet); err != nil {
+	// The legacy file is in use: it is not moved from under its process.
+	var le *LockedError
+	if _, err := NewFile(filepath.Join(dir, DefaultFileName), quiet); !errors.As(err, &le) || le.Path != filepath.Join(dir, LegacyFileName) {
+		t.Fatalf("NewFile(default) while the legacy file is open = %v, want a *LockedError naming it", err)
+	}
+	if err := legacy.Close(); err != nil {
 		t.Fatal(err)
 	}
-	prev, err := NewFile(filepath.Join(dir, DefaultFileName+".prev"), quiet)
+	s, err := NewFile(filepath.Join(dir, DefaultFileName), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	prev, err := NewFile(filepath.Join(dir, DefaultFileName+".prev"), ReadOnly())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +236,9 @@ func dirNames(t *testing.T, dir string) []string {
 	}
 	names := []string{}
 	for _, e := range entries {
-		names = append(names, e.Name())
+		if !strings.HasSuffix(e.Name(), LockSuffix) {
+			names = append(names, e.Name())
+		}
 	}
 	return sorted(names)
 }

@@ -26,11 +26,18 @@ func factories() []storeFactory {
 	return []storeFactory{
 		{name: "file", location: func(t *testing.T) func(t *testing.T) Store {
 			path := filepath.Join(t.TempDir(), "state", "checkpoint.json")
+			var last *FileStore
 			return func(t *testing.T) Store {
+				// A restart: the previous process is gone, with its lock.
+				if err := last.Close(); err != nil {
+					t.Fatal(err)
+				}
 				s, err := NewFile(path)
 				if err != nil {
 					t.Fatal(err)
 				}
+				t.Cleanup(func() { s.Close() })
+				last = s
 				return s
 			}
 		}},

@@ -30,6 +30,7 @@ type harness struct {
 	brokers []string
 	topic   string
 	ckpt    string
+	store   *checkpoint.FileStore // the last poller's, holding the file's lock
 	pub     *publish.Publisher
 }
 
@@ -65,10 +66,12 @@ func (h *harness) newPoller(t *testing.T, cfg poller.Config, pageSize int) *poll
 	if err != nil {
 		t.Fatal(err)
 	}
+	_ = h.store.Close() // a restart: the previous poller's process is gone, with its lock
 	store, err := checkpoint.NewFile(h.ckpt)
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.store = store
 	t.Cleanup(func() { _ = store.Close() })
 	cfg.Source = "test-source"
 	cfg.EventSource = event.NewSource("test")
@@ -159,10 +162,11 @@ func TestBackfillSplitsLargeWindowsAndPublishesEachPairOnce(t *testing.T) {
 	if st := h.sim.Stats(); st.ByStatus[200] < 80 {
 		t.Fatalf("only %d successful requests: windows were not split into bounded queries", st.ByStatus[200])
 	}
-	st, err := checkpoint.NewFile(h.ckpt)
+	st, err := checkpoint.NewFile(h.ckpt, checkpoint.ReadOnly())
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer st.Close()
 	cp, err := st.Load(context.Background(), "test-source")
 	if err != nil || !cp.Cursor.Equal(end) {
 		t.Fatalf("checkpoint after the backfill: %v, %v; want cursor %v", cp, err, end)

@@ -391,10 +391,11 @@ func validateEvent(t *testing.T, value []byte) error {
 // loadCheckpoint reads the file checkpoint of source.
 func loadCheckpoint(t *testing.T, path, source string) *checkpoint.Checkpoint {
 	t.Helper()
-	st, err := checkpoint.NewFile(path)
+	st, err := checkpoint.NewFile(path, checkpoint.ReadOnly()) // the service may hold the lock
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer st.Close()
 	cp, err := st.Load(context.Background(), source)
 	if err != nil {
 		t.Fatalf("load checkpoint %s: %v", path, err)

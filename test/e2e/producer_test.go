@@ -190,7 +190,7 @@ func (p *producer) checkpoint() *checkpoint.Checkpoint {
 	if p.env["CHECKPOINT_BACKEND"] == "kafka" {
 		st, err = checkpoint.NewKafka(ctx, checkpoint.KafkaConfig{Brokers: p.broker.addrs, Topic: p.env["CHECKPOINT_TOPIC"]})
 	} else {
-		st, err = checkpoint.NewFile(p.env["CHECKPOINT_PATH"])
+		st, err = checkpoint.NewFile(p.env["CHECKPOINT_PATH"], checkpoint.ReadOnly()) // the producer may be running: no lock
 	}
 	if err != nil {
 		p.t.Fatalf("open checkpoint: %v", err)
