@@ -561,11 +561,18 @@ func publishConfig(cfg config.Config, topic string, obs publish.Observer, log *s
 	}
 }
 
-// openStore opens the configured checkpoint backend. The kafka backend
+// openStore opens the configured checkpoint backend for `check`: the file
+// read-only, or the topic. The kafka backend
 // uses the publisher's security settings on a transport of its own.
 func openStore(ctx context.Context, cfg config.Config, path string, pc publish.Config) (checkpoint.Store, error) {
 	if cfg.Checkpoint.Backend != "kafka" {
-		return checkpoint.NewFile(path, checkpoint.WithLogger(pc.Logger))
+		// Read-only: check must work beside a running producer, which
+		// holds the file's lock.
+		st, err := checkpoint.NewFile(path, checkpoint.WithLogger(pc.Logger), checkpoint.ReadOnly())
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
 	}
 	pc.Topic = cfg.Checkpoint.Topic
 	tr, err := pc.Transport()
