@@ -21,6 +21,9 @@
 #                                      KAFKA_CLUSTER_ISR_TIMEOUT seconds
 #   scripts/kafka-cluster.sh leader TOPIC PARTITION
 #                                      print the node id leading a partition
+#   scripts/kafka-cluster.sh controller
+#                                      print the node id of the active
+#                                      controller (the KRaft quorum leader)
 #   scripts/kafka-cluster.sh describe [TOPIC]
 #                                      kafka-topics --describe
 #
@@ -50,7 +53,7 @@ CONTROLLER_BASE=${KAFKA_CLUSTER_CONTROLLER_BASE:-29192}
 HEAP=${KAFKA_CLUSTER_HEAP:--Xms256m -Xmx384m}
 UP_TIMEOUT=${KAFKA_CLUSTER_UP_TIMEOUT:-150}
 ISR_TIMEOUT=${KAFKA_CLUSTER_ISR_TIMEOUT:-90}
-STOP_TIMEOUT=20
+STOP_TIMEOUT=8
 NODES=(1 2 3)
 if [[ -n ${JAVA_HOME:-} ]]; then JAVA=${JAVA:-$JAVA_HOME/bin/java}; else JAVA=${JAVA:-java}; fi
 # A fixed cluster id is fine: the data directories are deleted by `down`.
@@ -364,6 +367,18 @@ cmd_leader() {
 	awk '{ for (i = 1; i < NF; i++) if ($i == "Leader:") print $(i+1) }' <<<"$line"
 }
 
+cmd_controller() {
+	local n boot= out
+	for n in "${NODES[@]}"; do
+		alive "$n" && boot+="${boot:+,}$HOST:$(port_of "$n")"
+	done
+	[[ -n $boot ]] || die "no node runs"
+	libs
+	tool_args
+	out=$("$JAVA" "${TOOL_ARGS[@]}" org.apache.kafka.tools.MetadataQuorumCommand --bootstrap-server "$boot" describe --status)
+	awk '$1 == "LeaderId:" { print $2 }' <<<"$out"
+}
+
 cmd_status() {
 	local n got ok=1
 	for n in "${NODES[@]}"; do
@@ -393,9 +408,10 @@ status) cmd_status ;;
 stop) cmd_stop "${2:-}" ;;
 start) cmd_start "${2:-}" ;;
 leader) cmd_leader "${2:-}" "${3:-}" ;;
+controller) cmd_controller ;;
 describe) topics --describe ${2:+--topic "$2"} ;;
 *)
-	echo "usage: $0 up|down|env|status|stop N|start N|leader TOPIC PARTITION|describe [TOPIC]" >&2
+	echo "usage: $0 up|down|env|status|stop N|start N|leader TOPIC PARTITION|controller|describe [TOPIC]" >&2
 	exit 2
 	;;
 esac
