@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The Helm chart (deploy/helm/jelou-producer): build helm from the Go module
-# proxy, helm lint and helm template with the default values and with every
-# feature on (ci/all-on-values.yaml), then the chart's Go tests (a module of
+# proxy, helm lint and helm template with the default values and with each
+# file in ci/ (all-on-values.yaml: every feature on, kafka backend, replicas,
+# named sources; file-backend-values.yaml: the file backend and its volume),
+# then the chart's Go tests (a module of
 # their own, deploy/helm/test): strict decoding of every manifest into the
 # Kubernetes API types, alert rules through Prometheus' parsers, metric names
 # against the service's registry. Each step is timed.
@@ -39,12 +41,16 @@ elif ! timed "go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION" \
 fi
 "$HELM" version --short
 
-step "helm lint (default values, all features on)"
-timed "lint" "$HELM" lint --strict "$chart"
-timed "lint all-on" "$HELM" lint --strict "$chart" -f "$chart/ci/all-on-values.yaml"
+value_files=("$chart"/ci/*-values.yaml)
 
-step "helm template (default values, all features on)"
-for values in "" "$chart/ci/all-on-values.yaml"; do
+step "helm lint (default values, ${value_files[*]##*/})"
+timed "lint" "$HELM" lint --strict "$chart"
+for values in "${value_files[@]}"; do
+  timed "lint ${values##*/}" "$HELM" lint --strict "$chart" -f "$values"
+done
+
+step "helm template (default values, ${value_files[*]##*/})"
+for values in "" "${value_files[@]}"; do
   out=$(mktemp)
   timed "template ${values:-defaults}" "$HELM" template jelou-producer "$chart" --namespace jelou ${values:+-f "$values"} >"$out"
   echo "${values:-defaults}: $(grep -c '^kind:' "$out") objects: $(grep '^kind:' "$out" | awk '{print $2}' | sort | tr '\n' ' ')"

@@ -12,6 +12,7 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -60,6 +61,7 @@ type manifests struct {
 	Service        *corev1.Service
 	Secret         *corev1.Secret
 	PVC            *corev1.PersistentVolumeClaim
+	PDB            *policyv1.PodDisruptionBudget
 	ServiceAccount *corev1.ServiceAccount
 	ConfigMaps     []*corev1.ConfigMap
 	ServiceMonitor *monitoringv1.ServiceMonitor
@@ -95,6 +97,8 @@ func render(t *testing.T, args ...string) manifests {
 			obj = once(t, &m.Secret)
 		case "v1 PersistentVolumeClaim":
 			obj = once(t, &m.PVC)
+		case "policy/v1 PodDisruptionBudget":
+			obj = once(t, &m.PDB)
 		case "v1 ServiceAccount":
 			obj = once(t, &m.ServiceAccount)
 		case "v1 ConfigMap":

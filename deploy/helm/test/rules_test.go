@@ -137,7 +137,7 @@ func selectorProblems(expr string, series map[string][]labels.Labels, scoped boo
 // and checks every selector against what the service exports.
 func TestAlertRules(t *testing.T) {
 	helm(t)
-	m := render(t, valueSets["all-on"]...)
+	m := render(t, valueSets["all-on"].args...)
 	if m.PrometheusRule == nil {
 		t.Fatal("all-on values rendered no PrometheusRule")
 	}

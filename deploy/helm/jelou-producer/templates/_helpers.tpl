@@ -68,3 +68,113 @@ exponent are refused with a message rather than guessed.
 {{- define "jelou-producer.ruleSelector" -}}
 job="{{ include "jelou-producer.fullname" . }}",namespace="{{ .Release.Namespace }}"
 {{- end -}}
+
+{{/* GROUP_ID: group.id, or the release's full name. */}}
+{{- define "jelou-producer.groupId" -}}
+{{- .Values.group.id | default (include "jelou-producer.fullname" .) -}}
+{{- end -}}
+
+{{/* The prefix of a source's variables: SOURCE_, the id upper-cased with '-' as '_', and '_' (config.SourcePrefix). */}}
+{{- define "jelou-producer.sourcePrefix" -}}
+{{- printf "SOURCE_%s_" (. | upper | replace "-" "_") -}}
+{{- end -}}
+
+{{/* SOURCES: the ids of sources, comma-separated. */}}
+{{- define "jelou-producer.sourceIds" -}}
+{{- $ids := list -}}
+{{- range .Values.sources -}}
+{{- $ids = append $ids .id -}}
+{{- end -}}
+{{- join "," $ids -}}
+{{- end -}}
+
+{{/* "true" when the chart creates the Secret: no existingSecret, and something to put in it (the default source's credentials, or a SASL password). */}}
+{{- define "jelou-producer.createSecret" -}}
+{{- if and (not .Values.secrets.existingSecret) (or (not .Values.sources) .Values.secrets.kafkaSaslPassword) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/*
+SHUTDOWN_TIMEOUT (config, default 15s) in whole seconds, rounded up, for the
+check of terminationGracePeriodSeconds. Durations of whole hours, minutes and
+seconds ("20s", "1m30s") or milliseconds ("500ms") are understood; others are
+refused with a message rather than guessed.
+*/}}
+{{- define "jelou-producer.shutdownSeconds" -}}
+{{- $d := toString (.Values.config.SHUTDOWN_TIMEOUT | default "15s") -}}
+{{- if regexMatch "^[0-9]+ms$" $d -}}
+{{- div (add (trimSuffix "ms" $d | int64) 999) 1000 -}}
+{{- else if and (ne $d "") (regexMatch "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$" $d) -}}
+{{- $h := regexFind "[0-9]+h" $d | trimSuffix "h" | default "0" | int64 -}}
+{{- $m := regexFind "[0-9]+m" $d | trimSuffix "m" | default "0" | int64 -}}
+{{- $s := regexFind "[0-9]+s" $d | trimSuffix "s" | default "0" | int64 -}}
+{{- add (mul $h 3600) (mul $m 60) $s -}}
+{{- else -}}
+{{- fail (printf "config.SHUTDOWN_TIMEOUT %q: write it in whole h, m and s (\"20s\", \"1m30s\") or ms; the chart checks terminationGracePeriodSeconds against it" $d) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* How long leaving the consumer group may take after the final saves: kafka-go's coordinator request timeout. */}}
+{{- define "jelou-producer.groupLeaveSeconds" -}}
+10
+{{- end -}}
+
+{{/*
+Checks of values that values.schema.json cannot express; each failure names
+the value to change. Included by the Deployment.
+*/}}
+{{- define "jelou-producer.validate" -}}
+{{- $reserved := dict
+  "JELOU_CLIENT_ID" "secrets.jelouClientId or secrets.existingSecret"
+  "JELOU_CLIENT_SECRET" "secrets.jelouClientSecret or secrets.existingSecret"
+  "KAFKA_SASL_PASSWORD" "secrets.kafkaSaslPassword or secrets.existingSecret"
+  "CHECKPOINT_BACKEND" "checkpointBackend"
+  "CHECKPOINT_TOPIC" "checkpointTopic"
+  "CHECKPOINT_PATH" "checkpointPath"
+  "GROUP_ID" "group.id"
+  "GROUP_SESSION_TIMEOUT" "group.sessionTimeout"
+  "SOURCES" "sources"
+  "HTTP_ADDR" "service.port"
+  "GOMEMLIMIT" "resources.limits.memory and goMemLimitPercent" -}}
+{{- range $name, $_ := .Values.config }}
+{{- if hasKey $reserved $name }}
+{{- fail (printf "config.%s: set by the chart; use %s instead" $name (get $reserved $name)) }}
+{{- else if regexMatch "^SOURCE_.+_(CLIENT_ID|CLIENT_SECRET|CLIENT_ID_FILE|CLIENT_SECRET_FILE|BASE_URL|AUTH_SCHEME|TIMEZONE|PAGE_SIZE|RATE_LIMIT|RATE_BURST|TOPIC)$" $name }}
+{{- fail (printf "config.%s: set by the chart; use sources instead" $name) }}
+{{- end }}
+{{- end }}
+{{- $replicas := int .Values.replicaCount }}
+{{- if eq .Values.checkpointBackend "file" }}
+{{- if gt $replicas 1 }}
+{{- fail (printf "replicaCount %d: the file checkpoint backend runs exactly one replica (a second producer on the checkpoint file would be refused its lock, and the volume attaches to one pod); set replicaCount=1, or checkpointBackend=kafka to run replicas" $replicas) }}
+{{- end }}
+{{- end }}
+{{- if not (hasPrefix "/data/" .Values.checkpointPath) }}
+{{- fail (printf "checkpointPath %q: must be a file under /data/, where the checkpoint volume is mounted (file backend)" .Values.checkpointPath) }}
+{{- end }}
+{{- $shutdown := include "jelou-producer.shutdownSeconds" . | int }}
+{{- $grace := int .Values.terminationGracePeriodSeconds }}
+{{- if eq .Values.checkpointBackend "kafka" }}
+{{- $leave := include "jelou-producer.groupLeaveSeconds" . | int }}
+{{- if le $grace (add $shutdown $leave | int) }}
+{{- fail (printf "terminationGracePeriodSeconds %d: must exceed SHUTDOWN_TIMEOUT (%ds) plus up to %ds to leave the consumer group (kafka backend), %ds in all; raise it" $grace $shutdown $leave (add $shutdown $leave)) }}
+{{- end }}
+{{- else if le $grace $shutdown }}
+{{- fail (printf "terminationGracePeriodSeconds %d: must exceed SHUTDOWN_TIMEOUT (%ds); raise it" $grace $shutdown) }}
+{{- end }}
+{{- $ids := list }}
+{{- range $i, $src := .Values.sources }}
+{{- if has $src.id $ids }}
+{{- fail (printf "sources[%d].id %q: listed twice" $i $src.id) }}
+{{- end }}
+{{- $ids = append $ids $src.id }}
+{{- end }}
+{{- if .Values.sources }}
+{{- range $key := list "jelouClientId" "jelouClientSecret" }}
+{{- if get $.Values.secrets $key }}
+{{- fail (printf "secrets.%s: unused when sources is set (each source reads sources[].existingSecret); leave it empty" $key) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
