@@ -20,6 +20,10 @@ type memberData struct {
 	// Owned are the sources it owned in the last generation, for
 	// stickiness.
 	Owned []string `json:"owned,omitempty"`
+	// Generation is the generation that gave it Owned. When two members
+	// claim one source, the newer claim wins: a member evicted while
+	// paused rejoins still claiming what an older generation gave it.
+	Generation int64 `json:"generation,omitempty"`
 }
 
 // Balancer is the kafka-go GroupBalancer of the ownership group: it
@@ -40,9 +44,10 @@ func (b Balancer) UserData() ([]byte, error) { return json.Marshal(b.data()) }
 
 // AssignGroups gives every source one member that serves it: first each
 // member keeps the sources it owned, up to its fair share (the number of
-// sources over the number of members, rounded up), then the rest go, in
-// id order, to the member serving them with the fewest, ties to the
-// lowest member id. Members whose metadata cannot be read get nothing.
+// sources over the number of members, rounded up), claims of a newer
+// generation first; then the rest go, in id order, to the member serving
+// them with the fewest, ties to the lowest member id. Members whose
+// metadata cannot be read get nothing.
 func (b Balancer) AssignGroups(members []kafka.GroupMember, _ []kafka.Partition) kafka.GroupMemberAssignments {
 	type member struct {
 		id     string
@@ -73,7 +78,9 @@ func (b Balancer) AssignGroups(members []kafka.GroupMember, _ []kafka.Partition)
 	owner := map[string]*member{}
 	if len(ms) > 0 {
 		share := (len(sources) + len(ms) - 1) / len(ms)
-		for _, m := range ms {
+		claimants := slices.Clone(ms)
+		sort.SliceStable(claimants, func(i, j int) bool { return claimants[i].data.Generation > claimants[j].data.Generation })
+		for _, m := range claimants {
 			for _, s := range m.data.Owned {
 				if _, ok := m.serves[s]; ok && owner[s] == nil && len(m.got) < share {
 					owner[s] = m

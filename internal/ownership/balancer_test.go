@@ -9,7 +9,12 @@ import (
 )
 
 func member(id string, sources []string, owned ...string) kafka.GroupMember {
-	b, _ := json.Marshal(memberData{Sources: sources, Owned: owned})
+	return memberAt(id, 0, sources, owned...)
+}
+
+// memberAt is a member claiming owned as given by generation gen.
+func memberAt(id string, gen int64, sources []string, owned ...string) kafka.GroupMember {
+	b, _ := json.Marshal(memberData{Sources: sources, Owned: owned, Generation: gen})
 	return kafka.GroupMember{ID: id, UserData: b}
 }
 
@@ -41,6 +46,12 @@ func TestBalancerAssignGroups(t *testing.T) {
 		{"a member claiming a source it no longer serves loses it",
 			[]kafka.GroupMember{member("m1", []string{"b"}, "a"), member("m2", []string{"a", "b"})},
 			map[string][]string{"m1": {"b"}, "m2": {"a"}}},
+		{"a newer claim wins: a member evicted while paused rejoins claiming its old source",
+			[]kafka.GroupMember{memberAt("m0", 2, []string{"default"}, "default"), memberAt("m1", 3, []string{"default"}, "default")},
+			map[string][]string{"m0": nil, "m1": {"default"}}},
+		{"stale claims lose to newer ones, source by source",
+			[]kafka.GroupMember{memberAt("m0", 4, five, "a", "b"), memberAt("m1", 5, five, "b", "c"), memberAt("m2", 5, five, "d", "e")},
+			map[string][]string{"m0": {"a"}, "m1": {"b", "c"}, "m2": {"d", "e"}}},
 		{"unreadable metadata gets nothing",
 			[]kafka.GroupMember{{ID: "m0", UserData: []byte("{")}, member("m1", []string{"a"})},
 			map[string][]string{"m0": nil, "m1": {"a"}}},

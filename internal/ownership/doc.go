@@ -10,8 +10,9 @@
 // group protocol hands out partitions of subscribed topics. The group's
 // leader runs [Balancer], which reads each member's sources from its join
 // metadata and assigns every source to one member that serves it, sticky
-// (a source stays with its owner while the owner's share is fair) and
-// otherwise to the least loaded member. A source travels as a partition
+// (a source stays with its owner while the owner's share is fair; of two
+// members claiming one source, the claim from the newer generation wins)
+// and otherwise to the least loaded member. A source travels as a partition
 // number: its index in the receiving member's own sorted source list, so
 // members need not agree on the whole list. The topic is created with at
 // least as many partitions as a member has sources.
@@ -32,7 +33,9 @@
 // partition) is removed from the group while it sleeps, and its sources go
 // to others. When it wakes it still believes it owns them until its next
 // heartbeat, at most the heartbeat interval later, is refused; the
-// generation then ends and its owner functions stop. What it can publish in
+// generation then ends and its owner functions stop. It rejoins still
+// claiming those sources, but its claim is from an older generation than
+// their new owner's, so they stay where they are. What it can publish in
 // that time is bounded by the work it had in flight: each lane's query
 // being processed (at most one window per lane, POLL_CONCURRENCY windows
 // for history) plus what completes within one heartbeat interval. Those

@@ -99,10 +99,11 @@ func Run(ctx context.Context, cfg Config, own OwnFunc) error {
 
 	var mu sync.Mutex
 	var owned []string
+	var ownedGen int64
 	bal := Balancer{topic: cfg.Topic, data: func() memberData {
 		mu.Lock()
 		defer mu.Unlock()
-		return memberData{Sources: sorted, Owned: slices.Clone(owned)}
+		return memberData{Sources: sorted, Owned: slices.Clone(owned), Generation: ownedGen}
 	}}
 	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                cfg.GroupID,
@@ -142,7 +143,7 @@ func Run(ctx context.Context, cfg Config, own OwnFunc) error {
 		}
 		mine := sourcesOf(gen.Assignments[cfg.Topic], sorted)
 		mu.Lock()
-		owned = mine
+		owned, ownedGen = mine, int64(gen.ID)
 		mu.Unlock()
 		cfg.Logger.Info("sources assigned", "group", cfg.GroupID, "generation", gen.ID, "member", gen.MemberID, "owned", mine)
 		if cfg.Observer != nil {
