@@ -74,17 +74,17 @@ func TestBudgetShort(t *testing.T) {
 		if r.Metric == "error" || r.Verdict == Miss && !strings.Contains(r.Metric, ": ") {
 			t.Fatalf("scenario failed: %s: %s", r.Metric, r.Value)
 		}
-		if strings.HasSuffix(r.Metric, ", all") || strings.HasSuffix(r.Metric, ", by-age") {
+		if strings.HasSuffix(r.Metric, ", all") || strings.HasSuffix(r.Metric, ", by-age") || strings.HasSuffix(r.Metric, ", auto") {
 			runs++
 			if !strings.Contains(r.Value, " rows/pair (") || strings.HasPrefix(r.Value, "0.00 rows/pair") || strings.Contains(r.Value, " 0 pairs)") {
 				t.Errorf("%s: %s: want rows fetched and pairs published", r.Metric, r.Value)
 			}
 		}
 	}
-	if runs != 2 {
-		t.Fatalf("%d runs in the table, want 2 (all and by-age)", runs)
+	if runs != 3 {
+		t.Fatalf("%d runs in the table, want 3 (all, by-age and auto)", runs)
 	}
-	for _, want := range []string{"rows per pair all ÷ by-age", "p99 visible → Kafka", "missing (lost + pending)"} {
+	for _, want := range []string{"rows per pair all ÷ by-age", "rows per pair all ÷ auto", "p99 visible → Kafka", "missing (lost + pending)"} {
 		found := false
 		for _, r := range table.Rows {
 			found = found || strings.Contains(r.Metric, want) && r.Target != ""
