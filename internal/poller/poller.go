@@ -466,7 +466,9 @@ func (p *Poller) runSaver(ctx context.Context) error {
 			return ctx.Err()
 		case <-t.C:
 		}
-		if err := p.save(ctx, false); err != nil {
+		// A save cut short because the run is ending is not a failure:
+		// the final save follows.
+		if err := p.save(ctx, false); err != nil && ctx.Err() == nil {
 			p.failure("checkpoint", err)
 		}
 	}
