@@ -53,6 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	markdown := fs.Bool("markdown", false, "also print the table as Markdown")
 	producer := fs.String("producer", "", "jelou-producer binary (default: built into a temporary directory)")
 	kafkaBin := fs.String("kafka", "", "jelou-kafka binary (default: built into a temporary directory)")
+	modes := fs.String("budget-modes", strings.Join(bench.BudgetModes, ","), "POLL_SETTLE_REREAD values the budget scenario runs (some of "+strings.Join(bench.BudgetModes, ",")+"); ratios need all")
 	keep := fs.Bool("keep", false, "keep the temporary directory (binaries, checkpoints)")
 	var env envList
 	fs.Var(&env, "env", "KEY=VALUE added to the producer's environment in every scenario (repeatable), to try a setting")
@@ -67,6 +68,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, s := range scenarios {
 		if !slices.Contains(bench.Scenarios, s) {
 			fmt.Fprintf(stderr, "jelou-bench: -only: unknown scenario %q (want some of %s)\n", s, strings.Join(bench.Scenarios, ","))
+			return 2
+		}
+	}
+	budgetModes := strings.Split(*modes, ",")
+	for _, m := range budgetModes {
+		if !slices.Contains(bench.BudgetModes, m) {
+			fmt.Fprintf(stderr, "jelou-bench: -budget-modes: unknown mode %q (want some of %s)\n", m, strings.Join(bench.BudgetModes, ","))
 			return 2
 		}
 	}
@@ -85,6 +93,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Short:       *short,
 		Only:        scenarios,
 		ProducerEnv: env,
+		BudgetModes: budgetModes,
 		ProducerBin: *producer,
 		KafkaBin:    *kafkaBin,
 		Dir:         dir,

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -110,7 +111,7 @@ func (h *Harness) budget(ctx context.Context) error {
 			if rate >= 20 {
 				interval = 10 * time.Second
 			}
-			for _, reread := range budgetModes {
+			for _, reread := range h.budgetModes() {
 				c := budgetConfig{Settle: settle, Rate: rate, Interval: interval, Reread: reread}
 				started := time.Now()
 				r, err := h.budgetRun(ctx, c, speed, period, drain)
@@ -126,7 +127,7 @@ func (h *Harness) budget(ctx context.Context) error {
 				h.table.Add(sc, c.String(), r.String())
 			}
 			all := results[budgetConfig{settle, rate, interval, "all"}]
-			for _, mode := range budgetModes[1:] {
+			for _, mode := range BudgetModes[1:] {
 				cheap := results[budgetConfig{settle, rate, interval, mode}]
 				if all.Published == 0 || cheap.Published == 0 || cheap.rowsPerPair() == 0 {
 					continue
@@ -145,10 +146,24 @@ func (h *Harness) budget(ctx context.Context) error {
 	return nil
 }
 
-// budgetModes are the POLL_SETTLE_REREAD values each configuration runs
-// with: "all" (the old live tick, the comparison), "by-age", and "auto"
-// (the default).
-var budgetModes = []string{"all", "by-age", "auto"}
+// BudgetModes are the POLL_SETTLE_REREAD values each configuration of the
+// budget scenario runs with: "all" (the old live tick, the comparison),
+// "by-age", and "auto" (the default).
+var BudgetModes = []string{"all", "by-age", "auto"}
+
+// budgetModes returns the modes to run, in BudgetModes order.
+func (h *Harness) budgetModes() []string {
+	if len(h.opts.BudgetModes) == 0 {
+		return BudgetModes
+	}
+	var out []string
+	for _, m := range BudgetModes {
+		if slices.Contains(h.opts.BudgetModes, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
 
 // budgetTargets adds the target rows of issue 11 for the by-age and auto
 // runs.
@@ -180,7 +195,7 @@ func (h *Harness) budgetTargets(sc string, results map[budgetConfig]budgetResult
 		if rate >= 20 {
 			interval = 10 * time.Second
 		}
-		for _, mode := range budgetModes[1:] {
+		for _, mode := range BudgetModes[1:] {
 			lo, ok1 := results[budgetConfig{15 * time.Minute, rate, interval, mode}]
 			hi, ok2 := results[budgetConfig{4 * time.Hour, rate, interval, mode}]
 			if ok1 && ok2 && lo.Requests > 0 {

@@ -52,6 +52,9 @@ type Options struct {
 	// scenario (KEY=VALUE), to try a setting; KAFKA_COMPRESSION also applies
 	// to the produce-only baseline. Default: none.
 	ProducerEnv []string
+	// BudgetModes are the POLL_SETTLE_REREAD values the budget scenario
+	// runs, in BudgetModes order. Default: all of BudgetModes.
+	BudgetModes []string
 	// Dir holds binaries, checkpoints and samples. Required.
 	Dir string
 	// Log receives progress lines. Default: discard.

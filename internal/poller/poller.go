@@ -264,8 +264,19 @@ func (p *Poller) Cursor() time.Time {
 
 func (p *Poller) scheduleConfig() scheduleConfig {
 	c := p.cfg
-	return scheduleConfig{Window: c.Window, Interval: c.Interval, Lag: c.Lag, Settle: c.Settle, Reread: c.Reread, SettleHot: c.SettleHot, PageSize: c.PageSize, Budget: c.Budget.PerSecond(),
+	return scheduleConfig{Window: c.Window, Interval: c.Interval, Lag: c.Lag, Settle: c.Settle, Reread: c.Reread, SettleHot: c.SettleHot, PageSize: c.PageSize, Budget: clockRate(c.Budget.PerSecond(), c.Clock),
 		Revisit: c.Revisit, RevisitInterval: c.RevisitInterval, End: c.End}
+}
+
+// clockRate converts a request rate per wall second (the budget's, which
+// paces real requests) into one per second of clk, the time the schedule
+// plans in: the same on the wall clock, rate ÷ speed on an accelerated
+// clock (a simulation), where an interval of clk holds fewer wall seconds.
+func clockRate(perWallSecond float64, clk clock.Clock) float64 {
+	if s, ok := clk.(interface{ Speed() float64 }); ok && s.Speed() > 0 {
+		return perWallSecond / s.Speed()
+	}
+	return perWallSecond
 }
 
 // Run loads the checkpoint, then runs the lanes until ctx ends (returning
