@@ -468,6 +468,36 @@ type verdict struct {
 // mark (servedMark). An active pair served but never published is counted
 // apart (vanished): read by a request abandoned at a handover, it may have
 // ended before the next owner read its window again.
+// runOnAndJudge lets the replicas run ten more simulated minutes past the
+// simulator's grace, stops them all, and judges the topic against what the
+// simulator served until then.
+func runOnAndJudge(t *testing.T, s *sim, b *broker, reps []*replica, topic string) verdict {
+	t.Helper()
+	servedMark := s.served()
+	end := s.Now().Add(s.grace() + 10*time.Minute)
+	s.waitUntil(end)
+	stopAll(t, reps, 30*time.Second)
+	return judge(t, s, b, topic, servedMark, end.Add(-s.grace()), end)
+}
+
+// pairsBefore returns the distinct pairs of the records below the
+// watermarks wm (per partition), in topic order: what was published
+// before the watermarks were read.
+func pairsBefore(recs []published, wm map[int]int64) []pair {
+	var out []pair
+	seen := make(pairSet)
+	for _, r := range recs {
+		if r.Offset < wm[r.Partition] {
+			pp := pair{r.Event.Subject, string(r.Event.Data.State)}
+			if !seen.has(pp) {
+				out = append(out, pp)
+			}
+			seen.add(pp)
+		}
+	}
+	return out
+}
+
 func judge(t *testing.T, s *sim, b *broker, topic string, servedMark pairSet, asOf, end time.Time) verdict {
 	t.Helper()
 	recs := b.readTopic(topic)
@@ -654,13 +684,7 @@ func TestReplicaRollingUpdate(t *testing.T) {
 	handover := took + waitOwns(t, bb, defaultSource, 3*(groupSession+s.Real(pollInterval)))
 	bGen := waitLiveLease(t, bb, defaultSource, 1, time.Minute)
 
-	mark := s.Now()
-	servedMark := s.served()
-	end := mark.Add(s.grace() + 10*time.Minute)
-	s.waitUntil(end)
-	stopAll(t, reps, 30*time.Second)
-
-	v := judge(t, s, b, a.topic(), servedMark, end.Add(-s.grace()), end)
+	v := runOnAndJudge(t, s, b, reps, a.topic())
 	if v.rep.repeats > 0 {
 		t.Errorf("%d records repeat a pair after a clean handover", v.rep.repeats)
 	}
@@ -705,24 +729,8 @@ func TestReplicaNodeLost(t *testing.T) {
 		t.Errorf("B took the source %s after the kill, above 3 × (GROUP_SESSION_TIMEOUT + POLL_INTERVAL) = %s", takeover, bound)
 	}
 
-	mark := s.Now()
-	servedMark := s.served()
-	end := mark.Add(s.grace() + 10*time.Minute)
-	s.waitUntil(end)
-	stopAll(t, reps, 30*time.Second)
-
-	v := judge(t, s, b, a.topic(), servedMark, end.Add(-s.grace()), end)
-	var byA []pair
-	seenA := make(pairSet)
-	for _, r := range v.recs {
-		if r.Offset < wm[r.Partition] {
-			pp := pair{r.Event.Subject, string(r.Event.Data.State)}
-			if !seenA.has(pp) {
-				byA = append(byA, pp)
-			}
-			seenA.add(pp)
-		}
-	}
+	v := runOnAndJudge(t, s, b, reps, a.topic())
+	byA := pairsBefore(v.recs, wm)
 	acked := ackedIn(t, cpKill, byA)
 	seenB := make(pairSet)
 	for _, r := range v.recs {
@@ -899,24 +907,8 @@ func TestReplicaZombie(t *testing.T) {
 	}
 	epochs, stale := manifestEpochs(t, b, cpTopic, src)
 
-	mark := s.Now()
-	servedMark := s.served()
-	end := mark.Add(s.grace() + 10*time.Minute)
-	s.waitUntil(end)
-	stopAll(t, reps, 30*time.Second)
-
-	v := judge(t, s, b, a.topic(), servedMark, end.Add(-s.grace()), end)
-	var byA []pair
-	seenA := make(pairSet)
-	for _, r := range v.recs {
-		if r.Offset < wmStop[r.Partition] {
-			pp := pair{r.Event.Subject, string(r.Event.Data.State)}
-			if !seenA.has(pp) {
-				byA = append(byA, pp)
-			}
-			seenA.add(pp)
-		}
-	}
+	v := runOnAndJudge(t, s, b, reps, a.topic())
+	byA := pairsBefore(v.recs, wmStop)
 	unsaved := len(byA) - len(ackedIn(t, cpStop, byA))
 	woken := int(sumOffsets(wmCont, wmBack))
 	if v.rep.repeats > unsaved+woken {
