@@ -281,13 +281,16 @@ type topicEvent struct {
 }
 
 // readTopic reads and decodes every record of the harness topic.
-func (h *harness) readTopic() []topicEvent {
+func (h *harness) readTopic() []topicEvent { return h.readTopicOf(h.topic) }
+
+// readTopicOf reads and decodes every record of topic.
+func (h *harness) readTopicOf(topic string) []topicEvent {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	recs, err := kafkatest.ReadAll(ctx, h.brokers, h.topic)
+	recs, err := kafkatest.ReadAll(ctx, h.brokers, topic)
 	if err != nil {
-		h.t.Fatalf("read topic %s: %v", h.topic, err)
+		h.t.Fatalf("read topic %s: %v", topic, err)
 	}
 	out := make([]topicEvent, 0, len(recs))
 	for _, r := range recs {

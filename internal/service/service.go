@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/jelou-producer/jelou-producer/internal/buildinfo"
 	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
@@ -68,8 +69,9 @@ type Service struct {
 	pubs    []*publish.Publisher
 	// kstore is the Kafka checkpoint store all sources share (Kafka
 	// backend); group is set when the sources are shared with replicas.
+	// ktr carries the store's requests and the group's admin requests.
 	kstore *checkpoint.KafkaStore
-	kclose func()
+	ktr    *kafka.Transport
 	group  bool
 
 	mu      sync.Mutex
@@ -133,13 +135,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 
 	s.group = cfg.Checkpoint.Backend == "kafka" && opts.Command == config.CommandRun
 	if cfg.Checkpoint.Backend == "kafka" {
-		pc := publishConfig(cfg, cfg.Kafka.Topic, obs, s.log)
-		pc.Topic = cfg.Checkpoint.Topic
-		tr, err := pc.Transport()
+		tr, err := publishConfig(cfg, cfg.Checkpoint.Topic, obs, s.log).Transport()
 		if err != nil {
 			return nil, fmt.Errorf("checkpoint: %w", err)
 		}
-		s.kclose = tr.CloseIdleConnections
+		s.ktr = tr
 		s.kstore, err = checkpoint.NewKafka(ctx, checkpoint.KafkaConfig{
 			Brokers:     cfg.Kafka.Brokers,
 			Topic:       cfg.Checkpoint.Topic,
@@ -395,11 +395,10 @@ func (s *Service) ownershipConfig() ownership.Config {
 	}
 	pc := publishConfig(cfg, cfg.Kafka.Topic, nil, s.log)
 	dialer, _ := pc.Dialer() // its settings were checked when the publishers were built
-	tr, _ := pc.Transport()
 	return ownership.Config{
 		Brokers:           cfg.Kafka.Brokers,
 		Dialer:            dialer,
-		Transport:         tr,
+		Transport:         s.ktr,
 		GroupID:           cfg.Group.ID,
 		Topic:             cfg.Checkpoint.Topic + ".owners",
 		Replication:       cfg.Kafka.TopicReplication,
@@ -471,7 +470,9 @@ func (s *Service) closeAll() error {
 			errs = append(errs, fmt.Errorf("close checkpoint store: %w", err))
 		}
 		s.kstore = nil
-		s.kclose()
+	}
+	if s.ktr != nil {
+		s.ktr.CloseIdleConnections()
 	}
 	for _, pub := range s.pubs {
 		if err := pub.Close(); err != nil {
