@@ -96,7 +96,7 @@ java_args() {
 	local heap
 	read -r -a heap <<<"$HEAP"
 	JAVA_ARGS=("${heap[@]}" -XX:+UseG1GC -Djava.awt.headless=true
-		"-Dlog4j2.configurationFile=$RUN/log4j2.properties" -cp "$LIBS/*")
+		"-Dlog4j2.configurationFile=$ROOT/test/kafka/log4j2.properties" -cp "$LIBS/*")
 }
 
 # tool_args sets TOOL_ARGS to the options of a short-lived command-line tool:
@@ -159,19 +159,6 @@ EOF
 }
 
 write_log_config() {
-	cat >"$RUN/log4j2.properties" <<'EOF'
-status = warn
-appender.out.type = Console
-appender.out.name = OUT
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.out.ref = OUT
-logger.state.name = state.change.logger
-logger.state.level = WARN
-logger.cleaner.name = kafka.log.LogCleaner
-logger.cleaner.level = WARN
-EOF
 	# Tools print their answer on stdout; their own logging goes to stderr.
 	cat >"$RUN/tools-log4j2.properties" <<'EOF'
 status = warn

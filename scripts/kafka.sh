@@ -120,19 +120,6 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 EOF
-	cat >"$RUN/log4j2.properties" <<'EOF'
-status = warn
-appender.out.type = Console
-appender.out.name = OUT
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.out.ref = OUT
-logger.state.name = state.change.logger
-logger.state.level = WARN
-logger.cleaner.name = kafka.log.LogCleaner
-logger.cleaner.level = WARN
-EOF
 }
 
 # java_args sets JAVA_ARGS to the JVM options every Kafka command uses.
@@ -140,7 +127,7 @@ java_args() {
 	local heap
 	read -r -a heap <<<"$HEAP"
 	JAVA_ARGS=("${heap[@]}" -XX:+UseG1GC -Djava.awt.headless=true
-		"-Dlog4j2.configurationFile=$RUN/log4j2.properties" -cp "$LIBS/*")
+		"-Dlog4j2.configurationFile=$ROOT/test/kafka/log4j2.properties" -cp "$LIBS/*")
 }
 
 format_storage() {
