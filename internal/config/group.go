@@ -7,7 +7,7 @@ import "time"
 // member, the others stand by (see package ownership).
 type Group struct {
 	// ID names the consumer group; replicas that share sources share it.
-	ID string `envconfig:"GROUP_ID" default:"jelou-producer" desc:"consumer group the replicas join to share the sources (Kafka checkpoint backend); replicas of one deployment share it, separate deployments on one cluster need different ids"`
+	ID string `envconfig:"GROUP_ID" default:"jelou-producer" desc:"consumer group the replicas join to share the sources (Kafka checkpoint backend); replicas of one deployment share it; give separate deployments on one cluster different ids (a shared id keeps their sources apart, but every join or leave pauses all of them)"`
 	// SessionTimeout is how long the group waits for a silent member
 	// before giving its sources to another.
 	SessionTimeout time.Duration `envconfig:"GROUP_SESSION_TIMEOUT" default:"10s" validate:"positive" desc:"how long a replica may go silent (crash, pause, partition) before its sources go to a standby; within the broker's group.min/max.session.timeout.ms (6s..30m by default)"`

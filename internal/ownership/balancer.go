@@ -32,6 +32,9 @@ type memberData struct {
 type Balancer struct {
 	topic string
 	data  func() memberData
+	// shared, when set, is told the other deployments' assignment topics
+	// when the group holds members of more than one deployment.
+	shared func(others []string)
 }
 
 var _ kafka.GroupBalancer = Balancer{}
@@ -42,13 +45,47 @@ func (Balancer) ProtocolName() string { return ProtocolName }
 // UserData encodes this member's sources and current ownership.
 func (b Balancer) UserData() ([]byte, error) { return json.Marshal(b.data()) }
 
-// AssignGroups gives every source one member that serves it: first each
-// member keeps the sources it owned, up to its fair share (the number of
-// sources over the number of members, rounded up), claims of a newer
-// generation first; then the rest go, in id order, to the member serving
-// them with the fewest, ties to the lowest member id. Members whose
-// metadata cannot be read get nothing.
+// AssignGroups gives every source one member that serves it. Sources are
+// scoped by the member's assignment topic: two deployments that share a
+// GROUP_ID (each with its own CHECKPOINT_TOPIC) each keep their own
+// sources, even ones with the same id; they only share rebalances. Within
+// one topic, each member first keeps the sources it owned, up to its fair
+// share (the topic's sources over its members, rounded up), claims of a
+// newer generation first; then the rest go, in id order, to the member
+// serving them with the fewest, ties to the lowest member id. Members
+// whose metadata cannot be read get nothing.
 func (b Balancer) AssignGroups(members []kafka.GroupMember, _ []kafka.Partition) kafka.GroupMemberAssignments {
+	byTopic := map[string][]kafka.GroupMember{}
+	for _, gm := range members {
+		topic := b.topic
+		if len(gm.Topics) > 0 {
+			topic = gm.Topics[0]
+		}
+		byTopic[topic] = append(byTopic[topic], gm)
+	}
+	if len(byTopic) > 1 && b.shared != nil {
+		others := make([]string, 0, len(byTopic)-1)
+		for topic := range byTopic {
+			if topic != b.topic {
+				others = append(others, topic)
+			}
+		}
+		slices.Sort(others)
+		b.shared(others)
+	}
+	out := make(kafka.GroupMemberAssignments, len(members))
+	for topic, ms := range byTopic {
+		for id, parts := range assignSources(ms) {
+			out[id] = map[string][]int{topic: parts}
+		}
+	}
+	return out
+}
+
+// assignSources assigns the sources of one deployment (members sharing an
+// assignment topic) and returns, per member id, the partitions (indexes
+// into the member's sorted sources) it owns.
+func assignSources(members []kafka.GroupMember) map[string][]int {
 	type member struct {
 		id     string
 		data   memberData
@@ -103,14 +140,14 @@ func (b Balancer) AssignGroups(members []kafka.GroupMember, _ []kafka.Partition)
 		best.got = append(best.got, s)
 	}
 
-	out := make(kafka.GroupMemberAssignments, len(ms))
+	out := make(map[string][]int, len(ms))
 	for _, m := range ms {
 		parts := make([]int, 0, len(m.got))
 		for _, s := range m.got {
 			parts = append(parts, m.serves[s])
 		}
 		slices.Sort(parts)
-		out[m.id] = map[string][]int{b.topic: parts}
+		out[m.id] = parts
 	}
 	return out
 }

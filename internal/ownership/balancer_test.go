@@ -81,3 +81,30 @@ func TestBalancerAssignGroups(t *testing.T) {
 		})
 	}
 }
+
+// TestBalancerSharedGroup: members of two deployments (assignment topics
+// A and B) in one group each get only their own deployment's sources,
+// balanced among that deployment's members, and the leader is told.
+func TestBalancerSharedGroup(t *testing.T) {
+	on := func(topic string, m kafka.GroupMember) kafka.GroupMember { m.Topics = []string{topic}; return m }
+	members := []kafka.GroupMember{
+		on("A", member("a1", []string{"default"}, "default")),
+		on("A", member("a2", []string{"default"})),
+		on("B", member("b1", []string{"default", "x"})),
+		on("B", member("b2", []string{"default", "x"})),
+	}
+	var told []string
+	got := Balancer{topic: "A", shared: func(others []string) { told = others }}.AssignGroups(members, nil)
+	want := kafka.GroupMemberAssignments{
+		"a1": {"A": {0}},
+		"a2": {"A": {}},
+		"b1": {"B": {0}},
+		"b2": {"B": {1}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("assignments %v, want %v", got, want)
+	}
+	if !reflect.DeepEqual(told, []string{"B"}) {
+		t.Errorf("leader told of %v, want [B]", told)
+	}
+}

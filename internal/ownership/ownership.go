@@ -104,6 +104,9 @@ func Run(ctx context.Context, cfg Config, own OwnFunc) error {
 		mu.Lock()
 		defer mu.Unlock()
 		return memberData{Sources: sorted, Owned: slices.Clone(owned), Generation: ownedGen}
+	}, shared: func(others []string) {
+		cfg.Logger.Warn("consumer group is shared with other deployments: each keeps its own sources, but every join or leave of one pauses all; give each deployment its own GROUP_ID",
+			"group", cfg.GroupID, "topic", cfg.Topic, "other_topics", others)
 	}}
 	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                cfg.GroupID,

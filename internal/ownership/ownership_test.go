@@ -1,9 +1,12 @@
 package ownership
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -155,4 +158,65 @@ func TestRunStopsOnAFatalOwnerError(t *testing.T) {
 	if err == nil || err.Error() != "source x: credentials rejected" {
 		t.Fatalf("Run = %v, want the owner's error naming the source", err)
 	}
+}
+
+// TestRunSharedGroupKeepsDeploymentsApart: two deployments (each its own
+// assignment topic) that share a GROUP_ID and a source id each get one
+// owner for their own source at once, and the group's leader warns that
+// the group is shared.
+func TestRunSharedGroupKeepsDeploymentsApart(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	base := kafkatest.TopicName(t)
+	group := "g-" + base
+	h := &holders{t: t, by: map[string]string{}, gens: map[string][]string{}}
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	start := func(name, topic string) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		cfg := Config{
+			Brokers: brokers, GroupID: group, Topic: topic, Sources: []string{"default"}, Logger: logger,
+			SessionTimeout: 6 * time.Second, HeartbeatInterval: 300 * time.Millisecond, RebalanceTimeout: 10 * time.Second,
+		}
+		own := h.own(name)
+		go func() {
+			done <- Run(ctx, cfg, func(ctx context.Context, l Lease) error {
+				l.Source = topic + "/" + l.Source
+				return own(ctx, l)
+			})
+		}()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	a, b := base+".a", base+".b"
+	start("a1", a)
+	start("a2", a)
+	start("b1", b)
+	h.waitFor(60*time.Second, "each deployment's source has an owner of that deployment", func(by map[string]string) bool {
+		return len(by) == 2 && (by[a+"/default"] == "a1" || by[a+"/default"] == "a2") && by[b+"/default"] == "b1"
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), "consumer group is shared with other deployments") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning about the shared group; logs:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

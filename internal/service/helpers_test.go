@@ -102,6 +102,9 @@ func (h *harness) config() config.Config {
 	cfg.Poll.Settle = 90 * time.Minute
 	cfg.Kafka.Brokers = h.brokers
 	cfg.Kafka.Topic = h.topic
+	// Its own consumer group: tests share one broker, and runs sharing the
+	// default group would pause for each other's joins and leaves.
+	cfg.Group.ID = h.topic + ".group"
 	cfg.Checkpoint.Path = filepath.Join(h.dir, "checkpoint.json")
 	cfg.Checkpoint.Interval = 200 * time.Millisecond
 	cfg.HTTP.Addr = "127.0.0.1:0"

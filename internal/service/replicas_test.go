@@ -43,7 +43,6 @@ func TestReplicasHandOverASource(t *testing.T) {
 	cfg := h.config()
 	cfg.Checkpoint.Backend = "kafka"
 	cfg.Checkpoint.Topic = kafkatest.TopicName(t) + ".checkpoints"
-	cfg.Group.ID = kafkatest.TopicName(t)
 	cfg.Group.SessionTimeout = 6 * time.Second
 	cfg.Group.HeartbeatInterval = 200 * time.Millisecond
 

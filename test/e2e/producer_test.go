@@ -57,6 +57,7 @@ func newProducer(t *testing.T, dir string, s *sim, b *broker, extra map[string]s
 		"KAFKA_TOPIC_PARTITIONS": "3",
 		"CHECKPOINT_PATH":        filepath.Join(dir, "checkpoint", "jelou.checkpoint"),
 		"CHECKPOINT_TOPIC":       topicName(t, "checkpoints"),
+		"GROUP_ID":               topicName(t, "group"),
 		"CHECKPOINT_INTERVAL":    "1s",
 		"HTTP_ADDR":              freeAddr(t),
 		"LOG_FORMAT":             "json",

@@ -47,13 +47,13 @@ type replica struct {
 }
 
 // newReplicas configures n replicas (A, B, …) against s and b with the
-// Kafka checkpoint backend, one group id unique to the test and the short
-// group timings, extra on top; each logs under dir/<name>.
+// Kafka checkpoint backend, the short group timings (newProducer gives
+// them a group id unique to the test), extra on top; each logs under
+// dir/<name>.
 func newReplicas(t *testing.T, dir string, s *sim, b *broker, n int, extra map[string]string) []*replica {
 	t.Helper()
 	env := map[string]string{
 		"CHECKPOINT_BACKEND":       "kafka",
-		"GROUP_ID":                 topicName(t, "group"),
 		"GROUP_SESSION_TIMEOUT":    groupSession.String(),
 		"GROUP_HEARTBEAT_INTERVAL": groupHeartbeat.String(),
 	}
