@@ -431,9 +431,11 @@ func (v ownershipView) Assigned(generation int64, member string, owned []string)
 	}
 	h.SetOwnership(telemetry.Ownership{Group: v.s.cfg.Group.ID, Generation: generation, Member: member, Sources: v.ids, Owned: owned})
 	if len(owned) == 0 {
-		// A standby polls nothing: its poll check must not go stale.
+		// A standby polls nothing: its poll check must not go stale, and
+		// its lag and backlogs must not go on describing a source it lost.
 		h.Require(telemetry.CheckPoll, 0)
 		h.Set(telemetry.CheckPoll, nil)
+		m.Standby()
 	} else {
 		h.Require(telemetry.CheckPoll, pollMaxAge(v.s.cfg))
 	}

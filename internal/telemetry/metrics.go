@@ -345,6 +345,18 @@ func (m *Metrics) SetCheckpointCursor(cursor time.Time) {
 	m.cursor.Store(cursor.UnixNano())
 }
 
+// Standby clears what describes the sources this replica polled, for a
+// replica that now polls none (a standby): the checkpoint cursor (so
+// checkpoint_lag_seconds is 0 rather than growing from a cursor nobody
+// moves here any more) and every lane's backlog. The last poll and save
+// times stay: they are history, and the alerts ignore standbys.
+func (m *Metrics) Standby() {
+	m.cursor.Store(0)
+	for _, l := range poller.Lanes {
+		m.LaneBacklog.WithLabelValues(l.String()).Set(0)
+	}
+}
+
 // PollSucceeded records that a window was fetched with every event
 // acknowledged, now: poll_last_success_timestamp_seconds.
 func (m *Metrics) PollSucceeded() { m.lastPoll.Store(m.clock.Now().UnixNano()) }

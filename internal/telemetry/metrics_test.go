@@ -393,3 +393,56 @@ func TestFirstSeenAndLateRows(t *testing.T) {
 		t.Errorf("row_first_seen_seconds has %d series, want live, settle and revisit", n)
 	}
 }
+
+// TestStandby: a replica that lost its sources reports no lag and no
+// backlog, but keeps its last poll and save times.
+func TestStandby(t *testing.T) {
+	clk := newFakeClock()
+	reg := prometheus.NewRegistry()
+	m := New(reg, WithClock(clk), WithSources("default"))
+	p := NewPipeline(m, nil, nil)
+	p.QueryDone(poller.LaneLive, jelou.Window{}, 0, 0, 0)
+	p.Saved(&checkpoint.Checkpoint{Cursor: clk.Now().Add(-time.Hour)}, 0, nil)
+	p.Covered(checkpoint.Coverage{
+		Live:    jelou.Window{Start: clk.Now().Add(-2 * time.Hour), End: clk.Now().Add(-20 * time.Minute)},
+		Settled: clk.Now().Add(-time.Hour),
+		History: []jelou.Window{{Start: clk.Now().Add(-48 * time.Hour), End: clk.Now().Add(-24 * time.Hour)}},
+	}, clk.Now())
+	p.RevisitsDue(1, time.Minute)
+	polled, saved := clk.Now(), clk.Now()
+	clk.Advance(10 * time.Minute)
+
+	m.Standby()
+	gauge := func(name string, labels ...string) float64 {
+		t.Helper()
+		switch name {
+		case "jelou_producer_lane_backlog_seconds":
+			return testutil.ToFloat64(m.LaneBacklog.WithLabelValues(labels...))
+		}
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatalf("%s not gathered", name)
+		return 0
+	}
+	if got := gauge("jelou_producer_checkpoint_lag_seconds"); got != 0 {
+		t.Errorf("standby's checkpoint_lag_seconds = %v, want 0", got)
+	}
+	for _, l := range poller.Lanes {
+		if got := gauge("jelou_producer_lane_backlog_seconds", l.String()); got != 0 {
+			t.Errorf("standby's lane_backlog_seconds{lane=%q} = %v, want 0", l, got)
+		}
+	}
+	if got := gauge("jelou_producer_poll_last_success_timestamp_seconds"); got != float64(polled.Unix()) {
+		t.Errorf("poll_last_success = %v, want the last poll %d", got, polled.Unix())
+	}
+	if got := gauge("jelou_producer_checkpoint_last_save_timestamp_seconds"); got != float64(saved.Unix()) {
+		t.Errorf("checkpoint_last_save = %v, want the last save %d", got, saved.Unix())
+	}
+}

@@ -1,6 +1,7 @@
 package helmtest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,11 +11,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/promql/promqltest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/jelou-producer/jelou-producer/internal/telemetry"
@@ -30,7 +33,7 @@ var scrapeSynthesized = []string{"up"}
 func exported(t *testing.T) map[string][]labels.Labels {
 	t.Helper()
 	reg := telemetry.NewRegistry()
-	telemetry.New(reg)
+	telemetry.New(reg, telemetry.WithSources("default")) // as the service registers them
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -132,10 +135,10 @@ func selectorProblems(expr string, series map[string][]labels.Labels, scoped boo
 	return problems
 }
 
-// TestAlertRules parses the rendered PrometheusRule with Prometheus' rule
-// file parser (which also parses each expression and annotation template)
-// and checks every selector against what the service exports.
-func TestAlertRules(t *testing.T) {
+// alertRules renders the chart with every option on and parses its alert
+// rules.
+func alertRules(t *testing.T) []rulefmt.Rule {
+	t.Helper()
 	helm(t)
 	m := render(t, valueSets["all-on"].args...)
 	if m.PrometheusRule == nil {
@@ -152,26 +155,108 @@ func TestAlertRules(t *testing.T) {
 	if groups == nil {
 		t.Fatalf("rulefmt parsed nothing from:\n%s", spec)
 	}
+	var rules []rulefmt.Rule
+	for _, g := range groups.Groups {
+		rules = append(rules, g.Rules...)
+	}
+	return rules
+}
+
+// TestAlertRulesJudgeOwners evaluates the rendered alert expressions with
+// Prometheus' engine over two replicas' series: a standby (owns nothing,
+// has never polled or saved, a live backlog frozen from an earlier
+// ownership) never fires the polling alerts; an owner that stopped polling
+// does; a source nobody owns fires JelouProducerSourceUnowned.
+func TestAlertRulesJudgeOwners(t *testing.T) {
+	rules := alertRules(t)
+	sel := func(pod string) string {
+		return `job="` + fullname + `",namespace="` + namespace + `",pod="` + pod + `"`
+	}
+	// series gives one replica's series over an hour at one-minute steps:
+	// owned is source_owned{source="default"}; polled and saved are the
+	// last poll and save times (Unix seconds; "fresh" follows the clock);
+	// live is lane_backlog_seconds{lane="live"}.
+	series := func(pod string, owned int, polled, saved string, live int) string {
+		return fmt.Sprintf(`
+  jelou_producer_source_owned{%[1]s,source="default"} %[2]d+0x60
+  jelou_producer_poll_last_success_timestamp_seconds{%[1]s} %[3]s
+  jelou_producer_checkpoint_last_save_timestamp_seconds{%[1]s} %[4]s
+  jelou_producer_lane_backlog_seconds{%[1]s,lane="live"} %[5]d+0x60`, sel(pod), owned, polled, saved, live)
+	}
+	const fresh, never, stale = "0+60x60", "0+0x60", "600+0x60"
+	tests := []struct {
+		name string
+		load string
+		want []string // "alert pod/source" that fire at the hour
+	}{
+		{"owner polling, standby idle with a frozen backlog: nothing fires",
+			series("a", 1, fresh, fresh, 30) + series("b", 0, never, never, 5000), nil},
+		{"owner stopped polling: its alerts fire, not the standby's",
+			series("a", 1, stale, stale, 5000) + series("b", 0, never, never, 0),
+			[]string{"JelouProducerCheckpointStale a/", "JelouProducerLiveBehind a/", "JelouProducerPollStuck a/"}},
+		{"nobody owns the source: only SourceUnowned fires",
+			series("a", 0, stale, stale, 0) + series("b", 0, never, never, 0),
+			[]string{"JelouProducerSourceUnowned /default"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := promqltest.LoadedStorage(t, "load 1m"+tt.load)
+			ng := promqltest.NewTestEngine(t, false, 0, promqltest.DefaultMaxSamplesPerQuery)
+			at := time.Unix(0, 0).Add(time.Hour)
+			var got []string
+			for _, r := range rules {
+				switch r.Alert {
+				case "JelouProducerPollStuck", "JelouProducerCheckpointStale", "JelouProducerLiveBehind", "JelouProducerSourceUnowned":
+				default:
+					continue
+				}
+				q, err := ng.NewInstantQuery(context.Background(), st, nil, r.Expr, at)
+				if err != nil {
+					t.Fatalf("%s: %v", r.Alert, err)
+				}
+				res := q.Exec(context.Background())
+				if res.Err != nil {
+					t.Fatalf("%s: %v", r.Alert, res.Err)
+				}
+				vec, err := res.Vector()
+				if err != nil {
+					t.Fatalf("%s: %v", r.Alert, err)
+				}
+				for _, s := range vec {
+					got = append(got, r.Alert+" "+s.Metric.Get("pod")+"/"+s.Metric.Get("source"))
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("firing %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestAlertRules parses the rendered PrometheusRule with Prometheus' rule
+// file parser (which also parses each expression and annotation template)
+// and checks every selector against what the service exports.
+func TestAlertRules(t *testing.T) {
+	rules := alertRules(t)
 	series := exported(t)
 	var alerts []string
-	for _, g := range groups.Groups {
-		for _, r := range g.Rules {
-			where := g.Name + "/" + r.Alert + r.Record
-			if r.Alert == "" {
-				t.Errorf("%s: a recording rule; this chart ships alerts only", where)
-			}
-			alerts = append(alerts, r.Alert)
-			if sev := r.Labels["severity"]; sev != "critical" && sev != "warning" {
-				t.Errorf("%s: severity %q", where, sev)
-			}
-			if r.Labels["team"] != "data" {
-				t.Errorf("%s: alertLabels not applied: %v", where, r.Labels)
-			}
-			if r.Annotations["summary"] == "" || r.Annotations["description"] == "" {
-				t.Errorf("%s: summary or description missing", where)
-			}
-			checkSelectors(t, where, r.Expr, series, true)
+	for _, r := range rules {
+		where := r.Alert + r.Record
+		if r.Alert == "" {
+			t.Errorf("%s: a recording rule; this chart ships alerts only", where)
 		}
+		alerts = append(alerts, r.Alert)
+		if sev := r.Labels["severity"]; sev != "critical" && sev != "warning" {
+			t.Errorf("%s: severity %q", where, sev)
+		}
+		if r.Labels["team"] != "data" {
+			t.Errorf("%s: alertLabels not applied: %v", where, r.Labels)
+		}
+		if r.Annotations["summary"] == "" || r.Annotations["description"] == "" {
+			t.Errorf("%s: summary or description missing", where)
+		}
+		checkSelectors(t, where, r.Expr, series, true)
 	}
 	// docs/metrics.md documents exactly these alerts.
 	doc, err := os.ReadFile("../../../docs/metrics.md")
