@@ -103,15 +103,7 @@ func crashRun(t *testing.T, backend string, kills int) {
 	lost := checkLost(t, "servable", want, rep, servable)
 	// Served before the last start but never published: only an active
 	// state that ended while no producer ran may be gone for good.
-	vanished := 0
-	var lostServed []pair
-	for _, pp := range servedBefore.minus(got) {
-		if pp.state == "active" {
-			vanished++
-			continue
-		}
-		lostServed = append(lostServed, pp)
-	}
+	lostServed, vanished := splitMissing(servedBefore.minus(got))
 	if len(lostServed) > 0 {
 		t.Errorf("%d terminal pairs served before the last start were never published, e.g. %s", len(lostServed), sample(lostServed, 5))
 	}

@@ -33,6 +33,20 @@ func (s pairSet) minus(o pairSet) []pair {
 	return out
 }
 
+// splitMissing splits pairs served but not published into terminal ones
+// (lost) and the number of active ones (vanished: an active state may end
+// while no producer polls, and then it is gone for good).
+func splitMissing(missing []pair) (terminal []pair, vanished int) {
+	for _, pp := range missing {
+		if pp.state == "active" {
+			vanished++
+			continue
+		}
+		terminal = append(terminal, pp)
+	}
+	return terminal, vanished
+}
+
 // topicReport is what a full read of the topic shows.
 type topicReport struct {
 	records int

@@ -97,10 +97,15 @@ func (p *producer) start() *proc {
 
 // logLine is one JSON log line of the producer.
 type logLine struct {
-	Level string `json:"level"`
-	Msg   string `json:"msg"`
-	Lane  string `json:"lane"`
-	raw   string
+	Time  time.Time `json:"time"`
+	Level string    `json:"level"`
+	Msg   string    `json:"msg"`
+	Lane  string    `json:"lane"`
+	// Source is the last "source" attribute: a checkpoint id on poller
+	// lines that add one; Generation is the group's, on ownership lines.
+	Source     string `json:"source"`
+	Generation int64  `json:"generation"`
+	raw        string
 }
 
 // logs returns the JSON lines of a life's log (other lines are skipped).

@@ -23,6 +23,7 @@ import (
 
 	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
 	"github.com/jelou-producer/jelou-producer/internal/kafkaread"
+	"github.com/jelou-producer/jelou-producer/internal/telemetry"
 )
 
 // Replica scenarios: several `jelou-producer run` processes with the Kafka
@@ -91,13 +92,7 @@ func (r *replica) kill() time.Time {
 }
 
 // groupView is the "ownership" object of /readyz.
-type groupView struct {
-	Group      string   `json:"group"`
-	Generation int64    `json:"generation"`
-	Member     string   `json:"member"`
-	Sources    []string `json:"sources"`
-	Owned      []string `json:"owned"`
-}
+type groupView struct{ telemetry.Ownership }
 
 func (v *groupView) String() string {
 	if v == nil {
@@ -290,34 +285,11 @@ func checkOwnedMetrics(t *testing.T, reps []*replica, sp stablePoint, sources []
 	}
 }
 
-// groupLog is one JSON log line of a replica, with the group's fields.
-type groupLog struct {
-	Time       time.Time `json:"time"`
-	Msg        string    `json:"msg"`
-	Source     string    `json:"source"` // the last "source" attribute: a checkpoint id on poller lines that add one
-	Generation int64     `json:"generation"`
-	Lane       string    `json:"lane"`
-}
-
-func groupLogs(pr *proc) []groupLog {
-	b, _ := os.ReadFile(pr.log)
-	var out []groupLog
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var l groupLog
-		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg != "" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
 // liveSinceTakeOn returns the generation of the life's latest lease of src
 // and how many live windows it completed since ("window done" lines carry
 // the source id the group uses).
 func liveSinceTakeOn(pr *proc, src string) (gen int64, live int) {
-	for _, l := range groupLogs(pr) {
+	for _, l := range logs(pr) {
 		switch {
 		case l.Msg == "taking on source" && l.Source == src:
 			gen, live = l.Generation, 0
@@ -351,7 +323,7 @@ func waitLiveLease(t *testing.T, r *replica, src string, n int, limit time.Durat
 // handedBack returns when the life logged "handed source back" for src
 // and generation gen (zero when it did not).
 func handedBack(pr *proc, src string, gen int64) time.Time {
-	for _, l := range groupLogs(pr) {
+	for _, l := range logs(pr) {
 		if l.Msg == "handed source back" && l.Source == src && l.Generation == gen {
 			return l.Time
 		}
@@ -385,7 +357,7 @@ func leaseSpans(t *testing.T, reps []*replica) []leaseSpan {
 	for _, r := range reps {
 		for _, pr := range r.lives {
 			open := map[string]*leaseSpan{}
-			for _, l := range groupLogs(pr) {
+			for _, l := range logs(pr) {
 				switch l.Msg {
 				case "taking on source":
 					open[l.Source] = &leaseSpan{holder: r.name + "/" + pr.name, source: l.Source, gen: l.Generation, from: l.Time}
@@ -506,15 +478,7 @@ func judge(t *testing.T, s *sim, b *broker, topic string, servedMark pairSet, as
 	servable := s.servable(asOf)
 	want := expectedPairs(servable, clockStart.Add(-24*time.Hour), end)
 	lost := checkLost(t, "servable", want, rep, servable)
-	var terminal []pair
-	vanished := 0
-	for _, pp := range servedMark.minus(rep.set()) {
-		if pp.state == "active" {
-			vanished++
-			continue
-		}
-		terminal = append(terminal, pp)
-	}
+	terminal, vanished := splitMissing(servedMark.minus(rep.set()))
 	if len(terminal) > 0 {
 		t.Errorf("%d terminal pairs served before the mark were never published, e.g. %s", len(terminal), sample(terminal, 5))
 	}
@@ -661,20 +625,29 @@ func sumOffsets(before, after map[int]int64) int64 {
 	return n
 }
 
+// twoReplicas starts, for a replica scenario run in parallel, a simulator
+// with seed and a broker, and configures two replicas A and B (not
+// started) whose logs are checked for the secret at the end.
+func twoReplicas(t *testing.T, seed int) (s *sim, b *broker, reps []*replica) {
+	t.Helper()
+	needBinaries(t)
+	t.Parallel()
+	dir := testDir(t)
+	s = startSim(t, dir, simOptions{Count: 3000, Speed: replicaSpeed, Seed: seed})
+	b = startBroker(t, dir)
+	reps = newReplicas(t, dir, s, b, 2, nil)
+	for _, r := range reps {
+		t.Cleanup(r.checkSecret)
+	}
+	return s, b, reps
+}
+
 // TestReplicaRollingUpdate: A owns the source, B stands by; A gets SIGTERM
 // (as in a rolling update) and B takes over from A's final checkpoint.
 // Nothing may be lost or published twice.
 func TestReplicaRollingUpdate(t *testing.T) {
-	needBinaries(t)
-	t.Parallel()
-	dir := testDir(t)
-	s := startSim(t, dir, simOptions{Count: 3000, Speed: replicaSpeed, Seed: 21})
-	b := startBroker(t, dir)
-	reps := newReplicas(t, dir, s, b, 2, nil)
+	s, b, reps := twoReplicas(t, 21)
 	a, bb := reps[0], reps[1]
-	for _, r := range reps {
-		defer r.checkSecret()
-	}
 	sp := startStandby(t, a, bb)
 
 	code, took, err := a.cur().signal(syscall.SIGTERM, shutdownLimit)
@@ -702,17 +675,9 @@ func TestReplicaRollingUpdate(t *testing.T) {
 // checkpoint B loaded did not hold as acknowledged, with their original
 // event ids.
 func TestReplicaNodeLost(t *testing.T) {
-	needBinaries(t)
-	t.Parallel()
-	dir := testDir(t)
 	rng := newRand(t)
-	s := startSim(t, dir, simOptions{Count: 3000, Speed: replicaSpeed, Seed: 22})
-	b := startBroker(t, dir)
-	reps := newReplicas(t, dir, s, b, 2, nil)
+	s, b, reps := twoReplicas(t, 22)
 	a, bb := reps[0], reps[1]
-	for _, r := range reps {
-		defer r.checkSecret()
-	}
 	startStandby(t, a, bb)
 	waitLiveLease(t, a, defaultSource, 2, time.Minute)
 	time.Sleep(time.Duration(rng.IntN(1000)) * time.Millisecond)
@@ -767,16 +732,8 @@ func TestReplicaNodeLost(t *testing.T) {
 // epoch, so the checkpoint never moves backwards; nothing is lost and the
 // repeats are bounded by A's unsaved work and what it wrote after waking.
 func TestReplicaZombie(t *testing.T) {
-	needBinaries(t)
-	t.Parallel()
-	dir := testDir(t)
-	s := startSim(t, dir, simOptions{Count: 3000, Speed: replicaSpeed, Seed: 23})
-	b := startBroker(t, dir)
-	reps := newReplicas(t, dir, s, b, 2, nil)
+	s, b, reps := twoReplicas(t, 23)
 	a, bb := reps[0], reps[1]
-	for _, r := range reps {
-		defer r.checkSecret()
-	}
 	cpTopic, src := a.env["CHECKPOINT_TOPIC"], a.source()
 	startStandby(t, a, bb)
 	aGen := waitLiveLease(t, a, defaultSource, 2, time.Minute)
@@ -1067,7 +1024,7 @@ func waitSourcesLive(t *testing.T, reps []*replica, sources []string, limit time
 		for _, r := range reps {
 			for _, pr := range r.lives {
 				caught := map[string]bool{}
-				for _, l := range groupLogs(pr) {
+				for _, l := range logs(pr) {
 					switch {
 					case l.Msg == "caught up":
 						caught[strings.TrimPrefix(l.Source, "source-")] = true
@@ -1086,29 +1043,4 @@ func waitSourcesLive(t *testing.T, reps []*replica, sources []string, limit time
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// startSimAs starts a jelou-sim logging to dir/name.log that accepts
-// clientID and whose clock starts at clockAt (startSim's start at
-// clockStart).
-func startSimAs(t *testing.T, dir, name, clientID string, o simOptions, clockAt time.Time) *sim {
-	t.Helper()
-	args := []string{
-		"-addr", "127.0.0.1:0",
-		"-seed", strconv.Itoa(max(o.Seed, 1)),
-		"-count", strconv.Itoa(o.Count),
-		"-clock-start", clockAt.UTC().Format(time.RFC3339Nano),
-		"-speed", strconv.FormatFloat(o.Speed, 'f', -1, 64),
-		"-client-id", clientID,
-		"-client-secret", simClientSecret,
-		"-order", "shuffled",
-	}
-	p, addr := startProc(t, dir, name, bins.sim, args, nil, "jelou-sim listening on ")
-	s := &sim{t: t, proc: p, url: addr, speed: o.Speed, http: &http.Client{Timeout: 30 * time.Second}}
-	before := time.Now()
-	st := s.stats()
-	after := time.Now()
-	s.at = before.Add(after.Sub(before) / 2)
-	s.now = st.Now
-	return s
 }

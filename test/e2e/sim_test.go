@@ -43,15 +43,24 @@ type sim struct {
 	http  *http.Client
 }
 
+// startSim starts the jelou-sim of a test, logging to dir/jelou-sim.log,
+// accepting the test client and starting its clock at clockStart.
 func startSim(t *testing.T, dir string, o simOptions) *sim {
+	t.Helper()
+	return startSimAs(t, dir, "jelou-sim", simClientID, o, clockStart)
+}
+
+// startSimAs starts a jelou-sim logging to dir/name.log that accepts
+// clientID and whose clock starts at clockAt.
+func startSimAs(t *testing.T, dir, name, clientID string, o simOptions, clockAt time.Time) *sim {
 	t.Helper()
 	args := []string{
 		"-addr", "127.0.0.1:0",
 		"-seed", strconv.Itoa(max(o.Seed, 1)),
 		"-count", strconv.Itoa(o.Count),
-		"-clock-start", clockStart.Format(time.RFC3339),
+		"-clock-start", clockAt.UTC().Format(time.RFC3339Nano),
 		"-speed", strconv.FormatFloat(o.Speed, 'f', -1, 64),
-		"-client-id", simClientID,
+		"-client-id", clientID,
 		"-client-secret", simClientSecret,
 		"-order", "shuffled",
 	}
@@ -61,7 +70,7 @@ func startSim(t *testing.T, dir string, o simOptions) *sim {
 	if o.Latency > 0 {
 		args = append(args, "-latency", o.Latency.String(), "-jitter", (o.Latency / 2).String())
 	}
-	p, addr := startProc(t, dir, "jelou-sim", bins.sim, args, nil, "jelou-sim listening on ")
+	p, addr := startProc(t, dir, name, bins.sim, args, nil, "jelou-sim listening on ")
 	s := &sim{t: t, proc: p, url: addr, speed: o.Speed, http: &http.Client{Timeout: 30 * time.Second}}
 	// Anchor the clock: the simulated now at the middle of a round trip.
 	before := time.Now()
