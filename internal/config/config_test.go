@@ -244,16 +244,28 @@ func TestSecretsNeverShown(t *testing.T) {
 		"json":       string(js),
 		"Validate":   fmt.Sprint(cfg.Validate(CommandRun)),
 	}
+	assertSecretsHidden(t, outputs, []string{apiSecret, kafkaPassword}, map[string]string{
+		"%v":       "JELOU_CLIENT_SECRET=[REDACTED]",
+		"Validate": "KAFKA_SASL_PASSWORD is set",
+	})
+}
+
+// assertSecretsHidden fails for each output that shows one of secrets, and
+// for each output named in want that lacks want's text (the redaction
+// mark, the validation problem).
+func assertSecretsHidden(t *testing.T, outputs map[string]string, secrets []string, want map[string]string) {
+	t.Helper()
 	for name, out := range outputs {
-		if strings.Contains(out, apiSecret) || strings.Contains(out, kafkaPassword) {
-			t.Errorf("%s shows a secret: %s", name, out)
+		for _, secret := range secrets {
+			if strings.Contains(out, secret) {
+				t.Errorf("%s shows a secret: %s", name, out)
+			}
 		}
 	}
-	if !strings.Contains(outputs["%v"], "JELOU_CLIENT_SECRET=[REDACTED]") {
-		t.Errorf("String() does not show the redacted secret: %s", outputs["%v"])
-	}
-	if !strings.Contains(outputs["Validate"], "KAFKA_SASL_PASSWORD is set") {
-		t.Errorf("Validate did not report the password: %s", outputs["Validate"])
+	for name, text := range want {
+		if !strings.Contains(outputs[name], text) {
+			t.Errorf("%s does not show %q: %s", name, text, outputs[name])
+		}
 	}
 }
 

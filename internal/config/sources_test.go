@@ -395,15 +395,8 @@ func TestSourceSecretsNeverShown(t *testing.T) {
 		"json":       string(js),
 		"Validate":   fmt.Sprint(cfg.Validate(CommandRun)),
 	}
-	for name, out := range outputs {
-		if strings.Contains(out, acmeSecret) || strings.Contains(out, euSecret) {
-			t.Errorf("%s shows a secret: %s", name, out)
-		}
-	}
-	if !strings.Contains(outputs["%v"], "SOURCE_EU_CLIENT_SECRET=[REDACTED]") {
-		t.Errorf("String() does not show the redacted source secret: %s", outputs["%v"])
-	}
-	if !strings.Contains(outputs["Validate"], "SOURCE_EU_BASE_URL must be") {
-		t.Errorf("Validate did not report the base URL: %s", outputs["Validate"])
-	}
+	assertSecretsHidden(t, outputs, []string{acmeSecret, euSecret}, map[string]string{
+		"%v":       "SOURCE_EU_CLIENT_SECRET=[REDACTED]",
+		"Validate": "SOURCE_EU_BASE_URL must be",
+	})
 }

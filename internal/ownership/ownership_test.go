@@ -1,7 +1,6 @@
 package ownership
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
+	"github.com/jelou-producer/jelou-producer/internal/testutil"
 )
 
 // holders records who polls each source, failing the test the moment two
@@ -169,7 +169,7 @@ func TestRunSharedGroupKeepsDeploymentsApart(t *testing.T) {
 	base := kafkatest.TopicName(t)
 	group := "g-" + base
 	h := &holders{t: t, by: map[string]string{}, gens: map[string][]string{}}
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	start := func(name, topic string) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -201,22 +201,4 @@ func TestRunSharedGroupKeepsDeploymentsApart(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

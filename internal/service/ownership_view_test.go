@@ -10,6 +10,7 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/clock"
 	"github.com/jelou-producer/jelou-producer/internal/config"
 	"github.com/jelou-producer/jelou-producer/internal/telemetry"
+	tu "github.com/jelou-producer/jelou-producer/internal/testutil"
 )
 
 // TestOwnershipViewStandby: a replica whose generation gives it nothing
@@ -32,25 +33,10 @@ func TestOwnershipViewStandby(t *testing.T) {
 		"source_owned":           testutil.ToFloat64(s.metrics.SourceOwned.WithLabelValues("default")),
 		"lane_backlog live":      testutil.ToFloat64(s.metrics.LaneBacklog.WithLabelValues("live")),
 		"group_generation - 4":   testutil.ToFloat64(s.metrics.GroupGeneration) - 4,
-		"checkpoint_lag_seconds": gaugeValue(t, reg, "jelou_producer_checkpoint_lag_seconds"),
+		"checkpoint_lag_seconds": tu.Gauge(t, reg, "jelou_producer_checkpoint_lag_seconds"),
 	} {
 		if got != 0 {
 			t.Errorf("standby's %s = %v, want 0", name, got)
 		}
 	}
-}
-
-func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("%s not gathered", name)
-	return 0
 }

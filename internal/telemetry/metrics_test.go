@@ -15,6 +15,7 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/buildinfo"
 	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
 	"github.com/jelou-producer/jelou-producer/internal/poller"
+	tu "github.com/jelou-producer/jelou-producer/internal/testutil"
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
 
@@ -214,20 +215,7 @@ func TestCheckpointLag(t *testing.T) {
 	clk := newFakeClock()
 	reg := prometheus.NewRegistry()
 	m := New(reg, WithClock(clk))
-	lag := func() float64 {
-		t.Helper()
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mf := range mfs {
-			if mf.GetName() == "jelou_producer_checkpoint_lag_seconds" {
-				return mf.GetMetric()[0].GetGauge().GetValue()
-			}
-		}
-		t.Fatal("checkpoint_lag_seconds not gathered")
-		return 0
-	}
+	lag := func() float64 { return tu.Gauge(t, reg, "jelou_producer_checkpoint_lag_seconds") }
 	if got := lag(); got != 0 {
 		t.Errorf("lag before any save = %v, want 0", got)
 	}
@@ -277,22 +265,6 @@ func TestNewRegistry(t *testing.T) {
 	}
 }
 
-// gauge returns the value of the unlabelled gauge name gathered from reg.
-func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("%s not gathered", name)
-	return 0
-}
-
 func TestTimestamps(t *testing.T) {
 	clk := newFakeClock()
 	reg := prometheus.NewRegistry()
@@ -303,7 +275,7 @@ func TestTimestamps(t *testing.T) {
 		cursor = "jelou_producer_checkpoint_cursor_timestamp_seconds"
 	)
 	for _, name := range []string{poll, save, cursor} {
-		if got := gauge(t, reg, name); got != 0 {
+		if got := tu.Gauge(t, reg, name); got != 0 {
 			t.Errorf("%s = %v before any event, want 0", name, got)
 		}
 	}
@@ -313,18 +285,18 @@ func TestTimestamps(t *testing.T) {
 	m.CheckpointSaved(nil)
 	m.SetCheckpointCursor(clk.Now().Add(-90*time.Second + 500*time.Millisecond))
 	clk.Advance(time.Minute)
-	if got := gauge(t, reg, poll); got != start {
+	if got := tu.Gauge(t, reg, poll); got != start {
 		t.Errorf("%s = %v, want %v", poll, got, start)
 	}
-	if got := gauge(t, reg, save); got != start {
+	if got := tu.Gauge(t, reg, save); got != start {
 		t.Errorf("%s = %v, want %v", save, got, start)
 	}
-	if got, want := gauge(t, reg, cursor), start-89.5; got != want {
+	if got, want := tu.Gauge(t, reg, cursor), start-89.5; got != want {
 		t.Errorf("%s = %v, want %v (sub-second kept)", cursor, got, want)
 	}
 
 	m.CheckpointSaved(errors.New("disk full")) // a failed save leaves the time of the last good one
-	if got := gauge(t, reg, save); got != start {
+	if got := tu.Gauge(t, reg, save); got != start {
 		t.Errorf("%s after a failed save = %v, want %v", save, got, start)
 	}
 	if ok, bad := testutil.ToFloat64(m.CheckpointSaves.WithLabelValues(CheckpointOK)),
@@ -332,7 +304,7 @@ func TestTimestamps(t *testing.T) {
 		t.Errorf("checkpoint_saves_total ok=%v error=%v, want 1 and 1", ok, bad)
 	}
 	m.PollSucceeded()
-	if got := gauge(t, reg, poll); got != start+60 {
+	if got := tu.Gauge(t, reg, poll); got != start+60 {
 		t.Errorf("%s after a minute = %v, want %v", poll, got, start+60)
 	}
 }
@@ -364,19 +336,19 @@ func TestPipelineFeedsTimestamps(t *testing.T) {
 	p := NewPipeline(New(reg, WithClock(clk)), nil, nil)
 	now := float64(clk.Now().Unix())
 	p.QueryDone(poller.LaneLive, jelou.Window{}, 0, 0, 0)
-	if got := gauge(t, reg, "jelou_producer_poll_last_success_timestamp_seconds"); got != now {
+	if got := tu.Gauge(t, reg, "jelou_producer_poll_last_success_timestamp_seconds"); got != now {
 		t.Errorf("last poll = %v after QueryDone, want %v", got, now)
 	}
 	clk.Advance(time.Minute)
 	p.Saved(&checkpoint.Checkpoint{Cursor: clk.Now().Add(-time.Hour)}, 0, errors.New("read-only file system"))
-	if got := gauge(t, reg, "jelou_producer_checkpoint_last_save_timestamp_seconds"); got != 0 {
+	if got := tu.Gauge(t, reg, "jelou_producer_checkpoint_last_save_timestamp_seconds"); got != 0 {
 		t.Errorf("last save = %v after a failed save, want 0", got)
 	}
 	p.Saved(&checkpoint.Checkpoint{Cursor: clk.Now().Add(-time.Hour)}, 0, nil)
-	if got := gauge(t, reg, "jelou_producer_checkpoint_last_save_timestamp_seconds"); got != now+60 {
+	if got := tu.Gauge(t, reg, "jelou_producer_checkpoint_last_save_timestamp_seconds"); got != now+60 {
 		t.Errorf("last save = %v, want %v", got, now+60)
 	}
-	if got := gauge(t, reg, "jelou_producer_checkpoint_cursor_timestamp_seconds"); got != now+60-3600 {
+	if got := tu.Gauge(t, reg, "jelou_producer_checkpoint_cursor_timestamp_seconds"); got != now+60-3600 {
 		t.Errorf("cursor = %v, want %v", got, now+60-3600)
 	}
 }
@@ -413,36 +385,18 @@ func TestStandby(t *testing.T) {
 	clk.Advance(10 * time.Minute)
 
 	m.Standby()
-	gauge := func(name string, labels ...string) float64 {
-		t.Helper()
-		switch name {
-		case "jelou_producer_lane_backlog_seconds":
-			return testutil.ToFloat64(m.LaneBacklog.WithLabelValues(labels...))
-		}
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mf := range mfs {
-			if mf.GetName() == name {
-				return mf.GetMetric()[0].GetGauge().GetValue()
-			}
-		}
-		t.Fatalf("%s not gathered", name)
-		return 0
-	}
-	if got := gauge("jelou_producer_checkpoint_lag_seconds"); got != 0 {
+	if got := tu.Gauge(t, reg, "jelou_producer_checkpoint_lag_seconds"); got != 0 {
 		t.Errorf("standby's checkpoint_lag_seconds = %v, want 0", got)
 	}
 	for _, l := range poller.Lanes {
-		if got := gauge("jelou_producer_lane_backlog_seconds", l.String()); got != 0 {
+		if got := testutil.ToFloat64(m.LaneBacklog.WithLabelValues(l.String())); got != 0 {
 			t.Errorf("standby's lane_backlog_seconds{lane=%q} = %v, want 0", l, got)
 		}
 	}
-	if got := gauge("jelou_producer_poll_last_success_timestamp_seconds"); got != float64(polled.Unix()) {
+	if got := tu.Gauge(t, reg, "jelou_producer_poll_last_success_timestamp_seconds"); got != float64(polled.Unix()) {
 		t.Errorf("poll_last_success = %v, want the last poll %d", got, polled.Unix())
 	}
-	if got := gauge("jelou_producer_checkpoint_last_save_timestamp_seconds"); got != float64(saved.Unix()) {
+	if got := tu.Gauge(t, reg, "jelou_producer_checkpoint_last_save_timestamp_seconds"); got != float64(saved.Unix()) {
 		t.Errorf("checkpoint_last_save = %v, want the last save %d", got, saved.Unix())
 	}
 }
