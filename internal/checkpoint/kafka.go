@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -404,10 +405,35 @@ type chunk struct {
 	value []byte
 }
 
+// ScanRetryTime bounds how long a load or save retries reading the
+// checkpoint partition while Kafka answers with errors it calls temporary.
+const ScanRetryTime = 30 * time.Second
+
 // scan reads the partition from its first offset to the high watermark and
 // keeps the latest manifest of source and, with values, the latest record
-// of each of its chunk keys.
+// of each of its chunk keys. It starts over, within ctx and
+// [ScanRetryTime], after an error Kafka calls temporary: while the
+// partition's leader is being elected (a broker restarted, the topic was
+// created a moment ago) brokers answer NotLeaderForPartition or
+// LeaderNotAvailable, and a takeover must not fail on that.
 func (s *KafkaStore) scan(ctx context.Context, source string, values bool) (*scanned, error) {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = 50*time.Millisecond, 2*time.Second, ScanRetryTime
+	var sc *scanned
+	err := backoff.Retry(func() error {
+		var err error
+		sc, err = s.scanOnce(ctx, source, values)
+		var ke kafka.Error
+		if err != nil && !(errors.As(err, &ke) && ke.Temporary()) {
+			return backoff.Permanent(err)
+		}
+		return err
+	}, backoff.WithContext(b, ctx))
+	return sc, err
+}
+
+// scanOnce is one pass of scan.
+func (s *KafkaStore) scanOnce(ctx context.Context, source string, values bool) (*scanned, error) {
 	where := fmt.Sprintf("read checkpoint topic %s", s.topic)
 	lo, err := s.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
 		s.topic: {kafka.FirstOffsetOf(0), kafka.LastOffsetOf(0)},

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 	"github.com/jelou-producer/jelou-producer/pkg/event"
@@ -300,4 +302,50 @@ func TestKafkaSaveAfterDamage(t *testing.T) {
 	}
 	cp := testCheckpoint("src1", 10, 2)
 	roundTrip(t, s, cp)
+}
+
+// TestKafkaLoadDuringLeaderElection: a replica taking a source over while
+// the checkpoint partition's leader is being elected (a broker restarted)
+// is answered NotLeaderForPartition for a while; Load waits it out instead
+// of failing the takeover, and an error Kafka does not call temporary still
+// fails at once.
+func TestKafkaLoadDuringLeaderElection(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	open := func() *KafkaStore {
+		s, err := NewKafka(ctx, KafkaConfig{Brokers: c.ListenAddrs(), Topic: "checkpoints"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	want := testCheckpoint("src1", 10<<10, 1)
+	if err := open().Save(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+
+	const notReady = 4
+	refused := kafkatest.RefuseListOffsets(c, kerr.NotLeaderForPartition, notReady)
+	got, err := open().Load(ctx, "src1")
+	if err != nil {
+		t.Fatalf("Load failed during a leader election: %v", err)
+	}
+	if refused() != notReady {
+		t.Fatalf("%d ListOffsets requests refused, want %d (the retry was not exercised)", refused(), notReady)
+	}
+	assertSame(t, got, want)
+
+	refused = kafkatest.RefuseListOffsets(c, kerr.TopicAuthorizationFailed, -1)
+	if _, err := open().Load(ctx, "src1"); !errors.Is(err, kafka.TopicAuthorizationFailed) {
+		t.Fatalf("Load: err = %v, want TopicAuthorizationFailed", err)
+	}
+	if refused() > 2 { // one pass asks for the first and the last offset
+		t.Fatalf("%d ListOffsets requests after a permanent error, want one pass (2)", refused())
+	}
 }

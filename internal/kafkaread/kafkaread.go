@@ -8,11 +8,13 @@ package kafkaread
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/jelou-producer/jelou-producer/pkg/event"
@@ -33,13 +35,52 @@ func All(ctx context.Context, brokers []string, topic string) ([]event.Record, e
 	}
 	var out []event.Record
 	for _, p := range parts {
-		recs, err := readPartition(ctx, p, topic)
+		recs, err := readPartitionRetrying(ctx, brokers[0], p, topic)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, recs...)
 	}
 	return out, nil
+}
+
+// readPartitionRetrying reads partition p again from its first offset, its
+// leader looked up anew, after an error Kafka calls temporary: a partition
+// whose leader is still being elected (a topic created a moment ago) or has
+// moved (a broker restarted) answers NotLeaderForPartition or
+// LeaderNotAvailable for a while. It gives up when ctx ends or after
+// [RetryTime].
+func readPartitionRetrying(ctx context.Context, bootstrap string, p kafka.Partition, topic string) ([]event.Record, error) {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = 50*time.Millisecond, time.Second, RetryTime
+	var recs []event.Record
+	attempt := 0
+	err := backoff.Retry(func() error {
+		attempt++
+		if attempt > 1 {
+			fresh, err := kafka.LookupPartition(ctx, "tcp", bootstrap, topic, p.ID)
+			if err != nil {
+				return retryable(fmt.Errorf("read %s/%d: look up leader: %w", topic, p.ID, err))
+			}
+			p = fresh
+		}
+		var err error
+		recs, err = readPartition(ctx, p, topic)
+		return retryable(err)
+	}, backoff.WithContext(b, ctx))
+	return recs, err
+}
+
+// RetryTime bounds how long [All] retries one partition's temporary errors.
+const RetryTime = 30 * time.Second
+
+// retryable marks err permanent unless Kafka calls it temporary.
+func retryable(err error) error {
+	var ke kafka.Error
+	if err == nil || errors.As(err, &ke) && ke.Temporary() {
+		return err
+	}
+	return backoff.Permanent(err)
 }
 
 func readPartition(ctx context.Context, p kafka.Partition, topic string) ([]event.Record, error) {

@@ -2,10 +2,13 @@ package kafkaread_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/jelou-producer/jelou-producer/internal/kafkaread"
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
@@ -50,5 +53,63 @@ func TestAllMissingTopic(t *testing.T) {
 	defer cancel()
 	if _, err := kafkaread.All(ctx, kafkatest.Brokers(t), kafkatest.TopicName(t)); err == nil {
 		t.Fatal("reading a topic that does not exist succeeded")
+	}
+}
+
+// TestAllRetriesLeaderElection: a partition whose leader is not ready yet
+// (a topic created a moment ago, a broker that just restarted) answers
+// ListOffsets with NotLeaderForPartition; All looks the leader up again and
+// reads everything instead of failing.
+func TestAllRetriesLeaderElection(t *testing.T) {
+	const topic, notReady = "elected", 3
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.RoundRobin{}, BatchTimeout: time.Millisecond, Transport: &kafka.Transport{}}
+	msgs := make([]kafka.Message, 6)
+	for i := range msgs {
+		msgs[i] = kafka.Message{Value: []byte{byte(i)}}
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Close()
+
+	refused := kafkatest.RefuseListOffsets(c, kerr.NotLeaderForPartition, notReady)
+	recs, err := kafkaread.All(ctx, brokers, topic)
+	if err != nil {
+		t.Fatalf("All gave up on a leader election: %v", err)
+	}
+	if refused() != notReady {
+		t.Fatalf("the broker refused %d ListOffsets requests, want %d (the test did not exercise the retry)", refused(), notReady)
+	}
+	if len(recs) != len(msgs) {
+		t.Fatalf("read %d records, want %d", len(recs), len(msgs))
+	}
+}
+
+// TestAllGivesUpOnPermanentErrors: an error Kafka does not call temporary
+// (here: not authorised) is returned at once, not retried for RetryTime.
+func TestAllGivesUpOnPermanentErrors(t *testing.T) {
+	const topic = "forbidden"
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	refused := kafkatest.RefuseListOffsets(c, kerr.TopicAuthorizationFailed, -1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = kafkaread.All(ctx, c.ListenAddrs(), topic)
+	if !errors.Is(err, kafka.TopicAuthorizationFailed) {
+		t.Fatalf("err = %v, want TopicAuthorizationFailed", err)
+	}
+	if refused() != 1 {
+		t.Fatalf("%d ListOffsets requests, want 1 (a permanent error is not retried)", refused())
 	}
 }

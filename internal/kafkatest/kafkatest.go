@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +23,9 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/jelou-producer/jelou-producer/internal/kafkaread"
 	"github.com/jelou-producer/jelou-producer/pkg/event"
@@ -325,18 +328,70 @@ func CreateTopic(ctx context.Context, brokers []string, topic string, partitions
 	for {
 		parts, err := conn.ReadPartitions(topic)
 		if err == nil && len(parts) == partitions {
+			err = leadersAnswer(ctx, topic, parts)
+		}
+		if err == nil {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("create topic %s: wait for metadata: %w", topic, ctx.Err())
+			return fmt.Errorf("create topic %s: wait for every partition's leader: %w (last: %v)", topic, ctx.Err(), err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// leadersAnswer asks each partition's leader for its offsets: metadata can
+// name a leader before that broker serves the partition (it then answers
+// NotLeaderForPartition), and a test must not start on such a topic.
+func leadersAnswer(ctx context.Context, topic string, parts []kafka.Partition) error {
+	for _, p := range parts {
+		c, err := kafka.DialLeader(ctx, "tcp", net.JoinHostPort(p.Leader.Host, strconv.Itoa(p.Leader.Port)), topic, p.ID)
+		if err != nil {
+			return err
+		}
+		_, _, err = c.ReadOffsets()
+		c.Close()
+		if err != nil {
+			return fmt.Errorf("partition %d: %w", p.ID, err)
+		}
+	}
+	return nil
 }
 
 // ReadAll reads every record of every partition of topic, from the first
 // offset to the high watermark at the time of the call.
 func ReadAll(ctx context.Context, brokers []string, topic string) ([]event.Record, error) {
 	return kafkaread.All(ctx, brokers, topic)
+}
+
+// RefuseListOffsets makes the in-process cluster c answer the next n
+// ListOffsets requests (all of them when n < 0) with err for every
+// partition asked, as a broker does while a partition's leader is being
+// elected (kerr.NotLeaderForPartition) or a client lacks rights. It returns
+// a function that reports how many requests were refused so far.
+func RefuseListOffsets(c *kfake.Cluster, err *kerr.Error, n int) (refused func() int) {
+	var count atomic.Int64
+	c.ControlKey(int16(kmsg.ListOffsets), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		if n >= 0 && count.Load() >= int64(n) {
+			return nil, nil, false
+		}
+		c.KeepControl()
+		count.Add(1)
+		req := kreq.(*kmsg.ListOffsetsRequest)
+		resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewListOffsetsResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewListOffsetsResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = err.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	return func() int { return int(count.Load()) }
 }
