@@ -85,27 +85,31 @@ func backfill(from, to time.Time, every time.Duration, stderr io.Writer) int {
 // progress reports a backfill's advance: a bar redrawn in place on a
 // terminal, a line with rate and ETA every few seconds otherwise.
 type progress struct {
-	poller.Observer // the service's, called through
-	from, to        time.Time
-	out             io.Writer
-	tty             bool
-	started         time.Time
-	cursor          atomic.Int64
-	events          atomic.Int64
-	windows         atomic.Int64
+	poller.Observer // the service's observer of one source, called through
+	*progressState  // shared by the sources' progress
+}
+
+// progressState is what progress prints from.
+type progressState struct {
+	from, to time.Time
+	out      io.Writer
+	tty      bool
+	started  time.Time
+	cursor   atomic.Int64
+	events   atomic.Int64
+	windows  atomic.Int64
 }
 
 func newProgress(from, to time.Time, out io.Writer, tty bool) *progress {
-	p := &progress{from: from, to: to, out: out, tty: tty, started: time.Now()}
+	p := &progress{progressState: &progressState{from: from, to: to, out: out, tty: tty, started: time.Now()}}
 	p.cursor.Store(from.Unix())
 	return p
 }
 
-// wrap is service.Options.Observe: progress observes the pipeline on top
-// of the service's own observer.
+// wrap is service.Options.Observe, called once per source: progress
+// observes the pipeline on top of the service's own observer.
 func (p *progress) wrap(o poller.Observer) poller.Observer {
-	p.Observer = o
-	return p
+	return &progress{Observer: o, progressState: p.progressState}
 }
 
 // Covered moves the bar: a backfill's coverage is one history gap, whose

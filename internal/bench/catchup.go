@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jelou-producer/jelou-producer/internal/config"
 	"github.com/jelou-producer/jelou-producer/internal/jelousim"
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
@@ -421,6 +422,10 @@ func (l *laneLog) maxGap(from, to time.Time) time.Duration {
 	return max(gap, to.Sub(last))
 }
 
+// historyBacklog is the series of the default source's history backlog in
+// the text exposition (labels sorted by name).
+const historyBacklog = `jelou_producer_lane_backlog_seconds{lane="history",source="` + config.DefaultSourceID + `"}`
+
 // watchHistoryBacklog scrapes lane_backlog_seconds{lane="history"} every
 // second until stop is closed and returns how long after started it first
 // read 0 after having been positive; zero when it never did.
@@ -430,7 +435,7 @@ func watchHistoryBacklog(url string, started time.Time, stop <-chan struct{}) ti
 	defer t.Stop()
 	for {
 		if m, err := scrapeAll(url); err == nil {
-			v, ok := m[`jelou_producer_lane_backlog_seconds{lane="history"}`]
+			v, ok := m[historyBacklog]
 			switch {
 			case ok && v > 0:
 				positive = true
@@ -525,7 +530,7 @@ func (r *catchupResult) report(t *Table, sc string) {
 		t.Add(sc, "history", fmt.Sprintf("caught up %s after start (\"caught up\" logged; %s)", dur(r.caughtUp), drainedString(r.drained)))
 	default:
 		t.Add(sc, "history", fmt.Sprintf("not caught up: %s of start times unread at the end",
-			time.Duration(r.metrics[`jelou_producer_lane_backlog_seconds{lane="history"}`]*float64(time.Second))))
+			time.Duration(r.metrics[historyBacklog]*float64(time.Second))))
 	}
 	published := sumMetric(r.metrics, "jelou_producer_events_published_total")
 	fetched := sumMetric(r.metrics, "jelou_producer_conversations_fetched_total")

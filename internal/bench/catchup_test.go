@@ -71,7 +71,7 @@ jelou_producer_events_published_total{state="active"} 12
 jelou_producer_events_published_total{state="closed"} 3
 jelou_producer_events_published_totally_other 100
 jelou_producer_conversations_fetched_total 40
-jelou_producer_lane_backlog_seconds{lane="history"} 1.5e+03
+jelou_producer_lane_backlog_seconds{lane="history",source="default"} 1.5e+03
 `
 	m, err := parseMetrics(strings.NewReader(text))
 	if err != nil {
@@ -83,7 +83,7 @@ jelou_producer_lane_backlog_seconds{lane="history"} 1.5e+03
 	if got := sumMetric(m, "jelou_producer_conversations_fetched_total"); got != 40 {
 		t.Errorf("fetched = %v, want 40", got)
 	}
-	if got := m[`jelou_producer_lane_backlog_seconds{lane="history"}`]; got != 1500 {
+	if got := m[historyBacklog]; got != 1500 {
 		t.Errorf("history backlog = %v, want 1500", got)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
+	"github.com/jelou-producer/jelou-producer/internal/config"
 	"github.com/jelou-producer/jelou-producer/internal/dedupe"
 	"github.com/jelou-producer/jelou-producer/internal/jelousim"
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
@@ -88,7 +89,7 @@ func (h *Harness) memory(ctx context.Context) error {
 	h.table.Target(sc, "restart → first API request", dur(restart), "≤ 1s", restart <= time.Second)
 	// Let the first poll and the revisits it triggers run, then look.
 	time.Sleep(3 * time.Second)
-	tracked, terr := scrapeGauge(fmt.Sprintf("http://127.0.0.1:%d/metrics", port), "jelou_producer_tracked_conversations")
+	tracked, terr := scrapeGauge(fmt.Sprintf("http://127.0.0.1:%d/metrics", port), `jelou_producer_tracked_conversations{source="`+config.DefaultSourceID+`"}`)
 	rss, rerr := ProcStatus(p.Pid(), "VmRSS")
 	u, err := p.Stop(30 * time.Second)
 	if err != nil {

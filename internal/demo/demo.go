@@ -227,10 +227,15 @@ func Run(ctx context.Context, opts Options, out io.Writer) (Summary, error) {
 }
 
 // view prints events and status lines. It observes the pipeline by
-// wrapping the service's observer, calling through from every method it
-// overrides.
+// wrapping the service's observer of each source, calling through from
+// every method it overrides; the sources' views share one viewState.
 type view struct {
 	poller.Observer
+	*viewState
+}
+
+// viewState is what a view prints from, shared by the sources' views.
+type viewState struct {
 	out      io.Writer
 	clk      *clock.Scaled
 	maxLines int
@@ -246,13 +251,12 @@ type view struct {
 }
 
 func newView(out io.Writer, clk *clock.Scaled, maxLines int) *view {
-	return &view{out: out, clk: clk, maxLines: maxLines}
+	return &view{viewState: &viewState{out: out, clk: clk, maxLines: maxLines}}
 }
 
-// wrap is service.Options.Observe.
+// wrap is service.Options.Observe, called once per source.
 func (v *view) wrap(o poller.Observer) poller.Observer {
-	v.Observer = o
-	return v
+	return &view{Observer: o, viewState: v.viewState}
 }
 
 // Skipped counts rows dedupe did not publish again.

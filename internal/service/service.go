@@ -43,9 +43,11 @@ type Options struct {
 	Clock clock.Clock
 	// HTTPClient sends API requests. Default: the client package's.
 	HTTPClient *http.Client
-	// Observe, when set, wraps the service's observer (telemetry's
-	// Pipeline) for progress views: embed the one it is given and call
-	// through from each method you override.
+	// Observe, when set, wraps the service's observer of each source
+	// (telemetry's Pipeline for that source; it is called once per source)
+	// for progress views: embed the one it is given, call through from each
+	// method you override, and keep what the sources share behind a
+	// pointer.
 	Observe func(poller.Observer) poller.Observer
 	// ServeHTTP starts the metrics and health server on HTTP_ADDR.
 	ServeHTTP bool
@@ -58,15 +60,16 @@ type Options struct {
 // with the other replicas through a consumer group (package ownership) and
 // polls those it owns. Create it with New, then call Run once.
 type Service struct {
-	cfg     config.Config
-	opts    Options
-	log     *slog.Logger
-	metrics *telemetry.Metrics
-	health  *telemetry.Health
-	http    *telemetry.Server
-	sources []*source
-	byID    map[string]*source
-	pubs    []*publish.Publisher
+	cfg      config.Config
+	opts     Options
+	log      *slog.Logger
+	metrics  *telemetry.Metrics
+	pipeline *telemetry.Pipeline // unbound; each source reports through its ForSource
+	health   *telemetry.Health
+	http     *telemetry.Server
+	sources  []*source
+	byID     map[string]*source
+	pubs     []*publish.Publisher
 	// kstore is the Kafka checkpoint store all sources share (Kafka
 	// backend); group is set when the sources are shared with replicas.
 	// ktr carries the store's requests and the group's admin requests.
@@ -128,14 +131,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 	s.health.Require(telemetry.CheckKafka, 0)
 	s.health.Require(telemetry.CheckPoll, pollMaxAge(cfg))
 	s.health.Set(telemetry.CheckAuth, nil)
-	var obs poller.Observer = telemetry.NewPipeline(s.metrics, s.health, s.log)
-	if opts.Observe != nil {
-		obs = opts.Observe(obs)
-	}
+	s.pipeline = telemetry.NewPipeline(s.metrics, s.health, s.log)
 
 	s.group = cfg.Checkpoint.Backend == "kafka" && opts.Command == config.CommandRun
 	if cfg.Checkpoint.Backend == "kafka" {
-		tr, err := publishConfig(cfg, cfg.Checkpoint.Topic, obs, s.log).Transport()
+		tr, err := publishConfig(cfg, cfg.Checkpoint.Topic, s.pipeline, s.log).Transport()
 		if err != nil {
 			return nil, fmt.Errorf("checkpoint: %w", err)
 		}
@@ -153,7 +153,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 
 	pubs := map[string]*publish.Publisher{}
 	for _, c := range confs {
-		src, err := s.newSource(ctx, c, obs, pubs)
+		src, err := s.newSource(ctx, c, s.observer(c.ID), pubs)
 		if err != nil {
 			return nil, fmt.Errorf("source %s: %w", c.ID, err)
 		}
@@ -174,6 +174,16 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 		}
 	}
 	return s, nil
+}
+
+// observer returns what source id's client, publisher and poller report
+// to: the pipeline bound to the source, wrapped by Options.Observe.
+func (s *Service) observer(id string) poller.Observer {
+	var o poller.Observer = s.pipeline.ForSource(id)
+	if s.opts.Observe != nil {
+		o = s.opts.Observe(o)
+	}
+	return o
 }
 
 // newSource builds the pipeline of one source, sharing a publisher with
@@ -366,6 +376,9 @@ func (s *Service) own(ctx context.Context, l ownership.Lease) error {
 	}
 	s.log.Info("taking on source", "source", l.Source, "generation", l.Generation)
 	defer s.log.Info("handed source back", "source", l.Source, "generation", l.Generation)
+	// Once the poller has stopped (after its final save), the source's
+	// lag, backlogs and tracked count stop describing it here.
+	defer s.metrics.Standby(l.Source)
 	return s.runSource(ctx, src, s.kstore.Fenced(uint64(l.Generation)))
 }
 
@@ -431,11 +444,9 @@ func (v ownershipView) Assigned(generation int64, member string, owned []string)
 	}
 	h.SetOwnership(telemetry.Ownership{Group: v.s.cfg.Group.ID, Generation: generation, Member: member, Sources: v.ids, Owned: owned})
 	if len(owned) == 0 {
-		// A standby polls nothing: its poll check must not go stale, and
-		// its lag and backlogs must not go on describing a source it lost.
+		// A standby polls nothing: its poll check must not go stale.
 		h.Require(telemetry.CheckPoll, 0)
 		h.Set(telemetry.CheckPoll, nil)
-		m.Standby()
 	} else {
 		h.Require(telemetry.CheckPoll, pollMaxAge(v.s.cfg))
 	}

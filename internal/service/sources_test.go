@@ -64,6 +64,18 @@ func TestRunServesSeveralSources(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+	// Each source reports its own progress gauges (one series for both
+	// used to show whichever reported last).
+	for _, id := range []string{"acme", "globex"} {
+		for _, name := range []string{"poll_last_success_timestamp_seconds", "checkpoint_last_save_timestamp_seconds", "tracked_conversations"} {
+			if v := metric(t, r.reg, "jelou_producer_"+name, map[string]string{"source": id}); v <= 0 {
+				t.Errorf("%s{source=%q} = %v, want > 0 once the source has polled and saved", name, id, v)
+			}
+		}
+	}
+	if v := metric(t, r.reg, "jelou_producer_tracked_conversations", map[string]string{"source": "default"}); v != 0 {
+		t.Errorf("tracked_conversations{source=\"default\"} = %v with named sources only", v)
+	}
 	// As harness.settle, for both simulators: snapshot what they served,
 	// wait for both cursors to pass the snapshot and both topics to hold it.
 	snap := h.clk.Now()

@@ -2,7 +2,10 @@ package telemetry
 
 import (
 	"errors"
+	"maps"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -96,8 +99,9 @@ type Metrics struct {
 	KafkaWriteDuration prometheus.Histogram
 	// CheckpointSaves counts checkpoint saves by result.
 	CheckpointSaves *prometheus.CounterVec
-	// TrackedConversations is the number of conversations in the dedupe index.
-	TrackedConversations prometheus.Gauge
+	// TrackedConversations is the number of conversations in each source's
+	// dedupe index; labels source.
+	TrackedConversations *prometheus.GaugeVec
 	// KeyFallback counts events published under the fallback key because the
 	// conversation had no company id.
 	KeyFallback prometheus.Counter
@@ -107,8 +111,8 @@ type Metrics struct {
 	// LateRows counts conversations first seen by the revisit lane: they
 	// became visible later than POLL_SETTLE after their start.
 	LateRows prometheus.Counter
-	// LaneBacklog is how far each lane is behind, in seconds (see
-	// [Pipeline.Covered]).
+	// LaneBacklog is how far each lane of each source is behind, in seconds
+	// (see [Pipeline.Covered]); labels source and lane.
 	LaneBacklog *prometheus.GaugeVec
 	// GroupGeneration is the consumer-group generation this replica is in
 	// (0 outside a group, or while joining).
@@ -117,11 +121,19 @@ type Metrics struct {
 	// for the others (standby); label source, from the configuration.
 	SourceOwned *prometheus.GaugeVec
 
-	clock    clock.Clock
-	sources  []string
-	cursor   atomic.Int64 // checkpoint cursor, Unix nanoseconds; 0 until set
-	lastPoll atomic.Int64 // last completed window, Unix nanoseconds; 0 until then
-	lastSave atomic.Int64 // last successful checkpoint save, Unix nanoseconds; 0 until then
+	clock   clock.Clock
+	sources []string
+
+	mu    sync.Mutex
+	times map[string]*sourceTimes // by source id
+}
+
+// sourceTimes are one source's moments, Unix nanoseconds, 0 for "never";
+// the time gauges read them at each scrape.
+type sourceTimes struct {
+	cursor   atomic.Int64 // the saved checkpoint's cursor
+	lastPoll atomic.Int64 // the last completed window
+	lastSave atomic.Int64 // the last successful checkpoint save
 }
 
 // Option configures [New].
@@ -131,8 +143,10 @@ type Option func(*Metrics)
 // timestamps read c instead of the wall clock (for demos on a scaled clock).
 func WithClock(c clock.Clock) Option { return func(m *Metrics) { m.clock = c } }
 
-// WithSources creates the source_owned series of each configured source,
-// at 0 until the replica owns it.
+// WithSources creates the series of each configured source at 0:
+// source_owned (until the replica owns it), the time gauges, the lane
+// backlogs and tracked_conversations. A source not named here gets its
+// series when first reported.
 func WithSources(ids ...string) Option {
 	return func(m *Metrics) { m.sources = append(m.sources, ids...) }
 }
@@ -141,11 +155,14 @@ func WithSources(ids ...string) Option {
 // working but unregistered metrics, which suits tests of other packages.
 // Registering twice with one registry panics, as prometheus.MustRegister does.
 func New(reg prometheus.Registerer, opts ...Option) *Metrics {
-	m := &Metrics{clock: clock.Real{}}
+	m := &Metrics{clock: clock.Real{}, times: map[string]*sourceTimes{}}
 	for _, o := range opts {
 		o(m)
 	}
 	f := promauto.With(reg)
+	if reg != nil {
+		reg.MustRegister(timesCollector{m})
+	}
 	m.APIRequests = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "api_requests_total",
 		Help: "Jelou API attempts by status: HTTP code, timeout, or error (no response).",
@@ -196,26 +213,10 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 		Namespace: Namespace, Name: "checkpoint_saves_total",
 		Help: "Checkpoint saves by result (ok, error).",
 	}, []string{"result"})
-	f.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: Namespace, Name: "checkpoint_lag_seconds",
-		Help: "Now minus the saved checkpoint cursor; 0 before the first save.",
-	}, m.checkpointLag)
-	f.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: Namespace, Name: "checkpoint_cursor_timestamp_seconds",
-		Help: "The saved checkpoint cursor as a Unix time: everything before it is published; 0 before the first save.",
-	}, func() float64 { return unixSeconds(m.cursor.Load()) })
-	f.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: Namespace, Name: "checkpoint_last_save_timestamp_seconds",
-		Help: "Unix time of the last successful checkpoint save; 0 before the first.",
-	}, func() float64 { return unixSeconds(m.lastSave.Load()) })
-	f.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: Namespace, Name: "poll_last_success_timestamp_seconds",
-		Help: "Unix time of the last window fetched with every event acknowledged; 0 before the first.",
-	}, func() float64 { return unixSeconds(m.lastPoll.Load()) })
-	m.TrackedConversations = f.NewGauge(prometheus.GaugeOpts{
+	m.TrackedConversations = f.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "tracked_conversations",
-		Help: "Conversations held in the dedupe index.",
-	})
+		Help: "Conversations held in the source's dedupe index.",
+	}, []string{"source"})
 	m.KeyFallback = f.NewCounter(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "key_fallback_total",
 		Help: "Events published under the fallback key because the conversation had no company id.",
@@ -231,8 +232,8 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 	})
 	m.LaneBacklog = f.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "lane_backlog_seconds",
-		Help: "How far each lane is behind: live, now minus the end of the live range; settle, now minus the settled mark; revisit, the most overdue revisit's wait past its due time; history, seconds of start times not read yet.",
-	}, []string{"lane"})
+		Help: "How far each lane of a source is behind: live, now minus the end of the live range; settle, now minus the settled mark; revisit, the most overdue revisit's wait past its due time; history, seconds of start times not read yet.",
+	}, []string{"source", "lane"})
 	m.GroupGeneration = f.NewGauge(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "group_generation",
 		Help: "Consumer-group generation this replica is in; 0 outside a group or while joining.",
@@ -243,6 +244,7 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 	}, []string{"source"})
 	for _, id := range m.sources {
 		m.SourceOwned.WithLabelValues(id).Set(0)
+		m.Standby(id) // creates the source's series at 0
 	}
 	f.NewGauge(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "build_info",
@@ -254,7 +256,6 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 	// increase() alerts fire on the first occurrence.
 	for _, l := range poller.Lanes {
 		m.WindowsCompleted.WithLabelValues(l.String())
-		m.LaneBacklog.WithLabelValues(l.String())
 		if l != poller.LaneHistory {
 			m.FirstSeen.WithLabelValues(l.String())
 		}
@@ -334,43 +335,106 @@ func StateLabel(s jelou.State) string {
 	return "other"
 }
 
-// SetCheckpointCursor records the cursor of the last saved checkpoint;
-// checkpoint_lag_seconds is computed from it at each scrape, so the lag keeps
-// growing while saves stall. A zero cursor resets the lag to 0.
-func (m *Metrics) SetCheckpointCursor(cursor time.Time) {
+// source returns the moments of source, created on first use.
+func (m *Metrics) source(id string) *sourceTimes {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.times[id]
+	if st == nil {
+		st = &sourceTimes{}
+		m.times[id] = st
+	}
+	return st
+}
+
+// SetCheckpointCursor records the cursor of source's last saved
+// checkpoint; checkpoint_lag_seconds is computed from it at each scrape, so
+// the lag keeps growing while saves stall. A zero cursor resets the lag to 0.
+func (m *Metrics) SetCheckpointCursor(source string, cursor time.Time) {
+	st := m.source(source)
 	if cursor.IsZero() {
-		m.cursor.Store(0)
+		st.cursor.Store(0)
 		return
 	}
-	m.cursor.Store(cursor.UnixNano())
+	st.cursor.Store(cursor.UnixNano())
 }
 
-// Standby clears what describes the sources this replica polled, for a
-// replica that now polls none (a standby): the checkpoint cursor (so
-// checkpoint_lag_seconds is 0 rather than growing from a cursor nobody
-// moves here any more) and every lane's backlog. The last poll and save
-// times stay: they are history, and the alerts ignore standbys.
-func (m *Metrics) Standby() {
-	m.cursor.Store(0)
+// Standby clears what describes a source this replica no longer polls (it
+// was handed to another replica, or never came here): its checkpoint
+// cursor (so checkpoint_lag_seconds is 0 rather than growing from a cursor
+// nobody moves here any more), every lane's backlog and the tracked
+// conversations. The last poll and save times stay: they are history, and
+// the alerts ignore the sources a replica does not own.
+func (m *Metrics) Standby(source string) {
+	m.source(source).cursor.Store(0)
 	for _, l := range poller.Lanes {
-		m.LaneBacklog.WithLabelValues(l.String()).Set(0)
+		m.LaneBacklog.WithLabelValues(source, l.String()).Set(0)
 	}
+	m.TrackedConversations.WithLabelValues(source).Set(0)
 }
 
-// PollSucceeded records that a window was fetched with every event
-// acknowledged, now: poll_last_success_timestamp_seconds.
-func (m *Metrics) PollSucceeded() { m.lastPoll.Store(m.clock.Now().UnixNano()) }
+// PollSucceeded records that a window of source was fetched with every
+// event acknowledged, now: poll_last_success_timestamp_seconds.
+func (m *Metrics) PollSucceeded(source string) {
+	m.source(source).lastPoll.Store(m.clock.Now().UnixNano())
+}
 
 // CheckpointSaved counts one checkpoint save under its result (err == nil
-// is ok) and, on success, records the time in
+// is ok) and, on success, records the time in source's
 // checkpoint_last_save_timestamp_seconds.
-func (m *Metrics) CheckpointSaved(err error) {
+func (m *Metrics) CheckpointSaved(source string, err error) {
 	if err != nil {
 		m.CheckpointSaves.WithLabelValues(CheckpointError).Inc()
 		return
 	}
 	m.CheckpointSaves.WithLabelValues(CheckpointOK).Inc()
-	m.lastSave.Store(m.clock.Now().UnixNano())
+	m.source(source).lastSave.Store(m.clock.Now().UnixNano())
+}
+
+// timesCollector exports each source's moments, read at scrape time, so
+// that checkpoint_lag_seconds grows between saves.
+type timesCollector struct{ m *Metrics }
+
+var (
+	descLag = prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "checkpoint_lag_seconds"),
+		"Now minus the source's saved checkpoint cursor; 0 before the first save and while another replica owns the source.", []string{"source"}, nil)
+	descCursor = prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "checkpoint_cursor_timestamp_seconds"),
+		"The source's saved checkpoint cursor as a Unix time: everything before it is published; 0 before the first save.", []string{"source"}, nil)
+	descLastSave = prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "checkpoint_last_save_timestamp_seconds"),
+		"Unix time of the source's last successful checkpoint save here; 0 before the first.", []string{"source"}, nil)
+	descLastPoll = prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "poll_last_success_timestamp_seconds"),
+		"Unix time of the source's last window fetched here with every event acknowledged; 0 before the first.", []string{"source"}, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c timesCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descLag, descCursor, descLastSave, descLastPoll} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c timesCollector) Collect(ch chan<- prometheus.Metric) {
+	c.m.mu.Lock()
+	ids := slices.Sorted(maps.Keys(c.m.times))
+	times := make([]*sourceTimes, len(ids))
+	for i, id := range ids {
+		times[i] = c.m.times[id]
+	}
+	c.m.mu.Unlock()
+	now := c.m.clock.Now()
+	for i, id := range ids {
+		st := times[i]
+		cursor := st.cursor.Load()
+		lag := 0.0
+		if cursor != 0 {
+			lag = now.Sub(time.Unix(0, cursor)).Seconds()
+		}
+		ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, lag, id)
+		ch <- prometheus.MustNewConstMetric(descCursor, prometheus.GaugeValue, unixSeconds(cursor), id)
+		ch <- prometheus.MustNewConstMetric(descLastSave, prometheus.GaugeValue, unixSeconds(st.lastSave.Load()), id)
+		ch <- prometheus.MustNewConstMetric(descLastPoll, prometheus.GaugeValue, unixSeconds(st.lastPoll.Load()), id)
+	}
 }
 
 // unixSeconds converts Unix nanoseconds to seconds, keeping 0 for "never".
@@ -379,14 +443,6 @@ func unixSeconds(ns int64) float64 {
 		return 0
 	}
 	return float64(ns) / 1e9
-}
-
-func (m *Metrics) checkpointLag() float64 {
-	c := m.cursor.Load()
-	if c == 0 {
-		return 0
-	}
-	return m.clock.Now().Sub(time.Unix(0, c)).Seconds()
 }
 
 // NewRegistry returns a registry holding the Go runtime and process

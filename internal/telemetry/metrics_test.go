@@ -82,22 +82,28 @@ func TestMetricsLint(t *testing.T) {
 // first error.
 func TestKnownLabelsStartAtZero(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	New(reg)
+	New(reg, WithSources("default"))
 	var lanes []string
 	for _, l := range poller.Lanes {
 		lanes = append(lanes, l.String())
 	}
 	want := map[string]map[string][]string{ // metric → label → values
-		"jelou_producer_api_requests_total":       {"status": KnownStatuses},
-		"jelou_producer_api_retries_total":        {"reason": RetryReasons},
-		"jelou_producer_events_published_total":   {"state": States},
-		"jelou_producer_duplicates_skipped_total": {"reason": DuplicateReasons},
-		"jelou_producer_rows_rejected_total":      {"reason": RejectReasons},
-		"jelou_producer_windows_completed_total":  {"lane": lanes},
-		"jelou_producer_lane_backlog_seconds":     {"lane": lanes},
-		"jelou_producer_kafka_write_errors_total": {"kind": KafkaErrorKinds},
-		"jelou_producer_checkpoint_saves_total":   {"result": CheckpointResults},
-		"jelou_producer_row_first_seen_seconds":   {"lane": lanes[:len(lanes)-1]}, // history rows are backlog, not late
+		"jelou_producer_api_requests_total":                     {"status": KnownStatuses},
+		"jelou_producer_api_retries_total":                      {"reason": RetryReasons},
+		"jelou_producer_events_published_total":                 {"state": States},
+		"jelou_producer_duplicates_skipped_total":               {"reason": DuplicateReasons},
+		"jelou_producer_rows_rejected_total":                    {"reason": RejectReasons},
+		"jelou_producer_windows_completed_total":                {"lane": lanes},
+		"jelou_producer_lane_backlog_seconds":                   {"lane": lanes},
+		"jelou_producer_tracked_conversations":                  {"source": {"default"}},
+		"jelou_producer_source_owned":                           {"source": {"default"}},
+		"jelou_producer_checkpoint_lag_seconds":                 {"source": {"default"}},
+		"jelou_producer_checkpoint_cursor_timestamp_seconds":    {"source": {"default"}},
+		"jelou_producer_checkpoint_last_save_timestamp_seconds": {"source": {"default"}},
+		"jelou_producer_poll_last_success_timestamp_seconds":    {"source": {"default"}},
+		"jelou_producer_kafka_write_errors_total":               {"kind": KafkaErrorKinds},
+		"jelou_producer_checkpoint_saves_total":                 {"result": CheckpointResults},
+		"jelou_producer_row_first_seen_seconds":                 {"lane": lanes[:len(lanes)-1]}, // history rows are backlog, not late
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -214,12 +220,12 @@ func TestStateLabel(t *testing.T) {
 func TestCheckpointLag(t *testing.T) {
 	clk := newFakeClock()
 	reg := prometheus.NewRegistry()
-	m := New(reg, WithClock(clk))
-	lag := func() float64 { return tu.Gauge(t, reg, "jelou_producer_checkpoint_lag_seconds") }
+	m := New(reg, WithClock(clk), WithSources("a"))
+	lag := func() float64 { return tu.Gauge(t, reg, "jelou_producer_checkpoint_lag_seconds", "source", "a") }
 	if got := lag(); got != 0 {
 		t.Errorf("lag before any save = %v, want 0", got)
 	}
-	m.SetCheckpointCursor(clk.Now().Add(-90 * time.Second))
+	m.SetCheckpointCursor("a", clk.Now().Add(-90*time.Second))
 	if got := lag(); got != 90 {
 		t.Errorf("lag = %v, want 90", got)
 	}
@@ -227,7 +233,7 @@ func TestCheckpointLag(t *testing.T) {
 	if got := lag(); got != 150 {
 		t.Errorf("lag after a minute without saves = %v, want 150", got)
 	}
-	m.SetCheckpointCursor(time.Time{})
+	m.SetCheckpointCursor("a", time.Time{})
 	if got := lag(); got != 0 {
 		t.Errorf("lag after reset = %v, want 0", got)
 	}
@@ -268,7 +274,7 @@ func TestNewRegistry(t *testing.T) {
 func TestTimestamps(t *testing.T) {
 	clk := newFakeClock()
 	reg := prometheus.NewRegistry()
-	m := New(reg, WithClock(clk))
+	m := New(reg, WithClock(clk), WithSources("a"))
 	const (
 		poll   = "jelou_producer_poll_last_success_timestamp_seconds"
 		save   = "jelou_producer_checkpoint_last_save_timestamp_seconds"
@@ -281,9 +287,9 @@ func TestTimestamps(t *testing.T) {
 	}
 	start := float64(clk.Now().Unix())
 
-	m.PollSucceeded()
-	m.CheckpointSaved(nil)
-	m.SetCheckpointCursor(clk.Now().Add(-90*time.Second + 500*time.Millisecond))
+	m.PollSucceeded("a")
+	m.CheckpointSaved("a", nil)
+	m.SetCheckpointCursor("a", clk.Now().Add(-90*time.Second+500*time.Millisecond))
 	clk.Advance(time.Minute)
 	if got := tu.Gauge(t, reg, poll); got != start {
 		t.Errorf("%s = %v, want %v", poll, got, start)
@@ -295,7 +301,7 @@ func TestTimestamps(t *testing.T) {
 		t.Errorf("%s = %v, want %v (sub-second kept)", cursor, got, want)
 	}
 
-	m.CheckpointSaved(errors.New("disk full")) // a failed save leaves the time of the last good one
+	m.CheckpointSaved("a", errors.New("disk full")) // a failed save leaves the time of the last good one
 	if got := tu.Gauge(t, reg, save); got != start {
 		t.Errorf("%s after a failed save = %v, want %v", save, got, start)
 	}
@@ -303,7 +309,7 @@ func TestTimestamps(t *testing.T) {
 		testutil.ToFloat64(m.CheckpointSaves.WithLabelValues(CheckpointError)); ok != 1 || bad != 1 {
 		t.Errorf("checkpoint_saves_total ok=%v error=%v, want 1 and 1", ok, bad)
 	}
-	m.PollSucceeded()
+	m.PollSucceeded("a")
 	if got := tu.Gauge(t, reg, poll); got != start+60 {
 		t.Errorf("%s after a minute = %v, want %v", poll, got, start+60)
 	}
@@ -333,7 +339,7 @@ func TestRetryReasonsAreKnown(t *testing.T) {
 func TestPipelineFeedsTimestamps(t *testing.T) {
 	clk := newFakeClock()
 	reg := prometheus.NewRegistry()
-	p := NewPipeline(New(reg, WithClock(clk)), nil, nil)
+	p := NewPipeline(New(reg, WithClock(clk)), nil, nil).ForSource("a")
 	now := float64(clk.Now().Unix())
 	p.QueryDone(poller.LaneLive, jelou.Window{}, 0, 0, 0)
 	if got := tu.Gauge(t, reg, "jelou_producer_poll_last_success_timestamp_seconds"); got != now {
@@ -366,37 +372,82 @@ func TestFirstSeenAndLateRows(t *testing.T) {
 	}
 }
 
-// TestStandby: a replica that lost its sources reports no lag and no
-// backlog, but keeps its last poll and save times.
+// TestStandby: the gauges of a source a replica lost show no lag, backlog
+// or tracked conversations, but keep its last poll and save times; the
+// other sources' gauges are untouched.
 func TestStandby(t *testing.T) {
 	clk := newFakeClock()
 	reg := prometheus.NewRegistry()
-	m := New(reg, WithClock(clk), WithSources("default"))
-	p := NewPipeline(m, nil, nil)
-	p.QueryDone(poller.LaneLive, jelou.Window{}, 0, 0, 0)
-	p.Saved(&checkpoint.Checkpoint{Cursor: clk.Now().Add(-time.Hour)}, 0, nil)
-	p.Covered(checkpoint.Coverage{
-		Live:    jelou.Window{Start: clk.Now().Add(-2 * time.Hour), End: clk.Now().Add(-20 * time.Minute)},
-		Settled: clk.Now().Add(-time.Hour),
-		History: []jelou.Window{{Start: clk.Now().Add(-48 * time.Hour), End: clk.Now().Add(-24 * time.Hour)}},
-	}, clk.Now())
-	p.RevisitsDue(1, time.Minute)
+	m := New(reg, WithClock(clk), WithSources("a", "b"))
+	base := NewPipeline(m, nil, nil)
+	for _, p := range []*Pipeline{base.ForSource("a"), base.ForSource("b")} {
+		p.QueryDone(poller.LaneLive, jelou.Window{}, 0, 0, 0)
+		p.Saved(&checkpoint.Checkpoint{Cursor: clk.Now().Add(-time.Hour)}, 0, nil)
+		p.Covered(checkpoint.Coverage{
+			Live:    jelou.Window{Start: clk.Now().Add(-2 * time.Hour), End: clk.Now().Add(-20 * time.Minute)},
+			Settled: clk.Now().Add(-time.Hour),
+			History: []jelou.Window{{Start: clk.Now().Add(-48 * time.Hour), End: clk.Now().Add(-24 * time.Hour)}},
+		}, clk.Now())
+		p.RevisitsDue(1, time.Minute)
+		p.Tracked(40)
+	}
 	polled, saved := clk.Now(), clk.Now()
 	clk.Advance(10 * time.Minute)
 
-	m.Standby()
-	if got := tu.Gauge(t, reg, "jelou_producer_checkpoint_lag_seconds"); got != 0 {
-		t.Errorf("standby's checkpoint_lag_seconds = %v, want 0", got)
+	m.Standby("a")
+	gauge := func(name, source string, labels ...string) float64 {
+		return tu.Gauge(t, reg, "jelou_producer_"+name, append([]string{"source", source}, labels...)...)
 	}
-	for _, l := range poller.Lanes {
-		if got := testutil.ToFloat64(m.LaneBacklog.WithLabelValues(l.String())); got != 0 {
-			t.Errorf("standby's lane_backlog_seconds{lane=%q} = %v, want 0", l, got)
+	for _, src := range []string{"a", "b"} {
+		lost := src == "a"
+		check := func(what string, got float64, kept float64) {
+			t.Helper()
+			want := kept
+			if lost {
+				want = 0
+			}
+			if got != want {
+				t.Errorf("source %s (lost %v): %s = %v, want %v", src, lost, what, got, want)
+			}
+		}
+		check("checkpoint_lag_seconds", gauge("checkpoint_lag_seconds", src), 70*60)
+		check("tracked_conversations", gauge("tracked_conversations", src), 40)
+		check("lane_backlog_seconds{live}", gauge("lane_backlog_seconds", src, "lane", "live"), 20*60)
+		check("lane_backlog_seconds{history}", gauge("lane_backlog_seconds", src, "lane", "history"), 24*3600)
+		if got := gauge("poll_last_success_timestamp_seconds", src); got != float64(polled.Unix()) {
+			t.Errorf("source %s: poll_last_success = %v, want the last poll %d", src, got, polled.Unix())
+		}
+		if got := gauge("checkpoint_last_save_timestamp_seconds", src); got != float64(saved.Unix()) {
+			t.Errorf("source %s: checkpoint_last_save = %v, want the last save %d", src, got, saved.Unix())
 		}
 	}
-	if got := tu.Gauge(t, reg, "jelou_producer_poll_last_success_timestamp_seconds"); got != float64(polled.Unix()) {
-		t.Errorf("poll_last_success = %v, want the last poll %d", got, polled.Unix())
+}
+
+// TestSourcesReportApart: one replica polling two sources, one of which
+// stalls, shows the stalled one's last poll and lag (a single series used to
+// show whichever source reported last, hiding the stalled one).
+func TestSourcesReportApart(t *testing.T) {
+	clk := newFakeClock()
+	reg := prometheus.NewRegistry()
+	base := NewPipeline(New(reg, WithClock(clk), WithSources("fresh", "stalled")), nil, nil)
+	fresh, stalled := base.ForSource("fresh"), base.ForSource("stalled")
+	start := clk.Now()
+	stalled.QueryDone(poller.LaneLive, jelou.Window{}, 0, 0, 0)
+	stalled.Saved(&checkpoint.Checkpoint{Cursor: start}, 0, nil)
+	for range 10 {
+		clk.Advance(time.Minute)
+		fresh.QueryDone(poller.LaneLive, jelou.Window{}, 0, 0, 0)
+		fresh.Saved(&checkpoint.Checkpoint{Cursor: clk.Now()}, 0, nil)
 	}
-	if got := tu.Gauge(t, reg, "jelou_producer_checkpoint_last_save_timestamp_seconds"); got != float64(saved.Unix()) {
-		t.Errorf("checkpoint_last_save = %v, want the last save %d", got, saved.Unix())
+	for name, want := range map[string]float64{
+		"poll_last_success_timestamp_seconds/fresh":   float64(clk.Now().Unix()),
+		"poll_last_success_timestamp_seconds/stalled": float64(start.Unix()),
+		"checkpoint_lag_seconds/fresh":                0,
+		"checkpoint_lag_seconds/stalled":              600,
+	} {
+		metric, src, _ := strings.Cut(name, "/")
+		if got := tu.Gauge(t, reg, "jelou_producer_"+metric, "source", src); got != want {
+			t.Errorf("%s{source=%q} = %v, want %v", metric, src, got, want)
+		}
 	}
 }

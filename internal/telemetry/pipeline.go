@@ -20,10 +20,14 @@ const (
 // Pipeline implements [poller.Observer], the one interface through which
 // the API client, the Kafka writer and the poller report what they do: it
 // feeds the metrics and the readiness checks. Safe for concurrent use.
+//
+// A pipeline reports for one source (the source label of the per-source
+// gauges): give each source's poller its own from [Pipeline.ForSource].
 type Pipeline struct {
 	*Metrics
 	health *Health
 	log    *slog.Logger
+	source string
 }
 
 var _ poller.Observer = (*Pipeline)(nil)
@@ -34,6 +38,14 @@ func NewPipeline(m *Metrics, h *Health, log *slog.Logger) *Pipeline {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Pipeline{Metrics: m, health: h, log: log}
+}
+
+// ForSource returns a pipeline feeding the same metrics and checks that
+// reports the per-source gauges under source.
+func (p *Pipeline) ForSource(source string) *Pipeline {
+	c := *p
+	c.source = source
+	return &c
 }
 
 func (p *Pipeline) setHealth(check string, err error) {
@@ -55,7 +67,7 @@ func (p *Pipeline) ObservePublish(o publish.Observation) {
 // polling healthy.
 func (p *Pipeline) QueryDone(lane poller.Lane, _ jelou.Window, _, _ int, _ time.Duration) {
 	p.WindowsCompleted.WithLabelValues(lane.String()).Inc()
-	p.PollSucceeded()
+	p.PollSucceeded(p.source)
 	if lane == poller.LaneRevisit {
 		p.Revisits.Inc()
 	}
@@ -82,36 +94,36 @@ func (p *Pipeline) Skipped(reason string) { p.DuplicatesSkipped.WithLabelValues(
 // Rejected counts a row that can never be published.
 func (p *Pipeline) Rejected(reason string) { p.RowsRejected.WithLabelValues(reason).Inc() }
 
-// Covered sets lane_backlog_seconds: how far the live range's end is
-// behind now, how far the settled mark is, and how much history (in
+// Covered sets the source's lane_backlog_seconds: how far the live range's
+// end is behind now, how far the settled mark is, and how much history (in
 // seconds of start times) is still unread.
 func (p *Pipeline) Covered(c checkpoint.Coverage, now time.Time) {
 	var history time.Duration
 	for _, g := range c.History {
 		history += g.End.Sub(g.Start)
 	}
-	p.LaneBacklog.WithLabelValues(poller.LaneHistory.String()).Set(history.Seconds())
+	p.LaneBacklog.WithLabelValues(p.source, poller.LaneHistory.String()).Set(history.Seconds())
 	if !c.Live.End.IsZero() {
-		p.LaneBacklog.WithLabelValues(poller.LaneLive.String()).Set(max(now.Sub(c.Live.End), 0).Seconds())
-		p.LaneBacklog.WithLabelValues(poller.LaneSettle.String()).Set(max(now.Sub(c.Settled), 0).Seconds())
+		p.LaneBacklog.WithLabelValues(p.source, poller.LaneLive.String()).Set(max(now.Sub(c.Live.End), 0).Seconds())
+		p.LaneBacklog.WithLabelValues(p.source, poller.LaneSettle.String()).Set(max(now.Sub(c.Settled), 0).Seconds())
 	}
 }
 
 // RevisitsDue sets lane_backlog_seconds{lane="revisit"}: how long the
 // most overdue bucket has waited past its due time.
 func (p *Pipeline) RevisitsDue(_ int, overdue time.Duration) {
-	p.LaneBacklog.WithLabelValues(poller.LaneRevisit.String()).Set(overdue.Seconds())
+	p.LaneBacklog.WithLabelValues(p.source, poller.LaneRevisit.String()).Set(overdue.Seconds())
 }
 
 // Saved counts a checkpoint save by result; a successful one records its
 // time and moves the cursor behind checkpoint_lag_seconds, a failed one
 // leaves both, so the lag keeps growing while saves fail.
 func (p *Pipeline) Saved(cp *checkpoint.Checkpoint, _ int, err error) {
-	p.CheckpointSaved(err) // counts ok/error, times the last success
+	p.CheckpointSaved(p.source, err) // counts ok/error, times the last success
 	if err != nil {
 		return
 	}
-	p.SetCheckpointCursor(cp.Cursor)
+	p.SetCheckpointCursor(p.source, cp.Cursor)
 }
 
 // FirstSeen observes row_first_seen_seconds; a first sighting by the
@@ -123,8 +135,8 @@ func (p *Pipeline) FirstSeen(lane poller.Lane, sinceStart time.Duration) {
 	}
 }
 
-// Tracked sets tracked_conversations.
-func (p *Pipeline) Tracked(n int) { p.TrackedConversations.Set(float64(n)) }
+// Tracked sets the source's tracked_conversations.
+func (p *Pipeline) Tracked(n int) { p.TrackedConversations.WithLabelValues(p.source).Set(float64(n)) }
 
 // Failure marks Kafka unhealthy when a write failed; the write is retried.
 func (p *Pipeline) Failure(stage string, err error) {
