@@ -163,25 +163,26 @@ func alertRules(t *testing.T) []rulefmt.Rule {
 }
 
 // TestAlertRulesJudgeOwners evaluates the rendered alert expressions with
-// Prometheus' engine over two replicas' series: a standby (owns nothing,
-// has never polled or saved, a live backlog frozen from an earlier
-// ownership) never fires the polling alerts; an owner that stopped polling
-// does; a source nobody owns fires JelouProducerSourceUnowned.
+// Prometheus' engine over replicas' per-source series: a source is judged
+// only on the replica that owns it (a standby that never polled it, or a
+// former owner whose series are frozen, fire nothing); a stalled source
+// fires even while another source on the same replica advances; a source
+// nobody owns fires JelouProducerSourceUnowned.
 func TestAlertRulesJudgeOwners(t *testing.T) {
 	rules := alertRules(t)
 	sel := func(pod string) string {
 		return `job="` + fullname + `",namespace="` + namespace + `",pod="` + pod + `"`
 	}
-	// series gives one replica's series over an hour at one-minute steps:
-	// owned is source_owned{source="default"}; polled and saved are the
-	// last poll and save times (Unix seconds; "fresh" follows the clock);
-	// live is lane_backlog_seconds{lane="live"}.
-	series := func(pod string, owned int, polled, saved string, live int) string {
+	// series gives one replica's series of one source over an hour at
+	// one-minute steps: owned is source_owned; polled and saved are the last
+	// poll and save times (Unix seconds; "fresh" follows the clock); live is
+	// lane_backlog_seconds{lane="live"}.
+	series := func(pod, source string, owned int, polled, saved string, live int) string {
 		return fmt.Sprintf(`
-  jelou_producer_source_owned{%[1]s,source="default"} %[2]d+0x60
-  jelou_producer_poll_last_success_timestamp_seconds{%[1]s} %[3]s
-  jelou_producer_checkpoint_last_save_timestamp_seconds{%[1]s} %[4]s
-  jelou_producer_lane_backlog_seconds{%[1]s,lane="live"} %[5]d+0x60`, sel(pod), owned, polled, saved, live)
+  jelou_producer_source_owned{%[1]s,source="%[2]s"} %[3]d+0x60
+  jelou_producer_poll_last_success_timestamp_seconds{%[1]s,source="%[2]s"} %[4]s
+  jelou_producer_checkpoint_last_save_timestamp_seconds{%[1]s,source="%[2]s"} %[5]s
+  jelou_producer_lane_backlog_seconds{%[1]s,source="%[2]s",lane="live"} %[6]d+0x60`, sel(pod), source, owned, polled, saved, live)
 	}
 	const fresh, never, stale = "0+60x60", "0+0x60", "600+0x60"
 	tests := []struct {
@@ -189,13 +190,21 @@ func TestAlertRulesJudgeOwners(t *testing.T) {
 		load string
 		want []string // "alert pod/source" that fire at the hour
 	}{
-		{"owner polling, standby idle with a frozen backlog: nothing fires",
-			series("a", 1, fresh, fresh, 30) + series("b", 0, never, never, 5000), nil},
+		{"owner polling, standby idle: nothing fires",
+			series("a", "default", 1, fresh, fresh, 30) + series("b", "default", 0, never, never, 0), nil},
 		{"owner stopped polling: its alerts fire, not the standby's",
-			series("a", 1, stale, stale, 5000) + series("b", 0, never, never, 0),
-			[]string{"JelouProducerCheckpointStale a/", "JelouProducerLiveBehind a/", "JelouProducerPollStuck a/"}},
+			series("a", "default", 1, stale, stale, 5000) + series("b", "default", 0, never, never, 0),
+			[]string{"JelouProducerCheckpointStale a/default", "JelouProducerLiveBehind a/default", "JelouProducerPollStuck a/default"}},
+		{"one of two sources on a replica stalls: it fires although the other advances",
+			series("a", "acme", 1, fresh, fresh, 30) + series("a", "globex", 1, stale, stale, 5000) +
+				series("b", "acme", 0, never, never, 0) + series("b", "globex", 0, never, never, 0),
+			[]string{"JelouProducerCheckpointStale a/globex", "JelouProducerLiveBehind a/globex", "JelouProducerPollStuck a/globex"}},
+		{"a source moved: its former owner's frozen series fire nothing",
+			series("a", "acme", 1, fresh, fresh, 30) + series("a", "globex", 0, stale, stale, 5000) +
+				series("b", "acme", 0, stale, stale, 0) + series("b", "globex", 1, fresh, fresh, 30),
+			nil},
 		{"nobody owns the source: only SourceUnowned fires",
-			series("a", 0, stale, stale, 0) + series("b", 0, never, never, 0),
+			series("a", "default", 0, stale, stale, 0) + series("b", "default", 0, never, never, 0),
 			[]string{"JelouProducerSourceUnowned /default"}},
 	}
 	for _, tt := range tests {
