@@ -125,24 +125,38 @@ func (r *replica) owns(src string) bool {
 	return err == nil && slices.Contains(v.Owned, src)
 }
 
-// metricsView reads jelou_producer_group_generation and every
-// jelou_producer_source_owned{source} from the replica's /metrics.
-func (r *replica) metricsView() (int64, map[string]float64, error) {
+// replicaMetrics is what a replica's /metrics says about the group and
+// each source (by source id).
+type replicaMetrics struct {
+	gen   int64
+	owned map[string]float64 // source_owned
+	lag   map[string]float64 // checkpoint_lag_seconds
+	live  map[string]float64 // lane_backlog_seconds{lane="live"}
+}
+
+// metricsView reads jelou_producer_group_generation and, per source,
+// source_owned, checkpoint_lag_seconds and the live lane's backlog from the
+// replica's /metrics.
+func (r *replica) metricsView() (*replicaMetrics, error) {
 	c := &http.Client{Timeout: 2 * time.Second}
 	resp, err := c.Get("http://" + r.env["HTTP_ADDR"] + "/metrics")
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	gen, owned := int64(-1), map[string]float64{}
+	m := &replicaMetrics{gen: -1, owned: map[string]float64{}, lag: map[string]float64{}, live: map[string]float64{}}
+	label := func(series, name string) string {
+		_, rest, _ := strings.Cut(series, name+`="`)
+		v, _, _ := strings.Cut(rest, `"`)
+		return v
+	}
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	for sc.Scan() {
-		line := sc.Text()
-		name, value, ok := strings.Cut(line, " ")
+		series, value, ok := strings.Cut(sc.Text(), " ")
 		if !ok {
 			continue
 		}
@@ -150,16 +164,21 @@ func (r *replica) metricsView() (int64, map[string]float64, error) {
 		if err != nil {
 			continue
 		}
-		switch {
-		case name == "jelou_producer_group_generation":
-			gen = int64(v)
-		case strings.HasPrefix(name, "jelou_producer_source_owned{"):
-			_, rest, _ := strings.Cut(name, `source="`)
-			src, _, _ := strings.Cut(rest, `"`)
-			owned[src] = v
+		name, _, _ := strings.Cut(series, "{")
+		switch name {
+		case "jelou_producer_group_generation":
+			m.gen = int64(v)
+		case "jelou_producer_source_owned":
+			m.owned[label(series, "source")] = v
+		case "jelou_producer_checkpoint_lag_seconds":
+			m.lag[label(series, "source")] = v
+		case "jelou_producer_lane_backlog_seconds":
+			if label(series, "lane") == "live" {
+				m.live[label(series, "source")] = v
+			}
 		}
 	}
-	return gen, owned, nil
+	return m, nil
 }
 
 // waitOwns waits until the replica's /readyz lists src as owned and
@@ -259,18 +278,21 @@ func waitStable(t *testing.T, reps []*replica, sources []string, after int64, li
 }
 
 // checkOwnedMetrics compares each replica's source_owned and
-// group_generation series with what its /readyz said at sp. A replica that
-// moved to another generation meanwhile is skipped.
+// group_generation series with what its /readyz said at sp, and checks
+// that a source the replica does not own shows no checkpoint lag and no
+// live backlog there (a source it handed back stops being described once
+// its poller has stopped, which is before the group moves on). A replica
+// that moved to another generation meanwhile is skipped.
 func checkOwnedMetrics(t *testing.T, reps []*replica, sp stablePoint, sources []string) {
 	t.Helper()
 	for _, r := range reps {
-		gen, owned, err := r.metricsView()
+		m, err := r.metricsView()
 		if err != nil {
 			t.Errorf("%s /metrics: %v", r.name, err)
 			continue
 		}
-		if v, err := r.view(); err != nil || v.Generation != sp.gen || gen != sp.gen {
-			t.Logf("%s moved past %s while its metrics were read (metrics generation %d); not compared", r.name, sp, gen)
+		if v, err := r.view(); err != nil || v.Generation != sp.gen || m.gen != sp.gen {
+			t.Logf("%s moved past %s while its metrics were read (metrics generation %d); not compared", r.name, sp, m.gen)
 			continue
 		}
 		for _, s := range sources {
@@ -278,8 +300,16 @@ func checkOwnedMetrics(t *testing.T, reps []*replica, sp stablePoint, sources []
 			if slices.Contains(sp.owned[r.name], s) {
 				want = 1
 			}
-			if got, ok := owned[s]; !ok || got != want {
+			if got, ok := m.owned[s]; !ok || got != want {
 				t.Errorf("%s at %s: jelou_producer_source_owned{source=%q} = %v (present %v), /readyz says %v", r.name, sp, s, got, ok, want)
+			}
+			if want == 1 {
+				continue
+			}
+			for name, vals := range map[string]map[string]float64{"checkpoint_lag_seconds": m.lag, `lane_backlog_seconds{lane="live"}`: m.live} {
+				if got, ok := vals[s]; !ok || got != 0 {
+					t.Errorf("%s at %s: %s{source=%q} = %v (present %v) on a replica that does not own it, want 0", r.name, sp, name, s, got, ok)
+				}
 			}
 		}
 	}
