@@ -9,6 +9,7 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/jelousim"
 	"github.com/jelou-producer/jelou-producer/internal/poller"
 	"github.com/jelou-producer/jelou-producer/internal/service"
+	tu "github.com/jelou-producer/jelou-producer/internal/testutil"
 	"github.com/jelou-producer/jelou-producer/pkg/event"
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
@@ -44,7 +45,7 @@ func TestRunBadRows(t *testing.T) {
 					t.Errorf("event %s: state %q, raw %s; want the unknown state kept as received", e.ev.ID, e.ev.Data.State, e.ev.Data.Conversation)
 				}
 			}
-			if n := metric(t, r.reg, "jelou_producer_events_published_total", map[string]string{"state": "other"}); n != injected {
+			if n := tu.Sum(t, r.reg, "jelou_producer_events_published_total", map[string]string{"state": "other"}); n != injected {
 				t.Errorf("events_published_total{state=other} = %v, want %d", n, injected)
 			}
 		}},
@@ -66,7 +67,7 @@ func TestRunBadRows(t *testing.T) {
 		}},
 		{jelousim.FaultDuplicateRow, func(t *testing.T, r *running, bad []topicEvent) {
 			wantNoBad(t, bad)
-			if n := metric(t, r.reg, "jelou_producer_duplicates_skipped_total", nil); n < injected {
+			if n := tu.Sum(t, r.reg, "jelou_producer_duplicates_skipped_total", nil); n < injected {
 				t.Errorf("duplicates_skipped_total = %v, want at least %d", n, injected)
 			}
 		}},
@@ -152,7 +153,7 @@ func TestRunBodyOverCap(t *testing.T) {
 
 func wantRejected(t *testing.T, r *running, reason string, want int) {
 	t.Helper()
-	if n := metric(t, r.reg, "jelou_producer_rows_rejected_total", map[string]string{"reason": reason}); n != float64(want) {
+	if n := tu.Sum(t, r.reg, "jelou_producer_rows_rejected_total", map[string]string{"reason": reason}); n != float64(want) {
 		t.Errorf("rows_rejected_total{reason=%q} = %v, want %d", reason, n, want)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/config"
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 	"github.com/jelou-producer/jelou-producer/internal/service"
+	tu "github.com/jelou-producer/jelou-producer/internal/testutil"
 )
 
 // TestRunCheckpointTrouble starts the service on a checkpoint it cannot
@@ -181,9 +182,9 @@ func diskFullScenario(t *testing.T) {
 	r := h.start(cfg, service.Options{})
 	h.waitCursor(r, t0.Add(-time.Hour), 60*time.Second)
 	// Let a save of the caught-up state land.
-	saved := metric(t, r.reg, "jelou_producer_checkpoint_saves_total", map[string]string{"result": "ok"})
+	saved := tu.Sum(t, r.reg, "jelou_producer_checkpoint_saves_total", map[string]string{"result": "ok"})
 	deadline := time.Now().Add(30 * time.Second)
-	for metric(t, r.reg, "jelou_producer_checkpoint_saves_total", map[string]string{"result": "ok"}) <= saved {
+	for tu.Sum(t, r.reg, "jelou_producer_checkpoint_saves_total", map[string]string{"result": "ok"}) <= saved {
 		if time.Now().After(deadline) {
 			t.Fatal("no checkpoint saved")
 		}
@@ -211,7 +212,7 @@ func diskFullScenario(t *testing.T) {
 	defer restore()
 
 	deadline = time.Now().Add(30 * time.Second)
-	for metric(t, r.reg, "jelou_producer_checkpoint_saves_total", map[string]string{"result": "error"}) < 1 {
+	for tu.Sum(t, r.reg, "jelou_producer_checkpoint_saves_total", map[string]string{"result": "error"}) < 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("no checkpoint save failed while the disk was full")
 		}
@@ -294,7 +295,7 @@ func TestCheckpointLagGrowsWhileSavesFail(t *testing.T) {
 	r := h.start(cfg, service.Options{})
 	h.waitCursor(r, t0.Add(-time.Minute), 30*time.Second) // caught up, saves succeeding
 	lag := func() time.Duration {
-		return time.Duration(metric(t, r.reg, "jelou_producer_checkpoint_lag_seconds", nil) * float64(time.Second))
+		return time.Duration(tu.Sum(t, r.reg, "jelou_producer_checkpoint_lag_seconds", nil) * float64(time.Second))
 	}
 	for deadline := time.Now().Add(10 * time.Second); lag() <= 0 || lag() > 30*time.Minute; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -308,7 +309,7 @@ func TestCheckpointLagGrowsWhileSavesFail(t *testing.T) {
 	writeFile(t, dir, []byte("not a directory"))
 	broke := h.clk.Now()
 	deadline := time.Now().Add(30 * time.Second)
-	for metric(t, r.reg, "jelou_producer_checkpoint_saves_total", map[string]string{"result": "error"}) < 3 {
+	for tu.Sum(t, r.reg, "jelou_producer_checkpoint_saves_total", map[string]string{"result": "error"}) < 3 {
 		if time.Now().After(deadline) {
 			t.Fatal("no failed checkpoint save within 30 s")
 		}
@@ -318,7 +319,7 @@ func TestCheckpointLagGrowsWhileSavesFail(t *testing.T) {
 	if l, since := lag(), h.clk.Now().Sub(broke); l < since {
 		t.Fatalf("checkpoint lag %s after saves failed for %s of simulated time: it must grow while nothing is stored", l, since)
 	}
-	if n := metric(t, r.reg, "jelou_producer_windows_completed_total", map[string]string{"lane": "live"}); n == 0 {
+	if n := tu.Sum(t, r.reg, "jelou_producer_windows_completed_total", map[string]string{"lane": "live"}); n == 0 {
 		t.Fatal("no live window completed: the test proves nothing about the cursor moving")
 	}
 }

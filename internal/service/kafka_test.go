@@ -13,6 +13,7 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 	"github.com/jelou-producer/jelou-producer/internal/publish"
 	"github.com/jelou-producer/jelou-producer/internal/service"
+	tu "github.com/jelou-producer/jelou-producer/internal/testutil"
 )
 
 // TestNewKafkaStartupErrors checks that New refuses to start, with one
@@ -131,7 +132,7 @@ func TestRunOversizedRecord(t *testing.T) {
 			if !strings.Contains(err.Error(), h.topic) {
 				t.Errorf("error %q does not name the topic", err)
 			}
-			if n := metric(t, r.reg, "jelou_producer_kafka_write_errors_total", map[string]string{"kind": string(publish.KindTooLarge)}); n < 1 {
+			if n := tu.Sum(t, r.reg, "jelou_producer_kafka_write_errors_total", map[string]string{"kind": string(publish.KindTooLarge)}); n < 1 {
 				t.Errorf("kafka_write_errors_total{kind=too_large} = %v, want at least 1", n)
 			}
 			cp := loadCheckpoint(t, cfg.Checkpoint.Path, r.svc.Source())

@@ -8,6 +8,7 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 	"github.com/jelou-producer/jelou-producer/internal/service"
 	"github.com/jelou-producer/jelou-producer/internal/telemetry"
+	tu "github.com/jelou-producer/jelou-producer/internal/testutil"
 )
 
 // waitOwnership waits until r's /readyz ownership satisfies ok.
@@ -56,7 +57,7 @@ func TestReplicasHandOverASource(t *testing.T) {
 	if !b.svc.Cursor().IsZero() {
 		t.Fatalf("the standby polls (cursor %s)", b.svc.Cursor())
 	}
-	if m := metric(t, b.reg, "jelou_producer_source_owned", map[string]string{"source": "default"}); m != 0 {
+	if m := tu.Sum(t, b.reg, "jelou_producer_source_owned", map[string]string{"source": "default"}); m != 0 {
 		t.Errorf("standby's source_owned = %v, want 0", m)
 	}
 	h.waitCursor(a, t0.Add(90*time.Minute), 60*time.Second)
@@ -68,7 +69,7 @@ func TestReplicasHandOverASource(t *testing.T) {
 	abandoned := h.abandoned()
 
 	o := waitOwnership(t, b, "the standby takes the source over", 60*time.Second, owns("default"))
-	if m := metric(t, b.reg, "jelou_producer_group_generation", nil); int64(m) != o.Generation {
+	if m := tu.Sum(t, b.reg, "jelou_producer_group_generation", nil); int64(m) != o.Generation {
 		t.Errorf("group_generation = %v, /readyz says %d", m, o.Generation)
 	}
 	h.waitCursor(b, stopped.Add(30*time.Minute), 60*time.Second)

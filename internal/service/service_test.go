@@ -7,6 +7,7 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/jelousim"
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 	"github.com/jelou-producer/jelou-producer/internal/service"
+	tu "github.com/jelou-producer/jelou-producer/internal/testutil"
 	"github.com/jelou-producer/jelou-producer/pkg/event"
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
@@ -42,7 +43,7 @@ func TestRunDayThenRestart(t *testing.T) {
 			assertNoRepeats(t, got)
 			assertServable(t, h.sim, stopped, got)
 			assertEvents(t, evs)
-			if m := metric(t, r.reg, "jelou_producer_events_published_total", nil); int(m) != len(evs) {
+			if m := tu.Sum(t, r.reg, "jelou_producer_events_published_total", nil); int(m) != len(evs) {
 				t.Errorf("events_published_total = %v, want the %d records on the topic", m, len(evs))
 			}
 			if backend == "file" {
@@ -144,10 +145,10 @@ func TestReadyWhileOnlyHistoryIsBehind(t *testing.T) {
 	deadline := time.Now().Add(8 * time.Second)
 	for time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
-		if metric(t, r.reg, "jelou_producer_windows_completed_total", map[string]string{"lane": "live"}) == 0 {
+		if tu.Sum(t, r.reg, "jelou_producer_windows_completed_total", map[string]string{"lane": "live"}) == 0 {
 			continue // not started yet
 		}
-		if metric(t, r.reg, "jelou_producer_lane_backlog_seconds", map[string]string{"lane": "history"}) == 0 {
+		if tu.Sum(t, r.reg, "jelou_producer_lane_backlog_seconds", map[string]string{"lane": "history"}) == 0 {
 			continue
 		}
 		behind++

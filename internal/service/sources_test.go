@@ -11,6 +11,7 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/jelousim"
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 	"github.com/jelou-producer/jelou-producer/internal/service"
+	tu "github.com/jelou-producer/jelou-producer/internal/testutil"
 )
 
 // TestRunServesSeveralSources configures two named sources (two accounts:
@@ -68,12 +69,12 @@ func TestRunServesSeveralSources(t *testing.T) {
 	// used to show whichever reported last).
 	for _, id := range []string{"acme", "globex"} {
 		for _, name := range []string{"poll_last_success_timestamp_seconds", "checkpoint_last_save_timestamp_seconds", "tracked_conversations"} {
-			if v := metric(t, r.reg, "jelou_producer_"+name, map[string]string{"source": id}); v <= 0 {
+			if v := tu.Sum(t, r.reg, "jelou_producer_"+name, map[string]string{"source": id}); v <= 0 {
 				t.Errorf("%s{source=%q} = %v, want > 0 once the source has polled and saved", name, id, v)
 			}
 		}
 	}
-	if v := metric(t, r.reg, "jelou_producer_tracked_conversations", map[string]string{"source": "default"}); v != 0 {
+	if v := tu.Sum(t, r.reg, "jelou_producer_tracked_conversations", map[string]string{"source": "default"}); v != 0 {
 		t.Errorf("tracked_conversations{source=\"default\"} = %v with named sources only", v)
 	}
 	// As harness.settle, for both simulators: snapshot what they served,

@@ -33,41 +33,64 @@ func (s *SyncBuffer) String() string {
 	return s.b.String()
 }
 
-// Gauge returns the value of the first series of the gauge name gathered
-// from g that carries the given labels (name, value pairs), failing the
-// test when g has no such series.
+// Gauge returns the value of the first gauge series of name gathered from
+// g that carries the given labels (name, value pairs), failing the test
+// when g has no such series.
 func Gauge(t testing.TB, g prometheus.Gatherer, name string, labels ...string) float64 {
+	t.Helper()
+	want := make(map[string]string, len(labels)/2)
+	for i := 0; i+1 < len(labels); i += 2 {
+		want[labels[i]] = labels[i+1]
+	}
+	ms := series(t, g, name, want)
+	if len(ms) == 0 {
+		t.Fatalf("%s%q not gathered", name, labels)
+	}
+	return ms[0].GetGauge().GetValue()
+}
+
+// Sum returns the sum of the counter and gauge series of name gathered
+// from g whose labels include want; 0 when there is no such series.
+func Sum(t testing.TB, g prometheus.Gatherer, name string, want map[string]string) float64 {
+	t.Helper()
+	total := 0.0
+	for _, m := range series(t, g, name, want) {
+		total += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+	}
+	return total
+}
+
+// series gathers g and returns the series of name whose labels include want.
+func series(t testing.TB, g prometheus.Gatherer, name string, want map[string]string) []*dto.Metric {
 	t.Helper()
 	mfs, err := g.Gather()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("gather: %v", err)
 	}
+	var out []*dto.Metric
 	for _, mf := range mfs {
 		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			if hasLabels(m.GetLabel(), labels) {
-				return m.GetGauge().GetValue()
+			if hasLabels(m, want) {
+				out = append(out, m)
 			}
 		}
 	}
-	t.Fatalf("%s%q not gathered", name, labels)
-	return 0
+	return out
 }
 
-// hasLabels reports whether ls holds every name, value pair of want.
-func hasLabels(ls []*dto.LabelPair, want []string) bool {
-	for i := 0; i+1 < len(want); i += 2 {
-		found := false
-		for _, l := range ls {
-			if l.GetName() == want[i] && l.GetValue() == want[i+1] {
-				found = true
+// hasLabels reports whether m carries every label of want with its value.
+func hasLabels(m *dto.Metric, want map[string]string) bool {
+	n := 0
+	for _, l := range m.GetLabel() {
+		if v, ok := want[l.GetName()]; ok {
+			if v != l.GetValue() {
+				return false
 			}
-		}
-		if !found {
-			return false
+			n++
 		}
 	}
-	return true
+	return n == len(want)
 }
