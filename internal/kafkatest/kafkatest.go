@@ -299,7 +299,8 @@ func Topic(t testing.TB, partitions int, configs map[string]string) string {
 }
 
 // CreateTopic creates topic on the cluster behind brokers through its
-// controller and waits until its metadata lists every partition.
+// controller and waits until its metadata lists every partition and every
+// partition's leader answers.
 func CreateTopic(ctx context.Context, brokers []string, topic string, partitions int, configs map[string]string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -328,7 +329,10 @@ func CreateTopic(ctx context.Context, brokers []string, topic string, partitions
 	for {
 		parts, err := conn.ReadPartitions(topic)
 		if err == nil && len(parts) == partitions {
-			err = leadersAnswer(ctx, topic, parts)
+			// Metadata can name a leader a moment before that broker serves
+			// the partition; reading the (empty) topic waits until every
+			// leader answers, as a test that reads at once needs.
+			_, err = kafkaread.All(ctx, brokers, topic)
 		}
 		if err == nil {
 			return nil
@@ -339,24 +343,6 @@ func CreateTopic(ctx context.Context, brokers []string, topic string, partitions
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// leadersAnswer asks each partition's leader for its offsets: metadata can
-// name a leader before that broker serves the partition (it then answers
-// NotLeaderForPartition), and a test must not start on such a topic.
-func leadersAnswer(ctx context.Context, topic string, parts []kafka.Partition) error {
-	for _, p := range parts {
-		c, err := kafka.DialLeader(ctx, "tcp", net.JoinHostPort(p.Leader.Host, strconv.Itoa(p.Leader.Port)), topic, p.ID)
-		if err != nil {
-			return err
-		}
-		_, _, err = c.ReadOffsets()
-		c.Close()
-		if err != nil {
-			return fmt.Errorf("partition %d: %w", p.ID, err)
-		}
-	}
-	return nil
 }
 
 // ReadAll reads every record of every partition of topic, from the first
