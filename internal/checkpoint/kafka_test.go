@@ -19,7 +19,12 @@ import (
 
 func kafkaStore(t *testing.T, topic string, chunkSize int) *KafkaStore {
 	t.Helper()
-	brokers := kafkatest.Brokers(t) // may start a broker: before the deadline starts
+	return kafkaStoreOn(t, kafkatest.Brokers(t), topic, chunkSize) // may start a broker: before the deadline starts
+}
+
+// kafkaStoreOn opens a store of topic on brokers, closed when t ends.
+func kafkaStoreOn(t *testing.T, brokers []string, topic string, chunkSize int) *KafkaStore {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s, err := NewKafka(ctx, KafkaConfig{Brokers: brokers, Topic: topic, ChunkSize: chunkSize})
@@ -317,14 +322,7 @@ func TestKafkaLoadDuringLeaderElection(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	open := func() *KafkaStore {
-		s, err := NewKafka(ctx, KafkaConfig{Brokers: c.ListenAddrs(), Topic: "checkpoints"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
+	open := func() *KafkaStore { return kafkaStoreOn(t, c.ListenAddrs(), "checkpoints", 0) }
 	want := testCheckpoint("src1", 10<<10, 1)
 	if err := open().Save(ctx, want); err != nil {
 		t.Fatal(err)

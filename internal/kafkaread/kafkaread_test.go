@@ -62,11 +62,7 @@ func TestAllMissingTopic(t *testing.T) {
 // reads everything instead of failing.
 func TestAllRetriesLeaderElection(t *testing.T) {
 	const topic, notReady = "elected", 3
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cluster(t, 2, topic)
 	brokers := c.ListenAddrs()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -97,19 +93,27 @@ func TestAllRetriesLeaderElection(t *testing.T) {
 // (here: not authorised) is returned at once, not retried for RetryTime.
 func TestAllGivesUpOnPermanentErrors(t *testing.T) {
 	const topic = "forbidden"
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cluster(t, 1, topic)
 	refused := kafkatest.RefuseListOffsets(c, kerr.TopicAuthorizationFailed, -1)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err = kafkaread.All(ctx, c.ListenAddrs(), topic)
+	_, err := kafkaread.All(ctx, c.ListenAddrs(), topic)
 	if !errors.Is(err, kafka.TopicAuthorizationFailed) {
 		t.Fatalf("err = %v, want TopicAuthorizationFailed", err)
 	}
 	if refused() != 1 {
 		t.Fatalf("%d ListOffsets requests, want 1 (a permanent error is not retried)", refused())
 	}
+}
+
+// cluster starts an in-process broker of its own (the tests steer its
+// answers) holding topic with the given partitions, closed when t ends.
+func cluster(t *testing.T, partitions int32, topic string) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
 }
