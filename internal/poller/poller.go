@@ -99,7 +99,7 @@ type Config struct {
 	// Default: 4.
 	Concurrency int
 	// MaxPages is how many pages one query may take before the window is
-	// split. Default: 50.
+	// split. Default: jelou.DefaultMaxPages (50).
 	MaxPages int
 	// MinWindow is the smallest window a split produces; a window that
 	// small takes every page. Default: 1m.
@@ -137,7 +137,6 @@ const (
 	DefaultInterval           = time.Minute
 	DefaultRevisitInterval    = 5 * time.Minute
 	DefaultConcurrency        = 4
-	DefaultMaxPages           = 50
 	DefaultPageSize           = 100
 	DefaultMinWindow          = time.Minute
 	DefaultCheckpointInterval = 5 * time.Second
@@ -169,7 +168,7 @@ func (c Config) WithDefaults() Config {
 		c.Concurrency = DefaultConcurrency
 	}
 	if c.MaxPages <= 0 {
-		c.MaxPages = DefaultMaxPages
+		c.MaxPages = jelou.DefaultMaxPages
 	}
 	if c.Reread == "" {
 		c.Reread = RereadAuto
