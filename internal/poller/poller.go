@@ -308,8 +308,9 @@ func (p *Poller) Run(ctx context.Context) (err error) {
 // errFinished ends the lanes when a bounded backfill is done.
 var errFinished = errors.New("backfill finished")
 
-// runLanes runs every lane and the saver until ctx ends, one of them
-// fails, or a backfill finishes.
+// runLanes runs the Workers of every lane of the table (in a bounded
+// backfill, of the Backfill lanes only) and the saver until ctx ends, one
+// of them fails, or a backfill finishes.
 func (p *Poller) runLanes(parent context.Context) error {
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
@@ -323,15 +324,15 @@ func (p *Poller) runLanes(parent context.Context) error {
 			}
 		}()
 	}
-	if p.cfg.End.IsZero() {
-		spawn(func(ctx context.Context) error { return p.runLane(ctx, LaneLive, p.sched.Live) })
-		spawn(func(ctx context.Context) error { return p.runLane(ctx, LaneSettle, p.sched.Settle) })
-		if p.cfg.Revisit > 0 {
-			spawn(p.runRevisits)
+	backfill := !p.cfg.End.IsZero()
+	for _, lane := range Lanes {
+		spec := lane.Spec()
+		if backfill && !spec.Backfill {
+			continue
 		}
-	}
-	for range p.cfg.Concurrency {
-		spawn(func(ctx context.Context) error { return p.runLane(ctx, LaneHistory, p.sched.History) })
+		for range spec.Workers(p.cfg) {
+			spawn(func(ctx context.Context) error { return p.runLane(ctx, lane) })
+		}
 	}
 	spawn(p.runSaver)
 	<-ctx.Done()
@@ -345,17 +346,23 @@ func (p *Poller) runLanes(parent context.Context) error {
 	return nil
 }
 
-// runLane asks next for the lane's due query, runs it, records it done,
-// and again, until ctx ends or a query fails for good.
-func (p *Poller) runLane(ctx context.Context, lane Lane, next func(time.Time) (Query, bool, time.Time)) error {
+// runLane runs one runner of lane until ctx ends, a query fails for good,
+// or a bounded backfill has read everything. A lane with a Sweep rule runs
+// rounds (runRevisits); otherwise it asks the lane's Next rule for the due
+// query, runs it, records it done, and again.
+func (p *Poller) runLane(ctx context.Context, lane Lane) error {
 	ctx = WithLane(ctx, lane)
+	spec := lane.Spec()
+	if spec.Sweep != nil {
+		return p.runRevisits(ctx, spec.Sweep)
+	}
 	for {
 		p.mu.Lock()
-		if lane == LaneHistory && p.sched.Finished() {
+		if p.sched.Finished() {
 			p.mu.Unlock()
 			return errFinished
 		}
-		q, ok, wake := next(p.cfg.Clock.Now())
+		q, ok, wake := spec.Next(p.sched, p.cfg.Clock.Now())
 		changed := p.wake
 		p.mu.Unlock()
 		if !ok {
@@ -370,10 +377,10 @@ func (p *Poller) runLane(ctx context.Context, lane Lane, next func(time.Time) (Q
 	}
 }
 
-// runRevisits plans the due revisits every Interval (at most every
+// runRevisits plans, with the lane's sweep rule, the revisits due over the
+// buckets of non-terminal conversations every Interval (at most every
 // RevisitInterval) and runs them one after another.
-func (p *Poller) runRevisits(ctx context.Context) error {
-	ctx = WithLane(ctx, LaneRevisit)
+func (p *Poller) runRevisits(ctx context.Context, sweep func(*Schedule, time.Time, []bucket) ([]Query, time.Duration)) error {
 	for {
 		now := p.cfg.Clock.Now()
 		p.mu.Lock()
@@ -381,7 +388,7 @@ func (p *Poller) runRevisits(ctx context.Context) error {
 		p.mu.Unlock()
 		buckets := p.buckets(from, to)
 		p.mu.Lock()
-		due, overdue := p.sched.Revisits(now, buckets)
+		due, overdue := sweep(p.sched, now, buckets)
 		p.mu.Unlock()
 		p.obs.RevisitsDue(len(due), overdue)
 		for _, q := range due {
