@@ -367,7 +367,7 @@ func TestFirstSeenAndLateRows(t *testing.T) {
 	if got := testutil.ToFloat64(p.LateRows); got != 1 {
 		t.Errorf("late_rows_total = %v, want 1 (the revisit lane's)", got)
 	}
-	if n := testutil.CollectAndCount(p.Metrics.FirstSeen); n != 3 {
+	if n := testutil.CollectAndCount(p.RowFirstSeen); n != 3 {
 		t.Errorf("row_first_seen_seconds has %d series, want live, settle and revisit", n)
 	}
 }
