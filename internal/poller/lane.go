@@ -154,6 +154,15 @@ var laneTable = [...]LaneSpec{
 	},
 }
 
+// runners is how many runners of the lane go under c: its Workers, none
+// in a bounded backfill unless the lane is a Backfill lane.
+func (s *LaneSpec) runners(c Config) int {
+	if !c.End.IsZero() && !s.Backfill {
+		return 0
+	}
+	return s.Workers(c)
+}
+
 // one is the Workers of a lane that runs one runner.
 func one(Config) int { return 1 }
 

@@ -324,13 +324,8 @@ func (p *Poller) runLanes(parent context.Context) error {
 			}
 		}()
 	}
-	backfill := !p.cfg.End.IsZero()
 	for _, lane := range Lanes {
-		spec := lane.Spec()
-		if backfill && !spec.Backfill {
-			continue
-		}
-		for range spec.Workers(p.cfg) {
+		for range lane.Spec().runners(p.cfg) {
 			spawn(func(ctx context.Context) error { return p.runLane(ctx, lane) })
 		}
 	}
