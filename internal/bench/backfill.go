@@ -211,7 +211,8 @@ func (h *Harness) child(ctx context.Context, role string, cfg []byte) (ChildResu
 // producer encodes them, into a file for the produce-only child, and returns
 // its path and the average record size (key plus value).
 func (h *Harness) writeSample(ctx context.Context, sim *Sim, from time.Time, dir string) (string, float64, error) {
-	client, err := jelou.New(jelou.Config{BaseURL: sim.URL, RateLimit: -1,
+	// A day of rows takes hundreds of pages: MaxPages bounds it well above.
+	client, err := jelou.New(jelou.Config{BaseURL: sim.URL, RateLimit: -1, MaxPages: 1000,
 		Credentials: jelou.Credentials{ClientID: SimClientID, ClientSecret: SimClientSecret}})
 	if err != nil {
 		return "", 0, err

@@ -118,14 +118,12 @@ type Poll struct {
 	// 0 treats a window as final after its first pass.
 	Settle time.Duration `envconfig:"POLL_SETTLE" default:"15m" validate:"nonnegative" desc:"how long a recent window keeps being re-polled for late rows (0 disables)"`
 	// SettleHot is the age below which start times are re-read on every
-	// interval when re-reading by age.
+	// interval when re-reading by age (POLL_SETTLE_REREAD).
+	SettleHot time.Duration `envconfig:"POLL_SETTLE_HOT" default:"2m" validate:"nonnegative" desc:"when re-reading by age, start times younger than this are re-read every interval (auto may re-read more when the budget allows)"`
 	// SettleReread is how the settle lane re-reads recent start times:
 	// "by-age" re-reads each once while its age doubles (a tick costs a few
 	// intervals' volume whatever POLL_SETTLE is), "all" re-reads the whole
-	// unsettled range every interval.
-	SettleHot time.Duration `envconfig:"POLL_SETTLE_HOT" default:"2m" validate:"nonnegative" desc:"when re-reading by age, start times younger than this are re-read every interval (auto may re-read more when the budget allows)"`
-	// SettleReread is how the settle lane re-reads recent start times:
-	// see POLL_SETTLE_REREAD.
+	// unsettled range every interval, "auto" picks by the budget.
 	SettleReread string `envconfig:"POLL_SETTLE_REREAD" default:"auto" enum:"auto,by-age,all" desc:"how recent start times are re-read for late rows and state changes: all (the whole settle period every interval), by-age (POLL_SETTLE_HOT every interval, older start times once each time their age doubles), auto (all while it fits in half the request budget, else by age)"`
 	// Concurrency is how many windows may be in flight during a backfill.
 	Concurrency int `envconfig:"POLL_CONCURRENCY" default:"4" validate:"positive" desc:"history windows in flight during a backfill or catch-up"`

@@ -246,12 +246,12 @@ type viewState struct {
 	elided    int
 	published atomic.Int64
 	skipped   atomic.Int64
-	windows   [poller.LaneHistory + 1]atomic.Int64
-	liveEnd   atomic.Int64 // end of the live range, Unix seconds
+	windows   []atomic.Int64 // by poller.Lane
+	liveEnd   atomic.Int64   // end of the live range, Unix seconds
 }
 
 func newView(out io.Writer, clk *clock.Scaled, maxLines int) *view {
-	return &view{viewState: &viewState{out: out, clk: clk, maxLines: maxLines}}
+	return &view{viewState: &viewState{out: out, clk: clk, maxLines: maxLines, windows: make([]atomic.Int64, len(poller.Lanes))}}
 }
 
 // wrap is service.Options.Observe, called once per source.
@@ -268,7 +268,7 @@ func (v *view) Skipped(reason string) {
 // QueryDone counts windows by lane.
 func (v *view) QueryDone(lane poller.Lane, w jelou.Window, rows, published int, took time.Duration) {
 	v.Observer.QueryDone(lane, w, rows, published, took)
-	if int(lane) < len(v.windows) {
+	if lane >= 0 && int(lane) < len(v.windows) {
 		v.windows[lane].Add(1)
 	}
 }
@@ -342,12 +342,20 @@ func (v *view) statusLoop(ctx context.Context, sim *jelousim.Server, svc *servic
 			ready = "NOT READY"
 		}
 		v.mu.Lock()
-		fmt.Fprintf(v.out, "── sim time %s │ windows %d live, %d settle, %d revisit, %d history │ %d events (%.0f/s) │ %d duplicates skipped │ live edge %s behind │ %d API requests │ %s\n",
-			v.clk.Now().UTC().Format("2006-01-02 15:04"), v.windows[poller.LaneLive].Load(), v.windows[poller.LaneSettle].Load(),
-			v.windows[poller.LaneRevisit].Load(), v.windows[poller.LaneHistory].Load(),
-			n, rate, v.skipped.Load(), behind, sim.Stats().Requests, ready)
+		fmt.Fprintf(v.out, "── sim time %s │ windows %s │ %d events (%.0f/s) │ %d duplicates skipped │ live edge %s behind │ %d API requests │ %s\n",
+			v.clk.Now().UTC().Format("2006-01-02 15:04"), v.windowCounts(), n, rate, v.skipped.Load(), behind, sim.Stats().Requests, ready)
 		v.mu.Unlock()
 	}
+}
+
+// windowCounts lists the windows completed by lane, in lane order: "3
+// live, 1 settle, 0 revisit, 2 history".
+func (v *view) windowCounts() string {
+	parts := make([]string, 0, len(poller.Lanes))
+	for _, l := range poller.Lanes {
+		parts = append(parts, fmt.Sprintf("%d %s", v.windows[l].Load(), l))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // withoutAdmin serves h but answers 404 under [jelousim.AdminPrefix]: the

@@ -8,7 +8,21 @@ import (
 	"time"
 
 	"github.com/jelou-producer/jelou-producer/internal/jelousim"
+	"github.com/jelou-producer/jelou-producer/internal/poller"
+	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
+
+// The status line counts windows by lane, for every lane of the table, in
+// its order.
+func TestStatusCountsWindowsByLane(t *testing.T) {
+	v := newView(nil, nil, 0).wrap(poller.NopObserver{})
+	for _, l := range []poller.Lane{poller.LaneHistory, poller.LaneLive, poller.LaneHistory} {
+		v.QueryDone(l, jelou.Window{}, 0, 0, 0)
+	}
+	if got, want := v.(*view).windowCounts(), "1 live, 0 settle, 0 revisit, 2 history"; got != want {
+		t.Errorf("window counts %q, want %q", got, want)
+	}
+}
 
 // The demo's simulated API answers the API path but not the admin
 // endpoints, which the plain simulator serves.

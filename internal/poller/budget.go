@@ -13,23 +13,25 @@ import (
 // first. A request of a lower lane takes a token only when it is available
 // at once and no higher lane is waiting; otherwise it gives the token back
 // and waits again, so a live request waits at most for the next token,
-// whatever the other lanes have queued. It implements jelou.Limiter; the
+// whatever the other lanes have queued. Lanes are ranked by their
+// LaneSpec.Priority (the order of [Lanes]). It implements jelou.Limiter; the
 // lane comes from the request's context (see WithLane).
 type Budget struct {
 	lim *rate.Limiter
 
 	mu      sync.Mutex
-	waiting [len(laneNames)]int
+	waiting []int // by Lane
 }
 
 // NewBudget returns a budget of perSecond requests per second with the
 // given burst (at least 1). perSecond < 0 means no limit.
 func NewBudget(perSecond float64, burst int) *Budget {
 	burst = max(burst, 1)
-	if perSecond < 0 {
-		return &Budget{lim: rate.NewLimiter(rate.Inf, burst)}
+	limit := rate.Inf
+	if perSecond >= 0 {
+		limit = rate.Limit(perSecond)
 	}
-	return &Budget{lim: rate.NewLimiter(rate.Limit(perSecond), burst)}
+	return &Budget{lim: rate.NewLimiter(limit, burst), waiting: make([]int, len(laneTable))}
 }
 
 // PerSecond returns the budget's requests per second; -1 when it has no
@@ -65,8 +67,8 @@ func (b *Budget) Wait(ctx context.Context) error {
 			}
 			r.Cancel() // not now: leave the token to whoever is first when it is there
 			wait = min(d, budgetPoll)
-			if lane == LaneLive {
-				wait = d
+			if lane == Lanes[0] {
+				wait = d // nothing can overtake the first lane
 			}
 		}
 		t := time.NewTimer(wait)
@@ -82,7 +84,10 @@ func (b *Budget) Wait(ctx context.Context) error {
 func (b *Budget) higherWaiting(lane Lane) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for l := LaneLive; l < lane; l++ {
+	for _, l := range Lanes {
+		if l == lane {
+			return false
+		}
 		if b.waiting[l] > 0 {
 			return true
 		}
@@ -97,10 +102,11 @@ func WithLane(ctx context.Context, lane Lane) context.Context {
 	return context.WithValue(ctx, laneKey{}, lane)
 }
 
-// laneOf returns the lane ctx carries; LaneHistory (the lowest) when none.
+// laneOf returns the lane ctx carries; the last of [Lanes] (the lowest
+// priority) when none.
 func laneOf(ctx context.Context) Lane {
-	if l, ok := ctx.Value(laneKey{}).(Lane); ok && l >= 0 && int(l) < len(laneNames) {
+	if l, ok := ctx.Value(laneKey{}).(Lane); ok && l >= 0 && int(l) < len(laneTable) {
 		return l
 	}
-	return LaneHistory
+	return Lanes[len(Lanes)-1]
 }

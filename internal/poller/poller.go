@@ -99,7 +99,7 @@ type Config struct {
 	// Default: 4.
 	Concurrency int
 	// MaxPages is how many pages one query may take before the window is
-	// split. Default: 50.
+	// split. Default: jelou.DefaultMaxPages (50).
 	MaxPages int
 	// MinWindow is the smallest window a split produces; a window that
 	// small takes every page. Default: 1m.
@@ -137,7 +137,6 @@ const (
 	DefaultInterval           = time.Minute
 	DefaultRevisitInterval    = 5 * time.Minute
 	DefaultConcurrency        = 4
-	DefaultMaxPages           = 50
 	DefaultPageSize           = 100
 	DefaultMinWindow          = time.Minute
 	DefaultCheckpointInterval = 5 * time.Second
@@ -169,7 +168,7 @@ func (c Config) WithDefaults() Config {
 		c.Concurrency = DefaultConcurrency
 	}
 	if c.MaxPages <= 0 {
-		c.MaxPages = DefaultMaxPages
+		c.MaxPages = jelou.DefaultMaxPages
 	}
 	if c.Reread == "" {
 		c.Reread = RereadAuto
@@ -309,8 +308,9 @@ func (p *Poller) Run(ctx context.Context) (err error) {
 // errFinished ends the lanes when a bounded backfill is done.
 var errFinished = errors.New("backfill finished")
 
-// runLanes runs every lane and the saver until ctx ends, one of them
-// fails, or a backfill finishes.
+// runLanes runs the Workers of every lane of the table (in a bounded
+// backfill, of the Backfill lanes only) and the saver until ctx ends, one
+// of them fails, or a backfill finishes.
 func (p *Poller) runLanes(parent context.Context) error {
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
@@ -324,15 +324,10 @@ func (p *Poller) runLanes(parent context.Context) error {
 			}
 		}()
 	}
-	if p.cfg.End.IsZero() {
-		spawn(func(ctx context.Context) error { return p.runLane(ctx, LaneLive, p.sched.Live) })
-		spawn(func(ctx context.Context) error { return p.runLane(ctx, LaneSettle, p.sched.Settle) })
-		if p.cfg.Revisit > 0 {
-			spawn(p.runRevisits)
+	for _, lane := range Lanes {
+		for range lane.Spec().runners(p.cfg) {
+			spawn(func(ctx context.Context) error { return p.runLane(ctx, lane) })
 		}
-	}
-	for range p.cfg.Concurrency {
-		spawn(func(ctx context.Context) error { return p.runLane(ctx, LaneHistory, p.sched.History) })
 	}
 	spawn(p.runSaver)
 	<-ctx.Done()
@@ -346,17 +341,23 @@ func (p *Poller) runLanes(parent context.Context) error {
 	return nil
 }
 
-// runLane asks next for the lane's due query, runs it, records it done,
-// and again, until ctx ends or a query fails for good.
-func (p *Poller) runLane(ctx context.Context, lane Lane, next func(time.Time) (Query, bool, time.Time)) error {
+// runLane runs one runner of lane until ctx ends, a query fails for good,
+// or a bounded backfill has read everything. A lane with a Sweep rule runs
+// rounds (runRevisits); otherwise it asks the lane's Next rule for the due
+// query, runs it, records it done, and again.
+func (p *Poller) runLane(ctx context.Context, lane Lane) error {
 	ctx = WithLane(ctx, lane)
+	spec := lane.Spec()
+	if spec.Sweep != nil {
+		return p.runRevisits(ctx, spec.Sweep)
+	}
 	for {
 		p.mu.Lock()
-		if lane == LaneHistory && p.sched.Finished() {
+		if p.sched.Finished() {
 			p.mu.Unlock()
 			return errFinished
 		}
-		q, ok, wake := next(p.cfg.Clock.Now())
+		q, ok, wake := spec.Next(p.sched, p.cfg.Clock.Now())
 		changed := p.wake
 		p.mu.Unlock()
 		if !ok {
@@ -371,10 +372,10 @@ func (p *Poller) runLane(ctx context.Context, lane Lane, next func(time.Time) (Q
 	}
 }
 
-// runRevisits plans the due revisits every Interval (at most every
+// runRevisits plans, with the lane's sweep rule, the revisits due over the
+// buckets of non-terminal conversations every Interval (at most every
 // RevisitInterval) and runs them one after another.
-func (p *Poller) runRevisits(ctx context.Context) error {
-	ctx = WithLane(ctx, LaneRevisit)
+func (p *Poller) runRevisits(ctx context.Context, sweep func(*Schedule, time.Time, []bucket) ([]Query, time.Duration)) error {
 	for {
 		now := p.cfg.Clock.Now()
 		p.mu.Lock()
@@ -382,7 +383,7 @@ func (p *Poller) runRevisits(ctx context.Context) error {
 		p.mu.Unlock()
 		buckets := p.buckets(from, to)
 		p.mu.Lock()
-		due, overdue := p.sched.Revisits(now, buckets)
+		due, overdue := sweep(p.sched, now, buckets)
 		p.mu.Unlock()
 		p.obs.RevisitsDue(len(due), overdue)
 		for _, q := range due {

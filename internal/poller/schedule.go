@@ -8,40 +8,6 @@ import (
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
 
-// Lane is one stream of queries. Lanes run side by side and share one API
-// budget; a lower Lane is served first.
-type Lane int
-
-// The lanes, highest priority first.
-const (
-	// LaneLive reads the start times that appeared since its last tick,
-	// every Interval, up to now−Lag.
-	LaneLive Lane = iota
-	// LaneSettle re-reads the live range that has not settled yet (start
-	// times less than Settle old when last read), for late rows.
-	LaneSettle
-	// LaneRevisit re-reads the spans of conversations last seen in a
-	// non-terminal state, on a cadence that lengthens with their age.
-	LaneRevisit
-	// LaneHistory reads, once, the ranges nothing has read yet: the backlog
-	// from POLL_START_AT, a bounded backfill, or what was missed while the
-	// service was down.
-	LaneHistory
-)
-
-// Lanes lists every lane, highest priority first.
-var Lanes = []Lane{LaneLive, LaneSettle, LaneRevisit, LaneHistory}
-
-var laneNames = [...]string{"live", "settle", "revisit", "history"}
-
-// String returns the lane's name, which is also its metric label.
-func (l Lane) String() string {
-	if l < 0 || int(l) >= len(laneNames) {
-		return "unknown"
-	}
-	return laneNames[l]
-}
-
 // Reread is how the settle lane re-reads recent start times.
 type Reread string
 
@@ -67,6 +33,8 @@ type Query struct {
 	// Planned is when it was planned, and Edge that time minus Lag.
 	Planned, Edge time.Time
 
+	// The private fields carry what a lane's schedule rule tells its done
+	// rule (LaneSpec.Done) about the query.
 	final bool // settle: the read that moves the settled mark
 	// Again is set when the range will be read again within an interval or
 	// so (live, and settle reads of start times not settled yet): pagination
@@ -103,9 +71,10 @@ type scheduleConfig struct {
 // starts nothing, so it is tested with tables of times alone. The poller
 // holds it under a lock: it is not safe for concurrent use.
 //
-// Per lane: Live, Settle, Revisits and History return the query due at
-// now, or when to ask again (a zero time: after the next Done). Done
-// records a query whose rows Kafka acknowledged.
+// Per lane: Live, Settle, Revisits and History, the lanes' schedule rules
+// (LaneSpec.Next and Sweep), return the query due at now, or when to ask
+// again (a zero time: after the next Done). Done records a query whose rows
+// Kafka acknowledged, by its lane's done rule.
 type Schedule struct {
 	cfg scheduleConfig
 	cov checkpoint.Coverage
@@ -438,51 +407,64 @@ func (s *Schedule) pickGap() bool {
 	return true
 }
 
-// Done records that q was read and its rows acknowledged by Kafka.
+// Done records that q was read and its rows acknowledged by Kafka: its
+// lane's done rule (LaneSpec.Done).
 func (s *Schedule) Done(q Query) {
-	switch q.Lane {
-	case LaneLive:
-		s.learnDensity(q)
-		if !q.Window.Start.After(s.cov.Live.End) && q.Window.End.After(s.cov.Live.End) {
-			s.cov.Live.End = q.Window.End
-		}
-	case LaneSettle:
-		s.learnDensity(q)
-		if !q.final || q.Window.Start.After(s.cov.Settled) {
-			return // a younger piece, or a rebase moved past it
-		}
-		settled := earliest(earliest(q.Window.End, q.Edge.Add(-s.cfg.Settle)), s.cov.Live.End)
-		if settled.After(s.cov.Settled) {
-			s.cov.Settled = settled
-		}
-	case LaneRevisit:
-		s.revisited[q.bucket] = q.Planned
-	case LaneHistory:
-		if s.work == nil || !q.gap.Equal(s.workEnd) {
-			return
-		}
-		cursor := s.work.complete(q.ticket)
-		i := s.gapIndex(q.gap)
-		if i < 0 {
-			return
-		}
-		s.cov.History[i].Start = cursor
-		if !cursor.Before(s.workEnd) && s.work.pending() == 0 {
-			s.cov.History = append(s.cov.History[:i], s.cov.History[i+1:]...)
-			s.work = nil
-		}
+	if done := q.Lane.Spec().Done; done != nil {
+		done(s, q)
+	}
+}
+
+// doneLive moves the end of the live range.
+func (s *Schedule) doneLive(q Query) {
+	s.learnDensity(q)
+	if !q.Window.Start.After(s.cov.Live.End) && q.Window.End.After(s.cov.Live.End) {
+		s.cov.Live.End = q.Window.End
+	}
+}
+
+// doneSettle moves the settled mark after the final read of a tick.
+func (s *Schedule) doneSettle(q Query) {
+	s.learnDensity(q)
+	if !q.final || q.Window.Start.After(s.cov.Settled) {
+		return // a younger piece, or a rebase moved past it
+	}
+	settled := earliest(earliest(q.Window.End, q.Edge.Add(-s.cfg.Settle)), s.cov.Live.End)
+	if settled.After(s.cov.Settled) {
+		s.cov.Settled = settled
+	}
+}
+
+// doneRevisit remembers when the bucket was revisited.
+func (s *Schedule) doneRevisit(q Query) { s.revisited[q.bucket] = q.Planned }
+
+// doneHistory moves the start of the gap being worked by its ordered
+// commit, and drops the gap once it is read whole.
+func (s *Schedule) doneHistory(q Query) {
+	if s.work == nil || !q.gap.Equal(s.workEnd) {
+		return
+	}
+	cursor := s.work.complete(q.ticket)
+	i := s.gapIndex(q.gap)
+	if i < 0 {
+		return
+	}
+	s.cov.History[i].Start = cursor
+	if !cursor.Before(s.workEnd) && s.work.pending() == 0 {
+		s.cov.History = append(s.cov.History[:i], s.cov.History[i+1:]...)
+		s.work = nil
 	}
 }
 
 // Pieces cuts a query into the windows fetched one after another, each at
-// most Window long. A live or settle query is cut newest first into pieces
-// that double in length going back, so that the freshest rows of a long
+// most Window long. A query of a NewestFirst lane (live, settle) is cut
+// newest first into pieces that double in length going back, so that the freshest rows of a long
 // query (the first after a start reads the whole settle period) are
 // published first. The first piece is a minute long, or as long as a page
 // holds at the density recent reads showed, so that sparse start times do
 // not cost a request a piece.
 func (s *Schedule) Pieces(q Query) []jelou.Window {
-	if q.Lane != LaneLive && q.Lane != LaneSettle {
+	if !q.Lane.Spec().NewestFirst {
 		return splitEven(q.Window, s.cfg.Window)
 	}
 	size := max(2*s.cfg.Interval, freshPiece)
@@ -529,14 +511,18 @@ func (s *Schedule) gapIndex(end time.Time) int {
 }
 
 // EvictBefore is the start time before which no lane can return a row
-// again: behind every history gap and the settled mark by a window (the
-// boundaries overlap), and older than the revisit horizon.
+// again: the earliest of every lane's Oldest (behind every history gap and
+// the settled mark by a window, as the boundaries overlap, and older than
+// the revisit horizon).
 func (s *Schedule) EvictBefore(now time.Time) time.Time {
-	b := s.cov.Settled
-	if len(s.cov.History) > 0 && s.cov.History[0].Start.Before(b) {
-		b = s.cov.History[0].Start
+	var b time.Time
+	found := false
+	for _, l := range Lanes {
+		if t, ok := l.Spec().Oldest(s, now); ok && (!found || t.Before(b)) {
+			b, found = t, true
+		}
 	}
-	return earliest(b.Add(-s.cfg.Window), now.Add(-s.cfg.Revisit))
+	return b
 }
 
 // earliest returns the earlier of a and b.

@@ -87,19 +87,7 @@ func w(a, b time.Time) *jelou.Window { x := win(a, b); return &x }
 func runSteps(t *testing.T, s *Schedule, steps []step) {
 	t.Helper()
 	for i, st := range steps {
-		var (
-			q    Query
-			ok   bool
-			wake time.Time
-		)
-		switch st.lane {
-		case LaneLive:
-			q, ok, wake = s.Live(st.now)
-		case LaneSettle:
-			q, ok, wake = s.Settle(st.now)
-		case LaneHistory:
-			q, ok, wake = s.History(st.now)
-		}
+		q, ok, wake := st.lane.Spec().Next(s, st.now)
 		switch {
 		case st.want == nil && ok:
 			t.Fatalf("step %d (%s at %s): got query %s, want none", i, st.lane, st.now.Format("15:04"), q.Window)

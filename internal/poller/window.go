@@ -312,7 +312,7 @@ func (p *Poller) decide(rows []jelou.Conversation, w jelou.Window, lane Lane) []
 			p.obs.Skipped(res.Reason.String())
 			continue
 		}
-		if res.Previous == "" && lane != LaneHistory && !r.StartAt.IsZero() {
+		if res.Previous == "" && lane.Spec().FirstSeen && !r.StartAt.IsZero() {
 			p.firstSeen(lane, r, observed)
 		}
 		batch = append(batch, Emission{Conversation: r, Previous: res.Previous, Window: w, Observed: observed, Lane: lane})
@@ -342,7 +342,7 @@ const lateWarnEvery = time.Minute
 // and was found only because a revisit happened to cover it.
 func (p *Poller) firstSeen(lane Lane, r jelou.Conversation, observed time.Time) {
 	p.obs.FirstSeen(lane, observed.Sub(r.StartAt))
-	if lane != LaneRevisit {
+	if !lane.Spec().Revisit {
 		return
 	}
 	n := p.lateRows.Add(1)

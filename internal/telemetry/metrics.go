@@ -105,9 +105,10 @@ type Metrics struct {
 	// KeyFallback counts events published under the fallback key because the
 	// conversation had no company id.
 	KeyFallback prometheus.Counter
-	// FirstSeen observes, by lane, how long after its start a conversation
-	// was first seen (live, settle and revisit lanes).
-	FirstSeen *prometheus.HistogramVec
+	// RowFirstSeen observes, by lane, how long after its start a
+	// conversation was first seen (the lanes whose spec has FirstSeen:
+	// live, settle and revisit).
+	RowFirstSeen *prometheus.HistogramVec
 	// LateRows counts conversations first seen by the revisit lane: they
 	// became visible later than POLL_SETTLE after their start.
 	LateRows prometheus.Counter
@@ -221,7 +222,7 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 		Namespace: Namespace, Name: "key_fallback_total",
 		Help: "Events published under the fallback key because the conversation had no company id.",
 	})
-	m.FirstSeen = f.NewHistogramVec(prometheus.HistogramOpts{
+	m.RowFirstSeen = f.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: Namespace, Name: "row_first_seen_seconds",
 		Help:    "How long after its start a conversation was first seen, by lane (live, settle, revisit): how late rows become visible.",
 		Buckets: []float64{5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200},
@@ -256,8 +257,8 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 	// increase() alerts fire on the first occurrence.
 	for _, l := range poller.Lanes {
 		m.WindowsCompleted.WithLabelValues(l.String())
-		if l != poller.LaneHistory {
-			m.FirstSeen.WithLabelValues(l.String())
+		if l.Spec().FirstSeen {
+			m.RowFirstSeen.WithLabelValues(l.String())
 		}
 	}
 	for _, pre := range []struct {

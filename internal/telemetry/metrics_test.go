@@ -367,7 +367,7 @@ func TestFirstSeenAndLateRows(t *testing.T) {
 	if got := testutil.ToFloat64(p.LateRows); got != 1 {
 		t.Errorf("late_rows_total = %v, want 1 (the revisit lane's)", got)
 	}
-	if n := testutil.CollectAndCount(p.Metrics.FirstSeen); n != 3 {
+	if n := testutil.CollectAndCount(p.RowFirstSeen); n != 3 {
 		t.Errorf("row_first_seen_seconds has %d series, want live, settle and revisit", n)
 	}
 }
@@ -448,6 +448,54 @@ func TestSourcesReportApart(t *testing.T) {
 		metric, src, _ := strings.Cut(name, "/")
 		if got := tu.Gauge(t, reg, "jelou_producer_"+metric, "source", src); got != want {
 			t.Errorf("%s{source=%q} = %v, want %v", metric, src, got, want)
+		}
+	}
+}
+
+// TestLaneMetricsFollowTheLaneTable: the pipeline asks each lane's row of
+// poller's lane table, so a new lane needs no telemetry change. Covered
+// sets lane_backlog_seconds of every lane with a Backlog rule (the revisit
+// lane reports through RevisitsDue); revisits_total and late_rows_total
+// count only Revisit lanes; row_first_seen_seconds starts with a series for
+// each FirstSeen lane.
+func TestLaneMetricsFollowTheLaneTable(t *testing.T) {
+	clk := newFakeClock()
+	reg := prometheus.NewRegistry()
+	p := NewPipeline(New(reg, WithClock(clk), WithSources("a")), nil, nil).ForSource("a")
+	now := clk.Now()
+	p.Covered(checkpoint.Coverage{
+		Live:    jelou.Window{Start: now.Add(-2 * time.Hour), End: now.Add(-20 * time.Minute)},
+		Settled: now.Add(-time.Hour),
+		History: []jelou.Window{{Start: now.Add(-48 * time.Hour), End: now.Add(-24 * time.Hour)}},
+	}, now)
+	want := map[string]float64{"live": 20 * 60, "settle": 3600, "revisit": 0, "history": 24 * 3600}
+	firstSeen := 0
+	for _, l := range poller.Lanes {
+		if got := tu.Gauge(t, reg, "jelou_producer_lane_backlog_seconds", "source", "a", "lane", l.String()); got != want[l.String()] {
+			t.Errorf("lane_backlog_seconds{%s} = %v, want %v", l, got, want[l.String()])
+		}
+		if l.Spec().FirstSeen {
+			firstSeen++
+		}
+	}
+	if n := testutil.CollectAndCount(p.RowFirstSeen); n != firstSeen {
+		t.Errorf("row_first_seen_seconds starts with %d series, want one per FirstSeen lane (%d)", n, firstSeen)
+	}
+	for _, l := range poller.Lanes {
+		revisits, late := testutil.ToFloat64(p.Revisits), testutil.ToFloat64(p.LateRows)
+		p.QueryDone(l, jelou.Window{}, 0, 0, 0)
+		if l.Spec().FirstSeen {
+			p.FirstSeen(l, time.Minute)
+		}
+		var inc float64
+		if l.Spec().Revisit {
+			inc = 1
+		}
+		if got := testutil.ToFloat64(p.Revisits) - revisits; got != inc {
+			t.Errorf("a %s window added %v to revisits_total, want %v", l, got, inc)
+		}
+		if got := testutil.ToFloat64(p.LateRows) - late; got != inc {
+			t.Errorf("a first sighting by %s added %v to late_rows_total, want %v", l, got, inc)
 		}
 	}
 }

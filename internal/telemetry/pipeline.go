@@ -63,12 +63,12 @@ func (p *Pipeline) ObservePublish(o publish.Observation) {
 	}
 }
 
-// QueryDone counts a completed window by lane, records its time and marks
-// polling healthy.
+// QueryDone counts a completed window by lane (a Revisit lane's also in
+// revisits_total), records its time and marks polling healthy.
 func (p *Pipeline) QueryDone(lane poller.Lane, _ jelou.Window, _, _ int, _ time.Duration) {
 	p.WindowsCompleted.WithLabelValues(lane.String()).Inc()
 	p.PollSucceeded(p.source)
-	if lane == poller.LaneRevisit {
+	if lane.Spec().Revisit {
 		p.Revisits.Inc()
 	}
 	p.setHealth(CheckPoll, nil)
@@ -94,18 +94,19 @@ func (p *Pipeline) Skipped(reason string) { p.DuplicatesSkipped.WithLabelValues(
 // Rejected counts a row that can never be published.
 func (p *Pipeline) Rejected(reason string) { p.RowsRejected.WithLabelValues(reason).Inc() }
 
-// Covered sets the source's lane_backlog_seconds: how far the live range's
-// end is behind now, how far the settled mark is, and how much history (in
-// seconds of start times) is still unread.
+// Covered sets the source's lane_backlog_seconds of every lane with a
+// Backlog rule (poller.LaneSpec.Backlog): how far the live range's end is
+// behind now, how far the settled mark is, and how much history (in seconds
+// of start times) is still unread.
 func (p *Pipeline) Covered(c checkpoint.Coverage, now time.Time) {
-	var history time.Duration
-	for _, g := range c.History {
-		history += g.End.Sub(g.Start)
-	}
-	p.LaneBacklog.WithLabelValues(p.source, poller.LaneHistory.String()).Set(history.Seconds())
-	if !c.Live.End.IsZero() {
-		p.LaneBacklog.WithLabelValues(p.source, poller.LaneLive.String()).Set(max(now.Sub(c.Live.End), 0).Seconds())
-		p.LaneBacklog.WithLabelValues(p.source, poller.LaneSettle.String()).Set(max(now.Sub(c.Settled), 0).Seconds())
+	for _, l := range poller.Lanes {
+		backlog := l.Spec().Backlog
+		if backlog == nil {
+			continue
+		}
+		if d, ok := backlog(c, now); ok {
+			p.LaneBacklog.WithLabelValues(p.source, l.String()).Set(d.Seconds())
+		}
 	}
 }
 
@@ -126,11 +127,11 @@ func (p *Pipeline) Saved(cp *checkpoint.Checkpoint, _ int, err error) {
 	p.SetCheckpointCursor(p.source, cp.Cursor)
 }
 
-// FirstSeen observes row_first_seen_seconds; a first sighting by the
-// revisit lane also counts in late_rows_total.
+// FirstSeen observes row_first_seen_seconds; a first sighting by a
+// Revisit lane (the revisit lane) also counts in late_rows_total.
 func (p *Pipeline) FirstSeen(lane poller.Lane, sinceStart time.Duration) {
-	p.Metrics.FirstSeen.WithLabelValues(lane.String()).Observe(max(sinceStart, 0).Seconds())
-	if lane == poller.LaneRevisit {
+	p.RowFirstSeen.WithLabelValues(lane.String()).Observe(max(sinceStart, 0).Seconds())
+	if lane.Spec().Revisit {
 		p.LateRows.Inc()
 	}
 }

@@ -19,7 +19,7 @@ const (
 	DefaultRateBurst      = 1
 	DefaultTimeout        = 30 * time.Second
 	DefaultMaxBodyBytes   = 32 << 20
-	DefaultMaxPages       = 1000
+	DefaultMaxPages       = 50
 	DefaultVersion        = "dev"
 	DefaultInitialBackoff = 500 * time.Millisecond
 	DefaultMaxBackoff     = 30 * time.Second
@@ -156,7 +156,9 @@ type Config struct {
 	// over it fails with *BodyTooLargeError. Default: 32 MiB.
 	MaxBodyBytes int64
 	// MaxPages bounds the pages fetched for one window by Pages and
-	// FetchWindow. Default: 1000.
+	// FetchWindow. Default: DefaultMaxPages (50), which is also the
+	// poller's split threshold and POLL_MAX_PAGES's default: a window that
+	// needs more pages is better split than paged on.
 	MaxPages int
 	// Retry bounds retries. Zero fields mean their defaults.
 	Retry RetryConfig
