@@ -258,3 +258,91 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// TestNewFileMigratesFormerPath covers FormerPath: a checkpoint an earlier
+// release named otherwise (a backfill's backfill-backfill-<hash>.checkpoint)
+// moves to the new name with its .prev, unless the new name exists or the
+// former file is in use.
+func TestNewFileMigratesFormerPath(t *testing.T) {
+	ctx := context.Background()
+	older, newer, current := testCheckpoint("src1", 10, 1), testCheckpoint("src1", 10, 2), testCheckpoint("src1", 10, 3)
+	const former, name = "backfill-backfill-0123456789abcdef.checkpoint", "backfill-0123456789abcdef.checkpoint"
+	save := func(t *testing.T, path string, cps ...*Checkpoint) {
+		t.Helper()
+		s, err := NewFile(path, WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		for _, cp := range cps {
+			if err := s.Save(ctx, cp); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tests := []struct {
+		name   string
+		setup  func(t *testing.T, dir string)
+		want   *Checkpoint // nil: ErrNotFound
+		files  []string    // the checkpoints in the directory afterwards
+		logged bool
+	}{
+		{"the former file and its .prev move", func(t *testing.T, dir string) { save(t, filepath.Join(dir, former), older, newer) },
+			newer, []string{name, name + ".prev"}, true},
+		{"the new name wins when both exist", func(t *testing.T, dir string) {
+			save(t, filepath.Join(dir, former), older)
+			save(t, filepath.Join(dir, name), current)
+		}, current, []string{former, name}, false},
+		{"nothing to move", func(t *testing.T, dir string) {}, nil, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tt.setup(t, dir)
+			var logs bytes.Buffer
+			s, err := NewFile(filepath.Join(dir, name), FormerPath(filepath.Join(dir, former)), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			cp, err := s.Load(ctx, "src1")
+			switch {
+			case tt.want == nil:
+				if !errors.Is(err, ErrNotFound) {
+					t.Fatalf("Load: %v, want ErrNotFound", err)
+				}
+			case err != nil:
+				t.Fatalf("Load: %v", err)
+			default:
+				assertSame(t, cp, tt.want)
+			}
+			var got []string
+			for _, n := range dirNames(t, dir) {
+				if !strings.HasSuffix(n, LockSuffix) {
+					got = append(got, n)
+				}
+			}
+			if !slices.Equal(got, sorted(tt.files)) {
+				t.Errorf("directory holds %q, want %q", got, sorted(tt.files))
+			}
+			if n := strings.Count(logs.String(), "renamed from the earlier name"); n != boolInt(tt.logged) {
+				t.Errorf("logged the rename %d times, want %d:\n%s", n, boolInt(tt.logged), logs.String())
+			}
+		})
+	}
+
+	// A former file in use (an older backfill still running) is not moved.
+	dir := t.TempDir()
+	held, err := NewFile(filepath.Join(dir, former))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := held.Save(ctx, older); err != nil {
+		t.Fatal(err)
+	}
+	var le *LockedError
+	if _, err := NewFile(filepath.Join(dir, name), FormerPath(filepath.Join(dir, former))); !errors.As(err, &le) || le.Path != filepath.Join(dir, former) {
+		t.Fatalf("NewFile while the former file is in use = %v, want a *LockedError naming it", err)
+	}
+}
