@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -39,8 +40,9 @@ type memoryStore struct {
 }
 
 var (
-	_ Store   = (*memoryStore)(nil)
-	_ Fencing = (*memoryStore)(nil)
+	_ Store      = (*memoryStore)(nil)
+	_ Fencing    = (*memoryStore)(nil)
+	_ epochStore = (*memoryStore)(nil)
 )
 
 func openMemory(_ context.Context, spec Spec) (Store, error) {
@@ -58,10 +60,7 @@ func (s *memoryStore) Load(ctx context.Context, source string) (*Checkpoint, err
 
 // load is Load that also returns the epoch of the checkpoint it read.
 func (s *memoryStore) load(ctx context.Context, source string) (*Checkpoint, uint64, error) {
-	if err := validSource(source); err != nil {
-		return nil, 0, fmt.Errorf("load memory checkpoint %s: %w", s.name, err)
-	}
-	if err := ctx.Err(); err != nil {
+	if err := cmp.Or(validSource(source), ctx.Err()); err != nil {
 		return nil, 0, fmt.Errorf("load memory checkpoint %s: %w", s.name, err)
 	}
 	s.topic.mu.Lock()
@@ -86,10 +85,7 @@ func (s *memoryStore) Save(ctx context.Context, cp *Checkpoint) error { return s
 // there: like the Kafka backend, the highest epoch wins and a stale
 // owner's save is ignored.
 func (s *memoryStore) save(ctx context.Context, cp *Checkpoint, epoch uint64) error {
-	if err := validCheckpoint(cp); err != nil {
-		return fmt.Errorf("save memory checkpoint %s: %w", s.name, err)
-	}
-	if err := ctx.Err(); err != nil {
+	if err := cmp.Or(validCheckpoint(cp), ctx.Err()); err != nil {
 		return fmt.Errorf("save memory checkpoint %s: %w", s.name, err)
 	}
 	data, err := encodeBytes(cp)
@@ -106,52 +102,14 @@ func (s *memoryStore) save(ctx context.Context, cp *Checkpoint, epoch uint64) er
 
 func (s *memoryStore) Close() error { return nil }
 
-// Fenced implements Fencing as KafkaStore does: the view's epoch for a
-// source is max(the epoch loaded + 1, generation).
-func (s *memoryStore) Fenced(generation uint64) Store {
-	return &memoryFenced{s: s, floor: max(generation, 1), epochs: map[string]uint64{}}
-}
+// Fenced implements Fencing with a FencedStore, as KafkaStore does.
+func (s *memoryStore) Fenced(generation uint64) Store { return fence(s, generation) }
 
-// memoryFenced is the view memoryStore.Fenced returns.
-type memoryFenced struct {
-	s     *memoryStore
-	floor uint64
-
-	mu     sync.Mutex
-	epochs map[string]uint64
-}
-
-func (f *memoryFenced) Load(ctx context.Context, source string) (*Checkpoint, error) {
-	cp, epoch, err := f.s.load(ctx, source)
-	if err == nil || errors.Is(err, ErrNotFound) {
-		f.mu.Lock()
-		f.epochs[source] = max(epoch+1, f.floor)
-		f.mu.Unlock()
+func (s *memoryStore) currentEpoch(_ context.Context, source string) (uint64, error) {
+	if err := validSource(source); err != nil {
+		return 0, err
 	}
-	return cp, err
+	s.topic.mu.Lock()
+	defer s.topic.mu.Unlock()
+	return s.topic.records[source].epoch, nil
 }
-
-func (f *memoryFenced) Save(ctx context.Context, cp *Checkpoint) error {
-	if cp == nil {
-		return f.s.save(ctx, cp, 0) // reports the invalid checkpoint
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	epoch, ok := f.epochs[cp.Source]
-	if !ok {
-		f.s.topic.mu.Lock()
-		epoch = max(f.s.topic.records[cp.Source].epoch+1, f.floor)
-		f.s.topic.mu.Unlock()
-		f.epochs[cp.Source] = epoch
-	}
-	return f.s.save(ctx, cp, epoch)
-}
-
-// Epoch returns the epoch of the view's saves of source.
-func (f *memoryFenced) Epoch(source string) uint64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.epochs[source]
-}
-
-func (f *memoryFenced) Close() error { return nil }
