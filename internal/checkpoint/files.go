@@ -42,6 +42,16 @@ func openFiles(_ context.Context, spec Spec) (Store, error) {
 	return set, nil
 }
 
+// fileOf is the path of source's file in spec.Files.
+func fileOf(spec Spec, source string) string {
+	for _, f := range spec.Files {
+		if f.Source == source {
+			return f.Path
+		}
+	}
+	return ""
+}
+
 // file returns the store of source.
 func (s *fileSet) file(source string) (*FileStore, error) {
 	if err := validSource(source); err != nil {

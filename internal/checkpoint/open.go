@@ -107,16 +107,6 @@ func (spec Spec) Where(source string) string {
 	return b.where(spec, source)
 }
 
-// fileOf is the path of source's file in spec.Files.
-func fileOf(spec Spec, source string) string {
-	for _, f := range spec.Files {
-		if f.Source == source {
-			return f.Path
-		}
-	}
-	return ""
-}
-
 func openKafka(ctx context.Context, spec Spec) (Store, error) {
 	st, err := NewKafka(ctx, KafkaConfig{
 		Brokers:     spec.Brokers,

@@ -87,13 +87,12 @@ func checkCheckpoint(ctx context.Context, cfg config.Config, pc publish.Config, 
 	where := spec.Where(id)
 	pc.Topic = cfg.Checkpoint.Topic
 	tr, err := pc.Transport()
-	if err != nil {
-		fmt.Fprintf(out, "FAIL  %scheckpoint %s: %v\n", name, where, err)
-		return err
+	var store checkpoint.Store
+	if err == nil {
+		defer tr.CloseIdleConnections()
+		spec.Transport = tr
+		store, err = checkpoint.Open(ctx, spec)
 	}
-	defer tr.CloseIdleConnections()
-	spec.Transport = tr
-	store, err := checkpoint.Open(ctx, spec)
 	if err != nil {
 		fmt.Fprintf(out, "FAIL  %scheckpoint %s: %v\n", name, where, err)
 		return err
