@@ -2,8 +2,11 @@
 // progress (cursor, dedupe snapshot and small extra state) in a local file or
 // in a compacted Kafka topic.
 //
-// Callers use the [Store] interface; [NewFile] and [NewKafka] return its two
-// backends. Checkpoints are keyed by a source id from [SourceID].
+// Callers use the [Store] interface. [Open] builds the store a [Spec] asks
+// for ([BackendFile]: one file per source; [BackendKafka]: a compacted
+// topic); [NewFile] and [NewKafka] build one backend's store directly. A
+// store that replicas can share implements [Fencing]. Checkpoints are keyed
+// by a source id from [SourceID].
 //
 // # Guarantees
 //
@@ -30,7 +33,8 @@
 //
 // # File backend
 //
-// [FileStore] keeps one source's checkpoint in one file. Save writes a
+// [FileStore] keeps one source's checkpoint in one file; the store [Open]
+// builds holds one per source of [Spec].Files. Save writes a
 // temporary file in the same directory (mode 0640; the directory is created
 // with mode 0750), fsyncs it, hard-links the current file to <path>.prev,
 // renames the temporary file over the path and fsyncs the directory. The
@@ -39,7 +43,8 @@
 //
 // The default file name is [DefaultFileName]. [NewFile] renames a checkpoint
 // left under the earlier default, [LegacyFileName], in the same directory
-// when the path it opens is named [DefaultFileName] and does not exist yet.
+// when the path it opens is named [DefaultFileName] and does not exist yet,
+// and the file named by [FormerPath] ([File].Former) likewise.
 //
 // One process per file: [NewFile] creates the directory and takes an
 // exclusive, non-blocking flock(2) on <path>.lock (the suffix is
@@ -58,20 +63,23 @@
 // [KafkaStore] writes everything to partition 0 of a topic with
 // cleanup.policy=compact (created when missing). The encoding of a
 // checkpoint is split into chunks of at most [KafkaConfig].ChunkSize bytes
-// under the keys <source>/g<generation%2>/<n>, each with a "generation"
-// header; once every chunk is acknowledged (acks=all), a JSON manifest
-// (generation, chunk count, length, SHA-256) is written under the key
-// <source>. Generation N+1 writes to the keys of the other parity than
-// generation N, so a crash while writing it leaves generation N, which the
-// manifest still names, untouched. Load reads the partition from its start
-// to the high watermark, takes the latest manifest of the source and
-// assembles the chunks of its generation.
+// under the keys <source>/g<sequence%2>/<n>, each with its save's sequence
+// number in a header; once every chunk is acknowledged (acks=all), a JSON
+// manifest (sequence, chunk count, length, SHA-256) is written under the
+// key <source>. Save N+1 writes to the keys of the other parity than save
+// N, so a crash while writing it leaves save N, which the manifest still
+// names, untouched. Load reads the partition from its start to the high
+// watermark, takes the latest manifest of the source and assembles the
+// chunks of its sequence. On the wire the sequence is still called
+// "generation" (the manifest's JSON field and the chunks' header), as
+// earlier builds wrote it; in this package "generation" means only the
+// consumer group's.
 //
 // # Fencing
 //
 // Replicas that share sources through a consumer group save through
-// [KafkaStore.Fenced], a view bound to the group generation that made them
-// the owner. Its manifests carry an epoch (max(epoch loaded + 1,
+// [Fencing].Fenced ([KafkaStore.Fenced]), a view bound to the group
+// generation that made them the owner. Its manifests carry an epoch (max(epoch loaded + 1,
 // generation)) and its chunks live under <source>/e<epoch>/g<parity>/<n>,
 // so two owners never overwrite each other's chunks; Load takes the
 // manifest of the highest epoch, the latest among equals. A stale owner

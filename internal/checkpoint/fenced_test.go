@@ -9,95 +9,139 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 )
 
-// TestFencedStaleOwnerCannotMoveTheCheckpointBack plays a zombie: owner A
-// (generation 1) saves, is paused past its session timeout, owner B
-// (generation 2) loads and saves, then A wakes and saves an older
-// checkpoint. Every later Load returns B's, intact, whatever A writes.
-func TestFencedStaleOwnerCannotMoveTheCheckpointBack(t *testing.T) {
-	topic := kafkatest.TopicName(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	// Two processes: two stores on one topic. Chunks of 64 bytes, so that
-	// a checkpoint spans several chunk keys and a collision would show.
-	a := kafkaStore(t, topic, 64).Fenced(1)
-	b := kafkaStore(t, topic, 64).Fenced(2)
-
-	if _, err := a.Load(ctx, "src"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("first Load = %v, want ErrNotFound", err)
+// TestFencingContract runs the fencing contract against every backend
+// whose store implements Fencing. The Kafka store writes chunks of 64
+// bytes, so that a checkpoint spans several chunk keys and a collision
+// between two owners' chunks would show.
+func TestFencingContract(t *testing.T) {
+	for _, f := range factories(64) {
+		t.Run(f.name, func(t *testing.T) {
+			if _, ok := f.location(t)(t).(Fencing); !ok {
+				t.Skipf("the %s store does not implement Fencing", f.name)
+			}
+			testFencingContract(t, f.location)
+		})
 	}
-	if a.Epoch("src") != 1 {
-		t.Fatalf("A's epoch = %d, want 1", a.Epoch("src"))
-	}
-	old := testCheckpoint("src", 300, 1)
-	if err := a.Save(ctx, old); err != nil {
-		t.Fatal(err)
-	}
-
-	got, err := b.Load(ctx, "src")
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertSame(t, got, old)
-	if b.Epoch("src") != 2 {
-		t.Fatalf("B's epoch = %d, want 2", b.Epoch("src"))
-	}
-	newer := testCheckpoint("src", 400, 5)
-	if err := b.Save(ctx, newer); err != nil {
-		t.Fatal(err)
-	}
-	// A wakes up and saves twice (both chunk parities) before it notices.
-	for _, seed := range []uint64{2, 3} {
-		if err := a.Save(ctx, testCheckpoint("src", 500, seed)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	fresh := kafkaStore(t, topic, 64)
-	got, err = fresh.Load(ctx, "src")
-	if err != nil {
-		t.Fatalf("Load after the stale owner's saves = %v", err)
-	}
-	assertSame(t, got, newer)
-
-	// B keeps saving: each save is the one loaded.
-	newest := testCheckpoint("src", 100, 6)
-	if err := b.Save(ctx, newest); err != nil {
-		t.Fatal(err)
-	}
-	got, err = fresh.Load(ctx, "src")
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertSame(t, got, newest)
 }
 
-// TestFencedEpochOutlivesTheGroup: when the consumer group is deleted and
-// its generations restart at 1, the next owner's epoch still exceeds the
-// one on the topic, so its saves are the ones loaded.
-func TestFencedEpochOutlivesTheGroup(t *testing.T) {
-	topic := kafkatest.TopicName(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	st := kafkaStore(t, topic, 0)
-	before := st.Fenced(57)
-	if err := before.Save(ctx, testCheckpoint("src", 10, 1)); err != nil {
-		t.Fatal(err)
+// fenced returns st's view for the owner in generation gen.
+func fenced(t *testing.T, st Store, gen uint64) Store {
+	t.Helper()
+	f, ok := st.(Fencing)
+	if !ok {
+		t.Fatalf("%T does not implement Fencing", st)
 	}
-	after := st.Fenced(1)
-	if _, err := after.Load(ctx, "src"); err != nil {
-		t.Fatal(err)
+	return f.Fenced(gen)
+}
+
+// epochOf returns the epoch of view's saves of source.
+func epochOf(t *testing.T, view Store, source string) uint64 {
+	t.Helper()
+	e, ok := view.(interface{ Epoch(source string) uint64 })
+	if !ok {
+		t.Fatalf("the fenced view %T does not report its epoch", view)
 	}
-	if after.Epoch("src") != 58 {
-		t.Fatalf("epoch after a restarted generation count = %d, want 58", after.Epoch("src"))
+	return e.Epoch(source)
+}
+
+// testFencingContract is what a Fencing store promises, on the stores
+// location opens: each test gets a fresh location, each open call is one
+// process.
+func testFencingContract(t *testing.T, location func(t *testing.T) func(t *testing.T) Store) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, open func(t *testing.T) Store)
+	}{
+		// A zombie: owner A (generation 1) saves, is paused past its
+		// session timeout, owner B (generation 2) loads and saves, then A
+		// wakes and saves an older checkpoint. Every later Load returns
+		// B's, intact, whatever A writes.
+		{"a stale owner cannot move the checkpoint back", func(t *testing.T, open func(t *testing.T) Store) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			// Two processes: two stores on one location.
+			a := fenced(t, open(t), 1)
+			b := fenced(t, open(t), 2)
+
+			if _, err := a.Load(ctx, "src"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("first Load = %v, want ErrNotFound", err)
+			}
+			if epochOf(t, a, "src") != 1 {
+				t.Fatalf("A's epoch = %d, want 1", epochOf(t, a, "src"))
+			}
+			old := testCheckpoint("src", 300, 1)
+			if err := a.Save(ctx, old); err != nil {
+				t.Fatal(err)
+			}
+
+			got, err := b.Load(ctx, "src")
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertSame(t, got, old)
+			if epochOf(t, b, "src") != 2 {
+				t.Fatalf("B's epoch = %d, want 2", epochOf(t, b, "src"))
+			}
+			newer := testCheckpoint("src", 400, 5)
+			if err := b.Save(ctx, newer); err != nil {
+				t.Fatal(err)
+			}
+			// A wakes up and saves twice (both chunk parities) before it notices.
+			for _, seed := range []uint64{2, 3} {
+				if err := a.Save(ctx, testCheckpoint("src", 500, seed)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fresh := open(t)
+			got, err = fresh.Load(ctx, "src")
+			if err != nil {
+				t.Fatalf("Load after the stale owner's saves = %v", err)
+			}
+			assertSame(t, got, newer)
+
+			// B keeps saving: each save is the one loaded.
+			newest := testCheckpoint("src", 100, 6)
+			if err := b.Save(ctx, newest); err != nil {
+				t.Fatal(err)
+			}
+			got, err = fresh.Load(ctx, "src")
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertSame(t, got, newest)
+		}},
+		// When the consumer group is deleted and its generations restart
+		// at 1, the next owner's epoch still exceeds the one stored, so its
+		// saves are the ones loaded.
+		{"the epoch outlives the group", func(t *testing.T, open func(t *testing.T) Store) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			st := open(t)
+			before := fenced(t, st, 57)
+			if err := before.Save(ctx, testCheckpoint("src", 10, 1)); err != nil {
+				t.Fatal(err)
+			}
+			after := fenced(t, st, 1)
+			if _, err := after.Load(ctx, "src"); err != nil {
+				t.Fatal(err)
+			}
+			if epochOf(t, after, "src") != 58 {
+				t.Fatalf("epoch after a restarted generation count = %d, want 58", epochOf(t, after, "src"))
+			}
+			want := testCheckpoint("src", 10, 2)
+			if err := after.Save(ctx, want); err != nil {
+				t.Fatal(err)
+			}
+			got, err := open(t).Load(ctx, "src")
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertSame(t, got, want)
+		}},
 	}
-	want := testCheckpoint("src", 10, 2)
-	if err := after.Save(ctx, want); err != nil {
-		t.Fatal(err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.run(t, location(t)) })
 	}
-	got, err := kafkaStore(t, topic, 0).Load(ctx, "src")
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertSame(t, got, want)
 }
 
 // TestFencedReadsUnfencedCheckpoints: a topic written before fencing

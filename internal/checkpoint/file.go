@@ -44,7 +44,8 @@ var _ Store = (*FileStore)(nil)
 // files left by a crash during an earlier Save are removed. When path's base
 // name is [DefaultFileName] and it does not exist, a checkpoint under the
 // earlier default name ([LegacyFileName]) in the same directory is renamed
-// to it, once, and the rename is logged. With [ReadOnly], NewFile does none
+// to it, once, and the rename is logged; so is the file named by
+// [FormerPath]. With [ReadOnly], NewFile does none
 // of this: it neither locks nor changes any file.
 func NewFile(path string, opts ...FileOption) (*FileStore, error) {
 	if strings.TrimSpace(path) == "" {
@@ -68,7 +69,7 @@ func NewFile(path string, opts ...FileOption) (*FileStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := migrateLegacy(path, o.log); err != nil {
+	if err := migrateLegacy(path, o); err != nil {
 		_ = lock.release()
 		return nil, err
 	}

@@ -65,7 +65,7 @@ type KafkaConfig struct {
 // record per source plus chunk records (see the package documentation). It
 // is safe for concurrent use; saves are serialised.
 //
-// A store remembers the generation it last read or wrote for each source, so
+// A store remembers the sequence it last read or wrote for each source, so
 // only one store may save a given source at a time, and a store that takes a
 // source over from another process must Load it before saving it.
 type KafkaStore struct {
@@ -76,32 +76,37 @@ type KafkaStore struct {
 	ownTrans  *kafka.Transport
 
 	mu sync.Mutex
-	// gens caches, per source, the generation of the last manifest this
+	// seqs caches, per source, the sequence of the last manifest this
 	// store knows to be on the topic. A source is absent until it was read
 	// or saved, and again after a failed save (whose outcome is unknown).
-	gens map[string]genState
+	seqs map[string]seqState
 }
 
 var _ Store = (*KafkaStore)(nil)
 
-type genState struct {
-	gen uint64
-	// epoch is the fencing epoch of the manifest the generation belongs to.
+type seqState struct {
+	seq uint64
+	// epoch is the fencing epoch of the manifest the sequence belongs to.
 	epoch uint64
 	// chunks is, per epoch and parity, one more than the highest chunk
 	// index that may still hold a value (so stale chunks can be deleted).
 	chunks map[slot]int
 }
 
-// slot names the chunk keys of one epoch and generation parity.
+// slot names the chunk keys of one epoch and sequence parity.
 type slot struct{ epoch, parity uint64 }
 
 // manifest is the value of the record keyed by the source id.
 type manifest struct {
-	Format     string `json:"format"`
-	Version    int    `json:"version"`
-	Source     string `json:"source"`
-	Generation uint64 `json:"generation"`
+	Format  string `json:"format"`
+	Version int    `json:"version"`
+	Source  string `json:"source"`
+	// Sequence counts the saves of the source: save N+1 writes the chunk
+	// keys of parity (N+1)%2. It is not the consumer group's generation
+	// (see Fenced); its JSON field, like the chunks' record header (see
+	// genHeader), keeps the name "generation" that earlier builds wrote and
+	// read, so topics stay compatible both ways.
+	Sequence uint64 `json:"generation"`
 	// Epoch is the fencing epoch of the owner that wrote it (see Fenced);
 	// 0 for a store used without one. Load takes the manifest with the
 	// highest epoch, the latest among equals.
@@ -130,7 +135,7 @@ func NewKafka(ctx context.Context, cfg KafkaConfig) (*KafkaStore, error) {
 	if cfg.Replication < 0 {
 		return nil, fmt.Errorf("checkpoint topic %s: replication factor %d is negative", cfg.Topic, cfg.Replication)
 	}
-	s := &KafkaStore{topic: cfg.Topic, chunkSize: cfg.ChunkSize, gens: map[string]genState{}}
+	s := &KafkaStore{topic: cfg.Topic, chunkSize: cfg.ChunkSize, seqs: map[string]seqState{}}
 	transport := cfg.Transport
 	if transport == nil {
 		s.ownTrans = &kafka.Transport{}
@@ -305,14 +310,14 @@ func (s *KafkaStore) load(ctx context.Context, source string) (*Checkpoint, uint
 		return nil, 0, err
 	}
 	if sc.manifest == nil {
-		s.gens[source] = genState{chunks: sc.highest}
+		s.seqs[source] = seqState{chunks: sc.highest}
 		return nil, 0, fmt.Errorf("checkpoint in topic %s key %s: %w", s.topic, source, ErrNotFound)
 	}
 	m, err := s.parseManifest(source, sc.manifest)
 	if err != nil {
 		return nil, 0, err
 	}
-	s.gens[source] = genState{gen: m.Generation, epoch: m.Epoch, chunks: sc.highest}
+	s.seqs[source] = seqState{seq: m.Sequence, epoch: m.Epoch, chunks: sc.highest}
 	cp, err := s.assembleCheckpoint(source, m, sc)
 	return cp, m.Epoch, err
 }
@@ -350,8 +355,8 @@ func (s *KafkaStore) parseManifest(source string, value []byte) (*manifest, erro
 		return nil, bad("invalid version %d", m.Version)
 	case m.Source != source:
 		return nil, bad("names source %q", m.Source)
-	case m.Generation == 0:
-		return nil, bad("generation 0")
+	case m.Sequence == 0:
+		return nil, bad("sequence 0")
 	case m.Length <= 0 || m.Length > MaxSize:
 		return nil, bad("invalid length %d", m.Length)
 	case m.Chunks <= 0 || int64(m.Chunks) > m.Length:
@@ -362,30 +367,30 @@ func (s *KafkaStore) parseManifest(source string, value []byte) (*manifest, erro
 	return &m, nil
 }
 
-// assemble joins the chunks of m's generation and checks their checksum.
+// assemble joins the chunks of m's sequence and checks their checksum.
 func (s *KafkaStore) assemble(source string, m *manifest, chunks map[string]chunk) ([]byte, error) {
 	payload := make([]byte, 0, m.Length)
 	for i := range m.Chunks {
-		key := chunkKey(source, slot{m.Epoch, m.Generation % 2}, i)
+		key := chunkKey(source, slot{m.Epoch, m.Sequence % 2}, i)
 		c, ok := chunks[key]
-		if !ok || c.gen != m.Generation {
+		if !ok || c.gen != m.Sequence {
 			return nil, &CorruptError{Topic: s.topic, Key: source, Reason: fmt.Sprintf(
-				"chunk %s of generation %d is missing (found generation %d)", key, m.Generation, c.gen)}
+				"chunk %s of sequence %d is missing (found sequence %d)", key, m.Sequence, c.gen)}
 		}
 		if int64(len(payload)+len(c.value)) > m.Length {
 			return nil, &CorruptError{Topic: s.topic, Key: source, Reason: fmt.Sprintf(
-				"chunks of generation %d hold more than the %d bytes announced", m.Generation, m.Length)}
+				"chunks of sequence %d hold more than the %d bytes announced", m.Sequence, m.Length)}
 		}
 		payload = append(payload, c.value...)
 	}
 	if int64(len(payload)) != m.Length {
 		return nil, &CorruptError{Topic: s.topic, Key: source, Reason: fmt.Sprintf(
-			"chunks of generation %d hold %d bytes, manifest announces %d", m.Generation, len(payload), m.Length)}
+			"chunks of sequence %d hold %d bytes, manifest announces %d", m.Sequence, len(payload), m.Length)}
 	}
 	sum := sha256.Sum256(payload)
 	if got := hex.EncodeToString(sum[:]); got != m.SHA256 {
 		return nil, &CorruptError{Topic: s.topic, Key: source, Reason: fmt.Sprintf(
-			"checksum mismatch in generation %d: manifest sha256 %s, chunks %s", m.Generation, m.SHA256, got)}
+			"checksum mismatch in sequence %d: manifest sha256 %s, chunks %s", m.Sequence, m.SHA256, got)}
 	}
 	return payload, nil
 }
@@ -560,7 +565,7 @@ func readBytes(b kafka.Bytes) ([]byte, error) {
 	return buf, err
 }
 
-// Save writes cp as generation N+1 where N is the generation of the current
+// Save writes cp as sequence N+1 where N is the sequence of the current
 // manifest: first its chunks (under the keys of parity (N+1)%2, which the
 // current manifest does not use) and deletions of leftover chunks of that
 // parity, then, once those are acknowledged by all in-sync replicas, the new
@@ -587,7 +592,7 @@ func (s *KafkaStore) save(ctx context.Context, cp *Checkpoint, epoch uint64) err
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("save checkpoint to topic %s: %w", s.topic, err)
 	}
-	st, ok := s.gens[cp.Source]
+	st, ok := s.seqs[cp.Source]
 	if !ok {
 		sc, err := s.scan(ctx, cp.Source, false)
 		if err != nil {
@@ -597,26 +602,26 @@ func (s *KafkaStore) save(ctx context.Context, cp *Checkpoint, epoch uint64) err
 		if sc.manifest != nil {
 			m, err := s.parseManifest(cp.Source, sc.manifest)
 			if err != nil {
-				return fmt.Errorf("save checkpoint: find the current generation: %w", err)
+				return fmt.Errorf("save checkpoint: find the current sequence: %w", err)
 			}
-			st.gen, st.epoch = m.Generation, m.Epoch
+			st.seq, st.epoch = m.Sequence, m.Epoch
 		}
 	}
 	if st.chunks == nil {
 		st.chunks = map[slot]int{}
 	}
 	// Until the manifest is acknowledged, what the topic holds is unknown.
-	delete(s.gens, cp.Source)
+	delete(s.seqs, cp.Source)
 
-	gen := st.gen + 1
-	sl := slot{epoch, gen % 2}
+	seq := st.seq + 1
+	sl := slot{epoch, seq % 2}
 	var msgs []kafka.Message
-	genValue := []byte(strconv.FormatUint(gen, 10))
+	seqValue := []byte(strconv.FormatUint(seq, 10))
 	for i, off := 0, 0; off < len(payload); i, off = i+1, off+s.chunkSize {
 		msgs = append(msgs, kafka.Message{
 			Key:     []byte(chunkKey(cp.Source, sl, i)),
 			Value:   payload[off:min(off+s.chunkSize, len(payload))],
-			Headers: []kafka.Header{{Key: genHeader, Value: genValue}},
+			Headers: []kafka.Header{{Key: genHeader, Value: seqValue}},
 		})
 	}
 	count := len(msgs)
@@ -624,27 +629,27 @@ func (s *KafkaStore) save(ctx context.Context, cp *Checkpoint, epoch uint64) err
 		msgs = append(msgs, kafka.Message{Key: []byte(chunkKey(cp.Source, sl, i))}) // tombstone
 	}
 	if err := s.writer.WriteMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("save checkpoint to topic %s: write %d chunks of generation %d: %w", s.topic, count, gen, err)
+		return fmt.Errorf("save checkpoint to topic %s: write %d chunks of sequence %d: %w", s.topic, count, seq, err)
 	}
 	sum := sha256.Sum256(payload)
 	m, err := json.Marshal(manifest{
-		Format:     manifestFormat,
-		Version:    FormatVersion,
-		Source:     cp.Source,
-		Generation: gen,
-		Epoch:      epoch,
-		Chunks:     count,
-		Length:     int64(len(payload)),
-		SHA256:     hex.EncodeToString(sum[:]),
-		SavedAt:    cp.SavedAt.UTC(),
+		Format:   manifestFormat,
+		Version:  FormatVersion,
+		Source:   cp.Source,
+		Sequence: seq,
+		Epoch:    epoch,
+		Chunks:   count,
+		Length:   int64(len(payload)),
+		SHA256:   hex.EncodeToString(sum[:]),
+		SavedAt:  cp.SavedAt.UTC(),
 	})
 	if err != nil {
 		return fmt.Errorf("save checkpoint to topic %s: encode manifest: %w", s.topic, err)
 	}
 	if err := s.writer.WriteMessages(ctx, kafka.Message{Key: []byte(cp.Source), Value: m}); err != nil {
-		return fmt.Errorf("save checkpoint to topic %s: write manifest of generation %d: %w", s.topic, gen, err)
+		return fmt.Errorf("save checkpoint to topic %s: write manifest of sequence %d: %w", s.topic, seq, err)
 	}
-	st.gen, st.epoch = gen, epoch
+	st.seq, st.epoch = seq, epoch
 	st.chunks[sl] = count
 	// The chunks of lower epochs are now unreferenced: delete them.
 	var stale []kafka.Message
@@ -656,87 +661,26 @@ func (s *KafkaStore) save(ctx context.Context, cp *Checkpoint, epoch uint64) err
 			delete(st.chunks, old)
 		}
 	}
-	s.gens[cp.Source] = st
+	s.seqs[cp.Source] = st
 	if len(stale) > 0 {
 		if err := s.writer.WriteMessages(ctx, stale...); err != nil {
 			// The checkpoint is stored; forget what is on the topic so the
 			// next save scans again and retries the deletions.
-			delete(s.gens, cp.Source)
+			delete(s.seqs, cp.Source)
 		}
 	}
 	return nil
 }
 
-// Fenced returns a view of the store for the owner of a source in the
-// consumer-group generation generation (at least 1). Its Load takes the
-// manifest of the highest epoch as usual and fixes the view's epoch for
-// that source at max(that epoch+1, generation); its saves are stamped with
-// it. A stale owner (a member paused past its session timeout that has not
-// yet noticed it lost the source) saves under its older, lower epoch, so
-// whatever it writes after the new owner loaded is ignored by every later
-// Load: the checkpoint never moves backwards. Two owners can share an epoch
-// only if both loaded the same manifest and the group's generation counter
-// restarted below it (the group was deleted); then the latest save wins, as
-// without fencing.
-func (s *KafkaStore) Fenced(generation uint64) *FencedStore {
-	return &FencedStore{s: s, floor: max(generation, 1), epochs: map[string]uint64{}}
-}
+// Fenced implements [Fencing] with a [*FencedStore]: manifests and chunk
+// keys carry the view's epoch, and Load takes the manifest of the highest
+// epoch.
+func (s *KafkaStore) Fenced(generation uint64) Store { return fence(s, generation) }
 
-// FencedStore is a [KafkaStore] view returned by [KafkaStore.Fenced]. It is
-// safe for concurrent use. Closing it does not close the store.
-type FencedStore struct {
-	s     *KafkaStore
-	floor uint64
-
-	mu     sync.Mutex
-	epochs map[string]uint64
-}
-
-var _ Store = (*FencedStore)(nil)
-
-// Load loads source and fixes the epoch of this view's saves of it.
-func (f *FencedStore) Load(ctx context.Context, source string) (*Checkpoint, error) {
-	cp, epoch, err := f.s.load(ctx, source)
-	if err == nil || errors.Is(err, ErrNotFound) {
-		f.mu.Lock()
-		f.epochs[source] = max(epoch+1, f.floor)
-		f.mu.Unlock()
-	}
-	return cp, err
-}
-
-// Save saves cp under this view's epoch for its source (found as in Load
-// when Load was not called first).
-func (f *FencedStore) Save(ctx context.Context, cp *Checkpoint) error {
-	if cp == nil {
-		return f.s.save(ctx, cp, 0) // reports the invalid checkpoint
-	}
-	f.mu.Lock()
-	epoch, ok := f.epochs[cp.Source]
-	f.mu.Unlock()
-	if !ok {
-		found, err := f.s.currentEpoch(ctx, cp.Source)
-		if err != nil {
-			return fmt.Errorf("save checkpoint: %w", err)
-		}
-		epoch = max(found+1, f.floor)
-		f.mu.Lock()
-		f.epochs[cp.Source] = epoch
-		f.mu.Unlock()
-	}
-	return f.s.save(ctx, cp, epoch)
-}
-
-// Epoch returns the epoch of this view's saves of source, 0 before the
-// first Load or Save of it.
-func (f *FencedStore) Epoch(source string) uint64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.epochs[source]
-}
-
-// Close does nothing: the underlying store belongs to its creator.
-func (f *FencedStore) Close() error { return nil }
+var (
+	_ Fencing    = (*KafkaStore)(nil)
+	_ epochStore = (*KafkaStore)(nil)
+)
 
 // currentEpoch returns the epoch of the manifest Load would read.
 func (s *KafkaStore) currentEpoch(ctx context.Context, source string) (uint64, error) {

@@ -253,12 +253,12 @@ func TestKafkaDamaged(t *testing.T) {
 		}, ""},
 		{"chunk missing", func([]byte) []kafka.Message {
 			return []kafka.Message{{Key: []byte("src1"), Value: []byte(manifestFor("src1", 2, 2, 10, zeros))}}
-		}, "chunk src1/g0/0 of generation 2 is missing"},
+		}, "chunk src1/g0/0 of sequence 2 is missing"},
 		{"chunk altered", func(good []byte) []kafka.Message {
 			bad := []byte(string(good))
 			bad[len(bad)/2] ^= 1
 			return []kafka.Message{chunkMsg("src1", 1, 0, string(bad))}
-		}, "checksum mismatch in generation 1"},
+		}, "checksum mismatch in sequence 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

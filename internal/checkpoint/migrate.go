@@ -27,6 +27,7 @@ type FileOption func(*fileOptions)
 type fileOptions struct {
 	log      *slog.Logger
 	readOnly bool
+	former   string
 }
 
 // ReadOnly opens the file for Load only, without taking its lock, so that
@@ -47,31 +48,45 @@ func WithLogger(log *slog.Logger) FileOption {
 	}
 }
 
-// migrateLegacy renames <dir>/checkpoint.json, and its .prev copy, to path
-// when path's base name is [DefaultFileName], path does not exist and the
-// legacy file does: a deployment that relied on the old default keeps its
-// progress. A path with any other name is left alone, so an explicitly
-// configured CHECKPOINT_PATH is never touched. Each rename is atomic and the
-// directory is fsynced after them; the .prev copy moves first, so a crash
-// between the two renames leaves a state the next start completes.
-func migrateLegacy(path string, log *slog.Logger) error {
-	if filepath.Base(path) != DefaultFileName {
-		return nil
+// FormerPath makes [NewFile] rename the checkpoint at former, and its .prev
+// copy, to the path it opens when that path does not exist and former
+// does, as it renames [LegacyFileName] to [DefaultFileName]: a file an
+// earlier release named otherwise keeps its progress. An empty former does
+// nothing.
+func FormerPath(former string) FileOption {
+	return func(o *fileOptions) { o.former = former }
+}
+
+// migrateLegacy renames an earlier name of path, and its .prev copy, to
+// path when path does not exist and the earlier file does. The earlier
+// name is the one given with [FormerPath], else <dir>/checkpoint.json when
+// path's base name is [DefaultFileName]: a deployment that relied on the
+// old default keeps its progress. A path with any other name is left
+// alone, so an explicitly configured CHECKPOINT_PATH is never touched. Each
+// rename is atomic and the directory is fsynced after them; the .prev copy
+// moves first, so a crash between the two renames leaves a state the next
+// start completes.
+func migrateLegacy(path string, o fileOptions) error {
+	legacy, what := o.former, "earlier name"
+	if legacy == "" {
+		if filepath.Base(path) != DefaultFileName {
+			return nil
+		}
+		legacy, what = filepath.Join(filepath.Dir(path), LegacyFileName), "old default"
 	}
 	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
 		return nil // there already, or unreadable: Load will say which
 	}
 	dir := filepath.Dir(path)
-	legacy := filepath.Join(dir, LegacyFileName)
 	fi, err := os.Lstat(legacy)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("checkpoint file: look for the old default %s: %w", legacy, err)
+		return fmt.Errorf("checkpoint file: look for the %s %s: %w", what, legacy, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("checkpoint file: the old default %s is not a regular file (%s); move it away or set CHECKPOINT_PATH", legacy, fi.Mode().Type())
+		return fmt.Errorf("checkpoint file: the %s %s is not a regular file (%s); move it away or set CHECKPOINT_PATH", what, legacy, fi.Mode().Type())
 	}
 	// A process configured with the old name explicitly may be running on
 	// it: never move the file from under it.
@@ -93,6 +108,6 @@ func migrateLegacy(path string, log *slog.Logger) error {
 	if err := syncDir(dir); err != nil {
 		return fmt.Errorf("checkpoint file: rename %s to %s: sync directory: %w", legacy, path, err)
 	}
-	log.Info("checkpoint file renamed from the old default name", "from", legacy, "to", path, "files", len(moved))
+	o.log.Info("checkpoint file renamed from the "+what+" name", "from", legacy, "to", path, "files", len(moved))
 	return nil
 }

@@ -19,21 +19,6 @@ func TestNewFileMigratesLegacyName(t *testing.T) {
 	older, newer := testCheckpoint("src1", 100, 1), testCheckpoint("src1", 100, 2)
 	other := testCheckpoint("src1", 100, 3)
 
-	// saveAt writes cps to path, one Save each, so that path.prev holds the
-	// one before last.
-	saveAt := func(t *testing.T, path string, cps ...*Checkpoint) {
-		t.Helper()
-		s, err := NewFile(path, WithLogger(slog.New(slog.DiscardHandler)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		for _, cp := range cps {
-			if err := s.Save(ctx, cp); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	tests := []struct {
 		name    string
 		file    string                         // base name NewFile opens
@@ -138,21 +123,13 @@ func TestNewFileMigratesLegacyName(t *testing.T) {
 			if err != nil {
 				t.Fatalf("NewFile: %v", err)
 			}
-			cp, err := s.Load(ctx, "src1")
-			var ce *CorruptError
-			switch {
-			case tt.corrupt:
-				if !errors.As(err, &ce) || ce.Path != path {
+			if tt.corrupt {
+				var ce *CorruptError
+				if _, err := s.Load(ctx, "src1"); !errors.As(err, &ce) || ce.Path != path {
 					t.Fatalf("Load: %v, want a *CorruptError naming %s", err, path)
 				}
-			case tt.want == nil:
-				if !errors.Is(err, ErrNotFound) {
-					t.Fatalf("Load: %v, want ErrNotFound", err)
-				}
-			case err != nil:
-				t.Fatalf("Load: %v", err)
-			default:
-				assertSame(t, cp, tt.want)
+			} else {
+				assertLoadsOrNone(t, s, "src1", tt.want)
 			}
 			if got := dirNames(t, dir); !slices.Equal(got, sorted(tt.files)) {
 				t.Errorf("directory holds %q, want %q", got, sorted(tt.files))
@@ -221,6 +198,39 @@ func TestNewFileMigratedPrevIsTheEarlierSave(t *testing.T) {
 	assertSame(t, cp, older)
 }
 
+// assertLoadsOrNone loads source from s and checks that it is want, or
+// that nothing was saved when want is nil.
+func assertLoadsOrNone(t *testing.T, s Store, source string, want *Checkpoint) {
+	t.Helper()
+	cp, err := s.Load(context.Background(), source)
+	switch {
+	case want == nil:
+		if !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Load: %v, want ErrNotFound", err)
+		}
+	case err != nil:
+		t.Fatalf("Load: %v", err)
+	default:
+		assertSame(t, cp, want)
+	}
+}
+
+// saveAt writes cps to path, one Save each, so that path.prev holds the
+// one before last.
+func saveAt(t *testing.T, path string, cps ...*Checkpoint) {
+	t.Helper()
+	s, err := NewFile(path, WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, cp := range cps {
+		if err := s.Save(context.Background(), cp); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o640); err != nil {
@@ -257,4 +267,69 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestNewFileMigratesFormerPath covers FormerPath: a checkpoint an earlier
+// release named otherwise (a backfill's backfill-backfill-<hash>.checkpoint)
+// moves to the new name with its .prev, unless the new name exists or the
+// former file is in use.
+func TestNewFileMigratesFormerPath(t *testing.T) {
+	ctx := context.Background()
+	older, newer, current := testCheckpoint("src1", 10, 1), testCheckpoint("src1", 10, 2), testCheckpoint("src1", 10, 3)
+	const former, name = "backfill-backfill-0123456789abcdef.checkpoint", "backfill-0123456789abcdef.checkpoint"
+	tests := []struct {
+		name   string
+		setup  func(t *testing.T, dir string)
+		want   *Checkpoint // nil: ErrNotFound
+		files  []string    // the checkpoints in the directory afterwards
+		logged bool
+	}{
+		{"the former file and its .prev move", func(t *testing.T, dir string) { saveAt(t, filepath.Join(dir, former), older, newer) },
+			newer, []string{name, name + ".prev"}, true},
+		{"the new name wins when both exist", func(t *testing.T, dir string) {
+			saveAt(t, filepath.Join(dir, former), older)
+			saveAt(t, filepath.Join(dir, name), current)
+		}, current, []string{former, name}, false},
+		{"nothing to move", func(t *testing.T, dir string) {}, nil, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tt.setup(t, dir)
+			var logs bytes.Buffer
+			s, err := NewFile(filepath.Join(dir, name), FormerPath(filepath.Join(dir, former)), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			assertLoadsOrNone(t, s, "src1", tt.want)
+			var got []string
+			for _, n := range dirNames(t, dir) {
+				if !strings.HasSuffix(n, LockSuffix) {
+					got = append(got, n)
+				}
+			}
+			if !slices.Equal(got, sorted(tt.files)) {
+				t.Errorf("directory holds %q, want %q", got, sorted(tt.files))
+			}
+			if n := strings.Count(logs.String(), "renamed from the earlier name"); n != boolInt(tt.logged) {
+				t.Errorf("logged the rename %d times, want %d:\n%s", n, boolInt(tt.logged), logs.String())
+			}
+		})
+	}
+
+	// A former file in use (an older backfill still running) is not moved.
+	dir := t.TempDir()
+	held, err := NewFile(filepath.Join(dir, former))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := held.Save(ctx, older); err != nil {
+		t.Fatal(err)
+	}
+	var le *LockedError
+	if _, err := NewFile(filepath.Join(dir, name), FormerPath(filepath.Join(dir, former))); !errors.As(err, &le) || le.Path != filepath.Join(dir, former) {
+		t.Fatalf("NewFile while the former file is in use = %v, want a *LockedError naming it", err)
+	}
 }

@@ -22,41 +22,51 @@ type storeFactory struct {
 	location func(t *testing.T) (open func(t *testing.T) Store)
 }
 
-func factories() []storeFactory {
+// factories are the backends the contract suites run against: the file
+// and memory stores as Open builds them, and the Kafka store with chunks
+// of kafkaChunk bytes (small, so that the tests cross chunk boundaries).
+func factories(kafkaChunk int) []storeFactory {
 	return []storeFactory{
-		{name: "file", location: func(t *testing.T) func(t *testing.T) Store {
-			path := filepath.Join(t.TempDir(), "state", "checkpoint.json")
-			var last *FileStore
+		{name: BackendFile, location: func(t *testing.T) func(t *testing.T) Store {
+			dir := filepath.Join(t.TempDir(), "state")
+			var files []File
+			for _, source := range []string{"src", "src1", "src2"} {
+				files = append(files, File{Source: source, Path: filepath.Join(dir, source+".checkpoint")})
+			}
+			var last Store
 			return func(t *testing.T) Store {
-				// A restart: the previous process is gone, with its lock.
-				if err := last.Close(); err != nil {
-					t.Fatal(err)
+				// A restart: the previous process is gone, with its locks.
+				if last != nil {
+					if err := last.Close(); err != nil {
+						t.Fatal(err)
+					}
 				}
-				s, err := NewFile(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { s.Close() })
-				last = s
-				return s
+				last = openStore(t, Spec{Backend: BackendFile, Files: files})
+				return last
 			}
 		}},
-		{name: "kafka", location: func(t *testing.T) func(t *testing.T) Store {
+		{name: BackendKafka, location: func(t *testing.T) func(t *testing.T) Store {
 			brokers := kafkatest.Brokers(t)
 			topic := kafkatest.TopicName(t)
-			return func(t *testing.T) Store {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				// Small chunks so that the tests cross chunk boundaries.
-				s, err := NewKafka(ctx, KafkaConfig{Brokers: brokers, Topic: topic, ChunkSize: 64 << 10})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { s.Close() })
-				return s
-			}
+			return func(t *testing.T) Store { return kafkaStoreOn(t, brokers, topic, kafkaChunk) }
+		}},
+		{name: backendMemory, location: func(t *testing.T) func(t *testing.T) Store {
+			spec := Spec{Backend: backendMemory, Topic: t.Name()}
+			t.Cleanup(func() { memoryTopics.Delete(spec.Topic) })
+			return func(t *testing.T) Store { return openStore(t, spec) }
 		}},
 	}
+}
+
+// openStore opens spec's store, closed when t ends.
+func openStore(t *testing.T, spec Spec) Store {
+	t.Helper()
+	s, err := Open(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 func testCheckpoint(source string, dedupeLen int, seed uint64) *Checkpoint {
@@ -105,8 +115,16 @@ func assertSameVersion(t *testing.T, got, want *Checkpoint, v int) {
 	}
 }
 
-// TestStoreBehaviour runs one table of behaviours against every backend.
-func TestStoreBehaviour(t *testing.T) {
+// TestStoreContract runs the store contract against every backend.
+func TestStoreContract(t *testing.T) {
+	for _, f := range factories(64 << 10) {
+		t.Run(f.name, func(t *testing.T) { testStoreContract(t, f.location) })
+	}
+}
+
+// testStoreContract is what every Store promises, checked on the stores
+// location opens: each test gets a fresh location.
+func testStoreContract(t *testing.T, location func(t *testing.T) func(t *testing.T) Store) {
 	tests := []struct {
 		name string
 		run  func(t *testing.T, open func(t *testing.T) Store)
@@ -198,12 +216,8 @@ func TestStoreBehaviour(t *testing.T) {
 			}
 		}},
 	}
-	for _, f := range factories() {
-		t.Run(f.name, func(t *testing.T) {
-			for _, tt := range tests {
-				t.Run(tt.name, func(t *testing.T) { tt.run(t, f.location(t)) })
-			}
-		})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.run(t, location(t)) })
 	}
 }
 

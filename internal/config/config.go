@@ -209,6 +209,11 @@ type Checkpoint struct {
 	Interval time.Duration `envconfig:"CHECKPOINT_INTERVAL" default:"5s" validate:"positive" desc:"shortest time between two checkpoint saves"`
 }
 
+// onTopic reports whether the backend keeps the checkpoints in Topic, which
+// must then differ from every event topic. Backend names are compared here
+// and in package checkpoint only (checkpoint.Open builds the store).
+func (c Checkpoint) onTopic() bool { return c.Backend == "kafka" }
+
 // HTTP configures the metrics and health server.
 type HTTP struct {
 	// Addr is the listen address of /metrics, /healthz and /readyz.

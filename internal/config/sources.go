@@ -319,7 +319,7 @@ func (c Config) checkSources(ps *problems, cmd Command) {
 				accounts[account] = id
 			}
 		}
-		if c.Checkpoint.Backend == "kafka" && rc.Kafka.Topic == c.Checkpoint.Topic && c.sources[id].set["TOPIC"] {
+		if c.Checkpoint.onTopic() && rc.Kafka.Topic == c.Checkpoint.Topic && c.sources[id].set["TOPIC"] {
 			ps.add(prefix+"TOPIC", "must differ from CHECKPOINT_TOPIC, got %q", rc.Kafka.Topic)
 		}
 	}

@@ -271,14 +271,11 @@ func (c Config) checkCombinations(ps *problems) {
 		}
 	}
 
-	switch cp := c.Checkpoint; cp.Backend {
-	case "file":
-		if cp.Path == "" {
-			ps.add("CHECKPOINT_PATH", "is required when CHECKPOINT_BACKEND is \"file\"")
-		}
-	case "kafka":
-		if cp.Topic == c.Kafka.Topic {
-			ps.add("CHECKPOINT_TOPIC", "must differ from KAFKA_TOPIC, got %q", cp.Topic)
-		}
+	cp := c.Checkpoint
+	if cp.Backend == "file" && cp.Path == "" {
+		ps.add("CHECKPOINT_PATH", "is required when CHECKPOINT_BACKEND is \"file\"")
+	}
+	if cp.onTopic() && cp.Topic == c.Kafka.Topic {
+		ps.add("CHECKPOINT_TOPIC", "must differ from KAFKA_TOPIC, got %q", cp.Topic)
 	}
 }

@@ -76,19 +76,29 @@ func checkSource(ctx context.Context, cfg config.Config, src config.Source, name
 	return errors.Join(errs...)
 }
 
+// checkCheckpoint loads the checkpoint of src, read-only: check must work
+// beside a running producer, which holds the file's lock. The kafka
+// backend talks to the brokers with the publisher's security settings on a
+// transport of its own.
 func checkCheckpoint(ctx context.Context, cfg config.Config, pc publish.Config, src config.Source, name string, out io.Writer) error {
-	path := sourcePath(cfg.Checkpoint.Path, src)
-	where := path
-	if cfg.Checkpoint.Backend == "kafka" {
-		where = "topic " + cfg.Checkpoint.Topic
+	id := checkpointID(src)
+	spec := checkpointSpec(cfg, []checkpoint.File{{Source: id, Path: sourcePath(cfg.Checkpoint.Path, src)}}, nil, pc.Logger)
+	spec.ReadOnly = true
+	where := spec.Where(id)
+	pc.Topic = cfg.Checkpoint.Topic
+	tr, err := pc.Transport()
+	var store checkpoint.Store
+	if err == nil {
+		defer tr.CloseIdleConnections()
+		spec.Transport = tr
+		store, err = checkpoint.Open(ctx, spec)
 	}
-	store, err := openStore(ctx, cfg, path, pc)
 	if err != nil {
 		fmt.Fprintf(out, "FAIL  %scheckpoint %s: %v\n", name, where, err)
 		return err
 	}
 	defer store.Close()
-	cp, err := store.Load(ctx, checkpointID(src))
+	cp, err := store.Load(ctx, id)
 	switch {
 	case errors.Is(err, checkpoint.ErrNotFound):
 		fmt.Fprintf(out, "ok    %scheckpoint %s: none yet; the first run starts at POLL_START_AT (%s)\n", name, where, cfg.Poll.StartAt)

@@ -118,7 +118,7 @@ func TestRunCheckpointTrouble(t *testing.T) {
 func TestRunCheckpointKafkaCorrupt(t *testing.T) {
 	h := newHarness(t, simOptions{count: 500})
 	cfg := h.config()
-	cfg.Checkpoint.Backend = "kafka"
+	cfg.Checkpoint.Backend = checkpoint.BackendKafka
 	cfg.Checkpoint.Topic = kafkatest.Topic(t, 1, map[string]string{"cleanup.policy": "compact"})
 	source := checkpoint.SourceID(cfg.Jelou.BaseURL, cfg.Jelou.ClientID)
 	// A transport of its own: the shared default one caches metadata from

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 	"github.com/jelou-producer/jelou-producer/internal/service"
 	"github.com/jelou-producer/jelou-producer/internal/telemetry"
@@ -42,7 +43,7 @@ func standsBy(o *telemetry.Ownership) bool { return o.Generation > 0 && len(o.Ow
 func TestReplicasHandOverASource(t *testing.T) {
 	h := newHarness(t, simOptions{})
 	cfg := h.config()
-	cfg.Checkpoint.Backend = "kafka"
+	cfg.Checkpoint.Backend = checkpoint.BackendKafka
 	cfg.Checkpoint.Topic = kafkatest.TopicName(t) + ".checkpoints"
 	cfg.Group.SessionTimeout = 6 * time.Second
 	cfg.Group.HeartbeatInterval = 200 * time.Millisecond

@@ -53,12 +53,13 @@ type Options struct {
 	ServeHTTP bool
 }
 
-// Service is the running producer: the metrics and health server and one
-// pipeline (API client, poller, publisher, checkpoint) per configured
-// source. With the file checkpoint backend (and for a backfill) it polls
-// every source itself; with the Kafka backend, `run` shares the sources
-// with the other replicas through a consumer group (package ownership) and
-// polls those it owns. Create it with New, then call Run once.
+// Service is the running producer: the metrics and health server, one
+// checkpoint store and one pipeline (API client, poller, publisher) per
+// configured source. When the store implements checkpoint.Fencing (the
+// Kafka backend), `run` shares the sources with the other replicas through
+// a consumer group (package ownership) and polls those it owns; otherwise
+// (and for a backfill) it polls every source itself. Create it with New,
+// then call Run once.
 type Service struct {
 	cfg      config.Config
 	opts     Options
@@ -70,12 +71,11 @@ type Service struct {
 	sources  []*source
 	byID     map[string]*source
 	pubs     []*publish.Publisher
-	// kstore is the Kafka checkpoint store all sources share (Kafka
-	// backend); group is set when the sources are shared with replicas.
-	// ktr carries the store's requests and the group's admin requests.
-	kstore *checkpoint.KafkaStore
-	ktr    *kafka.Transport
-	group  bool
+	// store keeps the checkpoints of every source.
+	store checkpoint.Store
+	// transport carries the checkpoint store's and the group's admin
+	// requests, with the deployment's TLS and SASL settings.
+	transport *kafka.Transport
 
 	mu      sync.Mutex
 	running map[string]*poller.Poller
@@ -88,9 +88,6 @@ type source struct {
 	pcfg   poller.Config
 	client *jelou.Client
 	pub    *publish.Publisher
-	// store is the checkpoint store of a source the service polls
-	// unconditionally; nil in a group, where each lease gets a fenced view.
-	store checkpoint.Store
 }
 
 // New builds the service from cfg, which must have passed Validate. It
@@ -133,27 +130,23 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 	s.health.Set(telemetry.CheckAuth, nil)
 	s.pipeline = telemetry.NewPipeline(s.metrics, s.health, s.log)
 
-	s.group = cfg.Checkpoint.Backend == "kafka" && opts.Command == config.CommandRun
-	if cfg.Checkpoint.Backend == "kafka" {
-		tr, err := publishConfig(cfg, cfg.Checkpoint.Topic, s.pipeline, s.log).Transport()
-		if err != nil {
-			return nil, fmt.Errorf("checkpoint: %w", err)
-		}
-		s.ktr = tr
-		s.kstore, err = checkpoint.NewKafka(ctx, checkpoint.KafkaConfig{
-			Brokers:     cfg.Kafka.Brokers,
-			Topic:       cfg.Checkpoint.Topic,
-			Replication: cfg.Kafka.TopicReplication,
-			Transport:   tr,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("checkpoint: %w", err)
-		}
+	s.transport, err = publishConfig(cfg, cfg.Checkpoint.Topic, s.pipeline, s.log).Transport()
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
+	files := make([]checkpoint.File, len(confs))
+	for i, c := range confs {
+		files[i] = checkpointFile(cfg, opts, c)
+	}
+	s.store, err = checkpoint.Open(ctx, checkpointSpec(cfg, files, s.transport, s.log))
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	_, shared := s.fencing()
 
 	pubs := map[string]*publish.Publisher{}
-	for _, c := range confs {
-		src, err := s.newSource(ctx, c, s.observer(c.ID), pubs)
+	for i, c := range confs {
+		src, err := s.newSource(ctx, c, files[i].Source, s.observer(c.ID), pubs)
 		if err != nil {
 			return nil, fmt.Errorf("source %s: %w", c.ID, err)
 		}
@@ -161,7 +154,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 		s.byID[c.ID] = src
 	}
 	s.health.Set(telemetry.CheckKafka, nil)
-	if !s.group {
+	if !shared {
 		s.health.SetOwnership(telemetry.Ownership{Sources: ids, Owned: ids})
 		for _, id := range ids {
 			s.metrics.SourceOwned.WithLabelValues(id).Set(1)
@@ -186,9 +179,17 @@ func (s *Service) observer(id string) poller.Observer {
 	return o
 }
 
-// newSource builds the pipeline of one source, sharing a publisher with
-// the sources already built that write to the same topic.
-func (s *Service) newSource(ctx context.Context, c config.Source, obs poller.Observer, pubs map[string]*publish.Publisher) (*source, error) {
+// fencing returns the store's fencing capability when `run` shares the
+// sources with other replicas: when the store has it.
+func (s *Service) fencing() (checkpoint.Fencing, bool) {
+	f, ok := s.store.(checkpoint.Fencing)
+	return f, ok && s.opts.Command == config.CommandRun
+}
+
+// newSource builds the pipeline of one source, whose checkpoint is filed
+// under id, sharing a publisher with the sources already built that write
+// to the same topic.
+func (s *Service) newSource(ctx context.Context, c config.Source, id string, obs poller.Observer, pubs map[string]*publish.Publisher) (*source, error) {
 	cfg, opts := s.cfg, s.opts
 	budget := poller.NewBudget(c.Jelou.RateLimit, c.Jelou.RateBurst)
 	client, err := jelou.New(clientConfig(c.Jelou, budget, obs, opts.HTTPClient, s.log))
@@ -204,7 +205,6 @@ func (s *Service) newSource(ctx context.Context, c config.Source, obs poller.Obs
 		pubs[c.Topic] = pub
 		s.pubs = append(s.pubs, pub)
 	}
-	id := checkpointID(c)
 	pcfg := poller.Config{
 		Source:             id,
 		Start:              cfg.Poll.StartAt.Resolve(opts.Clock.Now()),
@@ -224,33 +224,49 @@ func (s *Service) newSource(ctx context.Context, c config.Source, obs poller.Obs
 		CheckpointInterval: cfg.Checkpoint.Interval,
 		PublishTimeout:     cfg.ShutdownTimeout / 2,
 		FinalSaveTimeout:   cfg.ShutdownTimeout / 2,
-		EventSource:        eventSource(cfg, id),
+		EventSource:        eventSource(cfg, checkpointID(c)),
 		Mode:               eventMode(cfg),
 		Clock:              opts.Clock,
 		Logger:             s.log.With("source", c.ID),
 		Observer:           obs,
 	}
-	storePath := sourcePath(cfg.Checkpoint.Path, c)
 	if opts.Command == config.CommandBackfill {
-		// A backfill keeps its own checkpoint, so that an interrupted one
-		// resumes where it stopped and the live cursor is left alone.
 		pcfg.Start, pcfg.End = opts.From, opts.To
-		pcfg.Source = backfillSource(id, opts.From, opts.To)
-		storePath = filepath.Join(filepath.Dir(cfg.Checkpoint.Path), "backfill-"+pcfg.Source+".checkpoint")
 	}
-	src := &source{conf: c, pcfg: pcfg, client: client, pub: pub}
-	switch {
-	case s.group:
-		// Each lease gets a fenced view of s.kstore.
-	case s.kstore != nil:
-		src.store = s.kstore
-	default:
-		src.store, err = checkpoint.NewFile(storePath, checkpoint.WithLogger(s.log))
-		if err != nil {
-			return nil, fmt.Errorf("checkpoint: %w", err)
-		}
+	return &source{conf: c, pcfg: pcfg, client: client, pub: pub}, nil
+}
+
+// checkpointSpec is the checkpoint store cfg asks for, keeping files (the
+// file backend's) and talking to Kafka through tr.
+func checkpointSpec(cfg config.Config, files []checkpoint.File, tr kafka.RoundTripper, log *slog.Logger) checkpoint.Spec {
+	return checkpoint.Spec{
+		Backend:     cfg.Checkpoint.Backend,
+		Files:       files,
+		Topic:       cfg.Checkpoint.Topic,
+		Brokers:     cfg.Kafka.Brokers,
+		Replication: cfg.Kafka.TopicReplication,
+		Transport:   tr,
+		Logger:      log,
 	}
-	return src, nil
+}
+
+// checkpointFile is the checkpoint of source c under opts.Command: its id
+// and its file (the file backend's). A backfill keeps its own checkpoint,
+// backfill-<hash>.checkpoint beside CHECKPOINT_PATH, so that an interrupted
+// one resumes where it stopped and the live cursor is left alone; earlier
+// releases named it backfill-backfill-<hash>.checkpoint, which is renamed.
+func checkpointFile(cfg config.Config, opts Options, c config.Source) checkpoint.File {
+	id := checkpointID(c)
+	if opts.Command != config.CommandBackfill {
+		return checkpoint.File{Source: id, Path: sourcePath(cfg.Checkpoint.Path, c)}
+	}
+	id = backfillSource(id, opts.From, opts.To)
+	dir := filepath.Dir(cfg.Checkpoint.Path)
+	return checkpoint.File{
+		Source: id,
+		Path:   filepath.Join(dir, id+".checkpoint"),
+		Former: filepath.Join(dir, "backfill-"+id+".checkpoint"),
+	}
 }
 
 // checkpointID is the id a source's checkpoint and events are filed under:
@@ -318,8 +334,10 @@ func (s *Service) Run(ctx context.Context) error {
 	}()
 
 	var err error
-	if s.group {
-		err = ownership.Run(ctx, s.ownershipConfig(), s.own)
+	if f, shared := s.fencing(); shared {
+		err = ownership.Run(ctx, s.ownershipConfig(), func(ctx context.Context, l ownership.Lease) error {
+			return s.own(ctx, f, l)
+		})
 	} else {
 		err = s.runAll(ctx)
 	}
@@ -344,14 +362,14 @@ func (s *Service) Run(ctx context.Context) error {
 // the others (each saves its checkpoint) and is returned.
 func (s *Service) runAll(ctx context.Context) error {
 	if len(s.sources) == 1 {
-		return s.runSource(ctx, s.sources[0], s.sources[0].store)
+		return s.runSource(ctx, s.sources[0], s.store)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make(chan error, len(s.sources))
 	for _, src := range s.sources {
 		go func() {
-			err := s.runSource(ctx, src, src.store)
+			err := s.runSource(ctx, src, s.store)
 			if err != nil {
 				err = fmt.Errorf("source %s: %w", src.conf.ID, err)
 				cancel()
@@ -368,8 +386,9 @@ func (s *Service) runAll(ctx context.Context) error {
 	return first
 }
 
-// own polls a source leased by the group until the lease ends.
-func (s *Service) own(ctx context.Context, l ownership.Lease) error {
+// own polls a source leased by the group until the lease ends, saving
+// through f's view for the lease's generation.
+func (s *Service) own(ctx context.Context, f checkpoint.Fencing, l ownership.Lease) error {
 	src := s.byID[l.Source]
 	if src == nil {
 		return fmt.Errorf("leased source %q is not configured here", l.Source)
@@ -379,7 +398,7 @@ func (s *Service) own(ctx context.Context, l ownership.Lease) error {
 	// Once the poller has stopped (after its final save), the source's
 	// lag, backlogs and tracked count stop describing it here.
 	defer s.metrics.Standby(l.Source)
-	return s.runSource(ctx, src, s.kstore.Fenced(uint64(l.Generation)))
+	return s.runSource(ctx, src, f.Fenced(uint64(l.Generation)))
 }
 
 // runSource runs a fresh poller of src on store until ctx ends.
@@ -411,7 +430,7 @@ func (s *Service) ownershipConfig() ownership.Config {
 	return ownership.Config{
 		Brokers:           cfg.Kafka.Brokers,
 		Dialer:            dialer,
-		Transport:         s.ktr,
+		Transport:         s.transport,
 		GroupID:           cfg.Group.ID,
 		Topic:             cfg.Checkpoint.Topic + ".owners",
 		Replication:       cfg.Kafka.TopicReplication,
@@ -470,22 +489,15 @@ func (s *Service) shutdown() error {
 
 func (s *Service) closeAll() error {
 	var errs []error
-	for _, src := range s.sources {
-		if src.store != nil && src.store != checkpoint.Store(s.kstore) {
-			if err := src.store.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("close checkpoint store of source %s: %w", src.conf.ID, err))
-			}
-			src.store = nil
-		}
-	}
-	if s.kstore != nil {
-		if err := s.kstore.Close(); err != nil {
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close checkpoint store: %w", err))
 		}
-		s.kstore = nil
+		s.store = nil
 	}
-	if s.ktr != nil {
-		s.ktr.CloseIdleConnections()
+	if s.transport != nil {
+		s.transport.CloseIdleConnections()
+		s.transport = nil
 	}
 	for _, pub := range s.pubs {
 		if err := pub.Close(); err != nil {
@@ -573,49 +585,6 @@ func publishConfig(cfg config.Config, topic string, obs publish.Observer, log *s
 		Observer: obs,
 		Logger:   log,
 	}
-}
-
-// openStore opens the configured checkpoint backend for `check`: the file
-// read-only, or the topic. The kafka backend
-// uses the publisher's security settings on a transport of its own.
-func openStore(ctx context.Context, cfg config.Config, path string, pc publish.Config) (checkpoint.Store, error) {
-	if cfg.Checkpoint.Backend != "kafka" {
-		// Read-only: check must work beside a running producer, which
-		// holds the file's lock.
-		st, err := checkpoint.NewFile(path, checkpoint.WithLogger(pc.Logger), checkpoint.ReadOnly())
-		if err != nil {
-			return nil, err
-		}
-		return st, nil
-	}
-	pc.Topic = cfg.Checkpoint.Topic
-	tr, err := pc.Transport()
-	if err != nil {
-		return nil, err
-	}
-	st, err := checkpoint.NewKafka(ctx, checkpoint.KafkaConfig{
-		Brokers:     cfg.Kafka.Brokers,
-		Topic:       cfg.Checkpoint.Topic,
-		Replication: cfg.Kafka.TopicReplication,
-		Transport:   tr,
-	})
-	if err != nil {
-		tr.CloseIdleConnections()
-		return nil, err
-	}
-	return closeTransport{st, tr}, nil
-}
-
-// closeTransport closes the store, then the transport it was given.
-type closeTransport struct {
-	checkpoint.Store
-	tr interface{ CloseIdleConnections() }
-}
-
-func (c closeTransport) Close() error {
-	err := c.Store.Close()
-	c.tr.CloseIdleConnections()
-	return err
 }
 
 // backfillSource is the checkpoint id of one backfill range of a source.

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
 	"github.com/jelou-producer/jelou-producer/internal/jelousim"
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 	"github.com/jelou-producer/jelou-producer/internal/service"
@@ -18,7 +19,7 @@ import (
 // that nothing from the past is published again while new pairs keep
 // flowing. It runs once per checkpoint backend.
 func TestRunDayThenRestart(t *testing.T) {
-	for _, backend := range []string{"file", "kafka"} {
+	for _, backend := range []string{checkpoint.BackendFile, checkpoint.BackendKafka} {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, simOptions{})

@@ -1,0 +1,115 @@
+package checkpoint
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// backendMemory is a backend built for tests only: checkpoints kept in
+// process memory under Spec.Topic. It shows what a third backend takes: a
+// Store (here also Fencing) and its entry in backends; the service opens
+// it through Open like the others.
+const backendMemory = "memory"
+
+func init() {
+	backends[backendMemory] = backend{open: openMemory, where: func(spec Spec, _ string) string { return "memory " + spec.Topic }}
+}
+
+// memoryTopics holds the memory backend's checkpoints by Spec.Topic, so
+// that a store opened again on one topic (a restart) finds them.
+var memoryTopics sync.Map // topic → *memoryTopic
+
+// memoryTopic is the encoded checkpoint of each source on one topic.
+type memoryTopic struct {
+	mu      sync.Mutex
+	records map[string]memoryRecord // by source
+}
+
+type memoryRecord struct {
+	epoch uint64 // the fencing epoch it was saved under; 0 without one
+	data  []byte // the encoded checkpoint
+}
+
+// memoryStore is the memory backend's Store.
+type memoryStore struct {
+	name  string
+	topic *memoryTopic
+}
+
+var (
+	_ Store      = (*memoryStore)(nil)
+	_ Fencing    = (*memoryStore)(nil)
+	_ epochStore = (*memoryStore)(nil)
+)
+
+func openMemory(_ context.Context, spec Spec) (Store, error) {
+	if spec.Topic == "" {
+		return nil, errors.New("memory checkpoint: no topic given")
+	}
+	t, _ := memoryTopics.LoadOrStore(spec.Topic, &memoryTopic{records: map[string]memoryRecord{}})
+	return &memoryStore{name: spec.Topic, topic: t.(*memoryTopic)}, nil
+}
+
+func (s *memoryStore) Load(ctx context.Context, source string) (*Checkpoint, error) {
+	cp, _, err := s.load(ctx, source)
+	return cp, err
+}
+
+// load is Load that also returns the epoch of the checkpoint it read.
+func (s *memoryStore) load(ctx context.Context, source string) (*Checkpoint, uint64, error) {
+	if err := cmp.Or(validSource(source), ctx.Err()); err != nil {
+		return nil, 0, fmt.Errorf("load memory checkpoint %s: %w", s.name, err)
+	}
+	s.topic.mu.Lock()
+	rec, ok := s.topic.records[source]
+	s.topic.mu.Unlock()
+	if !ok {
+		return nil, 0, fmt.Errorf("memory checkpoint %s key %s: %w", s.name, source, ErrNotFound)
+	}
+	cp, err := decode(rec.data)
+	if err != nil {
+		return nil, 0, locate(err, "", s.name, source)
+	}
+	if cp.Source != source {
+		return nil, 0, &SourceMismatchError{Topic: s.name, Key: source, Want: source, Found: cp.Source}
+	}
+	return cp, rec.epoch, nil
+}
+
+func (s *memoryStore) Save(ctx context.Context, cp *Checkpoint) error { return s.save(ctx, cp, 0) }
+
+// save stores cp under epoch unless a checkpoint of a higher epoch is
+// there: like the Kafka backend, the highest epoch wins and a stale
+// owner's save is ignored.
+func (s *memoryStore) save(ctx context.Context, cp *Checkpoint, epoch uint64) error {
+	if err := cmp.Or(validCheckpoint(cp), ctx.Err()); err != nil {
+		return fmt.Errorf("save memory checkpoint %s: %w", s.name, err)
+	}
+	data, err := encodeBytes(cp)
+	if err != nil {
+		return fmt.Errorf("save memory checkpoint %s: %w", s.name, err)
+	}
+	s.topic.mu.Lock()
+	defer s.topic.mu.Unlock()
+	if epoch >= s.topic.records[cp.Source].epoch {
+		s.topic.records[cp.Source] = memoryRecord{epoch: epoch, data: data}
+	}
+	return nil
+}
+
+func (s *memoryStore) Close() error { return nil }
+
+// Fenced implements Fencing with a FencedStore, as KafkaStore does.
+func (s *memoryStore) Fenced(generation uint64) Store { return fence(s, generation) }
+
+func (s *memoryStore) currentEpoch(_ context.Context, source string) (uint64, error) {
+	if err := validSource(source); err != nil {
+		return 0, err
+	}
+	s.topic.mu.Lock()
+	defer s.topic.mu.Unlock()
+	return s.topic.records[source].epoch, nil
+}

@@ -1,0 +1,121 @@
+package checkpoint
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Backend names, the values of CHECKPOINT_BACKEND.
+const (
+	// BackendFile keeps each source's checkpoint in a file of its own.
+	BackendFile = "file"
+	// BackendKafka keeps every source's checkpoint in a compacted topic.
+	BackendKafka = "kafka"
+)
+
+// Spec is what [Open] needs to build the store a configuration asks for.
+// Each backend reads its own fields and ignores the others.
+type Spec struct {
+	// Backend is the backend's name: [BackendFile] or [BackendKafka].
+	Backend string
+	// Files are the file backend's checkpoint files, one per source the
+	// store serves; Load and Save of any other source fail.
+	Files []File
+	// Topic, Brokers and Replication configure the kafka backend (see
+	// [KafkaConfig]).
+	Topic       string
+	Brokers     []string
+	Replication int
+	// Transport carries the kafka backend's requests, with the TLS and SASL
+	// settings of the deployment; the store does not close it. Default: a
+	// transport of the store's own, without TLS or SASL.
+	Transport kafka.RoundTripper
+	// Logger receives what the file backend did to the files (a rename from
+	// an earlier name). Default: [slog.Default].
+	Logger *slog.Logger
+	// ReadOnly opens the file backend's files for Load only, without their
+	// locks, so that `check` can read them beside a running producer (see
+	// [ReadOnly]). The kafka backend reads without a lock anyway.
+	ReadOnly bool
+}
+
+// File names the checkpoint file of one source for the file backend.
+type File struct {
+	// Source is the source id the file holds.
+	Source string
+	// Path is the file.
+	Path string
+	// Former, when set, is the name an earlier release gave the file: it is
+	// renamed to Path when Path does not exist (see [FormerPath]).
+	Former string
+}
+
+// Fencing is implemented by stores that replicas can share, each polling
+// the sources a consumer group assigns it. Fenced returns the view the
+// owner of a source in the group's generation generation saves through: a
+// stale owner that saves after a newer one loaded is ignored by every later
+// Load, so the checkpoint never moves backwards. The view's Close does not
+// close the store. Only such a store lets `run` share its sources with
+// other replicas.
+type Fencing interface {
+	Fenced(generation uint64) Store
+}
+
+// backend is what Open and Spec.Where know of one backend.
+type backend struct {
+	// open builds the store.
+	open func(context.Context, Spec) (Store, error)
+	// where says where the store keeps a source's checkpoint, for a person.
+	where func(spec Spec, source string) string
+}
+
+// backends are the backends by name. A backend is a Store implementation
+// plus its entry here, its settings in package config and a section of
+// docs/checkpoints.md.
+var backends = map[string]backend{
+	BackendFile:  {open: openFiles, where: fileOf},
+	BackendKafka: {open: openKafka, where: func(spec Spec, _ string) string { return "topic " + cmp.Or(spec.Topic, DefaultTopic) }},
+}
+
+// Open builds the store spec asks for: it opens (and locks) every file of
+// the file backend, or connects to Kafka and checks the topic (creating it
+// when missing). One Close releases all of it.
+func Open(ctx context.Context, spec Spec) (Store, error) {
+	b, ok := backends[spec.Backend]
+	if !ok {
+		names := slices.Sorted(maps.Keys(backends))
+		return nil, fmt.Errorf("checkpoint backend %q is unknown, want one of %s", spec.Backend, strings.Join(names, ", "))
+	}
+	return b.open(ctx, spec)
+}
+
+// Where says where the store spec asks for keeps the checkpoint of source,
+// for a person: the file, or the topic. It is empty for an unknown backend
+// or, with the file backend, a source without a file.
+func (spec Spec) Where(source string) string {
+	b, ok := backends[spec.Backend]
+	if !ok {
+		return ""
+	}
+	return b.where(spec, source)
+}
+
+func openKafka(ctx context.Context, spec Spec) (Store, error) {
+	st, err := NewKafka(ctx, KafkaConfig{
+		Brokers:     spec.Brokers,
+		Topic:       spec.Topic,
+		Replication: spec.Replication,
+		Transport:   spec.Transport,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}

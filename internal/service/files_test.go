@@ -1,0 +1,96 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
+	"github.com/jelou-producer/jelou-producer/internal/config"
+)
+
+// TestCheckpointFile pins the file of each source's checkpoint: the
+// default source's is CHECKPOINT_PATH, a named one's carries its id, and
+// a backfill's is backfill-<hash>.checkpoint beside them, with one prefix
+// (earlier releases doubled it; that name is the one renamed from).
+func TestCheckpointFile(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.Checkpoint.Path = "/data/jelou-producer.checkpoint"
+	def := config.Source{ID: config.DefaultSourceID, Jelou: config.Jelou{BaseURL: "https://api.jelou.ai", ClientID: "c"}}
+	acme := config.Source{ID: "acme", Named: true}
+	from, to := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 5, 2, 0, 0, 0, 0, time.UTC)
+	backfill := Options{Command: config.CommandBackfill, From: from, To: to}
+	bf := backfillSource(checkpointID(def), from, to)
+	tests := []struct {
+		name string
+		opts Options
+		src  config.Source
+		want checkpoint.File
+	}{
+		{"run, default source", Options{Command: config.CommandRun}, def,
+			checkpoint.File{Source: checkpoint.SourceID("https://api.jelou.ai", "c"), Path: "/data/jelou-producer.checkpoint"}},
+		{"run, named source", Options{Command: config.CommandRun}, acme,
+			checkpoint.File{Source: "source-acme", Path: "/data/jelou-producer.acme.checkpoint"}},
+		{"backfill", backfill, def,
+			checkpoint.File{Source: bf, Path: "/data/" + bf + ".checkpoint", Former: "/data/backfill-" + bf + ".checkpoint"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := checkpointFile(cfg, tt.opts, tt.src); got != tt.want {
+				t.Errorf("checkpointFile = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+	if !regexp.MustCompile(`^backfill-[0-9a-f]{16}\.checkpoint$`).MatchString(filepath.Base(checkpointFile(cfg, backfill, def).Path)) {
+		t.Errorf("backfill checkpoint %s, want backfill-<16 hex digits>.checkpoint", checkpointFile(cfg, backfill, def).Path)
+	}
+}
+
+// TestBackfillResumesFromTheFormerName: an interrupted backfill of an
+// earlier release, saved as backfill-backfill-<hash>.checkpoint, is found
+// by the store the service opens, under the new name.
+func TestBackfillResumesFromTheFormerName(t *testing.T) {
+	ctx := context.Background()
+	cfg := config.Defaults()
+	cfg.Checkpoint.Backend = checkpoint.BackendFile
+	cfg.Checkpoint.Path = filepath.Join(t.TempDir(), "jelou-producer.checkpoint")
+	src := config.Source{ID: config.DefaultSourceID, Jelou: config.Jelou{BaseURL: "https://api.jelou.ai", ClientID: "c"}}
+	opts := Options{Command: config.CommandBackfill, From: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2024, 5, 2, 0, 0, 0, 0, time.UTC)}
+	f := checkpointFile(cfg, opts, src)
+
+	old, err := checkpoint.NewFile(f.Former)
+	if err != nil {
+		t.Fatal(err)
+	}
+	interrupted := &checkpoint.Checkpoint{Source: f.Source, Cursor: time.Date(2024, 5, 1, 7, 0, 0, 0, time.UTC), SavedAt: time.Now()}
+	if err := old.Save(ctx, interrupted); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	st, err := checkpoint.Open(ctx, checkpointSpec(cfg, []checkpoint.File{f}, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cp, err := st.Load(ctx, f.Source)
+	if err != nil {
+		t.Fatalf("the backfill does not resume: %v", err)
+	}
+	if !cp.Cursor.Equal(interrupted.Cursor) {
+		t.Errorf("resumed at %s, want %s", cp.Cursor, interrupted.Cursor)
+	}
+	if _, err := os.Stat(f.Path); err != nil {
+		t.Errorf("the checkpoint is not under its new name: %v", err)
+	}
+	if _, err := os.Stat(f.Former); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the former name still exists (%v)", err)
+	}
+}
