@@ -80,7 +80,7 @@ func TestSaveSkipsAnUnchangedState(t *testing.T) {
 	}
 	for _, s := range steps {
 		s.do()
-		if err := p.save(ctx, s.force); err != nil {
+		if err := p.commit.save(ctx, s.force); err != nil {
 			t.Fatal(err)
 		}
 		if st.saves != s.saves {
@@ -174,7 +174,10 @@ func TestRowsSeenBeforeADriftSplitArePublished(t *testing.T) {
 
 func TestRowsOfTheProbingPageOfASplitWindowArePublished(t *testing.T) {
 	w := win(t0, at(1, 0))
-	f := &scriptedFetcher{errs: []error{&jelou.TooManyPagesError{Window: w, Total: 5000, Pages: 50, Max: 10, Received: []jelou.Conversation{a1(jelou.StateActive)}}}}
+	f := &scriptedFetcher{
+		results: []*jelou.WindowResult{rows(false, a1(jelou.StateActive))}, // the probing page
+		errs:    []error{&jelou.TooManyPagesError{Window: w, Total: 5000, Pages: 50, Max: 10}},
+	}
 	got := runBackfill(t, Config{MinWindow: time.Minute}, f)
 	if f.calls != 3 {
 		t.Fatalf("%d fetches, want the probe and the two halves", f.calls)
