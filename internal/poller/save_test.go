@@ -93,15 +93,17 @@ func TestSaveSkipsAnUnchangedState(t *testing.T) {
 }
 
 // scriptedFetcher answers with its results in order, then with empty
-// results without drift.
+// results without drift, and records what it was asked.
 type scriptedFetcher struct {
 	results []*jelou.WindowResult
 	errs    []error // errs[i], when set, is returned with results[i]
 	calls   int
+	asked   []string // "<window> max=<maxPages>" per call
 }
 
-func (f *scriptedFetcher) FetchWindowLimit(_ context.Context, w jelou.Window, _ int) (*jelou.WindowResult, error) {
+func (f *scriptedFetcher) FetchWindowLimit(_ context.Context, w jelou.Window, maxPages int) (*jelou.WindowResult, error) {
 	f.calls++
+	f.asked = append(f.asked, fmt.Sprintf("%s max=%d", w, maxPages))
 	i := f.calls - 1
 	r, _ := noFetch{}.FetchWindowLimit(context.Background(), w, 0)
 	if i < len(f.results) && f.results[i] != nil {
