@@ -57,6 +57,16 @@
 // showed is published, including the rows of a probing page and of pages
 // received before a failed one.
 //
+// # Commit
+//
+// A read of a window yields a fetched value (rows, drift, error) whatever
+// happened; its rows are published, then handed to the committer, the one
+// writer of what the checkpoint holds: ack (the index holds the states as
+// acknowledged), done (the coverage moves once a query's every window was
+// acknowledged), save (coverage, then index snapshot, then the store; at
+// most every CheckpointInterval when something was committed, and always
+// on exit).
+//
 // # Guarantees
 //
 // Every (conversation, state) the API serves for at least Settle+Interval

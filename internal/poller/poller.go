@@ -18,9 +18,10 @@ import (
 )
 
 // Fetcher fetches the rows of one window; *jelou.Client implements it.
-// maxPages and the rows returned along with an error mean what they mean
-// to jelou.Client.FetchWindowLimit: maxPages <= 0 is no bound, and a
-// *jelou.TooManyPagesError carries the rows of the probing page.
+// maxPages and the result mean what they mean to
+// jelou.Client.FetchWindowLimit: maxPages <= 0 is no bound, and the result
+// is never nil, holding with an error the rows received before it (with a
+// *jelou.TooManyPagesError, those of the probing page).
 type Fetcher interface {
 	FetchWindowLimit(ctx context.Context, w jelou.Window, maxPages int) (*jelou.WindowResult, error)
 }
@@ -200,16 +201,15 @@ type Poller struct {
 	out   Writer
 	store checkpoint.Store
 
+	// index decides what is new; only commit acknowledges or releases
+	// its states.
 	index *dedupe.Index
+	// commit is the one writer of the checkpoint's input, and its saver.
+	commit *committer
 
 	mu    sync.Mutex
-	sched *Schedule
+	sched *Schedule     // only commit marks its queries done
 	wake  chan struct{} // closed and replaced whenever the schedule changed
-
-	// saveMu serialises saves; it is not mu, so that lanes do not wait
-	// for the snapshot and the store's I/O.
-	saveMu   sync.Mutex
-	lastSave time.Time // guarded by saveMu
 
 	// lateRows counts rows first seen by the revisit lane; lateWarned is
 	// when that was last logged (Unix nanoseconds).
@@ -218,11 +218,6 @@ type Poller struct {
 	// caughtUp is set once no history gap is left in this life; the
 	// poller then logs "caught up".
 	caughtUp atomic.Bool
-
-	// changed is set when coverage moved or Kafka acknowledged events
-	// since the last save; an unforced save of an unchanged state is
-	// skipped.
-	changed atomic.Bool
 }
 
 // New returns a Poller. It loads nothing until Run.
@@ -289,7 +284,7 @@ func (p *Poller) Run(ctx context.Context) (err error) {
 		// The final save runs even though ctx has ended.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.FinalSaveTimeout)
 		defer cancel()
-		if serr := p.save(sctx, true); serr != nil && err == nil {
+		if serr := p.commit.save(sctx, true); serr != nil && err == nil {
 			err = serr
 		}
 	}()
@@ -430,30 +425,28 @@ func (p *Poller) buckets(from, to time.Time) []bucket {
 }
 
 // runQuery fetches and publishes q's window in Window-long pieces, then
-// records it done and evicts what no lane can return again.
+// has the committer record it done, and wakes the lanes waiting for the
+// schedule to change.
 func (p *Poller) runQuery(ctx context.Context, q Query) error {
 	p.mu.Lock()
 	pieces := p.sched.Pieces(q)
 	p.mu.Unlock()
+	plan := fetchPlan{src: p.fetch, maxPages: p.cfg.MaxPages, minWindow: p.cfg.MinWindow, again: q.Again, log: p.cfg.Logger}
 	for _, w := range pieces {
-		rows, err := p.processWindow(ctx, w, q.Lane, q.Again)
+		rows, err := p.processWindow(ctx, w, q.Lane, plan)
 		if err != nil {
 			return err
 		}
 		q.Rows += rows
 	}
 	now := p.cfg.Clock.Now()
+	cov := p.commit.done(q, now)
 	p.mu.Lock()
-	p.sched.Done(q)
-	cov := p.sched.Coverage()
-	bound := p.sched.EvictBefore(now)
 	close(p.wake)
 	p.wake = make(chan struct{})
 	p.mu.Unlock()
-	p.changed.Store(true)
 	p.noteCaughtUp(cov)
 	p.obs.Covered(cov, now)
-	p.index.Evict(bound)
 	p.obs.Tracked(p.index.Len())
 	return nil
 }
@@ -466,9 +459,8 @@ func (p *Poller) noteCaughtUp(cov checkpoint.Coverage) {
 	}
 }
 
-// runSaver saves the checkpoint every CheckpointInterval of wall time (the
-// interval bounds I/O, whatever the configured clock) while something
-// changed.
+// runSaver offers the committer a save every CheckpointInterval of wall
+// time; it saves when something was committed since the last save.
 func (p *Poller) runSaver(ctx context.Context) error {
 	t := time.NewTicker(p.cfg.CheckpointInterval)
 	defer t.Stop()
@@ -480,7 +472,7 @@ func (p *Poller) runSaver(ctx context.Context) error {
 		}
 		// A save cut short because the run is ending is not a failure:
 		// the final save follows.
-		if err := p.save(ctx, false); err != nil && ctx.Err() == nil {
+		if err := p.commit.save(ctx, false); err != nil && ctx.Err() == nil {
 			p.failure("checkpoint", err)
 		}
 	}
@@ -552,53 +544,13 @@ func (p *Poller) load(ctx context.Context) error {
 	return nil
 }
 
-// loaded installs what load built, under the lock Coverage and save take.
+// loaded installs what load built, and the committer over it, under the
+// lock Coverage takes.
 func (p *Poller) loaded(ix *dedupe.Index, s *Schedule) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.index, p.sched = ix, s
-}
-
-// save writes the checkpoint when forced or when CheckpointInterval passed
-// since the last save. Saves are serialised.
-func (p *Poller) save(ctx context.Context, force bool) error {
-	p.saveMu.Lock()
-	defer p.saveMu.Unlock()
-	now := time.Now()
-	if !force && (now.Sub(p.lastSave) < p.cfg.CheckpointInterval || !p.changed.Load()) {
-		return nil
-	}
-	// Cleared first: a commit or an ack that lands while the coverage is
-	// read and the snapshot taken marks the state changed again.
-	p.changed.Store(false)
-	// The coverage is read before the snapshot: every window it covers was
-	// acknowledged before it moved, so the snapshot holds those states.
-	p.mu.Lock()
-	if p.sched == nil || p.index == nil {
-		p.mu.Unlock()
-		return nil
-	}
-	cov := p.sched.Coverage()
-	p.mu.Unlock()
-	var buf bytes.Buffer
-	if err := p.index.WriteSnapshot(&buf); err != nil {
-		return fmt.Errorf("save checkpoint: snapshot dedupe: %w", err)
-	}
-	cp := &checkpoint.Checkpoint{
-		Source:   p.cfg.Source,
-		Cursor:   cov.Frontier(),
-		Coverage: &cov,
-		SavedAt:  p.cfg.Clock.Now(),
-		Dedupe:   buf.Bytes(),
-	}
-	err := p.store.Save(ctx, cp)
-	p.obs.Saved(cp, buf.Len(), err)
-	if err != nil {
-		p.changed.Store(true)
-		return fmt.Errorf("save checkpoint (cursor %s): %w", cp.Cursor.UTC().Format(time.RFC3339), err)
-	}
-	p.lastSave = now
-	return nil
+	p.commit = &committer{store: p.store, index: ix, sched: s, schedMu: &p.mu, cfg: p.cfg, obs: p.obs}
 }
 
 func (p *Poller) failure(stage string, err error) {

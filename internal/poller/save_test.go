@@ -80,7 +80,7 @@ func TestSaveSkipsAnUnchangedState(t *testing.T) {
 	}
 	for _, s := range steps {
 		s.do()
-		if err := p.save(ctx, s.force); err != nil {
+		if err := p.commit.save(ctx, s.force); err != nil {
 			t.Fatal(err)
 		}
 		if st.saves != s.saves {
@@ -93,15 +93,17 @@ func TestSaveSkipsAnUnchangedState(t *testing.T) {
 }
 
 // scriptedFetcher answers with its results in order, then with empty
-// results without drift.
+// results without drift, and records what it was asked.
 type scriptedFetcher struct {
 	results []*jelou.WindowResult
 	errs    []error // errs[i], when set, is returned with results[i]
 	calls   int
+	asked   []string // "<window> max=<maxPages>" per call
 }
 
-func (f *scriptedFetcher) FetchWindowLimit(_ context.Context, w jelou.Window, _ int) (*jelou.WindowResult, error) {
+func (f *scriptedFetcher) FetchWindowLimit(_ context.Context, w jelou.Window, maxPages int) (*jelou.WindowResult, error) {
 	f.calls++
+	f.asked = append(f.asked, fmt.Sprintf("%s max=%d", w, maxPages))
 	i := f.calls - 1
 	r, _ := noFetch{}.FetchWindowLimit(context.Background(), w, 0)
 	if i < len(f.results) && f.results[i] != nil {
@@ -174,7 +176,10 @@ func TestRowsSeenBeforeADriftSplitArePublished(t *testing.T) {
 
 func TestRowsOfTheProbingPageOfASplitWindowArePublished(t *testing.T) {
 	w := win(t0, at(1, 0))
-	f := &scriptedFetcher{errs: []error{&jelou.TooManyPagesError{Window: w, Total: 5000, Pages: 50, Max: 10, Received: []jelou.Conversation{a1(jelou.StateActive)}}}}
+	f := &scriptedFetcher{
+		results: []*jelou.WindowResult{rows(false, a1(jelou.StateActive))}, // the probing page
+		errs:    []error{&jelou.TooManyPagesError{Window: w, Total: 5000, Pages: 50, Max: 10}},
+	}
 	got := runBackfill(t, Config{MinWindow: time.Minute}, f)
 	if f.calls != 3 {
 		t.Fatalf("%d fetches, want the probe and the two halves", f.calls)

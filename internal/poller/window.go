@@ -41,53 +41,59 @@ func halve(w jelou.Window, min time.Duration) (a, b jelou.Window, ok bool) {
 	return jelou.Window{Start: w.Start, End: mid}, jelou.Window{Start: mid, End: w.End}, true
 }
 
-// processWindow fetches w, dedupes its rows, publishes what is new and
-// acknowledges it in the index. Temporary failures are retried with
-// jittered backoff until ctx ends; it returns only nil, ctx's error, or an
-// unrecoverable error.
-//
-// again says that the range will be read again within an interval or so:
-// then pagination drift is not healed by a re-fetch or a split now (new
-// rows at the live edge shift pages all the time; the next read catches
-// what moved), only reported.
-func (p *Poller) processWindow(ctx context.Context, w jelou.Window, lane Lane, again bool) (int, error) {
+// processWindow reads w with plan until a read ends without error, and
+// after each read publishes and acknowledges what is new among the rows it
+// showed, also when it failed part way (the API did show those rows: they
+// are published whatever the next attempt sees). Temporary failures are
+// retried with jittered backoff until ctx ends; it returns the number of
+// rows of the read that succeeded, or ctx's error, or an unrecoverable
+// error.
+func (p *Poller) processWindow(ctx context.Context, w jelou.Window, lane Lane, plan fetchPlan) (int, error) {
 	started := time.Now()
-	var rows []jelou.Conversation
+	wait := p.backoff()
 	published := 0
-	err := p.retry(ctx, "fetch", func() error {
-		var err error
-		rows, err = p.fetchAll(ctx, w, p.cfg.MaxPages, again)
-		if err != nil && len(rows) > 0 && ctx.Err() == nil {
-			// The pages received before the failure were shown by the
-			// API: publish them now, whatever the retry sees later.
-			n, perr := p.publishRows(ctx, rows, w, lane)
-			published += n
-			if perr != nil {
-				return backoff.Permanent(perr)
-			}
+	for {
+		got := plan.fetch(ctx, w)
+		p.reportDrift(got.Drift)
+		if got.Err != nil && ctx.Err() != nil {
+			return 0, fmt.Errorf("fetch window %s: %w", w, ctx.Err())
 		}
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("fetch window %s: %w", w, err)
+		n, err := p.publishRows(ctx, got.Rows, w, lane)
+		if err != nil {
+			return 0, err
+		}
+		published += n
+		if got.Err == nil {
+			took := time.Since(started)
+			p.cfg.Logger.Info("window done", "lane", lane.String(), "window", w.String(), "rows", len(got.Rows), "published", published, "took", took.Round(time.Millisecond).String())
+			p.obs.QueryDone(lane, w, len(got.Rows), published, took)
+			return len(got.Rows), nil
+		}
+		if err := p.pause(ctx, wait, "fetch", got.Err); err != nil {
+			return 0, fmt.Errorf("fetch window %s: %w", w, err)
+		}
 	}
-	n, err := p.publishRows(ctx, rows, w, lane)
-	if err != nil {
-		return 0, err
+}
+
+// reportDrift reports the drift a read met, and warns of drift that
+// persisted at the smallest window.
+func (p *Poller) reportDrift(drift []driftSeen) {
+	for _, d := range drift {
+		p.obs.Drift(d.Window, d.Detail, d.Healed)
+		if !d.Healed {
+			p.cfg.Logger.Warn("pagination drift persists at the smallest window; publishing what was received, the next read of this range will catch what moved",
+				"window", d.Window.String(), "drift", d.Detail)
+		}
 	}
-	published += n
-	took := time.Since(started)
-	p.cfg.Logger.Info("window done", "lane", lane.String(), "window", w.String(), "rows", len(rows), "published", published, "took", took.Round(time.Millisecond).String())
-	p.obs.QueryDone(lane, w, len(rows), published, took)
-	return len(rows), nil
 }
 
 // publishRows runs rows through dedupe, encodes and writes what is new,
-// acknowledges it in the index, and returns how many events it published.
-// The write is retried until it succeeds, fails unrecoverably or ctx ends.
-// A row that cannot be encoded (its raw JSON is not valid, which the
-// decoder should have prevented) is left out, logged and counted as
-// rejected instead of blocking the stream.
+// hands the batch to the committer (acknowledged when written, released
+// when not), and returns how many events it published. The write is
+// retried until it succeeds, fails unrecoverably or ctx ends. A row that
+// cannot be encoded (its raw JSON is not valid, which the decoder should
+// have prevented) is left out, logged and counted as rejected instead of
+// blocking the stream.
 func (p *Poller) publishRows(ctx context.Context, rows []jelou.Conversation, w jelou.Window, lane Lane) (int, error) {
 	batch := p.decide(rows, w, lane)
 	if len(batch) == 0 {
@@ -103,17 +109,12 @@ func (p *Poller) publishRows(ctx context.Context, rows []jelou.Conversation, w j
 			return p.out.Publish(actx, records)
 		})
 		if err != nil {
-			for _, e := range batch {
-				p.index.Release(e.Conversation.ID, e.Conversation.State)
-			}
+			p.commit.release(batch)
 			return 0, fmt.Errorf("publish %d events of window %s: %w", len(records), w, err)
 		}
 	}
 	// Unencodable rows are acknowledged too: they can never be published.
-	for _, e := range batch {
-		p.index.Ack(e.Conversation.ID, e.Conversation.State)
-	}
-	p.changed.Store(true)
+	p.commit.ack(batch)
 	if len(sent) > 0 {
 		p.obs.Published(sent)
 	}
@@ -141,155 +142,58 @@ func (p *Poller) encode(batch []Emission) ([]event.Record, []Emission) {
 	return records, sent
 }
 
-// fatal reports whether err must stop the poller instead of being retried.
+// fatal reports whether err must stop the poller instead of being retried:
+// when err says, through its Temporary method, that trying again cannot
+// help (jelou's auth, validation and other permanent errors, a Kafka
+// write that is not retriable). An error without that method is retried.
 func fatal(err error) bool {
-	var auth *jelou.AuthError
-	if errors.As(err, &auth) {
-		return true
-	}
-	var v *jelou.ValidationError
-	if errors.As(err, &v) {
-		return true
-	}
 	var t interface{ Temporary() bool }
-	if errors.As(err, &t) && !t.Temporary() {
-		var d *jelou.DecodeError
-		// A garbled body may come from a proxy having a bad moment: retry it.
-		return !errors.As(err, &d)
-	}
-	return false
+	return errors.As(err, &t) && !t.Temporary()
 }
 
 // retry runs op until it succeeds, fails unrecoverably, or ctx ends.
 func (p *Poller) retry(ctx context.Context, stage string, op func() error) error {
+	wait := p.backoff()
+	for {
+		err := op()
+		if err == nil {
+			return nil
+		}
+		if err := p.pause(ctx, wait, stage, err); err != nil {
+			return err
+		}
+	}
+}
+
+// backoff returns the jittered, growing pauses between the attempts of a
+// failing window or publish, from RetryMin to RetryMax, without end.
+func (p *Poller) backoff() backoff.BackOff {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = p.cfg.RetryMin
 	b.MaxInterval = p.cfg.RetryMax
 	b.MaxElapsedTime = 0
-	return backoff.RetryNotify(func() error {
-		err := op()
-		if err == nil || ctx.Err() != nil {
-			return err
-		}
-		if fatal(err) {
-			return backoff.Permanent(err)
-		}
-		return err
-	}, backoff.WithContext(b, ctx), func(err error, _ time.Duration) { p.failure(stage, err) })
+	return b
 }
 
-// fetchAll returns every row of w, splitting it when it is too large or too
-// wide for one query and re-fetching it when its pages drifted. maxPages
-// <= 0 takes every page (the window is as narrow as allowed).
-func (p *Poller) fetchAll(ctx context.Context, w jelou.Window, maxPages int, again bool) ([]jelou.Conversation, error) {
-	res, err := p.fetch.FetchWindowLimit(ctx, w, maxPages)
-	var tooLarge *jelou.TooManyPagesError
-	var invalid *jelou.ValidationError
+// pause follows an attempt of stage that failed with err: it returns ctx's
+// error when ctx ended, err itself when it is fatal, and otherwise reports
+// the failure, waits wait's next pause and returns nil (try again).
+func (p *Poller) pause(ctx context.Context, wait backoff.BackOff, stage string, err error) error {
 	switch {
-	case errors.As(err, &tooLarge):
-		// The rows of the probing page were shown by the API: keep them,
-		// whatever the narrower queries return a moment later.
-		var rows []jelou.Conversation
-		if a, b, ok := halve(w, p.cfg.MinWindow); ok {
-			rows, err = p.fetchHalves(ctx, a, b, maxPages, again)
-		} else {
-			// As narrow as allowed: take every page (no bound, so this
-			// cannot come back here).
-			rows, err = p.fetchAll(ctx, w, 0, again)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return unionRows(tooLarge.Received, rows), nil
-	case errors.As(err, &invalid):
-		// 422: the request is wrong; the likeliest cause is a window too
-		// wide for the server. Never retry it unchanged: split or give up.
-		a, b, ok := halve(w, p.cfg.MinWindow)
-		if !ok {
-			return nil, err
-		}
-		p.cfg.Logger.Warn("window rejected as invalid, splitting", "window", w.String(), "err", err)
-		return p.fetchHalves(ctx, a, b, maxPages, again)
-	case err != nil:
-		if res != nil {
-			return res.Conversations, err // the rows before the failure
-		}
-		return nil, err
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case fatal(err):
+		return err
 	}
-	if !res.Drift.Detected() {
-		return res.Conversations, nil
+	t := time.NewTimer(wait.NextBackOff())
+	defer t.Stop()
+	p.failure(stage, err)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
-	if again {
-		p.obs.Drift(w, res.Drift.String()+"; read again next interval", true)
-		return res.Conversations, nil
-	}
-	// The pages disagreed: rows may have shifted between pages, or the
-	// numbers are wrong. Fetch again; if it still drifts, split (fewer
-	// rows per query, less room to shift). Every row already received is
-	// kept: a row the API showed once is published even if a later query
-	// no longer lists it.
-	seen, drift := res.Conversations, res.Drift.String()
-	res, err = p.fetch.FetchWindowLimit(ctx, w, maxPages)
-	if err == nil {
-		seen = unionRows(seen, res.Conversations)
-		if !res.Drift.Detected() {
-			p.obs.Drift(w, drift, true)
-			return seen, nil
-		}
-	}
-	if a, b, ok := halve(w, p.cfg.MinWindow); ok {
-		p.obs.Drift(w, drift+"; split after it drifted again", true)
-		rows, err := p.fetchHalves(ctx, a, b, maxPages, again)
-		if err != nil {
-			return nil, err
-		}
-		return unionRows(seen, rows), nil
-	}
-	if err != nil {
-		if res != nil {
-			seen = unionRows(seen, res.Conversations)
-		}
-		return seen, err
-	}
-	p.obs.Drift(w, res.Drift.String(), false)
-	p.cfg.Logger.Warn("pagination drift persists at the smallest window; publishing what was received, the next read of this range will catch what moved",
-		"window", w.String(), "drift", res.Drift.String())
-	return seen, nil
-}
-
-func (p *Poller) fetchHalves(ctx context.Context, a, b jelou.Window, maxPages int, again bool) ([]jelou.Conversation, error) {
-	ra, err := p.fetchAll(ctx, a, maxPages, again)
-	if err != nil {
-		return nil, err
-	}
-	rb, err := p.fetchAll(ctx, b, maxPages, again)
-	if err != nil {
-		return nil, err
-	}
-	return append(ra, rb...), nil
-}
-
-// unionRows returns a followed by the rows of b not already in a (by _id and
-// state); dedupe would drop them anyway, this keeps batches small. a must be
-// the older observation: dedupe judges rows in order, so a conversation
-// seen active before and closed after is published as both, where the
-// other order would skip active as a regression.
-func unionRows(a, b []jelou.Conversation) []jelou.Conversation {
-	type key struct {
-		id    string
-		state jelou.State
-	}
-	seen := make(map[key]struct{}, len(a))
-	for _, r := range a {
-		seen[key{r.ID, r.State}] = struct{}{}
-	}
-	out := append(make([]jelou.Conversation, 0, len(a)+len(b)), a...)
-	for _, r := range b {
-		if _, ok := seen[key{r.ID, r.State}]; !ok {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 // decide runs every row through dedupe and returns what must be published,

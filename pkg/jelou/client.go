@@ -125,8 +125,9 @@ type requestBody struct {
 // FetchPage fetches one page (1-based) of window w: one logical request,
 // retried with jittered exponential backoff while its errors are temporary
 // (429, 5xx, network errors, timeouts) and within RetryConfig's bounds.
-// Permanent errors (401, 403, 422, other statuses, undecodable bodies) and
-// the cancellation of ctx stop it at once. Errors read
+// Permanent errors (401, 403, 422, other statuses, oversized bodies), an
+// undecodable body (temporary, but a repeat at once would likely bring the
+// same bytes back) and the cancellation of ctx stop it at once. Errors read
 // "fetch <window> page <n>: ..." and wrap the typed errors of this package.
 func (c *Client) FetchPage(ctx context.Context, w Window, page int) (*Page, error) {
 	if err := w.Validate(); err != nil {
@@ -161,7 +162,7 @@ func (c *Client) FetchPage(ctx context.Context, w Window, page int) (*Page, erro
 		if err == nil {
 			return p, nil
 		}
-		if ctx.Err() != nil || !IsTemporary(err) {
+		if ctx.Err() != nil || !retryNow(err) {
 			return nil, backoff.Permanent(err)
 		}
 		policy.floor = 0

@@ -72,7 +72,10 @@
 // attempts. Errors whose Temporary method returns true are retried: 429, 5xx,
 // 408, network errors and per-attempt timeouts (Config.Timeout, default 30s).
 // After a 429 the wait is at least its Retry-After (seconds or HTTP date),
-// capped by Retry.MaxRetryAfter (default 5m). Everything else stops at once.
+// capped by Retry.MaxRetryAfter (default 5m). Everything else stops at once,
+// including a *DecodeError: it is temporary (a proxy's bad moment can garble
+// a body, so the window is worth fetching again later) but repeating the
+// request at once would likely bring the same bytes back.
 // Cancelling the context stops waiting, sending and retrying.
 //
 // # Errors
@@ -84,7 +87,11 @@
 // pages from a proxy) and *StatusError (anything else). Bodies that cannot be
 // decoded give *DecodeError, oversized ones *BodyTooLargeError, transport
 // failures *NetworkError. FetchPage wraps them as
-// "fetch <window> page <n>: ...", so use errors.As to branch.
+// "fetch <window> page <n>: ...", so use errors.As to branch. Each says
+// through its Temporary method (see [IsTemporary]) whether trying again may
+// help; that is the one classification a caller needs: an error whose
+// Temporary returns false (credentials refused, a request rejected, a body
+// too large, an undocumented status) fails again however often it is tried.
 //
 // # Observability
 //

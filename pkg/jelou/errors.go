@@ -121,9 +121,10 @@ func (e *StatusError) Error() string {
 func (e *StatusError) Temporary() bool { return e.StatusCode == http.StatusRequestTimeout }
 
 // DecodeError reports a successful status whose body is not a page of
-// conversations: not JSON, truncated, or JSON of another shape. It is not
-// retried (the same request would likely return the same bytes); the caller
-// re-fetches the window on its own schedule.
+// conversations: not JSON, truncated, or JSON of another shape. It is
+// temporary, since a garbled body may come from a proxy having a bad moment,
+// but FetchPage does not repeat the request at once (it would likely return
+// the same bytes): the caller fetches the window again on its own schedule.
 type DecodeError struct {
 	// StatusCode is the HTTP status; zero when DecodePage was called
 	// directly.
@@ -145,8 +146,8 @@ func (e *DecodeError) Error() string {
 // Unwrap returns the underlying error.
 func (e *DecodeError) Unwrap() error { return e.Err }
 
-// Temporary returns false.
-func (e *DecodeError) Temporary() bool { return false }
+// Temporary returns true: fetching the window again later may help.
+func (e *DecodeError) Temporary() bool { return true }
 
 // BodyTooLargeError reports a successful response larger than
 // Config.MaxBodyBytes. It is not retried: lower the page size or split the
@@ -188,10 +189,22 @@ func (e *NetworkError) Unwrap() error { return e.Err }
 func (e *NetworkError) Temporary() bool { return true }
 
 // IsTemporary reports whether err, or an error it wraps, says retrying may
-// help (its Temporary method returns true).
+// help (its Temporary method returns true). Temporary is this package's one
+// classification of its errors: true for *RateLimitError, *ServerError, a
+// 408 *StatusError, *NetworkError and *DecodeError; false for *AuthError,
+// *ValidationError, any other *StatusError and *BodyTooLargeError.
 func IsTemporary(err error) bool {
 	var t interface{ Temporary() bool }
 	return errors.As(err, &t) && t.Temporary()
+}
+
+// retryNow reports whether FetchPage repeats the request that failed with
+// err at once: when err is temporary, except a *DecodeError, whose bytes a
+// repeat would likely bring back; fetching the window later is the
+// caller's call.
+func retryNow(err error) bool {
+	_, garbled := errors.AsType[*DecodeError](err)
+	return IsTemporary(err) && !garbled
 }
 
 // errorBody is the shape of the API's documented error bodies.

@@ -2,6 +2,7 @@ package jelou
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -184,4 +185,36 @@ func TestSnippet(t *testing.T) {
 func isType[E error](t *testing.T, err error) {
 	t.Helper()
 	wantType[E](t, err)
+}
+
+// TestTemporaryAndRetryNow pins the one classification (Temporary) and
+// FetchPage's narrower rule for an immediate repeat: a garbled body is
+// worth fetching again later, not at once.
+func TestTemporaryAndRetryNow(t *testing.T) {
+	tests := []struct {
+		err                 error
+		temporary, retryNow bool
+	}{
+		{&AuthError{StatusCode: 401}, false, false},
+		{&ValidationError{StatusCode: 422}, false, false},
+		{&StatusError{StatusCode: 404}, false, false},
+		{&BodyTooLargeError{StatusCode: 200}, false, false},
+		{&StatusError{StatusCode: 408}, true, true},
+		{&RateLimitError{}, true, true},
+		{&ServerError{StatusCode: 502}, true, true},
+		{&NetworkError{Err: errors.New("reset")}, true, true},
+		{&DecodeError{StatusCode: 200, Err: errors.New("truncated JSON")}, true, false},
+		{errors.New("no Temporary method"), false, false},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%T", tt.err), func(t *testing.T) {
+			wrapped := fmt.Errorf("fetch page 1: %w", tt.err)
+			if got := IsTemporary(wrapped); got != tt.temporary {
+				t.Errorf("IsTemporary = %v, want %v", got, tt.temporary)
+			}
+			if got := retryNow(wrapped); got != tt.retryNow {
+				t.Errorf("retryNow = %v, want %v", got, tt.retryNow)
+			}
+		})
+	}
 }

@@ -19,7 +19,8 @@ const maxListedDuplicates = 100
 // (totalPages, else ceil(total/limit) with the server's own limit), after
 // an empty page, or, when a response has no pagination, after a page shorter
 // than the requested limit. A window needing more than Config.MaxPages pages
-// yields an error wrapping ErrTooManyPages.
+// yields the pages fetched (only the first when its pagination already
+// promises too many), then a *TooManyPagesError wrapping ErrTooManyPages.
 func (c *Client) Pages(ctx context.Context, w Window) iter.Seq2[*Page, error] {
 	return c.pages(ctx, w, c.cfg.MaxPages)
 }
@@ -34,10 +35,6 @@ type TooManyPagesError struct {
 	Total, Pages int
 	// Max is the bound that was exceeded.
 	Max int
-	// Received are the rows of the pages fetched before stopping (the
-	// first page when its pagination already promised too many). The API
-	// showed them; a caller that splits the window should keep them.
-	Received []Conversation
 }
 
 func (e *TooManyPagesError) Error() string {
@@ -52,7 +49,7 @@ func (e *TooManyPagesError) Unwrap() error { return ErrTooManyPages }
 
 // pages is Pages bounded by maxPages; maxPages <= 0 means no bound. When
 // the first page's pagination already promises more than maxPages pages, it
-// stops there with a *TooManyPagesError instead of fetching them. A
+// yields that page, then a *TooManyPagesError instead of fetching the rest. A
 // pagination that contradicts itself promises nothing: paging then goes on
 // until the rows run out (an empty page) or the bound.
 func (c *Client) pages(ctx context.Context, w Window, maxPages int) iter.Seq2[*Page, error] {
@@ -67,14 +64,17 @@ func (c *Client) pages(ctx context.Context, w Window, maxPages int) iter.Seq2[*P
 				yield(nil, err)
 				return
 			}
+			if !yield(p, nil) {
+				return
+			}
 			trusted := p.Pagination.Present && !p.Pagination.Contradictory(c.cfg.PageSize)
 			if n == 1 && trusted && maxPages > 0 {
 				if promised := p.Pagination.PageCount(c.cfg.PageSize); promised > maxPages {
-					yield(nil, &TooManyPagesError{Window: w, Total: p.Pagination.Total, Pages: promised, Max: maxPages, Received: p.Conversations})
+					yield(nil, &TooManyPagesError{Window: w, Total: p.Pagination.Total, Pages: promised, Max: maxPages})
 					return
 				}
 			}
-			if !yield(p, nil) || !morePages(p, n, c.cfg.PageSize) {
+			if !morePages(p, n, c.cfg.PageSize) {
 				return
 			}
 		}
@@ -201,25 +201,31 @@ func (c *Client) FetchWindow(ctx context.Context, w Window) (*WindowResult, erro
 	return res, nil
 }
 
-// FetchWindowLimit is FetchWindow with its own bound on pages. When
-// maxPages > 0 and the first page promises more than maxPages pages, it
-// returns a *TooManyPagesError after that one request, so that the caller
-// can split the window cheaply. maxPages <= 0 means no bound: it pages until
-// the rows run out, whatever the pagination promised, and stops at a page
-// that brings no new _id (reported as Drift.RepeatedPage), so a server
-// whose numbers are wrong is never paged forever. Unlike FetchWindow, when
-// a page fails it returns the rows of the pages received before the failure
-// along with the error (the API did show them; a caller may publish them
-// before it tries the window again).
+// FetchWindowLimit is FetchWindow with its own bound on pages, and with a
+// result whatever happened. When maxPages > 0 and the first page promises
+// more than maxPages pages, it stops with a *TooManyPagesError after that one
+// request, so that the caller can split the window cheaply. maxPages <= 0
+// means no bound: it pages until the rows run out, whatever the pagination
+// promised, and stops at a page that brings no new _id (reported as
+// Drift.RepeatedPage), so a server whose numbers are wrong is never paged
+// forever.
+//
+// The result is never nil. Unlike FetchWindow, when it stops early (a page
+// failed, or the window needs too many pages) it returns, along with the
+// error, the rows and Drift of the pages received before it: the API did
+// show those rows (for a window too large, the first page's), and a caller
+// may publish them before it splits the window or tries it again.
 func (c *Client) FetchWindowLimit(ctx context.Context, w Window, maxPages int) (*WindowResult, error) {
 	res := &WindowResult{Window: w}
 	d := &res.Drift
 	seen := make(map[string]struct{})
 	dups := make(map[string]struct{})
 	sawTotal := false
-	for p, err := range c.pages(ctx, w, maxPages) {
-		if err != nil {
-			return res, err
+	var err error
+	for p, perr := range c.pages(ctx, w, maxPages) {
+		if perr != nil {
+			err = perr
+			break
 		}
 		res.Pages++
 		pg := p.Pagination
@@ -273,5 +279,5 @@ func (c *Client) FetchWindowLimit(ctx context.Context, w Window, maxPages int) (
 	if len(d.DuplicateIDs) > maxListedDuplicates {
 		d.DuplicateIDs = d.DuplicateIDs[:maxListedDuplicates]
 	}
-	return res, nil
+	return res, err
 }

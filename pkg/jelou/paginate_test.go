@@ -260,13 +260,13 @@ func TestFetchWindowLimitStopsAfterFirstPage(t *testing.T) {
 		_, _ = w.Write([]byte(body(rows("c", 0, 100), `{"limit":100,"total":950,"offset":0,"totalPages":10}`)))
 	}), nil)
 	w := Window{Start: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2025, 1, 1, 1, 0, 0, 0, time.UTC)}
-	_, err := c.FetchWindowLimit(context.Background(), w, 4)
+	res, err := c.FetchWindowLimit(context.Background(), w, 4)
 	var tm *TooManyPagesError
 	if !errors.As(err, &tm) || !errors.Is(err, ErrTooManyPages) {
 		t.Fatalf("err = %v, want a *TooManyPagesError wrapping ErrTooManyPages", err)
 	}
-	if len(tm.Received) != 100 {
-		t.Fatalf("error carries %d rows of the first page, want its 100", len(tm.Received))
+	if res == nil || len(res.Conversations) != 100 || res.Pages != 1 {
+		t.Fatalf("result = %+v, want the 100 rows of the first page along with the error", res)
 	}
 	if tm.Total != 950 || tm.Pages != 10 || tm.Max != 4 || tm.Window != w {
 		t.Fatalf("error = %+v, want total 950 in 10 pages over max 4 for %v", tm, w)
