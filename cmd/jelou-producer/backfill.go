@@ -116,7 +116,7 @@ func (p *progress) wrap(o poller.Observer) poller.Observer {
 // start advances.
 func (p *progress) Covered(c checkpoint.Coverage, now time.Time) {
 	p.Observer.Covered(c, now)
-	p.cursor.Store(c.Frontier().Unix())
+	p.cursor.Store(c.Cursor().Unix())
 }
 
 // Published counts events.

@@ -72,9 +72,10 @@ type Coverage struct {
 	Settled time.Time
 }
 
-// Frontier returns the cursor of c: every start time before it was read at
+// Cursor returns the cursor of c: every start time before it was read at
 // least once. It is the start of the oldest history gap, else Live.End.
-func (c Coverage) Frontier() time.Time {
+// Checkpoint.Cursor holds it, for operators and older readers.
+func (c Coverage) Cursor() time.Time {
 	if len(c.History) > 0 {
 		return c.History[0].Start
 	}

@@ -109,7 +109,7 @@ func (c *committer) save(ctx context.Context, force bool) error {
 	}
 	cp := &checkpoint.Checkpoint{
 		Source:   c.cfg.Source,
-		Cursor:   cov.Frontier(),
+		Cursor:   cov.Cursor(),
 		Coverage: &cov,
 		SavedAt:  c.cfg.Clock.Now(),
 		Dedupe:   buf.Bytes(),

@@ -253,7 +253,7 @@ func (p *Poller) Coverage() checkpoint.Coverage {
 // acknowledged at least once. It is zero before Run loaded the checkpoint.
 func (p *Poller) Cursor() time.Time {
 	c := p.Coverage()
-	return c.Frontier()
+	return c.Cursor()
 }
 
 func (p *Poller) scheduleConfig() scheduleConfig {
@@ -455,7 +455,7 @@ func (p *Poller) runQuery(ctx context.Context, q Query) error {
 // gap is left and the live lane has read up to its edge once.
 func (p *Poller) noteCaughtUp(cov checkpoint.Coverage) {
 	if len(cov.History) == 0 && cov.Live.End.After(cov.Live.Start) && !p.caughtUp.Swap(true) {
-		p.cfg.Logger.Info("caught up", "source", p.cfg.Source, "cursor", cov.Frontier().UTC().Format(time.RFC3339))
+		p.cfg.Logger.Info("caught up", "source", p.cfg.Source, "cursor", cov.Cursor().UTC().Format(time.RFC3339))
 	}
 }
 
@@ -537,7 +537,7 @@ func (p *Poller) load(ctx context.Context) error {
 			"source", p.cfg.Source, "cursor", cp.Cursor.UTC().Format(time.RFC3339))
 	}
 	p.loaded(ix, newSchedule(sc, cov))
-	p.cfg.Logger.Info("checkpoint loaded", "source", p.cfg.Source, "cursor", cov.Frontier().UTC().Format(time.RFC3339),
+	p.cfg.Logger.Info("checkpoint loaded", "source", p.cfg.Source, "cursor", cov.Cursor().UTC().Format(time.RFC3339),
 		"history_gaps", len(cov.History), "live_end", cov.Live.End.UTC().Format(time.RFC3339),
 		"saved_at", cp.SavedAt.UTC().Format(time.RFC3339), "tracked", ix.Len())
 	p.obs.Tracked(ix.Len())

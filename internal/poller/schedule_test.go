@@ -309,8 +309,8 @@ func TestHistoryOrderedCommitNewestGapFirst(t *testing.T) {
 	if s.Finished() {
 		t.Fatal("a live schedule is never finished")
 	}
-	if got := s.Coverage().Frontier(); !got.Equal(at(9, 0)) {
-		t.Fatalf("frontier %v, want the live end once history is read", got)
+	if got := s.Coverage().Cursor(); !got.Equal(at(9, 0)) {
+		t.Fatalf("cursor %v, want the live end once history is read", got)
 	}
 }
 
