@@ -166,7 +166,7 @@ type firstPartition struct{}
 func (firstPartition) Balance(kafka.Message, ...int) int { return 0 }
 
 // ensureTopic creates the topic when it is missing (one partition,
-// topicConfigs), waits for its leader and checks its configuration.
+// topicConfigs, its leader awaited) and checks its configuration.
 func (s *KafkaStore) ensureTopic(ctx context.Context, replication int) error {
 	spec := kafkaadmin.Spec{Name: s.topic, Partitions: 1, Replication: replication, Config: topicConfigs}
 	if _, err := kafkaadmin.EnsureTopic(ctx, s.client, spec); err != nil {

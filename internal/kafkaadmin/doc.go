@@ -4,11 +4,12 @@
 //
 // # Topics
 //
-// [EnsureTopic] creates a missing topic ([Spec]: partitions, replication, 0
-// for the broker's default, and configuration), counts a topic someone else
-// created meanwhile (TopicAlreadyExists) as success, and then waits with
-// [WaitForLeaders] until every partition's leader answers. [Describe] reads
-// a topic's metadata and [Configs] its configuration.
+// [EnsureTopic] creates a missing topic with [CreateTopic] ([Spec]:
+// partitions, replication, 0 for the broker's default, and configuration),
+// which counts a topic someone else created meanwhile (TopicAlreadyExists)
+// as success and then waits with [WaitForLeaders] until every partition's
+// leader answers. [Describe] reads a topic's metadata and [Configs] its
+// configuration.
 //
 // # Reading
 //

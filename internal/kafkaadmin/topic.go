@@ -68,22 +68,20 @@ func Describe(ctx context.Context, c *kafka.Client, topic string) (Topic, error)
 	return Topic{}, fmt.Errorf("topic %s: %w", topic, kafka.UnknownTopicOrPartition)
 }
 
-// EnsureTopic creates spec's topic when the brokers do not know it (or
-// report an error for it), then waits until every partition's leader
-// answers, and returns the topic's description. A topic that exists is
-// not created again, nor changed.
+// EnsureTopic creates spec's topic with [CreateTopic] when the brokers do
+// not list it with partitions (or report an error for it), and returns the
+// topic's description. A topic that exists is neither changed nor waited
+// for: partitions without a leader are left to the caller.
 func EnsureTopic(ctx context.Context, c *kafka.Client, spec Spec) (Topic, error) {
 	t, err := Describe(ctx, c, spec.Name)
 	var ke kafka.Error
 	switch {
-	case err == nil && t.Partitions > 0 && t.Leaderless == 0:
-		return t, nil
 	case err == nil && t.Partitions > 0:
-		err = WaitForLeaders(ctx, c, spec.Name)
-	case err == nil || errors.As(err, &ke):
-		err = CreateTopic(ctx, c, spec)
+		return t, nil
+	case err != nil && !errors.As(err, &ke):
+		return Topic{}, err
 	}
-	if err != nil {
+	if err := CreateTopic(ctx, c, spec); err != nil {
 		return Topic{}, err
 	}
 	return Describe(ctx, c, spec.Name)

@@ -97,3 +97,16 @@ func TestWaitForLeaders(t *testing.T) {
 		t.Fatalf("WaitForLeaders on a missing topic = %v, want the deadline naming UnknownTopicOrPartition", err)
 	}
 }
+
+// TestEnsureTopicLeavesAnExistingTopic: a topic that exists is described
+// as it is, not created again nor grown to the spec.
+func TestEnsureTopicLeavesAnExistingTopic(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	topic := kafkatest.Topic(t, 1, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got, err := kafkaadmin.EnsureTopic(ctx, client(t, brokers), kafkaadmin.Spec{Name: topic, Partitions: 4})
+	if err != nil || got.Partitions != 1 {
+		t.Fatalf("EnsureTopic = %+v, %v; want the existing topic's 1 partition", got, err)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/jelou-producer/jelou-producer/internal/kafkaadmin"
 )
 
 // Defaults of [Config].
@@ -219,30 +221,11 @@ func ensureTopic(ctx context.Context, cfg Config) error {
 	}
 	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr, Timeout: 10 * time.Second}
 	want := max(len(cfg.Sources), 1)
-	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{cfg.Topic}})
+	t, err := kafkaadmin.EnsureTopic(ctx, client, kafkaadmin.Spec{Name: cfg.Topic, Partitions: want, Replication: cfg.Replication})
 	if err != nil {
-		return fmt.Errorf("assignment topic %s: metadata: %w", cfg.Topic, err)
+		return fmt.Errorf("assignment topic %s: %w", cfg.Topic, err)
 	}
-	have := 0
-	if len(md.Topics) == 1 && md.Topics[0].Error == nil {
-		have = len(md.Topics[0].Partitions)
-	}
-	switch {
-	case have == 0:
-		repl := cfg.Replication
-		if repl == 0 {
-			repl = -1
-		}
-		res, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-			Topic: cfg.Topic, NumPartitions: want, ReplicationFactor: repl,
-		}}})
-		if err == nil {
-			err = res.Errors[cfg.Topic]
-		}
-		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-			return fmt.Errorf("assignment topic %s: create with %d partitions: %w", cfg.Topic, want, err)
-		}
-	case have < want:
+	if have := t.Partitions; have < want {
 		res, err := client.CreatePartitions(ctx, &kafka.CreatePartitionsRequest{Topics: []kafka.TopicPartitionsConfig{{
 			Name: cfg.Topic, Count: int32(want),
 		}}})
