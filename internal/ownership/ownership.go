@@ -26,12 +26,9 @@ const (
 type Config struct {
 	// Brokers are the bootstrap addresses. Required.
 	Brokers []string
-	// Dialer carries TLS and SASL for the group's connections; nil dials
-	// plain TCP.
+	// Dialer carries TLS and SASL for the group's connections and for the
+	// admin requests that create the assignment topic; nil dials plain TCP.
 	Dialer *kafka.Dialer
-	// Transport carries the admin requests that create the assignment
-	// topic; nil uses a plain transport.
-	Transport kafka.RoundTripper
 	// GroupID names the consumer group; replicas sharing sources share it.
 	GroupID string
 	// Topic is the assignment topic (created when missing).
@@ -213,12 +210,13 @@ func (c Config) withDefaults() Config {
 // ensureTopic creates the assignment topic, or adds partitions to it, so
 // that it has one partition per source of this replica.
 func ensureTopic(ctx context.Context, cfg Config) error {
-	tr := cfg.Transport
-	if tr == nil {
-		own := &kafka.Transport{}
-		defer own.CloseIdleConnections()
-		tr = own
+	// A transport of its own: one built for another topic caches metadata
+	// of that topic only, in which the assignment topic never appears.
+	tr := &kafka.Transport{}
+	if d := cfg.Dialer; d != nil {
+		tr = &kafka.Transport{ClientID: d.ClientID, DialTimeout: d.Timeout, TLS: d.TLS, SASL: d.SASLMechanism}
 	}
+	defer tr.CloseIdleConnections()
 	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr, Timeout: 10 * time.Second}
 	want := max(len(cfg.Sources), 1)
 	t, err := kafkaadmin.EnsureTopic(ctx, client, kafkaadmin.Spec{Name: cfg.Topic, Partitions: want, Replication: cfg.Replication})

@@ -411,7 +411,6 @@ func (s *Service) ownershipConfig() ownership.Config {
 	return ownership.Config{
 		Brokers:           cfg.Kafka.Brokers,
 		Dialer:            dialer,
-		Transport:         s.ktr,
 		GroupID:           cfg.Group.ID,
 		Topic:             cfg.Checkpoint.Topic + ".owners",
 		Replication:       cfg.Kafka.TopicReplication,
