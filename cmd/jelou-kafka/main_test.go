@@ -13,7 +13,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/jelou-producer/jelou-producer/internal/kafkaread"
+	"github.com/jelou-producer/jelou-producer/internal/kafkaadmin"
 )
 
 // start runs the built command and returns its address.
@@ -78,7 +78,7 @@ func TestRestartKeepsRecordsOnTheSamePort(t *testing.T) {
 	if addr2 != addr {
 		t.Fatalf("restarted on %s, want the same address %s", addr2, addr)
 	}
-	recs, err := kafkaread.All(ctx, []string{addr}, "t")
+	recs, err := kafkaadmin.All(ctx, []string{addr}, "t")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/jelou-producer/jelou-producer/internal/kafkaadmin"
 )
 
 // Broker is the Kafka cluster the benchmark writes to, always in another
@@ -86,26 +88,10 @@ func (b *Broker) client() *kafka.Client {
 	return &kafka.Client{Addr: kafka.TCP(b.Addrs...), Timeout: 30 * time.Second}
 }
 
-// CreateTopic creates topic with the given partitions (replication 1).
+// CreateTopic creates topic with the given partitions (replication 1) and
+// waits until every partition's leader answers.
 func (b *Broker) CreateTopic(ctx context.Context, topic string, partitions int) error {
-	res, err := b.client().CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-		Topic: topic, NumPartitions: partitions, ReplicationFactor: 1,
-	}}})
-	if err == nil {
-		err = res.Errors[topic]
-	}
-	if err != nil {
-		return fmt.Errorf("create topic %s: %w", topic, err)
-	}
-	// Wait until every partition has a leader.
-	for range 100 {
-		md, err := b.client().Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-		if err == nil && len(md.Topics) == 1 && md.Topics[0].Error == nil && len(md.Topics[0].Partitions) == partitions {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("topic %s: partitions have no leader after 5s", topic)
+	return kafkaadmin.CreateTopic(ctx, b.client(), kafkaadmin.Spec{Name: topic, Partitions: partitions, Replication: 1})
 }
 
 // DeleteTopic deletes topic, so that the broker frees its records.

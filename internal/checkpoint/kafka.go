@@ -7,14 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/jelou-producer/jelou-producer/internal/kafkaadmin"
 )
 
 // DefaultTopic is the checkpoint topic used when KafkaConfig.Topic is empty.
@@ -31,16 +31,14 @@ const (
 // manifestFormat is the "format" field of a manifest record.
 const manifestFormat = "jelou-producer-checkpoint-manifest"
 
-// genHeader is the record header carrying a chunk's generation.
-const genHeader = "generation"
+// seqHeader is the record header carrying a chunk's sequence; its name on
+// the wire stays "generation", which earlier builds wrote and read.
+const seqHeader = "generation"
 
 // chunkOverhead is the room a chunk record needs beyond its value (key,
 // headers, framing), both in a writer's batch and under the topic's
 // max.message.bytes.
 const chunkOverhead = 4 << 10
-
-// fetchMaxBytes is how much one fetch asks for while reading the topic.
-const fetchMaxBytes = 8 << 20
 
 // KafkaConfig configures a KafkaStore. Zero fields mean the default.
 type KafkaConfig struct {
@@ -104,7 +102,7 @@ type manifest struct {
 	// Sequence counts the saves of the source: save N+1 writes the chunk
 	// keys of parity (N+1)%2. It is not the consumer group's generation
 	// (see Fenced); its JSON field, like the chunks' record header (see
-	// genHeader), keeps the name "generation" that earlier builds wrote and
+	// seqHeader), keeps the name "generation" that earlier builds wrote and
 	// read, so topics stay compatible both ways.
 	Sequence uint64 `json:"generation"`
 	// Epoch is the fencing epoch of the owner that wrote it (see Fenced);
@@ -160,11 +158,11 @@ func NewKafka(ctx context.Context, cfg KafkaConfig) (*KafkaStore, error) {
 }
 
 // topicConfigs are set on a topic NewKafka creates. Small segments let the
-// log cleaner compact superseded generations early, since Load reads the
+// log cleaner compact superseded sequences early, since Load reads the
 // partition from its start and the active segment is never compacted.
-var topicConfigs = []kafka.ConfigEntry{
-	{ConfigName: "cleanup.policy", ConfigValue: "compact"},
-	{ConfigName: "segment.bytes", ConfigValue: strconv.Itoa(64 << 20)},
+var topicConfigs = map[string]string{
+	"cleanup.policy": "compact",
+	"segment.bytes":  strconv.Itoa(64 << 20),
 }
 
 // firstPartition sends every record to partition 0, so a source's chunks
@@ -173,28 +171,12 @@ type firstPartition struct{}
 
 func (firstPartition) Balance(kafka.Message, ...int) int { return 0 }
 
+// ensureTopic creates the topic when it is missing (one partition,
+// topicConfigs, its leader awaited) and checks its configuration.
 func (s *KafkaStore) ensureTopic(ctx context.Context, replication int) error {
-	md, err := s.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{s.topic}})
-	if err != nil {
-		return fmt.Errorf("checkpoint topic %s: metadata: %w", s.topic, err)
-	}
-	exists := len(md.Topics) == 1 && md.Topics[0].Error == nil && len(md.Topics[0].Partitions) > 0
-	if !exists {
-		if replication == 0 {
-			replication = -1
-		}
-		res, err := s.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-			Topic:             s.topic,
-			NumPartitions:     1,
-			ReplicationFactor: replication,
-			ConfigEntries:     topicConfigs,
-		}}})
-		if err == nil {
-			err = res.Errors[s.topic]
-		}
-		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-			return fmt.Errorf("checkpoint topic %s: create: %w", s.topic, err)
-		}
+	spec := kafkaadmin.Spec{Name: s.topic, Partitions: 1, Replication: replication, Config: topicConfigs}
+	if _, err := kafkaadmin.EnsureTopic(ctx, s.client, spec); err != nil {
+		return fmt.Errorf("checkpoint topic %s: %w", s.topic, err)
 	}
 	return s.checkTopicConfig(ctx)
 }
@@ -203,45 +185,16 @@ func (s *KafkaStore) ensureTopic(ctx context.Context, replication int) error {
 // would expire a checkpoint not saved for retention.ms) and a
 // max.message.bytes that fits a chunk.
 func (s *KafkaStore) checkTopicConfig(ctx context.Context) error {
-	var (
-		res *kafka.DescribeConfigsResponse
-		err error
-	)
-	// A topic created a moment ago may not be known to every broker yet.
-	for attempt := 0; ; attempt++ {
-		res, err = s.client.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
-			ResourceType: kafka.ResourceTypeTopic,
-			ResourceName: s.topic,
-			ConfigNames:  []string{"cleanup.policy", "max.message.bytes"},
-		}}})
-		if err == nil && len(res.Resources) == 1 {
-			err = res.Resources[0].Error
-		}
-		if err == nil || attempt == 20 || !errors.Is(err, kafka.UnknownTopicOrPartition) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("checkpoint topic %s: describe configs: %w", s.topic, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	cfg, err := kafkaadmin.Configs(ctx, s.client, s.topic, "cleanup.policy", "max.message.bytes")
 	if err != nil {
-		return fmt.Errorf("checkpoint topic %s: describe configs: %w", s.topic, err)
+		return fmt.Errorf("checkpoint topic %s: %w", s.topic, err)
 	}
-	if len(res.Resources) != 1 {
-		return fmt.Errorf("checkpoint topic %s: describe configs: %d resources in the answer, want 1", s.topic, len(res.Resources))
+	if limit, err := strconv.Atoi(cfg["max.message.bytes"]); err == nil && s.chunkSize+chunkOverhead > limit {
+		return fmt.Errorf("checkpoint topic %s: max.message.bytes=%d is too small for chunks of %d bytes", s.topic, limit, s.chunkSize)
 	}
-	policy := "delete" // Kafka's default
-	for _, e := range res.Resources[0].ConfigEntries {
-		switch e.ConfigName {
-		case "cleanup.policy":
-			policy = e.ConfigValue
-		case "max.message.bytes":
-			if limit, err := strconv.Atoi(e.ConfigValue); err == nil && s.chunkSize+chunkOverhead > limit {
-				return fmt.Errorf("checkpoint topic %s: max.message.bytes=%d is too small for chunks of %d bytes", s.topic, limit, s.chunkSize)
-			}
-		}
+	policy, ok := cfg["cleanup.policy"]
+	if !ok {
+		policy = "delete" // Kafka's default
 	}
 	if strings.ReplaceAll(policy, " ", "") != "compact" {
 		return fmt.Errorf("checkpoint topic %s has cleanup.policy=%s, want compact: set it with kafka-configs.sh --alter --entity-type topics --entity-name %s --add-config cleanup.policy=compact, or choose another CHECKPOINT_TOPIC", s.topic, policy, s.topic)
@@ -373,9 +326,9 @@ func (s *KafkaStore) assemble(source string, m *manifest, chunks map[string]chun
 	for i := range m.Chunks {
 		key := chunkKey(source, slot{m.Epoch, m.Sequence % 2}, i)
 		c, ok := chunks[key]
-		if !ok || c.gen != m.Sequence {
+		if !ok || c.seq != m.Sequence {
 			return nil, &CorruptError{Topic: s.topic, Key: source, Reason: fmt.Sprintf(
-				"chunk %s of sequence %d is missing (found sequence %d)", key, m.Sequence, c.gen)}
+				"chunk %s of sequence %d is missing (found sequence %d)", key, m.Sequence, c.seq)}
 		}
 		if int64(len(payload)+len(c.value)) > m.Length {
 			return nil, &CorruptError{Topic: s.topic, Key: source, Reason: fmt.Sprintf(
@@ -406,141 +359,75 @@ type scanned struct {
 }
 
 type chunk struct {
-	gen   uint64
+	seq   uint64 // the sequence of the save that wrote it
 	value []byte
 }
 
 // ScanRetryTime bounds how long a load or save retries reading the
 // checkpoint partition while Kafka answers with errors it calls temporary.
-const ScanRetryTime = 30 * time.Second
+const ScanRetryTime = kafkaadmin.RetryTime
 
 // scan reads the partition from its first offset to the high watermark and
 // keeps the latest manifest of source and, with values, the latest record
-// of each of its chunk keys. It starts over, within ctx and
-// [ScanRetryTime], after an error Kafka calls temporary: while the
+// of each of its chunk keys. It rides out, within ctx and [ScanRetryTime],
+// errors Kafka calls temporary ([kafkaadmin.ReadPartition]): while the
 // partition's leader is being elected (a broker restarted, the topic was
 // created a moment ago) brokers answer NotLeaderForPartition or
 // LeaderNotAvailable, and a takeover must not fail on that.
 func (s *KafkaStore) scan(ctx context.Context, source string, values bool) (*scanned, error) {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = 50*time.Millisecond, 2*time.Second, ScanRetryTime
-	var sc *scanned
-	err := backoff.Retry(func() error {
-		var err error
-		sc, err = s.scanOnce(ctx, source, values)
-		var ke kafka.Error
-		if err != nil && !(errors.As(err, &ke) && ke.Temporary()) {
-			return backoff.Permanent(err)
-		}
-		return err
-	}, backoff.WithContext(b, ctx))
-	return sc, err
-}
-
-// scanOnce is one pass of scan.
-func (s *KafkaStore) scanOnce(ctx context.Context, source string, values bool) (*scanned, error) {
-	where := fmt.Sprintf("read checkpoint topic %s", s.topic)
-	lo, err := s.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
-		s.topic: {kafka.FirstOffsetOf(0), kafka.LastOffsetOf(0)},
-	}})
-	if err != nil {
-		return nil, fmt.Errorf("%s: list offsets: %w", where, err)
-	}
-	var first, end int64 = -1, -1
-	for _, p := range lo.Topics[s.topic] {
-		if p.Partition != 0 {
-			continue
-		}
-		if p.Error != nil {
-			return nil, fmt.Errorf("%s: list offsets: %w", where, p.Error)
-		}
-		first, end = p.FirstOffset, p.LastOffset
-	}
-	if first < 0 || end < 0 {
-		return nil, fmt.Errorf("%s: list offsets: no answer for partition 0", where)
-	}
 	sc := &scanned{chunks: map[string]chunk{}, highest: map[slot]int{}}
-	for offset := first; offset < end; {
-		res, err := s.client.Fetch(ctx, &kafka.FetchRequest{
-			Topic: s.topic, Partition: 0, Offset: offset,
-			MinBytes: 1, MaxBytes: fetchMaxBytes, MaxWait: time.Second,
-		})
-		if err == nil {
-			err = res.Error
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: fetch at offset %d: %w", where, offset, err)
-		}
-		next, err := s.readRecords(res.Records, source, values, offset, end, sc)
-		if err != nil {
-			return nil, fmt.Errorf("%s at offset %d: %w", where, offset, err)
-		}
-		if next == offset {
-			// Only control records or an emptied batch here: step over it.
-			next++
-		}
-		offset = next
+	err := kafkaadmin.ReadPartition(ctx, s.client, s.topic, 0, func(r kafka.Record) error {
+		return sc.add(r, source, values)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoint topic %s: %w", s.topic, err)
 	}
 	return sc, nil
 }
 
-// readRecords consumes one fetch's records in [offset, end) and returns the
-// offset after the last one read.
-func (s *KafkaStore) readRecords(rr kafka.RecordReader, source string, values bool, offset, end int64, sc *scanned) (int64, error) {
-	next := offset
-	for {
-		r, err := rr.ReadRecord()
-		if errors.Is(err, io.EOF) {
-			return next, nil
-		}
-		if err != nil {
-			return next, err
-		}
-		if r.Offset < offset || r.Offset >= end {
-			continue
-		}
-		next = r.Offset + 1
-		key, err := readBytes(r.Key)
-		if err != nil {
-			return next, fmt.Errorf("key: %w", err)
-		}
-		if string(key) == source {
-			v, err := readBytes(r.Value)
-			if err != nil {
-				return next, fmt.Errorf("value: %w", err)
-			}
-			// A tombstone starts the source afresh; otherwise the highest
-			// epoch wins and a stale owner's later manifest is ignored.
-			epoch := manifestEpoch(v)
-			if v == nil || sc.manifest == nil || epoch >= sc.epoch {
-				sc.manifest, sc.epoch = v, epoch
-			}
-			continue
-		}
-		sl, n, ok := parseChunkKey(string(key), source)
-		if !ok {
-			continue
-		}
-		if r.Value == nil {
-			delete(sc.chunks, string(key))
-			continue
-		}
-		sc.highest[sl] = max(sc.highest[sl], n+1)
-		if !values {
-			continue
-		}
-		var gen uint64
-		for _, h := range r.Headers {
-			if h.Key == genHeader {
-				gen, _ = strconv.ParseUint(string(h.Value), 10, 64)
-			}
-		}
-		v, err := readBytes(r.Value)
-		if err != nil {
-			return next, fmt.Errorf("value: %w", err)
-		}
-		sc.chunks[string(key)] = chunk{gen: gen, value: v}
+// add takes one record of the partition into sc.
+func (sc *scanned) add(r kafka.Record, source string, values bool) error {
+	key, err := kafkaadmin.ReadBytes(r.Key)
+	if err != nil {
+		return fmt.Errorf("key: %w", err)
 	}
+	if string(key) == source {
+		v, err := kafkaadmin.ReadBytes(r.Value)
+		if err != nil {
+			return fmt.Errorf("value: %w", err)
+		}
+		// A tombstone starts the source afresh; otherwise the highest
+		// epoch wins and a stale owner's later manifest is ignored.
+		epoch := manifestEpoch(v)
+		if v == nil || sc.manifest == nil || epoch >= sc.epoch {
+			sc.manifest, sc.epoch = v, epoch
+		}
+		return nil
+	}
+	sl, n, ok := parseChunkKey(string(key), source)
+	if !ok {
+		return nil
+	}
+	if r.Value == nil {
+		delete(sc.chunks, string(key))
+		return nil
+	}
+	sc.highest[sl] = max(sc.highest[sl], n+1)
+	if !values {
+		return nil
+	}
+	var seq uint64
+	for _, h := range r.Headers {
+		if h.Key == seqHeader {
+			seq, _ = strconv.ParseUint(string(h.Value), 10, 64)
+		}
+	}
+	v, err := kafkaadmin.ReadBytes(r.Value)
+	if err != nil {
+		return fmt.Errorf("value: %w", err)
+	}
+	sc.chunks[string(key)] = chunk{seq: seq, value: v}
+	return nil
 }
 
 // manifestEpoch returns the epoch of a manifest value, 0 when it has none
@@ -553,16 +440,6 @@ func manifestEpoch(v []byte) uint64 {
 		return 0
 	}
 	return m.Epoch
-}
-
-func readBytes(b kafka.Bytes) ([]byte, error) {
-	if b == nil {
-		return nil, nil
-	}
-	defer b.Close()
-	buf := make([]byte, b.Len())
-	_, err := io.ReadFull(b, buf)
-	return buf, err
 }
 
 // Save writes cp as sequence N+1 where N is the sequence of the current
@@ -621,7 +498,7 @@ func (s *KafkaStore) save(ctx context.Context, cp *Checkpoint, epoch uint64) err
 		msgs = append(msgs, kafka.Message{
 			Key:     []byte(chunkKey(cp.Source, sl, i)),
 			Value:   payload[off:min(off+s.chunkSize, len(payload))],
-			Headers: []kafka.Header{{Key: genHeader, Value: seqValue}},
+			Headers: []kafka.Header{{Key: seqHeader, Value: seqValue}},
 		})
 	}
 	count := len(msgs)

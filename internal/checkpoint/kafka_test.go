@@ -50,9 +50,9 @@ func produce(t *testing.T, topic string, msgs ...kafka.Message) {
 	}
 }
 
-func chunkMsg(source string, gen uint64, n int, value string) kafka.Message {
-	return kafka.Message{Key: []byte(chunkKey(source, slot{0, gen % 2}, n)), Value: []byte(value),
-		Headers: []kafka.Header{{Key: genHeader, Value: []byte(strconv.FormatUint(gen, 10))}}}
+func chunkMsg(source string, seq uint64, n int, value string) kafka.Message {
+	return kafka.Message{Key: []byte(chunkKey(source, slot{0, seq % 2}, n)), Value: []byte(value),
+		Headers: []kafka.Header{{Key: seqHeader, Value: []byte(strconv.FormatUint(seq, 10))}}}
 }
 
 func TestKafkaTopicCreatedCompacted(t *testing.T) {

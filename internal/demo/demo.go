@@ -20,7 +20,7 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/clock"
 	"github.com/jelou-producer/jelou-producer/internal/config"
 	"github.com/jelou-producer/jelou-producer/internal/jelousim"
-	"github.com/jelou-producer/jelou-producer/internal/kafkaread"
+	"github.com/jelou-producer/jelou-producer/internal/kafkaadmin"
 	"github.com/jelou-producer/jelou-producer/internal/poller"
 	"github.com/jelou-producer/jelou-producer/internal/service"
 	"github.com/jelou-producer/jelou-producer/internal/telemetry"
@@ -202,7 +202,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (Summary, error) {
 	sum := Summary{Published: v.published.Load(), Served: sim.ServedCount(), Requests: int(sim.Stats().Requests)}
 	rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	recs, err := kafkaread.All(rctx, brokers, opts.Topic)
+	recs, err := kafkaadmin.All(rctx, brokers, opts.Topic)
 	if err != nil {
 		return sum, fmt.Errorf("read the topic back: %w", err)
 	}

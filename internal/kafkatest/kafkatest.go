@@ -4,13 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,7 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/jelou-producer/jelou-producer/internal/kafkaread"
+	"github.com/jelou-producer/jelou-producer/internal/kafkaadmin"
 	"github.com/jelou-producer/jelou-producer/pkg/event"
 )
 
@@ -298,57 +296,23 @@ func Topic(t testing.TB, partitions int, configs map[string]string) string {
 	return name
 }
 
-// CreateTopic creates topic on the cluster behind brokers through its
-// controller and waits until its metadata lists every partition and every
-// partition's leader answers.
+// CreateTopic creates topic on the cluster behind brokers (replication 1;
+// an existing topic is fine) and waits until every partition's leader
+// answers.
 func CreateTopic(ctx context.Context, brokers []string, topic string, partitions int, configs map[string]string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	entries := make([]kafka.ConfigEntry, 0, len(configs))
-	for k, v := range configs {
-		entries = append(entries, kafka.ConfigEntry{ConfigName: k, ConfigValue: v})
-	}
-	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
-	if err != nil {
-		return fmt.Errorf("create topic %s: dial %s: %w", topic, brokers[0], err)
-	}
-	defer conn.Close()
-	ctrl, err := conn.Controller()
-	if err != nil {
-		return fmt.Errorf("create topic %s: find controller: %w", topic, err)
-	}
-	cc, err := kafka.DialContext(ctx, "tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
-	if err != nil {
-		return fmt.Errorf("create topic %s: dial controller: %w", topic, err)
-	}
-	defer cc.Close()
-	err = cc.CreateTopics(kafka.TopicConfig{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1, ConfigEntries: entries})
-	if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-		return fmt.Errorf("create topic %s: %w", topic, err)
-	}
-	for {
-		parts, err := conn.ReadPartitions(topic)
-		if err == nil && len(parts) == partitions {
-			// Metadata can name a leader a moment before that broker serves
-			// the partition; reading the (empty) topic waits until every
-			// leader answers, as a test that reads at once needs.
-			_, err = kafkaread.All(ctx, brokers, topic)
-		}
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("create topic %s: wait for every partition's leader: %w (last: %v)", topic, ctx.Err(), err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	tr := &kafka.Transport{} // fresh: a long-lived transport caches metadata from before the topic
+	defer tr.CloseIdleConnections()
+	c := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: tr}
+	spec := kafkaadmin.Spec{Name: topic, Partitions: partitions, Replication: 1, Config: configs}
+	return kafkaadmin.CreateTopic(ctx, c, spec)
 }
 
 // ReadAll reads every record of every partition of topic, from the first
 // offset to the high watermark at the time of the call.
 func ReadAll(ctx context.Context, brokers []string, topic string) ([]event.Record, error) {
-	return kafkaread.All(ctx, brokers, topic)
+	return kafkaadmin.All(ctx, brokers, topic)
 }
 
 // RefuseListOffsets makes the in-process cluster c answer the next n

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/jelou-producer/jelou-producer/internal/kafkaadmin"
 )
 
 // Defaults of [Config].
@@ -24,12 +26,9 @@ const (
 type Config struct {
 	// Brokers are the bootstrap addresses. Required.
 	Brokers []string
-	// Dialer carries TLS and SASL for the group's connections; nil dials
-	// plain TCP.
+	// Dialer carries TLS and SASL for the group's connections and for the
+	// admin requests that create the assignment topic; nil dials plain TCP.
 	Dialer *kafka.Dialer
-	// Transport carries the admin requests that create the assignment
-	// topic; nil uses a plain transport.
-	Transport kafka.RoundTripper
 	// GroupID names the consumer group; replicas sharing sources share it.
 	GroupID string
 	// Topic is the assignment topic (created when missing).
@@ -211,38 +210,20 @@ func (c Config) withDefaults() Config {
 // ensureTopic creates the assignment topic, or adds partitions to it, so
 // that it has one partition per source of this replica.
 func ensureTopic(ctx context.Context, cfg Config) error {
-	tr := cfg.Transport
-	if tr == nil {
-		own := &kafka.Transport{}
-		defer own.CloseIdleConnections()
-		tr = own
+	// A transport of its own: one built for another topic caches metadata
+	// of that topic only, in which the assignment topic never appears.
+	tr := &kafka.Transport{}
+	if d := cfg.Dialer; d != nil {
+		tr = &kafka.Transport{ClientID: d.ClientID, DialTimeout: d.Timeout, TLS: d.TLS, SASL: d.SASLMechanism}
 	}
+	defer tr.CloseIdleConnections()
 	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr, Timeout: 10 * time.Second}
 	want := max(len(cfg.Sources), 1)
-	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{cfg.Topic}})
+	t, err := kafkaadmin.EnsureTopic(ctx, client, kafkaadmin.Spec{Name: cfg.Topic, Partitions: want, Replication: cfg.Replication})
 	if err != nil {
-		return fmt.Errorf("assignment topic %s: metadata: %w", cfg.Topic, err)
+		return fmt.Errorf("assignment topic %s: %w", cfg.Topic, err)
 	}
-	have := 0
-	if len(md.Topics) == 1 && md.Topics[0].Error == nil {
-		have = len(md.Topics[0].Partitions)
-	}
-	switch {
-	case have == 0:
-		repl := cfg.Replication
-		if repl == 0 {
-			repl = -1
-		}
-		res, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-			Topic: cfg.Topic, NumPartitions: want, ReplicationFactor: repl,
-		}}})
-		if err == nil {
-			err = res.Errors[cfg.Topic]
-		}
-		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-			return fmt.Errorf("assignment topic %s: create with %d partitions: %w", cfg.Topic, want, err)
-		}
-	case have < want:
+	if have := t.Partitions; have < want {
 		res, err := client.CreatePartitions(ctx, &kafka.CreatePartitionsRequest{Topics: []kafka.TopicPartitionsConfig{{
 			Name: cfg.Topic, Count: int32(want),
 		}}})

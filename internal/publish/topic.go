@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/jelou-producer/jelou-producer/internal/kafkaadmin"
 )
 
 // adminMetadataTTL is how often a short-lived admin transport refreshes
@@ -48,42 +50,28 @@ func checkTopic(ctx context.Context, d Config) (TopicInfo, error) {
 	return describeTopic(ctx, client, d, "check topic")
 }
 
+// describeTopic reads the topic's metadata and requires every partition
+// to have a leader, reporting failures under op.
 func describeTopic(ctx context.Context, client *kafka.Client, d Config, op string) (TopicInfo, error) {
 	fail := func(k Kind, err error) (TopicInfo, error) {
 		return TopicInfo{}, &TopicError{Op: op, Topic: d.Topic, Brokers: d.Brokers, Kind: k, Err: err}
 	}
-	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{d.Topic}})
-	if err != nil {
+	t, err := kafkaadmin.Describe(ctx, client, d.Topic)
+	switch {
+	case errors.Is(err, kafka.UnknownTopicOrPartition):
+		return fail(KindTopic, nil)
+	case err != nil:
 		return fail(brokerKind(err), err)
+	case t.Partitions == 0:
+		return fail(KindUnavailable, errors.New("the topic has no partitions yet"))
+	case t.Leaderless > 0:
+		return fail(KindUnavailable, fmt.Errorf("%d of %d partitions have no leader", t.Leaderless, t.Partitions))
 	}
-	for _, t := range md.Topics {
-		if t.Name != d.Topic {
-			continue
-		}
-		switch {
-		case errors.Is(t.Error, kafka.UnknownTopicOrPartition):
-			return fail(KindTopic, nil)
-		case t.Error != nil:
-			return fail(brokerKind(t.Error), t.Error)
-		case len(t.Partitions) == 0:
-			return fail(KindUnavailable, errors.New("the topic has no partitions yet"))
-		}
-		leaderless := 0
-		for _, p := range t.Partitions {
-			if p.Leader.Host == "" || (p.Error != nil && !errors.Is(p.Error, kafka.ReplicaNotAvailable)) {
-				leaderless++
-			}
-		}
-		if leaderless > 0 {
-			return fail(KindUnavailable, fmt.Errorf("%d of %d partitions have no leader", leaderless, len(t.Partitions)))
-		}
-		return TopicInfo{Topic: d.Topic, Partitions: len(t.Partitions), Brokers: len(md.Brokers), ClusterID: md.ClusterID}, nil
-	}
-	return fail(KindTopic, nil)
+	return TopicInfo{Topic: d.Topic, Partitions: t.Partitions, Brokers: t.Brokers, ClusterID: t.ClusterID}, nil
 }
 
 // ensureTopic checks the topic and creates it when it is missing and
-// d.TopicCreate is set, then waits until every partition has a leader.
+// d.TopicCreate is set, waiting until every partition's leader answers.
 func ensureTopic(ctx context.Context, d Config) (TopicInfo, error) {
 	info, err := checkTopic(ctx, d)
 	var te *TopicError
@@ -97,36 +85,9 @@ func ensureTopic(ctx context.Context, d Config) (TopicInfo, error) {
 	defer done()
 	ctx, cancel := context.WithTimeout(ctx, d.DialTimeout+2*d.WriteTimeout)
 	defer cancel()
-	fail := func(err error) (TopicInfo, error) {
+	spec := kafkaadmin.Spec{Name: d.Topic, Partitions: d.TopicPartitions, Replication: d.TopicReplication, Config: d.TopicConfig}
+	if err := kafkaadmin.CreateTopic(ctx, client, spec); err != nil {
 		return TopicInfo{}, &TopicError{Op: "create topic", Topic: d.Topic, Brokers: d.Brokers, Kind: brokerKind(err), Err: err}
 	}
-	entries := make([]kafka.ConfigEntry, 0, len(d.TopicConfig))
-	for k, v := range d.TopicConfig {
-		entries = append(entries, kafka.ConfigEntry{ConfigName: k, ConfigValue: v})
-	}
-	res, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-		Topic:             d.Topic,
-		NumPartitions:     d.TopicPartitions,
-		ReplicationFactor: d.TopicReplication,
-		ConfigEntries:     entries,
-	}}})
-	if err != nil {
-		return fail(err)
-	}
-	if err := res.Errors[d.Topic]; err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-		return fail(err)
-	}
-	// Metadata may lag the creation by a moment; a topic someone else
-	// created at the same time is fine too.
-	for {
-		info, err := describeTopic(ctx, client, d, "create topic")
-		if err == nil {
-			return info, nil
-		}
-		select {
-		case <-ctx.Done():
-			return TopicInfo{}, fmt.Errorf("wait for new topic %q: %w (last: %w)", d.Topic, ctx.Err(), err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return describeTopic(ctx, client, d, "create topic")
 }

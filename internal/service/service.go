@@ -73,8 +73,9 @@ type Service struct {
 	pubs     []*publish.Publisher
 	// store keeps the checkpoints of every source.
 	store checkpoint.Store
-	// transport carries the checkpoint store's and the group's admin
-	// requests, with the deployment's TLS and SASL settings.
+	// transport carries the checkpoint store's requests, with the
+	// deployment's TLS and SASL settings (the group builds its own from
+	// the same settings: see ownership.Config.Dialer).
 	transport *kafka.Transport
 
 	mu      sync.Mutex
@@ -430,7 +431,6 @@ func (s *Service) ownershipConfig() ownership.Config {
 	return ownership.Config{
 		Brokers:           cfg.Kafka.Brokers,
 		Dialer:            dialer,
-		Transport:         s.transport,
 		GroupID:           cfg.Group.ID,
 		Topic:             cfg.Checkpoint.Topic + ".owners",
 		Replication:       cfg.Kafka.TopicReplication,

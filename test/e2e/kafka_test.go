@@ -16,7 +16,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/jelou-producer/jelou-producer/internal/kafkaread"
+	"github.com/jelou-producer/jelou-producer/internal/kafkaadmin"
 	"github.com/jelou-producer/jelou-producer/pkg/event"
 )
 
@@ -87,7 +87,7 @@ func (b *broker) readTopic(topic string) []published {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	recs, err := kafkaread.All(ctx, b.addrs, topic)
+	recs, err := kafkaadmin.All(ctx, b.addrs, topic)
 	if err != nil {
 		b.t.Fatalf("read topic %s: %v", topic, err)
 	}

@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
-	"github.com/jelou-producer/jelou-producer/internal/kafkaread"
+	"github.com/jelou-producer/jelou-producer/internal/kafkaadmin"
 	"github.com/jelou-producer/jelou-producer/internal/telemetry"
 )
 
@@ -620,7 +620,7 @@ func manifestEpochs(t *testing.T, b *broker, topic, src string) (epochs []uint64
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	recs, err := kafkaread.All(ctx, b.addrs, topic)
+	recs, err := kafkaadmin.All(ctx, b.addrs, topic)
 	if err != nil {
 		t.Fatalf("read %s: %v", topic, err)
 	}

@@ -1,8 +1,9 @@
-package kafkaread_test
+package kafkaadmin_test
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,7 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/jelou-producer/jelou-producer/internal/kafkaread"
+	"github.com/jelou-producer/jelou-producer/internal/kafkaadmin"
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 )
 
@@ -29,7 +30,7 @@ func TestAllReadsEveryPartitionWithHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = w.Close()
-	recs, err := kafkaread.All(ctx, brokers, topic)
+	recs, err := kafkaadmin.All(ctx, brokers, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func TestAllReadsEveryPartitionWithHeaders(t *testing.T) {
 func TestAllMissingTopic(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := kafkaread.All(ctx, kafkatest.Brokers(t), kafkatest.TopicName(t)); err == nil {
+	if _, err := kafkaadmin.All(ctx, kafkatest.Brokers(t), kafkatest.TopicName(t)); err == nil {
 		t.Fatal("reading a topic that does not exist succeeded")
 	}
 }
@@ -77,7 +78,7 @@ func TestAllRetriesLeaderElection(t *testing.T) {
 	_ = w.Close()
 
 	refused := kafkatest.RefuseListOffsets(c, kerr.NotLeaderForPartition, notReady)
-	recs, err := kafkaread.All(ctx, brokers, topic)
+	recs, err := kafkaadmin.All(ctx, brokers, topic)
 	if err != nil {
 		t.Fatalf("All gave up on a leader election: %v", err)
 	}
@@ -97,7 +98,7 @@ func TestAllGivesUpOnPermanentErrors(t *testing.T) {
 	refused := kafkatest.RefuseListOffsets(c, kerr.TopicAuthorizationFailed, -1)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := kafkaread.All(ctx, c.ListenAddrs(), topic)
+	_, err := kafkaadmin.All(ctx, c.ListenAddrs(), topic)
 	if !errors.Is(err, kafka.TopicAuthorizationFailed) {
 		t.Fatalf("err = %v, want TopicAuthorizationFailed", err)
 	}
@@ -116,4 +117,29 @@ func cluster(t *testing.T, partitions int32, topic string) *kfake.Cluster {
 	}
 	t.Cleanup(c.Close)
 	return c
+}
+
+// TestReadPartitionReturnsFnErrors: an error of the caller's function ends
+// the read at once, even one that wraps an error Kafka calls temporary.
+func TestReadPartitionReturnsFnErrors(t *testing.T) {
+	const topic = "records"
+	c := cluster(t, 1, topic)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	w := &kafka.Writer{Addr: kafka.TCP(c.ListenAddrs()...), Topic: topic, BatchTimeout: time.Millisecond, Transport: &kafka.Transport{}}
+	if err := w.WriteMessages(ctx, kafka.Message{Value: []byte("a")}, kafka.Message{Value: []byte("b")}); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Close()
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(c.ListenAddrs()...), Transport: tr}
+	calls := 0
+	err := kafkaadmin.ReadPartition(ctx, client, topic, 0, func(r kafka.Record) error {
+		calls++
+		return fmt.Errorf("bad record %d: %w", r.Offset, kafka.NotLeaderForPartition)
+	})
+	if !errors.Is(err, kafka.NotLeaderForPartition) || calls != 1 {
+		t.Fatalf("ReadPartition = %v after %d calls, want fn's error after 1", err, calls)
+	}
 }
