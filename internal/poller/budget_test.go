@@ -92,9 +92,9 @@ func TestRateLimitPausesEveryLane(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	// 20 requests a second: a request that took its token before the 429
-	// arrived is not in flight when it does.
-	budget := NewBudget(20, 1)
+	// 5 requests a second: no other request takes a token in the 200 ms
+	// after the 429 was sent, so none is in flight when it arrives.
+	budget := NewBudget(5, 1)
 	client, err := jelou.New(jelou.Config{
 		BaseURL:     srv.URL,
 		Credentials: jelou.Credentials{ClientID: "id", ClientSecret: "secret"},
