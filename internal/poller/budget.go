@@ -16,11 +16,18 @@ import (
 // whatever the other lanes have queued. Lanes are ranked by their
 // LaneSpec.Priority (the order of [Lanes]). It implements jelou.Limiter; the
 // lane comes from the request's context (see WithLane).
+//
+// It also implements jelou.Pauser: after a 429, the client pauses the
+// budget until the response's Retry-After ends (capped by the client's
+// jelou.RetryConfig.MaxRetryAfter), and no request of any lane is let
+// through before then, the poller's retries of a failed window included,
+// since every request of the source takes its token here.
 type Budget struct {
 	lim *rate.Limiter
 
 	mu      sync.Mutex
-	waiting []int // by Lane
+	waiting []int     // by Lane
+	until   time.Time // no request goes before it; see Pause
 }
 
 // NewBudget returns a budget of perSecond requests per second with the
@@ -43,10 +50,30 @@ func (b *Budget) PerSecond() float64 {
 	return float64(b.lim.Limit())
 }
 
+// Pause holds back every lane's requests until until. An instant earlier
+// than one already set changes nothing: the longest pause asked for wins.
+func (b *Budget) Pause(until time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if until.After(b.until) {
+		b.until = until
+	}
+}
+
+// pausedUntil returns the instant the budget is paused until; zero when it
+// was never paused. A past instant means it is not paused now.
+func (b *Budget) pausedUntil() time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.until
+}
+
 // budgetPoll bounds how long a lower lane sleeps before it looks again.
 const budgetPoll = 20 * time.Millisecond
 
-// Wait blocks until the request of ctx's lane may be sent, or ctx ends.
+// Wait blocks until the request of ctx's lane may be sent, or ctx ends:
+// after the pause (see Pause), when the lanes before it are not waiting and
+// a token is there.
 func (b *Budget) Wait(ctx context.Context) error {
 	lane := laneOf(ctx)
 	b.mu.Lock()
@@ -59,7 +86,9 @@ func (b *Budget) Wait(ctx context.Context) error {
 	}()
 	for {
 		wait := budgetPoll
-		if !b.higherWaiting(lane) {
+		if paused := time.Until(b.pausedUntil()); paused > 0 {
+			wait = paused // every lane looks again when the pause ends
+		} else if !b.higherWaiting(lane) {
 			r := b.lim.Reserve()
 			d := r.Delay()
 			if d == 0 {

@@ -80,6 +80,12 @@ type Metrics struct {
 	APIRequestDuration prometheus.Histogram
 	// APIRetries counts retried requests by reason; [Metrics.Retry] feeds it.
 	APIRetries *prometheus.CounterVec
+	// RateLimitedPauses counts the 429s whose Retry-After paused a source's
+	// request budget; labels source. [Pipeline.Request] feeds it.
+	RateLimitedPauses *prometheus.CounterVec
+	// RateLimitedPauseSeconds adds up the pauses those 429s asked for,
+	// capped by the client's maximum; labels source.
+	RateLimitedPauseSeconds *prometheus.CounterVec
 	// ConversationsFetched counts rows received from the API, before dedupe.
 	ConversationsFetched prometheus.Counter
 	// EventsPublished counts events acknowledged by Kafka, by conversation
@@ -177,6 +183,14 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 		Namespace: Namespace, Name: "api_retries_total",
 		Help: "Jelou API requests retried, by reason.",
 	}, []string{"reason"})
+	m.RateLimitedPauses = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "api_rate_limited_pauses_total",
+		Help: "429 responses whose Retry-After paused every request of the source.",
+	}, []string{"source"})
+	m.RateLimitedPauseSeconds = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "api_rate_limited_pause_seconds_total",
+		Help: "Seconds of pause asked for by 429 Retry-After headers, each capped at the client's maximum (overlapping pauses add up).",
+	}, []string{"source"})
 	m.ConversationsFetched = f.NewCounter(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "conversations_fetched_total",
 		Help: "Conversation rows received from the API, before dedupe.",
@@ -244,6 +258,8 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 		Help: "1 for each configured source this replica polls, 0 for those it stands by for.",
 	}, []string{"source"})
 	for _, id := range m.sources {
+		m.RateLimitedPauses.WithLabelValues(id)
+		m.RateLimitedPauseSeconds.WithLabelValues(id)
 		m.SourceOwned.WithLabelValues(id).Set(0)
 		m.Standby(id) // creates the source's series at 0
 	}

@@ -90,6 +90,8 @@ func TestKnownLabelsStartAtZero(t *testing.T) {
 	want := map[string]map[string][]string{ // metric → label → values
 		"jelou_producer_api_requests_total":                     {"status": KnownStatuses},
 		"jelou_producer_api_retries_total":                      {"reason": RetryReasons},
+		"jelou_producer_api_rate_limited_pauses_total":          {"source": {"default"}},
+		"jelou_producer_api_rate_limited_pause_seconds_total":   {"source": {"default"}},
 		"jelou_producer_events_published_total":                 {"state": States},
 		"jelou_producer_duplicates_skipped_total":               {"reason": DuplicateReasons},
 		"jelou_producer_rows_rejected_total":                    {"reason": RejectReasons},
@@ -497,5 +499,36 @@ func TestLaneMetricsFollowTheLaneTable(t *testing.T) {
 		if got := testutil.ToFloat64(p.LateRows) - late; got != inc {
 			t.Errorf("a first sighting by %s added %v to late_rows_total, want %v", l, got, inc)
 		}
+	}
+}
+
+// TestRateLimitedPausesBySource: a 429 that paused a source's requests is
+// counted, with its length, under that source only; other attempts count
+// no pause.
+func TestRateLimitedPausesBySource(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg, WithSources("a", "b"))
+	base := NewPipeline(m, nil, nil)
+	a := base.ForSource("a")
+	a.Request(jelou.RequestInfo{StatusCode: 429, Status: "429", Pause: 3 * time.Second})
+	a.Request(jelou.RequestInfo{StatusCode: 429, Status: "429", Pause: 5 * time.Minute})
+	a.Request(jelou.RequestInfo{StatusCode: 429, Status: "429"}) // no Retry-After: no pause
+	base.ForSource("b").Request(jelou.RequestInfo{StatusCode: 200, Status: "200"})
+	want := `
+# HELP jelou_producer_api_rate_limited_pauses_total 429 responses whose Retry-After paused every request of the source.
+# TYPE jelou_producer_api_rate_limited_pauses_total counter
+jelou_producer_api_rate_limited_pauses_total{source="a"} 2
+jelou_producer_api_rate_limited_pauses_total{source="b"} 0
+# HELP jelou_producer_api_rate_limited_pause_seconds_total Seconds of pause asked for by 429 Retry-After headers, each capped at the client's maximum (overlapping pauses add up).
+# TYPE jelou_producer_api_rate_limited_pause_seconds_total counter
+jelou_producer_api_rate_limited_pause_seconds_total{source="a"} 303
+jelou_producer_api_rate_limited_pause_seconds_total{source="b"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"jelou_producer_api_rate_limited_pauses_total", "jelou_producer_api_rate_limited_pause_seconds_total"); err != nil {
+		t.Error(err)
+	}
+	if got := testutil.ToFloat64(m.APIRequests.WithLabelValues("429")); got != 3 {
+		t.Errorf("api_requests_total{status=429} = %v, want the 3 attempts", got)
 	}
 }

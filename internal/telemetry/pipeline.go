@@ -54,6 +54,17 @@ func (p *Pipeline) setHealth(check string, err error) {
 	}
 }
 
+// Request implements [jelou.Observer]: it counts the attempt (see
+// [Metrics.Request]) and, when a 429's Retry-After paused the source's
+// requests, the pause and its length under the source's label.
+func (p *Pipeline) Request(ri jelou.RequestInfo) {
+	p.Metrics.Request(ri)
+	if ri.Pause > 0 {
+		p.RateLimitedPauses.WithLabelValues(p.source).Inc()
+		p.RateLimitedPauseSeconds.WithLabelValues(p.source).Add(ri.Pause.Seconds())
+	}
+}
+
 // ObservePublish implements [publish.Observer]: it observes the produce
 // call's duration and counts a failure by kind.
 func (p *Pipeline) ObservePublish(o publish.Observation) {

@@ -37,7 +37,7 @@ type Client struct {
 	endpoint  url.URL
 	auth      Secret   // the Authorization header value
 	secrets   [][]byte // byte strings redacted from quoted bodies
-	limiter   Limiter
+	limiter   Pauser
 	obs       Observer
 	log       *slog.Logger
 	userAgent string
@@ -60,7 +60,6 @@ func New(cfg Config) (*Client, error) {
 		cfg:       cfg,
 		endpoint:  *u,
 		secrets:   [][]byte{[]byte(pair), []byte(encoded), []byte(cfg.Credentials.ClientSecret)},
-		limiter:   cfg.Limiter,
 		obs:       cfg.Observer,
 		log:       cfg.Logger,
 		userAgent: "jelou-producer/" + cfg.Version,
@@ -71,13 +70,15 @@ func New(cfg Config) (*Client, error) {
 	default:
 		c.auth = Secret("Basic " + encoded)
 	}
-	if c.limiter == nil {
+	lim := cfg.Limiter
+	if lim == nil {
 		if cfg.RateLimit < 0 {
-			c.limiter = rate.NewLimiter(rate.Inf, cfg.RateBurst)
+			lim = rate.NewLimiter(rate.Inf, cfg.RateBurst)
 		} else {
-			c.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
+			lim = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
 		}
 	}
+	c.limiter = pausable(lim)
 	if c.obs == nil {
 		c.obs = nopObserver{}
 	}
@@ -191,7 +192,8 @@ func (c *Client) FetchPage(ctx context.Context, w Window, page int) (*Page, erro
 }
 
 // do makes one HTTP attempt: wait for the limiter, send, read the bounded
-// body, turn the response into a Page or a typed error, and report it.
+// body, turn the response into a Page or a typed error, and report it. A
+// 429 with a Retry-After pauses the limiter until the (capped) wait ends.
 func (c *Client) do(ctx context.Context, w Window, page int, target string, body []byte, attempt int) (*Page, error) {
 	if err := c.limiter.Wait(ctx); err != nil {
 		return nil, fmt.Errorf("wait for rate limiter: %w", err)
@@ -212,6 +214,10 @@ func (c *Client) do(ctx context.Context, w Window, page int, target string, body
 	p, err := c.send(ctx, reqCtx, req, &info)
 	info.Duration = time.Since(start)
 	info.Err = err
+	if rl, ok := errors.AsType[*RateLimitError](err); ok && rl.RetryAfter > 0 {
+		info.Pause = min(rl.RetryAfter, c.cfg.Retry.MaxRetryAfter)
+		c.limiter.Pause(time.Now().Add(info.Pause))
+	}
 	if p != nil {
 		info.Rows = len(p.Conversations)
 		p.Number = page
@@ -299,6 +305,9 @@ func (c *Client) redact(b []byte) []byte {
 
 // retryPolicy is the exponential backoff of one logical request, raised to
 // the (capped) Retry-After of a 429 and bounded by MaxElapsedTime overall.
+// A Retry-After that ends past MaxElapsedTime stops the retries: the
+// request fails with the *RateLimitError, and the limiter, paused until
+// the Retry-After ends, holds back the caller's next request (see do).
 type retryPolicy struct {
 	exp           *backoff.ExponentialBackOff
 	maxElapsed    time.Duration

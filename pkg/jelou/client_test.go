@@ -583,7 +583,7 @@ func TestNewValidates(t *testing.T) {
 		}
 		if c.PageSize() != DefaultPageSize || c.Location() != time.UTC || c.cfg.Timeout != DefaultTimeout ||
 			c.cfg.MaxBodyBytes != DefaultMaxBodyBytes || c.cfg.Retry.MaxElapsedTime != DefaultMaxElapsed ||
-			c.limiter.(*rate.Limiter).Limit() != DefaultRateLimit || c.endpoint.String() != DefaultBaseURL+Path {
+			c.limiter.(*pauseGate).Limiter.(*rate.Limiter).Limit() != DefaultRateLimit || c.endpoint.String() != DefaultBaseURL+Path {
 			t.Errorf("defaults not applied: %+v", c.cfg)
 		}
 	})

@@ -37,6 +37,18 @@ type Limiter interface {
 	Wait(ctx context.Context) error
 }
 
+// Pauser is a Limiter that can stop handing out requests until a given
+// instant. After a 429 whose Retry-After asks for a wait, the client calls
+// Pause with the instant the wait ends (capped by
+// RetryConfig.MaxRetryAfter), and every later Wait, of any caller sharing
+// the limiter, blocks until then. Pause never brings an instant already set
+// forward. A Config.Limiter without this method is given a pause of the
+// client's own, which holds back that client's requests only.
+type Pauser interface {
+	Limiter
+	Pause(until time.Time)
+}
+
 // Credentials identify the caller to Jelou. Both parts are required. Neither
 // is printed or logged: String, GoString, Format and LogValue only say
 // whether each part is set.
@@ -115,8 +127,12 @@ type RetryConfig struct {
 	// MaxElapsedTime bounds the whole request, retries included: no retry
 	// starts whose wait would end after it. Default: 2m.
 	MaxElapsedTime time.Duration
-	// MaxRetryAfter caps how long a 429's Retry-After may make the client
-	// wait before one retry. Default: 5m.
+	// MaxRetryAfter caps how long a 429's Retry-After pauses the limiter
+	// (see [Pauser]): a longer, overflowing or absurd value pauses it this
+	// long. A pause that ends within MaxElapsedTime is waited out by the
+	// retry loop; a longer one ends the request with the *RateLimitError,
+	// and the caller's next request waits in the limiter until the pause
+	// ends. Default: 5m.
 	MaxRetryAfter time.Duration
 	// MaxAttempts bounds the attempts per request, the first included.
 	// Default: 0, no bound other than MaxElapsedTime.
@@ -147,7 +163,8 @@ type Config struct {
 	RateBurst int
 	// Limiter, when set, replaces RateLimit and RateBurst, so that several
 	// Clients using the same key can share one budget, or so that some
-	// requests go before others. Default: nil.
+	// requests go before others. When it is a [Pauser], a 429's
+	// Retry-After pauses it for every one of its callers. Default: nil.
 	Limiter Limiter
 	// Timeout bounds one HTTP attempt, from sending to reading the whole
 	// body. Default: 30s.

@@ -72,7 +72,11 @@
 // attempts. Errors whose Temporary method returns true are retried: 429, 5xx,
 // 408, network errors and per-attempt timeouts (Config.Timeout, default 30s).
 // After a 429 the wait is at least its Retry-After (seconds or HTTP date),
-// capped by Retry.MaxRetryAfter (default 5m). Everything else stops at once,
+// capped by Retry.MaxRetryAfter (default 5m), and the 429 pauses the
+// Limiter until then (see [Pauser]): no request sharing it goes out
+// earlier. A pause ending past MaxElapsedTime ends the request at once with
+// the *RateLimitError; the caller's next request waits it out in the
+// Limiter. Everything else stops at once,
 // including a *DecodeError: it is temporary (a proxy's bad moment can garble
 // a body, so the window is worth fetching again later) but repeating the
 // request at once would likely bring the same bytes back.

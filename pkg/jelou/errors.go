@@ -60,13 +60,17 @@ func (e *ValidationError) Error() string {
 // Temporary returns false.
 func (e *ValidationError) Temporary() bool { return false }
 
-// RateLimitError reports HTTP 429. It is temporary: the retry loop waits at
-// least RetryAfter (capped by RetryConfig.MaxRetryAfter) before trying again.
+// RateLimitError reports HTTP 429. It is temporary: the client pauses its
+// Limiter for RetryAfter (capped by RetryConfig.MaxRetryAfter), and the
+// retry loop waits at least that long before trying again, or gives up
+// when the pause ends past RetryConfig.MaxElapsedTime.
 type RateLimitError struct {
 	// RetryAfter is the wait the Retry-After header asked for, given as
 	// delta-seconds or as an HTTP date (measured from the response's Date
-	// header when present, else from the local clock). Zero when absent or
-	// unparseable; clamped to 24h.
+	// header when present, else from the local clock). Zero when absent,
+	// unparseable, negative or past; clamped to 24h (overflowing
+	// delta-seconds included). The client pauses its limiter for it,
+	// capped by RetryConfig.MaxRetryAfter.
 	RetryAfter time.Duration
 	// Message is the API's message, or a snippet of the body.
 	Message string
@@ -260,14 +264,18 @@ func CheckResponse(resp *http.Response, body []byte) error {
 
 // parseRetryAfter reads Retry-After as delta-seconds or an HTTP date. A date
 // is measured from the response's own Date header when it has one (so a
-// skewed local clock does not matter), else from now. Absent, unparseable or
-// past values give zero.
+// skewed local clock does not matter), else from now. Absent, unparseable,
+// negative or past values give zero; values past 24h, delta-seconds too
+// large for an int64 included, give 24h (which the client's
+// RetryConfig.MaxRetryAfter caps further).
 func parseRetryAfter(h http.Header, now time.Time) time.Duration {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+	// On overflow ParseInt returns its bound with ErrRange: the clamps below
+	// take it from there.
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
 		if secs <= 0 {
 			return 0
 		}

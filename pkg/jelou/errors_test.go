@@ -74,6 +74,18 @@ func TestCheckResponse(t *testing.T) {
 			check: wantRetryAfter(24 * time.Hour),
 		},
 		{
+			name: "429 seconds overflowing int64", status: 429, header: http.Header{"Retry-After": {"99999999999999999999"}}, temporary: true,
+			check: wantRetryAfter(24 * time.Hour),
+		},
+		{
+			name: "429 negative seconds", status: 429, header: http.Header{"Retry-After": {"-5"}}, temporary: true,
+			check: wantRetryAfter(0),
+		},
+		{
+			name: "429 negative seconds overflowing int64", status: 429, header: http.Header{"Retry-After": {"-99999999999999999999"}}, temporary: true,
+			check: wantRetryAfter(0),
+		},
+		{
 			name: "500", status: 500, body: readTestdata(t, "error_500.json"), temporary: true,
 			wantMsg: "server error (HTTP 500): We are having trouble processing your request. Please try again later.",
 			check:   isType[*ServerError],

@@ -34,6 +34,10 @@ type RequestInfo struct {
 	Duration time.Duration
 	// Rows is the number of conversations decoded; zero on failure.
 	Rows int
+	// Pause is how long a 429's Retry-After, capped by
+	// RetryConfig.MaxRetryAfter, paused the limiter from the end of this
+	// attempt; zero for any other outcome.
+	Pause time.Duration
 	// Err is the attempt's error, nil on success.
 	Err error
 }
