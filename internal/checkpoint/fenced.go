@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 )
 
@@ -34,6 +35,15 @@ func fence(s epochStore, generation uint64) *FencedStore {
 	return &FencedStore{s: s, floor: max(generation, 1), epochs: map[string]uint64{}}
 }
 
+// nextEpoch is e+1, saturating at math.MaxUint64: a wrap to 0 would put
+// every later save below the one stored, ignored by every Load.
+func nextEpoch(e uint64) uint64 {
+	if e == math.MaxUint64 {
+		return e
+	}
+	return e + 1
+}
+
 // FencedStore is the view a [Fencing] store's Fenced returns (see
 // [KafkaStore.Fenced]). It is safe for concurrent use. Closing it does not
 // close the store.
@@ -52,7 +62,7 @@ func (f *FencedStore) Load(ctx context.Context, source string) (*Checkpoint, err
 	cp, epoch, err := f.s.load(ctx, source)
 	if err == nil || errors.Is(err, ErrNotFound) {
 		f.mu.Lock()
-		f.epochs[source] = max(epoch+1, f.floor)
+		f.epochs[source] = max(nextEpoch(epoch), f.floor)
 		f.mu.Unlock()
 	}
 	return cp, err
@@ -72,7 +82,7 @@ func (f *FencedStore) Save(ctx context.Context, cp *Checkpoint) error {
 		if err != nil {
 			return fmt.Errorf("save checkpoint: %w", err)
 		}
-		epoch = max(found+1, f.floor)
+		epoch = max(nextEpoch(found), f.floor)
 		f.mu.Lock()
 		f.epochs[cp.Source] = epoch
 		f.mu.Unlock()

@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -137,6 +138,25 @@ func testFencingContract(t *testing.T, location func(t *testing.T) func(t *testi
 				t.Fatal(err)
 			}
 			assertSame(t, got, want)
+		}},
+		// The epoch saturates: after a save at the largest epoch the next
+		// owner's epoch stays there rather than wrapping to its
+		// generation, below the stored one, where its saves are ignored.
+		{"the epoch saturates", func(t *testing.T, open func(t *testing.T) Store) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			st := open(t)
+			top := fenced(t, st, math.MaxUint64)
+			if err := top.Save(ctx, testCheckpoint("src", 10, 1)); err != nil {
+				t.Fatal(err)
+			}
+			next := fenced(t, open(t), 2)
+			if _, err := next.Load(ctx, "src"); err != nil {
+				t.Fatal(err)
+			}
+			if e := epochOf(t, next, "src"); e != math.MaxUint64 {
+				t.Fatalf("epoch after a save at the largest epoch = %d, want %d", e, uint64(math.MaxUint64))
+			}
 		}},
 	}
 	for _, tt := range tests {

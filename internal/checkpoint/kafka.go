@@ -320,9 +320,12 @@ func (s *KafkaStore) parseManifest(source string, value []byte) (*manifest, erro
 	return &m, nil
 }
 
-// assemble joins the chunks of m's sequence and checks their checksum.
+// assemble joins the chunks of m's sequence and checks their checksum. It
+// finds the chunks and adds up their lengths before it allocates, so the
+// buffer is as large as what was received, never what the manifest claims.
 func (s *KafkaStore) assemble(source string, m *manifest, chunks map[string]chunk) ([]byte, error) {
-	payload := make([]byte, 0, m.Length)
+	parts := make([][]byte, 0, min(m.Chunks, len(chunks)))
+	var total int64
 	for i := range m.Chunks {
 		key := chunkKey(source, slot{m.Epoch, m.Sequence % 2}, i)
 		c, ok := chunks[key]
@@ -330,15 +333,20 @@ func (s *KafkaStore) assemble(source string, m *manifest, chunks map[string]chun
 			return nil, &CorruptError{Topic: s.topic, Key: source, Reason: fmt.Sprintf(
 				"chunk %s of sequence %d is missing (found sequence %d)", key, m.Sequence, c.seq)}
 		}
-		if int64(len(payload)+len(c.value)) > m.Length {
+		total += int64(len(c.value))
+		if total > m.Length {
 			return nil, &CorruptError{Topic: s.topic, Key: source, Reason: fmt.Sprintf(
 				"chunks of sequence %d hold more than the %d bytes announced", m.Sequence, m.Length)}
 		}
-		payload = append(payload, c.value...)
+		parts = append(parts, c.value)
 	}
-	if int64(len(payload)) != m.Length {
+	if total != m.Length {
 		return nil, &CorruptError{Topic: s.topic, Key: source, Reason: fmt.Sprintf(
-			"chunks of sequence %d hold %d bytes, manifest announces %d", m.Sequence, len(payload), m.Length)}
+			"chunks of sequence %d hold %d bytes, manifest announces %d", m.Sequence, total, m.Length)}
+	}
+	payload := make([]byte, 0, total)
+	for _, p := range parts {
+		payload = append(payload, p...)
 	}
 	sum := sha256.Sum256(payload)
 	if got := hex.EncodeToString(sum[:]); got != m.SHA256 {

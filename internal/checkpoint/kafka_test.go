@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -345,5 +346,41 @@ func TestKafkaLoadDuringLeaderElection(t *testing.T) {
 	}
 	if refused() > 2 { // one pass asks for the first and the last offset
 		t.Fatalf("%d ListOffsets requests after a permanent error, want one pass (2)", refused())
+	}
+}
+
+// TestKafkaAssembleAllocatesWhatArrived: a poisoned manifest announcing
+// up to MaxSize bytes over a few small chunks is reported as corrupt
+// without a buffer of the announced size being allocated.
+func TestKafkaAssembleAllocatesWhatArrived(t *testing.T) {
+	s := &KafkaStore{topic: "t"}
+	chunks := map[string]chunk{}
+	for i := range 3 {
+		chunks[chunkKey("src", slot{0, 1}, i)] = chunk{seq: 1, value: []byte("0123456789")}
+	}
+	tests := []struct {
+		name   string
+		chunks int
+		length int64
+		reason string
+	}{
+		{"length far beyond the chunks", 3, MaxSize, "hold 30 bytes, manifest announces 1073741824"},
+		{"chunk count far beyond the chunks", MaxSize / 2, MaxSize, "chunk src/g1/3 of sequence 1 is missing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &manifest{Sequence: 1, Chunks: tt.chunks, Length: tt.length, SHA256: strings.Repeat("0", 64)}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := s.assemble("src", m, chunks)
+			runtime.ReadMemStats(&after)
+			var ce *CorruptError
+			if !errors.As(err, &ce) || !strings.Contains(ce.Reason, tt.reason) {
+				t.Fatalf("assemble = %v, want a CorruptError saying %q", err, tt.reason)
+			}
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+				t.Errorf("assemble allocated %d bytes for 30 bytes of chunks", grew)
+			}
+		})
 	}
 }
