@@ -14,15 +14,28 @@
 // checkpoint or the new one, never a mix, and never garbage. Load returns
 // [ErrNotFound] only when nothing was ever saved; a checkpoint that exists
 // but cannot be read back intact is a [*CorruptError], one written by a newer
-// build a [*VersionError], one of another source a [*SourceMismatchError].
-// None of these is ever turned into a silent fresh start: the caller stops
-// and the operator decides.
+// build a [*VersionError], one of another source a [*SourceMismatchError],
+// one saved for another account an [*AccountMismatchError]. None of these
+// is ever turned into a silent fresh start: the caller stops and the
+// operator decides.
+//
+// # Accounts
+//
+// A checkpoint records the account whose progress it is: [Account], a
+// fingerprint of the API's base URL and the client id (not the secret,
+// which may rotate). A store told a source's account ([File].Account, for
+// every backend [Open] builds) writes it into each save and refuses to load
+// a checkpoint of another account, so that two deployments sharing a
+// checkpoint topic with sources of one name, or a source whose client id
+// changed, never resume from another account's progress. A checkpoint
+// without an account (saved by an earlier build) loads on any account and
+// records it at its next save.
 //
 // # Encoding
 //
 // Both backends store the same encoding (format version [FormatVersion]):
 //
-//	{"format":"jelou-producer-checkpoint","version":1,"source":…,"cursor":…,"savedAt":…,"dedupeLen":N,"extra":{…}}\n
+//	{"format":"jelou-producer-checkpoint","version":2,"source":…,"account":…,"cursor":…,"savedAt":…,"dedupeLen":N,"extra":{…}}\n
 //	<N raw dedupe bytes>
 //	\ncrc32c:<8 hex digits>\n
 //

@@ -48,16 +48,16 @@ func epochOf(t *testing.T, view Store, source string) uint64 {
 // testFencingContract is what a Fencing store promises, on the stores
 // location opens: each test gets a fresh location, each open call is one
 // process.
-func testFencingContract(t *testing.T, location func(t *testing.T) func(t *testing.T) Store) {
+func testFencingContract(t *testing.T, location func(t *testing.T) opener) {
 	tests := []struct {
 		name string
-		run  func(t *testing.T, open func(t *testing.T) Store)
+		run  func(t *testing.T, open opener)
 	}{
 		// A zombie: owner A (generation 1) saves, is paused past its
 		// session timeout, owner B (generation 2) loads and saves, then A
 		// wakes and saves an older checkpoint. Every later Load returns
 		// B's, intact, whatever A writes.
-		{"a stale owner cannot move the checkpoint back", func(t *testing.T, open func(t *testing.T) Store) {
+		{"a stale owner cannot move the checkpoint back", func(t *testing.T, open opener) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			// Two processes: two stores on one location.
@@ -114,7 +114,7 @@ func testFencingContract(t *testing.T, location func(t *testing.T) func(t *testi
 		// When the consumer group is deleted and its generations restart
 		// at 1, the next owner's epoch still exceeds the one stored, so its
 		// saves are the ones loaded.
-		{"the epoch outlives the group", func(t *testing.T, open func(t *testing.T) Store) {
+		{"the epoch outlives the group", func(t *testing.T, open opener) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			st := open(t)
@@ -142,7 +142,7 @@ func testFencingContract(t *testing.T, location func(t *testing.T) func(t *testi
 		// The epoch saturates: after a save at the largest epoch the next
 		// owner's epoch stays there rather than wrapping to its
 		// generation, below the stored one, where its saves are ignored.
-		{"the epoch saturates", func(t *testing.T, open func(t *testing.T) Store) {
+		{"the epoch saturates", func(t *testing.T, open opener) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			st := open(t)

@@ -57,6 +57,11 @@ type KafkaConfig struct {
 	// holds its TLS and SASL settings; the store does not close it.
 	// Default: a new kafka.Transport without TLS or SASL, closed by Close.
 	Transport kafka.RoundTripper
+	// Accounts maps a source id to the fingerprint of the account it
+	// polls ([Account]): saves of the source record it and Load refuses a
+	// checkpoint of another account with an [*AccountMismatchError].
+	// Sources not in it are not checked.
+	Accounts map[string]string
 }
 
 // KafkaStore keeps checkpoints in a compacted Kafka topic, one manifest
@@ -72,6 +77,7 @@ type KafkaStore struct {
 	client    *kafka.Client
 	writer    *kafka.Writer
 	ownTrans  *kafka.Transport
+	accounts  map[string]string // see KafkaConfig.Accounts
 
 	mu sync.Mutex
 	// seqs caches, per source, the sequence of the last manifest this
@@ -133,7 +139,7 @@ func NewKafka(ctx context.Context, cfg KafkaConfig) (*KafkaStore, error) {
 	if cfg.Replication < 0 {
 		return nil, fmt.Errorf("checkpoint topic %s: replication factor %d is negative", cfg.Topic, cfg.Replication)
 	}
-	s := &KafkaStore{topic: cfg.Topic, chunkSize: cfg.ChunkSize, seqs: map[string]seqState{}}
+	s := &KafkaStore{topic: cfg.Topic, chunkSize: cfg.ChunkSize, seqs: map[string]seqState{}, accounts: cfg.Accounts}
 	transport := cfg.Transport
 	if transport == nil {
 		s.ownTrans = &kafka.Transport{}
@@ -287,6 +293,9 @@ func (s *KafkaStore) assembleCheckpoint(source string, m *manifest, sc *scanned)
 	}
 	if cp.Source != source {
 		return nil, &SourceMismatchError{Topic: s.topic, Key: source, Want: source, Found: cp.Source}
+	}
+	if err := checkAccount(cp, s.accounts[source]); err != nil {
+		return nil, locate(err, "", s.topic, source)
 	}
 	return cp, nil
 }
@@ -466,7 +475,7 @@ func (s *KafkaStore) save(ctx context.Context, cp *Checkpoint, epoch uint64) err
 	if err := validCheckpoint(cp); err != nil {
 		return fmt.Errorf("save checkpoint to topic %s: %w", s.topic, err)
 	}
-	payload, err := encodeBytes(cp)
+	payload, err := encodeBytes(withAccount(cp, s.accounts[cp.Source]))
 	if err != nil {
 		return fmt.Errorf("save checkpoint to topic %s: %w", s.topic, err)
 	}

@@ -26,9 +26,15 @@ func kafkaStore(t *testing.T, topic string, chunkSize int) *KafkaStore {
 // kafkaStoreOn opens a store of topic on brokers, closed when t ends.
 func kafkaStoreOn(t *testing.T, brokers []string, topic string, chunkSize int) *KafkaStore {
 	t.Helper()
+	return kafkaStoreWith(t, KafkaConfig{Brokers: brokers, Topic: topic, ChunkSize: chunkSize})
+}
+
+// kafkaStoreWith opens a store configured by cfg, closed when t ends.
+func kafkaStoreWith(t *testing.T, cfg KafkaConfig) *KafkaStore {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := NewKafka(ctx, KafkaConfig{Brokers: brokers, Topic: topic, ChunkSize: chunkSize})
+	s, err := NewKafka(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

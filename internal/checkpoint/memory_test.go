@@ -35,8 +35,9 @@ type memoryRecord struct {
 
 // memoryStore is the memory backend's Store.
 type memoryStore struct {
-	name  string
-	topic *memoryTopic
+	name     string
+	topic    *memoryTopic
+	accounts map[string]string // see File.Account
 }
 
 var (
@@ -50,7 +51,7 @@ func openMemory(_ context.Context, spec Spec) (Store, error) {
 		return nil, errors.New("memory checkpoint: no topic given")
 	}
 	t, _ := memoryTopics.LoadOrStore(spec.Topic, &memoryTopic{records: map[string]memoryRecord{}})
-	return &memoryStore{name: spec.Topic, topic: t.(*memoryTopic)}, nil
+	return &memoryStore{name: spec.Topic, topic: t.(*memoryTopic), accounts: spec.accounts()}, nil
 }
 
 func (s *memoryStore) Load(ctx context.Context, source string) (*Checkpoint, error) {
@@ -76,6 +77,9 @@ func (s *memoryStore) load(ctx context.Context, source string) (*Checkpoint, uin
 	if cp.Source != source {
 		return nil, 0, &SourceMismatchError{Topic: s.name, Key: source, Want: source, Found: cp.Source}
 	}
+	if err := checkAccount(cp, s.accounts[source]); err != nil {
+		return nil, 0, locate(err, "", s.name, source)
+	}
 	return cp, rec.epoch, nil
 }
 
@@ -88,7 +92,7 @@ func (s *memoryStore) save(ctx context.Context, cp *Checkpoint, epoch uint64) er
 	if err := cmp.Or(validCheckpoint(cp), ctx.Err()); err != nil {
 		return fmt.Errorf("save memory checkpoint %s: %w", s.name, err)
 	}
-	data, err := encodeBytes(cp)
+	data, err := encodeBytes(withAccount(cp, s.accounts[cp.Source]))
 	if err != nil {
 		return fmt.Errorf("save memory checkpoint %s: %w", s.name, err)
 	}

@@ -26,7 +26,8 @@ type Spec struct {
 	// Backend is the backend's name: [BackendFile] or [BackendKafka].
 	Backend string
 	// Files are the file backend's checkpoint files, one per source the
-	// store serves; Load and Save of any other source fail.
+	// store serves; Load and Save of any other source fail. The other
+	// backends read only their accounts (see [File].Account).
 	Files []File
 	// Topic, Brokers and Replication configure the kafka backend (see
 	// [KafkaConfig]).
@@ -55,6 +56,22 @@ type File struct {
 	// Former, when set, is the name an earlier release gave the file: it is
 	// renamed to Path when Path does not exist (see [FormerPath]).
 	Former string
+	// Account, when set, is the fingerprint of the account the source
+	// polls ([Account]). Every backend [Open] builds, not only the file
+	// backend, writes it into the source's checkpoints and refuses to load
+	// one of another account with an [*AccountMismatchError].
+	Account string
+}
+
+// accounts returns the accounts of spec.Files by source.
+func (spec Spec) accounts() map[string]string {
+	out := map[string]string{}
+	for _, f := range spec.Files {
+		if f.Account != "" {
+			out[f.Source] = f.Account
+		}
+	}
+	return out
 }
 
 // Fencing is implemented by stores that replicas can share, each polling
@@ -113,6 +130,7 @@ func openKafka(ctx context.Context, spec Spec) (Store, error) {
 		Topic:       spec.Topic,
 		Replication: spec.Replication,
 		Transport:   spec.Transport,
+		Accounts:    spec.accounts(),
 	})
 	if err != nil {
 		return nil, err

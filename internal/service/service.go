@@ -251,29 +251,36 @@ func checkpointSpec(cfg config.Config, files []checkpoint.File, tr kafka.RoundTr
 	}
 }
 
-// checkpointFile is the checkpoint of source c under opts.Command: its id
-// and its file (the file backend's). A backfill keeps its own checkpoint,
+// checkpointFile is the checkpoint of source c under opts.Command: its id,
+// its file (the file backend's) and the fingerprint of its account (base
+// URL and client id: a new secret keeps the checkpoint, another client id
+// is refused). A backfill keeps its own checkpoint,
 // backfill-<hash>.checkpoint beside CHECKPOINT_PATH, so that an interrupted
 // one resumes where it stopped and the live cursor is left alone; earlier
 // releases named it backfill-backfill-<hash>.checkpoint, which is renamed.
 func checkpointFile(cfg config.Config, opts Options, c config.Source) checkpoint.File {
 	id := checkpointID(c)
+	account := checkpoint.Account(c.Jelou.BaseURL, c.Jelou.ClientID)
 	if opts.Command != config.CommandBackfill {
-		return checkpoint.File{Source: id, Path: sourcePath(cfg.Checkpoint.Path, c)}
+		return checkpoint.File{Source: id, Path: sourcePath(cfg.Checkpoint.Path, c), Account: account}
 	}
 	id = backfillSource(id, opts.From, opts.To)
 	dir := filepath.Dir(cfg.Checkpoint.Path)
 	return checkpoint.File{
-		Source: id,
-		Path:   filepath.Join(dir, id+".checkpoint"),
-		Former: filepath.Join(dir, "backfill-"+id+".checkpoint"),
+		Source:  id,
+		Path:    filepath.Join(dir, id+".checkpoint"),
+		Former:  filepath.Join(dir, "backfill-"+id+".checkpoint"),
+		Account: account,
 	}
 }
 
 // checkpointID is the id a source's checkpoint and events are filed under:
 // for the default source, derived from its API URL and client id as before
 // sources could be named; for a named source, its id, so that rotating its
-// credentials keeps its checkpoint.
+// secret keeps its checkpoint. The checkpoint records its account as well
+// (checkpointFile): a named source of one id on another account, in
+// another deployment on the same topic or after its client id changed, is
+// refused its checkpoint rather than resumed from it.
 func checkpointID(c config.Source) string {
 	if !c.Named {
 		return checkpoint.SourceID(c.Jelou.BaseURL, c.Jelou.ClientID)
