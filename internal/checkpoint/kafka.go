@@ -113,12 +113,17 @@ type manifest struct {
 	Sequence uint64 `json:"generation"`
 	// Epoch is the fencing epoch of the owner that wrote it (see Fenced);
 	// 0 for a store used without one. Load takes the manifest with the
-	// highest epoch, the latest among equals.
-	Epoch   uint64    `json:"epoch,omitempty"`
-	Chunks  int       `json:"chunks"`
-	Length  int64     `json:"length"`
-	SHA256  string    `json:"sha256"`
-	SavedAt time.Time `json:"savedAt"`
+	// highest epoch and, among those, the latest of the member that wrote
+	// the first of them.
+	Epoch uint64 `json:"epoch,omitempty"`
+	// Member and GroupGeneration name the owner that wrote it (see
+	// [Owner]); empty for a store used without a view.
+	Member          string    `json:"member,omitempty"`
+	GroupGeneration uint64    `json:"groupGeneration,omitempty"`
+	Chunks          int       `json:"chunks"`
+	Length          int64     `json:"length"`
+	SHA256          string    `json:"sha256"`
+	SavedAt         time.Time `json:"savedAt"`
 }
 
 // NewKafka connects to the cluster, creates the topic when it is missing
@@ -249,36 +254,36 @@ func parseChunkKey(key, source string) (sl slot, n int, ok bool) {
 }
 
 // Load reads the partition from its start to the high watermark, takes the
-// source's manifest of the highest epoch (the latest among equals),
-// assembles its chunks and verifies them.
+// source's manifest of the highest epoch (among those, the latest of the
+// member that wrote the first), assembles its chunks and verifies them.
 func (s *KafkaStore) Load(ctx context.Context, source string) (*Checkpoint, error) {
 	cp, _, err := s.load(ctx, source)
 	return cp, err
 }
 
-// load is Load that also returns the epoch of the manifest it read (0 when
-// there was none).
-func (s *KafkaStore) load(ctx context.Context, source string) (*Checkpoint, uint64, error) {
+// load is Load that also returns the stamp of the manifest it read (zero
+// when there was none).
+func (s *KafkaStore) load(ctx context.Context, source string) (*Checkpoint, stamp, error) {
 	if err := validSource(source); err != nil {
-		return nil, 0, fmt.Errorf("load checkpoint from topic %s: %w", s.topic, err)
+		return nil, stamp{}, fmt.Errorf("load checkpoint from topic %s: %w", s.topic, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sc, err := s.scan(ctx, source, true)
 	if err != nil {
-		return nil, 0, err
+		return nil, stamp{}, err
 	}
 	if sc.manifest == nil {
 		s.seqs[source] = seqState{chunks: sc.highest}
-		return nil, 0, fmt.Errorf("checkpoint in topic %s key %s: %w", s.topic, source, ErrNotFound)
+		return nil, stamp{}, fmt.Errorf("checkpoint in topic %s key %s: %w", s.topic, source, ErrNotFound)
 	}
 	m, err := s.parseManifest(source, sc.manifest)
 	if err != nil {
-		return nil, 0, err
+		return nil, stamp{}, err
 	}
 	s.seqs[source] = seqState{seq: m.Sequence, epoch: m.Epoch, chunks: sc.highest}
 	cp, err := s.assembleCheckpoint(source, m, sc)
-	return cp, m.Epoch, err
+	return cp, m.stamp(), err
 }
 
 // assembleCheckpoint joins, verifies and decodes the checkpoint m names.
@@ -367,10 +372,11 @@ func (s *KafkaStore) assemble(source string, m *manifest, chunks map[string]chun
 
 // scanned is what one pass over the partition found for a source.
 type scanned struct {
-	// manifest is the value of the manifest of the highest epoch, the
-	// latest among equals; nil when none, or deleted since.
+	// manifest is the value of the manifest of the highest epoch and,
+	// among those, the latest of the member that wrote the first (the
+	// epoch's claimant); nil when none, or deleted since.
 	manifest []byte
-	epoch    uint64 // the epoch of manifest
+	stamp    stamp // the stamp of manifest
 	chunks   map[string]chunk
 	highest  map[slot]int // one more than the highest chunk index seen
 }
@@ -414,10 +420,16 @@ func (sc *scanned) add(r kafka.Record, source string, values bool) error {
 			return fmt.Errorf("value: %w", err)
 		}
 		// A tombstone starts the source afresh; otherwise the highest
-		// epoch wins and a stale owner's later manifest is ignored.
-		epoch := manifestEpoch(v)
-		if v == nil || sc.manifest == nil || epoch >= sc.epoch {
-			sc.manifest, sc.epoch = v, epoch
+		// epoch wins and a stale owner's later manifest is ignored, and
+		// so is one of an equal epoch by another member than the epoch's
+		// first.
+		st := manifestStamp(v)
+		switch {
+		case v == nil:
+			sc.manifest, sc.stamp = nil, stamp{}
+		case sc.manifest == nil || st.epoch > sc.stamp.epoch,
+			st.epoch == sc.stamp.epoch && st.member == sc.stamp.member:
+			sc.manifest, sc.stamp = v, st
 		}
 		return nil
 	}
@@ -447,16 +459,19 @@ func (sc *scanned) add(r kafka.Record, source string, values bool) error {
 	return nil
 }
 
-// manifestEpoch returns the epoch of a manifest value, 0 when it has none
-// or is not a manifest (parseManifest reports that).
-func manifestEpoch(v []byte) uint64 {
-	var m struct {
-		Epoch uint64 `json:"epoch"`
-	}
+// manifestStamp returns the stamp of a manifest value, zero when it has
+// none or is not a manifest (parseManifest reports that).
+func manifestStamp(v []byte) stamp {
+	var m manifest
 	if json.Unmarshal(v, &m) != nil {
-		return 0
+		return stamp{}
 	}
-	return m.Epoch
+	return m.stamp()
+}
+
+// stamp returns the stamp m records.
+func (m *manifest) stamp() stamp {
+	return stamp{epoch: m.Epoch, member: m.Member, generation: m.GroupGeneration}
 }
 
 // Save writes cp as sequence N+1 where N is the sequence of the current
@@ -465,13 +480,15 @@ func manifestEpoch(v []byte) uint64 {
 // parity, then, once those are acknowledged by all in-sync replicas, the new
 // manifest. It returns when the manifest is acknowledged.
 func (s *KafkaStore) Save(ctx context.Context, cp *Checkpoint) error {
-	return s.save(ctx, cp, 0)
+	return s.save(ctx, cp, stamp{})
 }
 
-// save is Save with the manifest and chunks stamped with epoch. Chunk keys
-// of lower epochs seen on the topic are deleted once the new manifest is
-// acknowledged (best effort: leftovers are deleted by a later save).
-func (s *KafkaStore) save(ctx context.Context, cp *Checkpoint, epoch uint64) error {
+// save is Save with the manifest stamped with stamped and the chunks with
+// its epoch. Chunk keys of lower epochs seen on the topic are deleted once the
+// new manifest is acknowledged (best effort: leftovers are deleted by a
+// later save).
+func (s *KafkaStore) save(ctx context.Context, cp *Checkpoint, stamped stamp) error {
+	epoch := stamped.epoch
 	if err := validCheckpoint(cp); err != nil {
 		return fmt.Errorf("save checkpoint to topic %s: %w", s.topic, err)
 	}
@@ -527,15 +544,17 @@ func (s *KafkaStore) save(ctx context.Context, cp *Checkpoint, epoch uint64) err
 	}
 	sum := sha256.Sum256(payload)
 	m, err := json.Marshal(manifest{
-		Format:   manifestFormat,
-		Version:  FormatVersion,
-		Source:   cp.Source,
-		Sequence: seq,
-		Epoch:    epoch,
-		Chunks:   count,
-		Length:   int64(len(payload)),
-		SHA256:   hex.EncodeToString(sum[:]),
-		SavedAt:  cp.SavedAt.UTC(),
+		Format:          manifestFormat,
+		Version:         FormatVersion,
+		Source:          cp.Source,
+		Sequence:        seq,
+		Epoch:           epoch,
+		Member:          stamped.member,
+		GroupGeneration: stamped.generation,
+		Chunks:          count,
+		Length:          int64(len(payload)),
+		SHA256:          hex.EncodeToString(sum[:]),
+		SavedAt:         cp.SavedAt.UTC(),
 	})
 	if err != nil {
 		return fmt.Errorf("save checkpoint to topic %s: encode manifest: %w", s.topic, err)
@@ -566,28 +585,29 @@ func (s *KafkaStore) save(ctx context.Context, cp *Checkpoint, epoch uint64) err
 	return nil
 }
 
-// Fenced implements [Fencing] with a [*FencedStore]: manifests and chunk
-// keys carry the view's epoch, and Load takes the manifest of the highest
-// epoch.
-func (s *KafkaStore) Fenced(generation uint64) Store { return fence(s, generation) }
+// Fenced implements [Fencing] with a [*FencedStore]: manifests carry the
+// view's epoch and owner, chunk keys its epoch, and Load takes the manifest
+// of the highest epoch (among those, the latest of the epoch's first
+// member).
+func (s *KafkaStore) Fenced(owner Owner) Store { return fence(s, owner) }
 
 var (
 	_ Fencing    = (*KafkaStore)(nil)
 	_ epochStore = (*KafkaStore)(nil)
 )
 
-// currentEpoch returns the epoch of the manifest Load would read.
-func (s *KafkaStore) currentEpoch(ctx context.Context, source string) (uint64, error) {
+// current returns the stamp of the manifest Load would read.
+func (s *KafkaStore) current(ctx context.Context, source string) (stamp, error) {
 	if err := validSource(source); err != nil {
-		return 0, err
+		return stamp{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sc, err := s.scan(ctx, source, false)
 	if err != nil {
-		return 0, err
+		return stamp{}, err
 	}
-	return sc.epoch, nil
+	return sc.stamp, nil
 }
 
 // Close flushes nothing (Save is synchronous) and releases connections.

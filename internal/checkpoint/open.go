@@ -76,13 +76,23 @@ func (spec Spec) accounts() map[string]string {
 
 // Fencing is implemented by stores that replicas can share, each polling
 // the sources a consumer group assigns it. Fenced returns the view the
-// owner of a source in the group's generation generation saves through: a
-// stale owner that saves after a newer one loaded is ignored by every later
-// Load, so the checkpoint never moves backwards. The view's Close does not
-// close the store. Only such a store lets `run` share its sources with
+// owner of a source saves through: a stale owner that saves after a newer
+// one loaded is ignored by every later Load, so the checkpoint never moves
+// backwards, and an owner that finds its epoch taken by another member is
+// refused with a [*FencedError] (see [FencedStore]). The view's Close does
+// not close the store. Only such a store lets `run` share its sources with
 // other replicas.
 type Fencing interface {
-	Fenced(generation uint64) Store
+	Fenced(owner Owner) Store
+}
+
+// Owner is the owner of a source in a consumer group, as the lease that
+// made it the owner names it.
+type Owner struct {
+	// Generation is the group generation that granted the source.
+	Generation uint64
+	// Member is the owner's member id in the group.
+	Member string
 }
 
 // backend is what Open and Spec.Where know of one backend.

@@ -395,7 +395,7 @@ func (s *Service) runAll(ctx context.Context) error {
 }
 
 // own polls a source leased by the group until the lease ends, saving
-// through f's view for the lease's generation.
+// through f's view for the lease's generation and member.
 func (s *Service) own(ctx context.Context, f checkpoint.Fencing, l ownership.Lease) error {
 	src := s.byID[l.Source]
 	if src == nil {
@@ -406,7 +406,7 @@ func (s *Service) own(ctx context.Context, f checkpoint.Fencing, l ownership.Lea
 	// Once the poller has stopped (after its final save), the source's
 	// lag, backlogs and tracked count stop describing it here.
 	defer s.metrics.Standby(l.Source)
-	return s.runSource(ctx, src, f.Fenced(uint64(l.Generation)))
+	return s.runSource(ctx, src, f.Fenced(checkpoint.Owner{Generation: uint64(l.Generation), Member: l.Member}))
 }
 
 // runSource runs a fresh poller of src on store until ctx ends.
