@@ -1,12 +1,14 @@
 package checkpoint
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,6 +64,10 @@ type KafkaConfig struct {
 	// checkpoint of another account with an [*AccountMismatchError].
 	// Sources not in it are not checked.
 	Accounts map[string]string
+	// Logger receives the warning NewKafka logs when the topic's
+	// replication factor is 1 or its min.insync.replicas below 2.
+	// Default: [slog.Default].
+	Logger *slog.Logger
 }
 
 // KafkaStore keeps checkpoints in a compacted Kafka topic, one manifest
@@ -128,6 +134,8 @@ type manifest struct {
 
 // NewKafka connects to the cluster, creates the topic when it is missing
 // (cleanup.policy=compact, one partition) and checks that it is compacted.
+// It logs a warning when the topic would not survive the loss of a broker
+// (see checkDurability).
 func NewKafka(ctx context.Context, cfg KafkaConfig) (*KafkaStore, error) {
 	if len(cfg.Brokers) == 0 {
 		return nil, errors.New("checkpoint topic: no Kafka brokers given")
@@ -156,6 +164,7 @@ func NewKafka(ctx context.Context, cfg KafkaConfig) (*KafkaStore, error) {
 		s.Close()
 		return nil, err
 	}
+	s.checkDurability(ctx, cmp.Or(cfg.Logger, slog.Default()))
 	s.writer = &kafka.Writer{
 		Addr:         addr,
 		Topic:        s.topic,
@@ -211,6 +220,54 @@ func (s *KafkaStore) checkTopicConfig(ctx context.Context) error {
 		return fmt.Errorf("checkpoint topic %s has cleanup.policy=%s, want compact: set it with kafka-configs.sh --alter --entity-type topics --entity-name %s --add-config cleanup.policy=compact, or choose another CHECKPOINT_TOPIC", s.topic, policy, s.topic)
 	}
 	return nil
+}
+
+// checkDurability logs a warning when the topic is on one broker
+// (replication factor 1) or lets a write be acknowledged by one
+// (min.insync.replicas below 2, Kafka's default being 1): losing that
+// broker then loses, or silently rolls back, every checkpoint. A topic it
+// cannot describe is logged too; neither stops the store.
+func (s *KafkaStore) checkDurability(ctx context.Context, log *slog.Logger) {
+	replication, err := s.replication(ctx)
+	if err != nil {
+		log.Warn("cannot read the checkpoint topic's replication factor", "topic", s.topic, "err", err)
+		return
+	}
+	minISR := 1 // Kafka's default
+	cfg, err := kafkaadmin.Configs(ctx, s.client, s.topic, "min.insync.replicas")
+	if err != nil {
+		log.Warn("cannot read the checkpoint topic's min.insync.replicas", "topic", s.topic, "err", err)
+		return
+	}
+	if v, err := strconv.Atoi(cfg["min.insync.replicas"]); err == nil {
+		minISR = v
+	}
+	if replication < 2 || minISR < 2 {
+		log.Warn("the checkpoint topic does not survive the loss of one broker: every source's progress is on it; "+
+			"give it a replication factor of 3 and min.insync.replicas=2 (kafka-reassign-partitions.sh and kafka-configs.sh, "+
+			"or CHECKPOINT_TOPIC_REPLICATION before it is created)",
+			"topic", s.topic, "replication_factor", replication, "min_insync_replicas", minISR)
+	}
+}
+
+// replication returns the smallest replica count of the topic's
+// partitions.
+func (s *KafkaStore) replication(ctx context.Context) (int, error) {
+	md, err := s.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{s.topic}})
+	if err != nil {
+		return 0, fmt.Errorf("metadata: %w", err)
+	}
+	for _, t := range md.Topics {
+		if t.Name != s.topic || t.Error != nil || len(t.Partitions) == 0 {
+			continue
+		}
+		n := len(t.Partitions[0].Replicas)
+		for _, p := range t.Partitions[1:] {
+			n = min(n, len(p.Replicas))
+		}
+		return n, nil
+	}
+	return 0, fmt.Errorf("topic %s: no partitions in the metadata", s.topic)
 }
 
 // chunkKey is "<source>/g<parity>/<n>" for epoch 0 (the only form before

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/jelou-producer/jelou-producer/internal/kafkaadmin"
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 	"github.com/jelou-producer/jelou-producer/pkg/event"
 )
@@ -386,6 +388,56 @@ func TestKafkaAssembleAllocatesWhatArrived(t *testing.T) {
 			}
 			if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
 				t.Errorf("assemble allocated %d bytes for 30 bytes of chunks", grew)
+			}
+		})
+	}
+}
+
+// TestKafkaDurabilityWarning: a checkpoint topic on one broker, or whose
+// writes one broker may acknowledge alone, is reported at start-up; one
+// with three replicas and min.insync.replicas=2 is not.
+func TestKafkaDurabilityWarning(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tests := []struct {
+		name        string
+		replication int
+		configs     map[string]string // of a topic created beforehand; nil: NewKafka creates it
+		warn        string            // in the log; empty: no warning
+	}{
+		{"one replica", 1, nil, "replication_factor=1 min_insync_replicas=1"},
+		{"min.insync.replicas 1", 3, map[string]string{"cleanup.policy": "compact"}, "replication_factor=3 min_insync_replicas=1"},
+		{"durable", 3, map[string]string{"cleanup.policy": "compact", "min.insync.replicas": "2"}, ""},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			topic := fmt.Sprintf("checkpoints-%d", i)
+			tr := &kafka.Transport{}
+			defer tr.CloseIdleConnections()
+			client := &kafka.Client{Addr: kafka.TCP(c.ListenAddrs()...), Transport: tr}
+			if tt.configs != nil {
+				if _, err := kafkaadmin.EnsureTopic(ctx, client, kafkaadmin.Spec{Name: topic, Partitions: 1, Replication: tt.replication, Config: tt.configs}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var logged strings.Builder
+			s, err := NewKafka(ctx, KafkaConfig{Brokers: c.ListenAddrs(), Topic: topic, Replication: tt.replication,
+				Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			switch {
+			case tt.warn == "" && logged.Len() > 0:
+				t.Errorf("logged %q, want nothing", logged.String())
+			case tt.warn != "" && (!strings.Contains(logged.String(), tt.warn) || !strings.Contains(logged.String(), "level=WARN") ||
+				!strings.Contains(logged.String(), "topic="+topic)):
+				t.Errorf("logged %q, want a warning naming %s and saying %q", logged.String(), topic, tt.warn)
 			}
 		})
 	}

@@ -39,7 +39,8 @@ type Spec struct {
 	// transport of the store's own, without TLS or SASL.
 	Transport kafka.RoundTripper
 	// Logger receives what the file backend did to the files (a rename from
-	// an earlier name). Default: [slog.Default].
+	// an earlier name) and the kafka backend's warning about a topic that
+	// does not survive the loss of a broker. Default: [slog.Default].
 	Logger *slog.Logger
 	// ReadOnly opens the file backend's files for Load only, without their
 	// locks, so that `check` can read them beside a running producer (see
@@ -141,6 +142,7 @@ func openKafka(ctx context.Context, spec Spec) (Store, error) {
 		Replication: spec.Replication,
 		Transport:   spec.Transport,
 		Accounts:    spec.accounts(),
+		Logger:      spec.Logger,
 	})
 	if err != nil {
 		return nil, err

@@ -134,3 +134,18 @@ func TestNamedSourceAccount(t *testing.T) {
 		t.Errorf("with another client id: %v, want an AccountMismatchError", err)
 	}
 }
+
+// TestCheckpointTopicReplication: the checkpoint topic is created with
+// CHECKPOINT_TOPIC_REPLICATION, by default 0 (the broker's default), not
+// with the event topic's KAFKA_TOPIC_REPLICATION.
+func TestCheckpointTopicReplication(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.Kafka.TopicReplication = 1
+	if got := checkpointSpec(cfg, nil, nil, nil).Replication; got != 0 {
+		t.Errorf("replication by default = %d, want 0 (the broker's default)", got)
+	}
+	cfg.Checkpoint.TopicReplication = 3
+	if got := checkpointSpec(cfg, nil, nil, nil).Replication; got != 3 {
+		t.Errorf("replication with CHECKPOINT_TOPIC_REPLICATION=3 = %d, want 3", got)
+	}
+}

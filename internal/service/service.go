@@ -238,14 +238,17 @@ func (s *Service) newSource(ctx context.Context, c config.Source, id string, obs
 }
 
 // checkpointSpec is the checkpoint store cfg asks for, keeping files (the
-// file backend's) and talking to Kafka through tr.
+// file backend's) and talking to Kafka through tr. The checkpoint topic's
+// replication is CHECKPOINT_TOPIC_REPLICATION, by default the broker's,
+// not KAFKA_TOPIC_REPLICATION (1 by default: one broker lost would lose
+// every checkpoint).
 func checkpointSpec(cfg config.Config, files []checkpoint.File, tr kafka.RoundTripper, log *slog.Logger) checkpoint.Spec {
 	return checkpoint.Spec{
 		Backend:     cfg.Checkpoint.Backend,
 		Files:       files,
 		Topic:       cfg.Checkpoint.Topic,
 		Brokers:     cfg.Kafka.Brokers,
-		Replication: cfg.Kafka.TopicReplication,
+		Replication: cfg.Checkpoint.TopicReplication,
 		Transport:   tr,
 		Logger:      log,
 	}
