@@ -33,6 +33,12 @@ type Checkpoint struct {
 	Version int
 	// Source is the stable source id (see SourceID).
 	Source string
+	// Account is the fingerprint of the account whose progress this is
+	// (see [Account]); empty in a checkpoint saved before accounts were
+	// recorded. A store told the account of the source ([File].Account)
+	// writes that one, whatever this holds, and refuses to load a
+	// checkpoint of another account.
+	Account string
 	// Cursor is the time before which every window is fully fetched and
 	// acknowledged by Kafka. From format version 2 on it is derived from
 	// Coverage (the start of the oldest history gap, else Coverage.Live's
@@ -153,6 +159,57 @@ func (e *SourceMismatchError) Error() string {
 		location(e.Path, e.Topic, e.Key), e.Found, e.Want)
 }
 
+// AccountMismatchError reports a checkpoint saved for another account
+// than the one its source polls: two deployments sharing a checkpoint
+// topic with a source of one name on different accounts, or a source whose
+// client id or base URL changed. Using it would resume one account from
+// another's progress, so it is refused.
+type AccountMismatchError struct {
+	// Path is the checkpoint file, for the file backend.
+	Path string
+	// Topic and Key locate the record, for the Kafka backend.
+	Topic, Key string
+	// Source is the source id.
+	Source string
+	// Want is the fingerprint of the account the source polls; Found the
+	// one stored (see [Account]).
+	Want, Found string
+}
+
+// Error implements error.
+func (e *AccountMismatchError) Error() string {
+	return fmt.Sprintf("checkpoint %s of source %s was saved for account %s, but the source polls account %s "+
+		"(fingerprints of the base URL and client id): if another deployment shares the checkpoint store, give each its own "+
+		"checkpoint topic or source ids; if the source's client id or base URL changed on purpose, give the source a new id "+
+		"or delete its checkpoint", location(e.Path, e.Topic, e.Key), e.Source, e.Found, e.Want)
+}
+
+// Account returns the fingerprint of the account polled at baseURL with
+// clientID that a checkpoint records: [SourceID] of both, so that the
+// client's secret can rotate and the checkpoint stays.
+func Account(baseURL, clientID string) string { return SourceID(baseURL, clientID) }
+
+// checkAccount returns an *AccountMismatchError when cp, loaded for
+// source, was saved for another account than want. A checkpoint without an
+// account (saved before accounts were recorded) and a store not told the
+// account (want empty) pass.
+func checkAccount(cp *Checkpoint, want string) error {
+	if want == "" || cp.Account == "" || cp.Account == want {
+		return nil
+	}
+	return &AccountMismatchError{Source: cp.Source, Want: want, Found: cp.Account}
+}
+
+// withAccount returns cp to save with account, when one is given.
+func withAccount(cp *Checkpoint, account string) *Checkpoint {
+	if account == "" || cp.Account == account {
+		return cp
+	}
+	c := *cp
+	c.Account = account
+	return &c
+}
+
 func location(path, topic, key string) string {
 	if path != "" {
 		return "file " + path
@@ -173,6 +230,10 @@ func locate(err error, path, topic, key string) error {
 	var me *SourceMismatchError
 	if errors.As(err, &me) {
 		me.Path, me.Topic, me.Key = path, topic, key
+	}
+	var ae *AccountMismatchError
+	if errors.As(err, &ae) {
+		ae.Path, ae.Topic, ae.Key = path, topic, key
 	}
 	return err
 }

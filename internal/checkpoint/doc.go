@@ -14,15 +14,28 @@
 // checkpoint or the new one, never a mix, and never garbage. Load returns
 // [ErrNotFound] only when nothing was ever saved; a checkpoint that exists
 // but cannot be read back intact is a [*CorruptError], one written by a newer
-// build a [*VersionError], one of another source a [*SourceMismatchError].
-// None of these is ever turned into a silent fresh start: the caller stops
-// and the operator decides.
+// build a [*VersionError], one of another source a [*SourceMismatchError],
+// one saved for another account an [*AccountMismatchError]. None of these
+// is ever turned into a silent fresh start: the caller stops and the
+// operator decides.
+//
+// # Accounts
+//
+// A checkpoint records the account whose progress it is: [Account], a
+// fingerprint of the API's base URL and the client id (not the secret,
+// which may rotate). A store told a source's account ([File].Account, for
+// every backend [Open] builds) writes it into each save and refuses to load
+// a checkpoint of another account, so that two deployments sharing a
+// checkpoint topic with sources of one name, or a source whose client id
+// changed, never resume from another account's progress. A checkpoint
+// without an account (saved by an earlier build) loads on any account and
+// records it at its next save.
 //
 // # Encoding
 //
 // Both backends store the same encoding (format version [FormatVersion]):
 //
-//	{"format":"jelou-producer-checkpoint","version":1,"source":…,"cursor":…,"savedAt":…,"dedupeLen":N,"extra":{…}}\n
+//	{"format":"jelou-producer-checkpoint","version":2,"source":…,"account":…,"cursor":…,"savedAt":…,"dedupeLen":N,"extra":{…}}\n
 //	<N raw dedupe bytes>
 //	\ncrc32c:<8 hex digits>\n
 //
@@ -78,19 +91,26 @@
 // # Fencing
 //
 // Replicas that share sources through a consumer group save through
-// [Fencing].Fenced ([KafkaStore.Fenced]), a view bound to the group
-// generation that made them the owner. Its manifests carry an epoch (max(epoch loaded + 1,
-// generation)) and its chunks live under <source>/e<epoch>/g<parity>/<n>,
-// so two owners never overwrite each other's chunks; Load takes the
-// manifest of the highest epoch, the latest among equals. A stale owner
-// that saves after the new owner loaded writes under a lower epoch and is
-// ignored: the checkpoint never moves backwards. Chunks of lower epochs
-// are deleted after the next manifest is acknowledged. Manifests written
-// without a view have epoch 0 (the format before fencing), so a topic
-// written by an older build loads unchanged; the other way round, a build
-// without fencing that saves after a fenced one is ignored once a fenced
-// build runs again (its progress is read again: events repeat, none is
-// lost).
+// [Fencing].Fenced ([KafkaStore.Fenced]), a view bound to the [Owner] (group
+// generation and member id) the lease names. Its manifests carry an epoch
+// (max(epoch loaded + 1, generation), saturating at the largest uint64)
+// and the owner, and its chunks live under <source>/e<epoch>/g<parity>/<n>,
+// so two owners of different epochs never overwrite each other's chunks.
+// Load takes the manifest of the highest epoch and, among those, the
+// latest of the member that wrote the first of them (the epoch's
+// claimant). A stale owner that saves after the new owner loaded writes
+// under a lower epoch and is ignored: the checkpoint never moves
+// backwards. Two owners share an epoch only when both loaded the same
+// checkpoint and the group's generation did not lift the newer above it
+// (the group was deleted and its generations restarted): then, before its
+// first save of the source, a view checks the stored manifest, and when
+// another member already saved under its epoch Save fails with a
+// [*FencedError] and writes nothing. Chunks of lower epochs are deleted
+// after the next manifest is acknowledged. Manifests written without a
+// view have epoch 0 (the format before fencing), so a topic written by an
+// older build loads unchanged; the other way round, a build without
+// fencing that saves after a fenced one is ignored once a fenced build
+// runs again (its progress is read again: events repeat, none is lost).
 //
 // To start a source afresh, delete its manifest with a tombstone (a record
 // with key <source> and a null value); Load then returns ErrNotFound.

@@ -3,6 +3,8 @@ package checkpoint
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -24,14 +26,21 @@ func TestFencingContract(t *testing.T) {
 	}
 }
 
-// fenced returns st's view for the owner in generation gen.
+// fenced returns st's view for the owner in generation gen, member
+// "member-<gen>".
 func fenced(t *testing.T, st Store, gen uint64) Store {
+	t.Helper()
+	return fencedBy(t, st, Owner{Generation: gen, Member: fmt.Sprintf("member-%d", gen)})
+}
+
+// fencedBy returns st's view for owner.
+func fencedBy(t *testing.T, st Store, owner Owner) Store {
 	t.Helper()
 	f, ok := st.(Fencing)
 	if !ok {
 		t.Fatalf("%T does not implement Fencing", st)
 	}
-	return f.Fenced(gen)
+	return f.Fenced(owner)
 }
 
 // epochOf returns the epoch of view's saves of source.
@@ -47,16 +56,16 @@ func epochOf(t *testing.T, view Store, source string) uint64 {
 // testFencingContract is what a Fencing store promises, on the stores
 // location opens: each test gets a fresh location, each open call is one
 // process.
-func testFencingContract(t *testing.T, location func(t *testing.T) func(t *testing.T) Store) {
+func testFencingContract(t *testing.T, location func(t *testing.T) opener) {
 	tests := []struct {
 		name string
-		run  func(t *testing.T, open func(t *testing.T) Store)
+		run  func(t *testing.T, open opener)
 	}{
 		// A zombie: owner A (generation 1) saves, is paused past its
 		// session timeout, owner B (generation 2) loads and saves, then A
 		// wakes and saves an older checkpoint. Every later Load returns
 		// B's, intact, whatever A writes.
-		{"a stale owner cannot move the checkpoint back", func(t *testing.T, open func(t *testing.T) Store) {
+		{"a stale owner cannot move the checkpoint back", func(t *testing.T, open opener) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			// Two processes: two stores on one location.
@@ -113,7 +122,7 @@ func testFencingContract(t *testing.T, location func(t *testing.T) func(t *testi
 		// When the consumer group is deleted and its generations restart
 		// at 1, the next owner's epoch still exceeds the one stored, so its
 		// saves are the ones loaded.
-		{"the epoch outlives the group", func(t *testing.T, open func(t *testing.T) Store) {
+		{"the epoch outlives the group", func(t *testing.T, open opener) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			st := open(t)
@@ -138,6 +147,76 @@ func testFencingContract(t *testing.T, location func(t *testing.T) func(t *testi
 			}
 			assertSame(t, got, want)
 		}},
+		// The epoch saturates: after a save at the largest epoch the next
+		// owner's epoch stays there rather than wrapping to its
+		// generation, below the stored one, where its saves are ignored.
+		{"the epoch saturates", func(t *testing.T, open opener) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			st := open(t)
+			top := fenced(t, st, math.MaxUint64)
+			if err := top.Save(ctx, testCheckpoint("src", 10, 1)); err != nil {
+				t.Fatal(err)
+			}
+			next := fenced(t, open(t), 2)
+			if _, err := next.Load(ctx, "src"); err != nil {
+				t.Fatal(err)
+			}
+			if e := epochOf(t, next, "src"); e != math.MaxUint64 {
+				t.Fatalf("epoch after a save at the largest epoch = %d, want %d", e, uint64(math.MaxUint64))
+			}
+		}},
+		// The group is deleted and recreated while owner A (generation
+		// 6 of the old group) is paused after its Load: B (generation 1
+		// of the new group) loads the same checkpoint and gets the same
+		// epoch. B saves first and keeps the epoch: A's save is refused,
+		// and a save of that epoch by another member that slipped past the
+		// check (written straight to the store) is ignored by Load.
+		{"an equal epoch belongs to the member that saved it first", func(t *testing.T, open opener) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			if err := fenced(t, open(t), 5).Save(ctx, testCheckpoint("src", 10, 1)); err != nil {
+				t.Fatal(err)
+			}
+			a := fencedBy(t, open(t), Owner{Generation: 6, Member: "a"})
+			b := fencedBy(t, open(t), Owner{Generation: 1, Member: "b"})
+			for _, v := range []Store{a, b} {
+				if _, err := v.Load(ctx, "src"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if ea, eb := epochOf(t, a, "src"), epochOf(t, b, "src"); ea != 6 || eb != 6 {
+				t.Fatalf("epochs %d and %d, want 6 and 6", ea, eb)
+			}
+			newer := testCheckpoint("src", 400, 5)
+			if err := b.Save(ctx, newer); err != nil {
+				t.Fatal(err)
+			}
+			err := a.Save(ctx, testCheckpoint("src", 500, 2))
+			var fe *FencedError
+			if !errors.As(err, &fe) || fe.Epoch != 6 || fe.Holder.Member != "b" || fe.Holder.Generation != 1 || fe.Owner.Member != "a" {
+				t.Fatalf("the second member's save under epoch 6 = %v, want a FencedError naming member b", err)
+			}
+			st := open(t)
+			if err := st.(epochStore).save(ctx, testCheckpoint("src", 500, 3), stamp{epoch: 6, member: "a", generation: 6}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := open(t).Load(ctx, "src")
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertSame(t, got, newer)
+			// B keeps saving under its epoch.
+			newest := testCheckpoint("src", 100, 6)
+			if err := b.Save(ctx, newest); err != nil {
+				t.Fatal(err)
+			}
+			got, err = open(t).Load(ctx, "src")
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertSame(t, got, newest)
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, location(t)) })
@@ -156,7 +235,7 @@ func TestFencedReadsUnfencedCheckpoints(t *testing.T) {
 	if err := plain.Save(ctx, old); err != nil {
 		t.Fatal(err)
 	}
-	f := kafkaStore(t, topic, 64).Fenced(3)
+	f := kafkaStore(t, topic, 64).Fenced(Owner{Generation: 3, Member: "m"})
 	got, err := f.Load(ctx, "src")
 	if err != nil {
 		t.Fatal(err)

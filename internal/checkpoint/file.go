@@ -26,6 +26,7 @@ const (
 type FileStore struct {
 	path     string
 	readOnly bool
+	account  string // see WithAccount
 
 	mu     sync.Mutex
 	lock   *fileLock // nil when read-only or closed
@@ -60,7 +61,7 @@ func NewFile(path string, opts ...FileOption) (*FileStore, error) {
 		return nil, fmt.Errorf("checkpoint file %s is a directory", path)
 	}
 	if o.readOnly {
-		return &FileStore{path: path, readOnly: true}, nil
+		return &FileStore{path: path, readOnly: true, account: o.account}, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), dirMode); err != nil {
 		return nil, fmt.Errorf("checkpoint file %s: create directory: %w", path, err)
@@ -77,15 +78,16 @@ func NewFile(path string, opts ...FileOption) (*FileStore, error) {
 	for _, name := range stale {
 		_ = os.Remove(name)
 	}
-	return &FileStore{path: path, lock: lock}, nil
+	return &FileStore{path: path, lock: lock, account: o.account}, nil
 }
 
 func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
 
 // Load reads the checkpoint file. It returns ErrNotFound when the file does
 // not exist, a *CorruptError when it cannot be read back intact, a
-// *VersionError when a newer build wrote it, and a *SourceMismatchError when
-// it belongs to another source.
+// *VersionError when a newer build wrote it, a *SourceMismatchError when
+// it belongs to another source, and an *AccountMismatchError when it was
+// saved for another account (see [WithAccount]).
 func (s *FileStore) Load(ctx context.Context, source string) (*Checkpoint, error) {
 	if err := validSource(source); err != nil {
 		return nil, fmt.Errorf("load checkpoint file %s: %w", s.path, err)
@@ -105,6 +107,9 @@ func (s *FileStore) Load(ctx context.Context, source string) (*Checkpoint, error
 	}
 	if cp.Source != source {
 		return nil, &SourceMismatchError{Path: s.path, Want: source, Found: cp.Source}
+	}
+	if err := checkAccount(cp, s.account); err != nil {
+		return nil, locate(err, s.path, "", "")
 	}
 	return cp, nil
 }
@@ -139,7 +144,9 @@ func readBounded(path string) ([]byte, error) {
 // links the current checkpoint to <path>.prev, renames the temporary file
 // over the path and syncs the directory. On any error the previous
 // checkpoint is left as it was. Save refuses to overwrite a readable
-// checkpoint of another source (*SourceMismatchError).
+// checkpoint of another source (*SourceMismatchError) or account
+// (*AccountMismatchError), and writes the store's account (see
+// [WithAccount]).
 func (s *FileStore) Save(ctx context.Context, cp *Checkpoint) error {
 	if err := validCheckpoint(cp); err != nil {
 		return fmt.Errorf("save checkpoint file %s: %w", s.path, err)
@@ -155,8 +162,14 @@ func (s *FileStore) Save(ctx context.Context, cp *Checkpoint) error {
 	case s.closed:
 		return fmt.Errorf("save checkpoint file %s: the store is closed", s.path)
 	}
-	if found, ok := s.storedSource(); ok && found != cp.Source {
-		return &SourceMismatchError{Path: s.path, Want: cp.Source, Found: found}
+	cp = withAccount(cp, s.account)
+	if found, ok := s.stored(); ok {
+		if found.Source != cp.Source {
+			return &SourceMismatchError{Path: s.path, Want: cp.Source, Found: found.Source}
+		}
+		if err := checkAccount(&Checkpoint{Source: found.Source, Account: found.Account}, s.account); err != nil {
+			return locate(err, s.path, "", "")
+		}
 	}
 	dir := filepath.Dir(s.path)
 	if err := os.MkdirAll(dir, dirMode); err != nil {
@@ -214,23 +227,23 @@ func (s *FileStore) writeTemp(dir string, cp *Checkpoint) (name string, err erro
 	return tmp, nil
 }
 
-// storedSource returns the source named by the current file's header, if the
-// file exists and its header is readable.
-func (s *FileStore) storedSource() (string, bool) {
+// stored returns the current file's header, if the file exists and its
+// header is readable.
+func (s *FileStore) stored() (*header, bool) {
 	f, err := os.Open(s.path)
 	if err != nil {
-		return "", false
+		return nil, false
 	}
 	defer f.Close()
 	line, err := bufio.NewReader(io.LimitReader(f, maxHeaderLen)).ReadBytes('\n')
 	if err != nil {
-		return "", false
+		return nil, false
 	}
 	h, _, err := decodeHeader(line)
 	if err != nil {
-		return "", false
+		return nil, false
 	}
-	return h.Source, true
+	return h, true
 }
 
 func syncDir(dir string) error {

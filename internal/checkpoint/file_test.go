@@ -271,3 +271,34 @@ func TestNewFileErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestFileAccountMismatchSave: a file holding a checkpoint of another
+// account is not overwritten: the other account's progress stays for its
+// owner to find.
+func TestFileAccountMismatchSave(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cp")
+	ctx := context.Background()
+	a, err := NewFile(path, WithAccount("aaaa"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Save(ctx, testCheckpoint("src", 10, 1)); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	b, err := NewFile(path, WithAccount("bbbb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	err = b.Save(ctx, testCheckpoint("src", 10, 2))
+	var ae *AccountMismatchError
+	if !errors.As(err, &ae) || ae.Path != path || ae.Want != "bbbb" || ae.Found != "aaaa" {
+		t.Fatalf("Save over another account's checkpoint = %v, want an AccountMismatchError for %s", err, path)
+	}
+	got, err := NewFile(path, ReadOnly(), WithAccount("aaaa"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertLoads(t, got, testCheckpoint("src", 10, 1))
+}

@@ -32,7 +32,7 @@ func openFiles(_ context.Context, spec Spec) (Store, error) {
 			set.Close()
 			return nil, fmt.Errorf("checkpoint file %s: source %s is given two files", f.Path, f.Source)
 		}
-		st, err := NewFile(f.Path, append(opts, FormerPath(f.Former))...)
+		st, err := NewFile(f.Path, append(opts, FormerPath(f.Former), WithAccount(f.Account))...)
 		if err != nil {
 			set.Close()
 			return nil, err

@@ -29,6 +29,7 @@ type header struct {
 	Format    string                     `json:"format"`
 	Version   int                        `json:"version"`
 	Source    string                     `json:"source"`
+	Account   string                     `json:"account,omitempty"`
 	Cursor    time.Time                  `json:"cursor"`
 	SavedAt   time.Time                  `json:"savedAt"`
 	DedupeLen int64                      `json:"dedupeLen"`
@@ -95,6 +96,7 @@ func encode(w io.Writer, cp *Checkpoint) error {
 		Format:    formatName,
 		Version:   FormatVersion,
 		Source:    cp.Source,
+		Account:   cp.Account,
 		Cursor:    cp.Cursor.UTC(),
 		SavedAt:   cp.SavedAt.UTC(),
 		DedupeLen: int64(len(cp.Dedupe)),
@@ -170,6 +172,7 @@ func decode(data []byte) (*Checkpoint, error) {
 		Coverage: cov,
 		Version:  h.Version,
 		Source:   h.Source,
+		Account:  h.Account,
 		Cursor:   h.Cursor,
 		SavedAt:  h.SavedAt,
 		Dedupe:   dedupe,

@@ -1,12 +1,14 @@
 package checkpoint
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,6 +59,15 @@ type KafkaConfig struct {
 	// holds its TLS and SASL settings; the store does not close it.
 	// Default: a new kafka.Transport without TLS or SASL, closed by Close.
 	Transport kafka.RoundTripper
+	// Accounts maps a source id to the fingerprint of the account it
+	// polls ([Account]): saves of the source record it and Load refuses a
+	// checkpoint of another account with an [*AccountMismatchError].
+	// Sources not in it are not checked.
+	Accounts map[string]string
+	// Logger receives the warning NewKafka logs when the topic's
+	// replication factor is 1 or its min.insync.replicas below 2.
+	// Default: [slog.Default].
+	Logger *slog.Logger
 }
 
 // KafkaStore keeps checkpoints in a compacted Kafka topic, one manifest
@@ -72,6 +83,7 @@ type KafkaStore struct {
 	client    *kafka.Client
 	writer    *kafka.Writer
 	ownTrans  *kafka.Transport
+	accounts  map[string]string // see KafkaConfig.Accounts
 
 	mu sync.Mutex
 	// seqs caches, per source, the sequence of the last manifest this
@@ -107,16 +119,23 @@ type manifest struct {
 	Sequence uint64 `json:"generation"`
 	// Epoch is the fencing epoch of the owner that wrote it (see Fenced);
 	// 0 for a store used without one. Load takes the manifest with the
-	// highest epoch, the latest among equals.
-	Epoch   uint64    `json:"epoch,omitempty"`
-	Chunks  int       `json:"chunks"`
-	Length  int64     `json:"length"`
-	SHA256  string    `json:"sha256"`
-	SavedAt time.Time `json:"savedAt"`
+	// highest epoch and, among those, the latest of the member that wrote
+	// the first of them.
+	Epoch uint64 `json:"epoch,omitempty"`
+	// Member and GroupGeneration name the owner that wrote it (see
+	// [Owner]); empty for a store used without a view.
+	Member          string    `json:"member,omitempty"`
+	GroupGeneration uint64    `json:"groupGeneration,omitempty"`
+	Chunks          int       `json:"chunks"`
+	Length          int64     `json:"length"`
+	SHA256          string    `json:"sha256"`
+	SavedAt         time.Time `json:"savedAt"`
 }
 
 // NewKafka connects to the cluster, creates the topic when it is missing
 // (cleanup.policy=compact, one partition) and checks that it is compacted.
+// It logs a warning when the topic would not survive the loss of a broker
+// (see checkDurability).
 func NewKafka(ctx context.Context, cfg KafkaConfig) (*KafkaStore, error) {
 	if len(cfg.Brokers) == 0 {
 		return nil, errors.New("checkpoint topic: no Kafka brokers given")
@@ -133,7 +152,7 @@ func NewKafka(ctx context.Context, cfg KafkaConfig) (*KafkaStore, error) {
 	if cfg.Replication < 0 {
 		return nil, fmt.Errorf("checkpoint topic %s: replication factor %d is negative", cfg.Topic, cfg.Replication)
 	}
-	s := &KafkaStore{topic: cfg.Topic, chunkSize: cfg.ChunkSize, seqs: map[string]seqState{}}
+	s := &KafkaStore{topic: cfg.Topic, chunkSize: cfg.ChunkSize, seqs: map[string]seqState{}, accounts: cfg.Accounts}
 	transport := cfg.Transport
 	if transport == nil {
 		s.ownTrans = &kafka.Transport{}
@@ -145,6 +164,7 @@ func NewKafka(ctx context.Context, cfg KafkaConfig) (*KafkaStore, error) {
 		s.Close()
 		return nil, err
 	}
+	s.checkDurability(ctx, cmp.Or(cfg.Logger, slog.Default()))
 	s.writer = &kafka.Writer{
 		Addr:         addr,
 		Topic:        s.topic,
@@ -202,6 +222,54 @@ func (s *KafkaStore) checkTopicConfig(ctx context.Context) error {
 	return nil
 }
 
+// checkDurability logs a warning when the topic is on one broker
+// (replication factor 1) or lets a write be acknowledged by one
+// (min.insync.replicas below 2, Kafka's default being 1): losing that
+// broker then loses, or silently rolls back, every checkpoint. A topic it
+// cannot describe is logged too; neither stops the store.
+func (s *KafkaStore) checkDurability(ctx context.Context, log *slog.Logger) {
+	replication, err := s.replication(ctx)
+	if err != nil {
+		log.Warn("cannot read the checkpoint topic's replication factor", "topic", s.topic, "err", err)
+		return
+	}
+	minISR := 1 // Kafka's default
+	cfg, err := kafkaadmin.Configs(ctx, s.client, s.topic, "min.insync.replicas")
+	if err != nil {
+		log.Warn("cannot read the checkpoint topic's min.insync.replicas", "topic", s.topic, "err", err)
+		return
+	}
+	if v, err := strconv.Atoi(cfg["min.insync.replicas"]); err == nil {
+		minISR = v
+	}
+	if replication < 2 || minISR < 2 {
+		log.Warn("the checkpoint topic does not survive the loss of one broker: every source's progress is on it; "+
+			"give it a replication factor of 3 and min.insync.replicas=2 (kafka-reassign-partitions.sh and kafka-configs.sh, "+
+			"or CHECKPOINT_TOPIC_REPLICATION before it is created)",
+			"topic", s.topic, "replication_factor", replication, "min_insync_replicas", minISR)
+	}
+}
+
+// replication returns the smallest replica count of the topic's
+// partitions.
+func (s *KafkaStore) replication(ctx context.Context) (int, error) {
+	md, err := s.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{s.topic}})
+	if err != nil {
+		return 0, fmt.Errorf("metadata: %w", err)
+	}
+	for _, t := range md.Topics {
+		if t.Name != s.topic || t.Error != nil || len(t.Partitions) == 0 {
+			continue
+		}
+		n := len(t.Partitions[0].Replicas)
+		for _, p := range t.Partitions[1:] {
+			n = min(n, len(p.Replicas))
+		}
+		return n, nil
+	}
+	return 0, fmt.Errorf("topic %s: no partitions in the metadata", s.topic)
+}
+
 // chunkKey is "<source>/g<parity>/<n>" for epoch 0 (the only form before
 // fencing existed) and "<source>/e<epoch>/g<parity>/<n>" otherwise, so that
 // two owners of different epochs never write the same keys.
@@ -243,36 +311,36 @@ func parseChunkKey(key, source string) (sl slot, n int, ok bool) {
 }
 
 // Load reads the partition from its start to the high watermark, takes the
-// source's manifest of the highest epoch (the latest among equals),
-// assembles its chunks and verifies them.
+// source's manifest of the highest epoch (among those, the latest of the
+// member that wrote the first), assembles its chunks and verifies them.
 func (s *KafkaStore) Load(ctx context.Context, source string) (*Checkpoint, error) {
 	cp, _, err := s.load(ctx, source)
 	return cp, err
 }
 
-// load is Load that also returns the epoch of the manifest it read (0 when
-// there was none).
-func (s *KafkaStore) load(ctx context.Context, source string) (*Checkpoint, uint64, error) {
+// load is Load that also returns the stamp of the manifest it read (zero
+// when there was none).
+func (s *KafkaStore) load(ctx context.Context, source string) (*Checkpoint, stamp, error) {
 	if err := validSource(source); err != nil {
-		return nil, 0, fmt.Errorf("load checkpoint from topic %s: %w", s.topic, err)
+		return nil, stamp{}, fmt.Errorf("load checkpoint from topic %s: %w", s.topic, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sc, err := s.scan(ctx, source, true)
 	if err != nil {
-		return nil, 0, err
+		return nil, stamp{}, err
 	}
 	if sc.manifest == nil {
 		s.seqs[source] = seqState{chunks: sc.highest}
-		return nil, 0, fmt.Errorf("checkpoint in topic %s key %s: %w", s.topic, source, ErrNotFound)
+		return nil, stamp{}, fmt.Errorf("checkpoint in topic %s key %s: %w", s.topic, source, ErrNotFound)
 	}
 	m, err := s.parseManifest(source, sc.manifest)
 	if err != nil {
-		return nil, 0, err
+		return nil, stamp{}, err
 	}
 	s.seqs[source] = seqState{seq: m.Sequence, epoch: m.Epoch, chunks: sc.highest}
 	cp, err := s.assembleCheckpoint(source, m, sc)
-	return cp, m.Epoch, err
+	return cp, m.stamp(), err
 }
 
 // assembleCheckpoint joins, verifies and decodes the checkpoint m names.
@@ -287,6 +355,9 @@ func (s *KafkaStore) assembleCheckpoint(source string, m *manifest, sc *scanned)
 	}
 	if cp.Source != source {
 		return nil, &SourceMismatchError{Topic: s.topic, Key: source, Want: source, Found: cp.Source}
+	}
+	if err := checkAccount(cp, s.accounts[source]); err != nil {
+		return nil, locate(err, "", s.topic, source)
 	}
 	return cp, nil
 }
@@ -320,9 +391,12 @@ func (s *KafkaStore) parseManifest(source string, value []byte) (*manifest, erro
 	return &m, nil
 }
 
-// assemble joins the chunks of m's sequence and checks their checksum.
+// assemble joins the chunks of m's sequence and checks their checksum. It
+// finds the chunks and adds up their lengths before it allocates, so the
+// buffer is as large as what was received, never what the manifest claims.
 func (s *KafkaStore) assemble(source string, m *manifest, chunks map[string]chunk) ([]byte, error) {
-	payload := make([]byte, 0, m.Length)
+	parts := make([][]byte, 0, min(m.Chunks, len(chunks)))
+	var total int64
 	for i := range m.Chunks {
 		key := chunkKey(source, slot{m.Epoch, m.Sequence % 2}, i)
 		c, ok := chunks[key]
@@ -330,15 +404,20 @@ func (s *KafkaStore) assemble(source string, m *manifest, chunks map[string]chun
 			return nil, &CorruptError{Topic: s.topic, Key: source, Reason: fmt.Sprintf(
 				"chunk %s of sequence %d is missing (found sequence %d)", key, m.Sequence, c.seq)}
 		}
-		if int64(len(payload)+len(c.value)) > m.Length {
+		total += int64(len(c.value))
+		if total > m.Length {
 			return nil, &CorruptError{Topic: s.topic, Key: source, Reason: fmt.Sprintf(
 				"chunks of sequence %d hold more than the %d bytes announced", m.Sequence, m.Length)}
 		}
-		payload = append(payload, c.value...)
+		parts = append(parts, c.value)
 	}
-	if int64(len(payload)) != m.Length {
+	if total != m.Length {
 		return nil, &CorruptError{Topic: s.topic, Key: source, Reason: fmt.Sprintf(
-			"chunks of sequence %d hold %d bytes, manifest announces %d", m.Sequence, len(payload), m.Length)}
+			"chunks of sequence %d hold %d bytes, manifest announces %d", m.Sequence, total, m.Length)}
+	}
+	payload := make([]byte, 0, total)
+	for _, p := range parts {
+		payload = append(payload, p...)
 	}
 	sum := sha256.Sum256(payload)
 	if got := hex.EncodeToString(sum[:]); got != m.SHA256 {
@@ -350,10 +429,11 @@ func (s *KafkaStore) assemble(source string, m *manifest, chunks map[string]chun
 
 // scanned is what one pass over the partition found for a source.
 type scanned struct {
-	// manifest is the value of the manifest of the highest epoch, the
-	// latest among equals; nil when none, or deleted since.
+	// manifest is the value of the manifest of the highest epoch and,
+	// among those, the latest of the member that wrote the first (the
+	// epoch's claimant); nil when none, or deleted since.
 	manifest []byte
-	epoch    uint64 // the epoch of manifest
+	stamp    stamp // the stamp of manifest
 	chunks   map[string]chunk
 	highest  map[slot]int // one more than the highest chunk index seen
 }
@@ -397,10 +477,16 @@ func (sc *scanned) add(r kafka.Record, source string, values bool) error {
 			return fmt.Errorf("value: %w", err)
 		}
 		// A tombstone starts the source afresh; otherwise the highest
-		// epoch wins and a stale owner's later manifest is ignored.
-		epoch := manifestEpoch(v)
-		if v == nil || sc.manifest == nil || epoch >= sc.epoch {
-			sc.manifest, sc.epoch = v, epoch
+		// epoch wins and a stale owner's later manifest is ignored, and
+		// so is one of an equal epoch by another member than the epoch's
+		// first.
+		st := manifestStamp(v)
+		switch {
+		case v == nil:
+			sc.manifest, sc.stamp = nil, stamp{}
+		case sc.manifest == nil || st.epoch > sc.stamp.epoch,
+			st.epoch == sc.stamp.epoch && st.member == sc.stamp.member:
+			sc.manifest, sc.stamp = v, st
 		}
 		return nil
 	}
@@ -430,16 +516,19 @@ func (sc *scanned) add(r kafka.Record, source string, values bool) error {
 	return nil
 }
 
-// manifestEpoch returns the epoch of a manifest value, 0 when it has none
-// or is not a manifest (parseManifest reports that).
-func manifestEpoch(v []byte) uint64 {
-	var m struct {
-		Epoch uint64 `json:"epoch"`
-	}
+// manifestStamp returns the stamp of a manifest value, zero when it has
+// none or is not a manifest (parseManifest reports that).
+func manifestStamp(v []byte) stamp {
+	var m manifest
 	if json.Unmarshal(v, &m) != nil {
-		return 0
+		return stamp{}
 	}
-	return m.Epoch
+	return m.stamp()
+}
+
+// stamp returns the stamp m records.
+func (m *manifest) stamp() stamp {
+	return stamp{epoch: m.Epoch, member: m.Member, generation: m.GroupGeneration}
 }
 
 // Save writes cp as sequence N+1 where N is the sequence of the current
@@ -448,17 +537,19 @@ func manifestEpoch(v []byte) uint64 {
 // parity, then, once those are acknowledged by all in-sync replicas, the new
 // manifest. It returns when the manifest is acknowledged.
 func (s *KafkaStore) Save(ctx context.Context, cp *Checkpoint) error {
-	return s.save(ctx, cp, 0)
+	return s.save(ctx, cp, stamp{})
 }
 
-// save is Save with the manifest and chunks stamped with epoch. Chunk keys
-// of lower epochs seen on the topic are deleted once the new manifest is
-// acknowledged (best effort: leftovers are deleted by a later save).
-func (s *KafkaStore) save(ctx context.Context, cp *Checkpoint, epoch uint64) error {
+// save is Save with the manifest stamped with stamped and the chunks with
+// its epoch. Chunk keys of lower epochs seen on the topic are deleted once the
+// new manifest is acknowledged (best effort: leftovers are deleted by a
+// later save).
+func (s *KafkaStore) save(ctx context.Context, cp *Checkpoint, stamped stamp) error {
+	epoch := stamped.epoch
 	if err := validCheckpoint(cp); err != nil {
 		return fmt.Errorf("save checkpoint to topic %s: %w", s.topic, err)
 	}
-	payload, err := encodeBytes(cp)
+	payload, err := encodeBytes(withAccount(cp, s.accounts[cp.Source]))
 	if err != nil {
 		return fmt.Errorf("save checkpoint to topic %s: %w", s.topic, err)
 	}
@@ -510,15 +601,17 @@ func (s *KafkaStore) save(ctx context.Context, cp *Checkpoint, epoch uint64) err
 	}
 	sum := sha256.Sum256(payload)
 	m, err := json.Marshal(manifest{
-		Format:   manifestFormat,
-		Version:  FormatVersion,
-		Source:   cp.Source,
-		Sequence: seq,
-		Epoch:    epoch,
-		Chunks:   count,
-		Length:   int64(len(payload)),
-		SHA256:   hex.EncodeToString(sum[:]),
-		SavedAt:  cp.SavedAt.UTC(),
+		Format:          manifestFormat,
+		Version:         FormatVersion,
+		Source:          cp.Source,
+		Sequence:        seq,
+		Epoch:           epoch,
+		Member:          stamped.member,
+		GroupGeneration: stamped.generation,
+		Chunks:          count,
+		Length:          int64(len(payload)),
+		SHA256:          hex.EncodeToString(sum[:]),
+		SavedAt:         cp.SavedAt.UTC(),
 	})
 	if err != nil {
 		return fmt.Errorf("save checkpoint to topic %s: encode manifest: %w", s.topic, err)
@@ -549,28 +642,29 @@ func (s *KafkaStore) save(ctx context.Context, cp *Checkpoint, epoch uint64) err
 	return nil
 }
 
-// Fenced implements [Fencing] with a [*FencedStore]: manifests and chunk
-// keys carry the view's epoch, and Load takes the manifest of the highest
-// epoch.
-func (s *KafkaStore) Fenced(generation uint64) Store { return fence(s, generation) }
+// Fenced implements [Fencing] with a [*FencedStore]: manifests carry the
+// view's epoch and owner, chunk keys its epoch, and Load takes the manifest
+// of the highest epoch (among those, the latest of the epoch's first
+// member).
+func (s *KafkaStore) Fenced(owner Owner) Store { return fence(s, owner) }
 
 var (
 	_ Fencing    = (*KafkaStore)(nil)
 	_ epochStore = (*KafkaStore)(nil)
 )
 
-// currentEpoch returns the epoch of the manifest Load would read.
-func (s *KafkaStore) currentEpoch(ctx context.Context, source string) (uint64, error) {
+// current returns the stamp of the manifest Load would read.
+func (s *KafkaStore) current(ctx context.Context, source string) (stamp, error) {
 	if err := validSource(source); err != nil {
-		return 0, err
+		return stamp{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sc, err := s.scan(ctx, source, false)
 	if err != nil {
-		return 0, err
+		return stamp{}, err
 	}
-	return sc.epoch, nil
+	return sc.stamp, nil
 }
 
 // Close flushes nothing (Save is synchronous) and releases connections.

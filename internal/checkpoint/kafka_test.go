@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/jelou-producer/jelou-producer/internal/kafkaadmin"
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 	"github.com/jelou-producer/jelou-producer/pkg/event"
 )
@@ -25,9 +28,15 @@ func kafkaStore(t *testing.T, topic string, chunkSize int) *KafkaStore {
 // kafkaStoreOn opens a store of topic on brokers, closed when t ends.
 func kafkaStoreOn(t *testing.T, brokers []string, topic string, chunkSize int) *KafkaStore {
 	t.Helper()
+	return kafkaStoreWith(t, KafkaConfig{Brokers: brokers, Topic: topic, ChunkSize: chunkSize})
+}
+
+// kafkaStoreWith opens a store configured by cfg, closed when t ends.
+func kafkaStoreWith(t *testing.T, cfg KafkaConfig) *KafkaStore {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := NewKafka(ctx, KafkaConfig{Brokers: brokers, Topic: topic, ChunkSize: chunkSize})
+	s, err := NewKafka(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,5 +354,91 @@ func TestKafkaLoadDuringLeaderElection(t *testing.T) {
 	}
 	if refused() > 2 { // one pass asks for the first and the last offset
 		t.Fatalf("%d ListOffsets requests after a permanent error, want one pass (2)", refused())
+	}
+}
+
+// TestKafkaAssembleAllocatesWhatArrived: a poisoned manifest announcing
+// up to MaxSize bytes over a few small chunks is reported as corrupt
+// without a buffer of the announced size being allocated.
+func TestKafkaAssembleAllocatesWhatArrived(t *testing.T) {
+	s := &KafkaStore{topic: "t"}
+	chunks := map[string]chunk{}
+	for i := range 3 {
+		chunks[chunkKey("src", slot{0, 1}, i)] = chunk{seq: 1, value: []byte("0123456789")}
+	}
+	tests := []struct {
+		name   string
+		chunks int
+		length int64
+		reason string
+	}{
+		{"length far beyond the chunks", 3, MaxSize, "hold 30 bytes, manifest announces 1073741824"},
+		{"chunk count far beyond the chunks", MaxSize / 2, MaxSize, "chunk src/g1/3 of sequence 1 is missing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &manifest{Sequence: 1, Chunks: tt.chunks, Length: tt.length, SHA256: strings.Repeat("0", 64)}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := s.assemble("src", m, chunks)
+			runtime.ReadMemStats(&after)
+			var ce *CorruptError
+			if !errors.As(err, &ce) || !strings.Contains(ce.Reason, tt.reason) {
+				t.Fatalf("assemble = %v, want a CorruptError saying %q", err, tt.reason)
+			}
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+				t.Errorf("assemble allocated %d bytes for 30 bytes of chunks", grew)
+			}
+		})
+	}
+}
+
+// TestKafkaDurabilityWarning: a checkpoint topic on one broker, or whose
+// writes one broker may acknowledge alone, is reported at start-up; one
+// with three replicas and min.insync.replicas=2 is not.
+func TestKafkaDurabilityWarning(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tests := []struct {
+		name        string
+		replication int
+		configs     map[string]string // of a topic created beforehand; nil: NewKafka creates it
+		warn        string            // in the log; empty: no warning
+	}{
+		{"one replica", 1, nil, "replication_factor=1 min_insync_replicas=1"},
+		{"min.insync.replicas 1", 3, map[string]string{"cleanup.policy": "compact"}, "replication_factor=3 min_insync_replicas=1"},
+		{"durable", 3, map[string]string{"cleanup.policy": "compact", "min.insync.replicas": "2"}, ""},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			topic := fmt.Sprintf("checkpoints-%d", i)
+			tr := &kafka.Transport{}
+			defer tr.CloseIdleConnections()
+			client := &kafka.Client{Addr: kafka.TCP(c.ListenAddrs()...), Transport: tr}
+			if tt.configs != nil {
+				if _, err := kafkaadmin.EnsureTopic(ctx, client, kafkaadmin.Spec{Name: topic, Partitions: 1, Replication: tt.replication, Config: tt.configs}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var logged strings.Builder
+			s, err := NewKafka(ctx, KafkaConfig{Brokers: c.ListenAddrs(), Topic: topic, Replication: tt.replication,
+				Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			switch {
+			case tt.warn == "" && logged.Len() > 0:
+				t.Errorf("logged %q, want nothing", logged.String())
+			case tt.warn != "" && (!strings.Contains(logged.String(), tt.warn) || !strings.Contains(logged.String(), "level=WARN") ||
+				!strings.Contains(logged.String(), "topic="+topic)):
+				t.Errorf("logged %q, want a warning naming %s and saying %q", logged.String(), topic, tt.warn)
+			}
+		})
 	}
 }

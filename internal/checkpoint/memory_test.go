@@ -29,14 +29,15 @@ type memoryTopic struct {
 }
 
 type memoryRecord struct {
-	epoch uint64 // the fencing epoch it was saved under; 0 without one
+	stamp stamp  // the fencing stamp it was saved with; zero without one
 	data  []byte // the encoded checkpoint
 }
 
 // memoryStore is the memory backend's Store.
 type memoryStore struct {
-	name  string
-	topic *memoryTopic
+	name     string
+	topic    *memoryTopic
+	accounts map[string]string // see File.Account
 }
 
 var (
@@ -50,7 +51,7 @@ func openMemory(_ context.Context, spec Spec) (Store, error) {
 		return nil, errors.New("memory checkpoint: no topic given")
 	}
 	t, _ := memoryTopics.LoadOrStore(spec.Topic, &memoryTopic{records: map[string]memoryRecord{}})
-	return &memoryStore{name: spec.Topic, topic: t.(*memoryTopic)}, nil
+	return &memoryStore{name: spec.Topic, topic: t.(*memoryTopic), accounts: spec.accounts()}, nil
 }
 
 func (s *memoryStore) Load(ctx context.Context, source string) (*Checkpoint, error) {
@@ -58,44 +59,51 @@ func (s *memoryStore) Load(ctx context.Context, source string) (*Checkpoint, err
 	return cp, err
 }
 
-// load is Load that also returns the epoch of the checkpoint it read.
-func (s *memoryStore) load(ctx context.Context, source string) (*Checkpoint, uint64, error) {
+// load is Load that also returns the stamp of the checkpoint it read.
+func (s *memoryStore) load(ctx context.Context, source string) (*Checkpoint, stamp, error) {
 	if err := cmp.Or(validSource(source), ctx.Err()); err != nil {
-		return nil, 0, fmt.Errorf("load memory checkpoint %s: %w", s.name, err)
+		return nil, stamp{}, fmt.Errorf("load memory checkpoint %s: %w", s.name, err)
 	}
 	s.topic.mu.Lock()
 	rec, ok := s.topic.records[source]
 	s.topic.mu.Unlock()
 	if !ok {
-		return nil, 0, fmt.Errorf("memory checkpoint %s key %s: %w", s.name, source, ErrNotFound)
+		return nil, stamp{}, fmt.Errorf("memory checkpoint %s key %s: %w", s.name, source, ErrNotFound)
 	}
 	cp, err := decode(rec.data)
 	if err != nil {
-		return nil, 0, locate(err, "", s.name, source)
+		return nil, stamp{}, locate(err, "", s.name, source)
 	}
 	if cp.Source != source {
-		return nil, 0, &SourceMismatchError{Topic: s.name, Key: source, Want: source, Found: cp.Source}
+		return nil, stamp{}, &SourceMismatchError{Topic: s.name, Key: source, Want: source, Found: cp.Source}
 	}
-	return cp, rec.epoch, nil
+	if err := checkAccount(cp, s.accounts[source]); err != nil {
+		return nil, stamp{}, locate(err, "", s.name, source)
+	}
+	return cp, rec.stamp, nil
 }
 
-func (s *memoryStore) Save(ctx context.Context, cp *Checkpoint) error { return s.save(ctx, cp, 0) }
+func (s *memoryStore) Save(ctx context.Context, cp *Checkpoint) error {
+	return s.save(ctx, cp, stamp{})
+}
 
-// save stores cp under epoch unless a checkpoint of a higher epoch is
-// there: like the Kafka backend, the highest epoch wins and a stale
-// owner's save is ignored.
-func (s *memoryStore) save(ctx context.Context, cp *Checkpoint, epoch uint64) error {
+// save stores cp with st unless a checkpoint of a higher epoch, or of an
+// equal one by another member, is there: like the Kafka backend, the
+// highest epoch wins, its first member keeps it, and a stale owner's save
+// is ignored.
+func (s *memoryStore) save(ctx context.Context, cp *Checkpoint, st stamp) error {
 	if err := cmp.Or(validCheckpoint(cp), ctx.Err()); err != nil {
 		return fmt.Errorf("save memory checkpoint %s: %w", s.name, err)
 	}
-	data, err := encodeBytes(cp)
+	data, err := encodeBytes(withAccount(cp, s.accounts[cp.Source]))
 	if err != nil {
 		return fmt.Errorf("save memory checkpoint %s: %w", s.name, err)
 	}
 	s.topic.mu.Lock()
 	defer s.topic.mu.Unlock()
-	if epoch >= s.topic.records[cp.Source].epoch {
-		s.topic.records[cp.Source] = memoryRecord{epoch: epoch, data: data}
+	rec, ok := s.topic.records[cp.Source]
+	if !ok || st.epoch > rec.stamp.epoch || (st.epoch == rec.stamp.epoch && st.member == rec.stamp.member) {
+		s.topic.records[cp.Source] = memoryRecord{stamp: st, data: data}
 	}
 	return nil
 }
@@ -103,13 +111,13 @@ func (s *memoryStore) save(ctx context.Context, cp *Checkpoint, epoch uint64) er
 func (s *memoryStore) Close() error { return nil }
 
 // Fenced implements Fencing with a FencedStore, as KafkaStore does.
-func (s *memoryStore) Fenced(generation uint64) Store { return fence(s, generation) }
+func (s *memoryStore) Fenced(owner Owner) Store { return fence(s, owner) }
 
-func (s *memoryStore) currentEpoch(_ context.Context, source string) (uint64, error) {
+func (s *memoryStore) current(_ context.Context, source string) (stamp, error) {
 	if err := validSource(source); err != nil {
-		return 0, err
+		return stamp{}, err
 	}
 	s.topic.mu.Lock()
 	defer s.topic.mu.Unlock()
-	return s.topic.records[source].epoch, nil
+	return s.topic.records[source].stamp, nil
 }

@@ -28,6 +28,7 @@ type fileOptions struct {
 	log      *slog.Logger
 	readOnly bool
 	former   string
+	account  string
 }
 
 // ReadOnly opens the file for Load only, without taking its lock, so that
@@ -46,6 +47,14 @@ func WithLogger(log *slog.Logger) FileOption {
 			o.log = log
 		}
 	}
+}
+
+// WithAccount makes the file's checkpoints record account, the
+// fingerprint of the account its source polls ([Account]): Save writes it
+// and Load refuses a checkpoint of another account with an
+// [*AccountMismatchError]. Empty: no check.
+func WithAccount(account string) FileOption {
+	return func(o *fileOptions) { o.account = account }
 }
 
 // FormerPath makes [NewFile] rename the checkpoint at former, and its .prev

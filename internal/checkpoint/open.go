@@ -26,7 +26,8 @@ type Spec struct {
 	// Backend is the backend's name: [BackendFile] or [BackendKafka].
 	Backend string
 	// Files are the file backend's checkpoint files, one per source the
-	// store serves; Load and Save of any other source fail.
+	// store serves; Load and Save of any other source fail. The other
+	// backends read only their accounts (see [File].Account).
 	Files []File
 	// Topic, Brokers and Replication configure the kafka backend (see
 	// [KafkaConfig]).
@@ -38,7 +39,8 @@ type Spec struct {
 	// transport of the store's own, without TLS or SASL.
 	Transport kafka.RoundTripper
 	// Logger receives what the file backend did to the files (a rename from
-	// an earlier name). Default: [slog.Default].
+	// an earlier name) and the kafka backend's warning about a topic that
+	// does not survive the loss of a broker. Default: [slog.Default].
 	Logger *slog.Logger
 	// ReadOnly opens the file backend's files for Load only, without their
 	// locks, so that `check` can read them beside a running producer (see
@@ -55,17 +57,43 @@ type File struct {
 	// Former, when set, is the name an earlier release gave the file: it is
 	// renamed to Path when Path does not exist (see [FormerPath]).
 	Former string
+	// Account, when set, is the fingerprint of the account the source
+	// polls ([Account]). Every backend [Open] builds, not only the file
+	// backend, writes it into the source's checkpoints and refuses to load
+	// one of another account with an [*AccountMismatchError].
+	Account string
+}
+
+// accounts returns the accounts of spec.Files by source.
+func (spec Spec) accounts() map[string]string {
+	out := map[string]string{}
+	for _, f := range spec.Files {
+		if f.Account != "" {
+			out[f.Source] = f.Account
+		}
+	}
+	return out
 }
 
 // Fencing is implemented by stores that replicas can share, each polling
 // the sources a consumer group assigns it. Fenced returns the view the
-// owner of a source in the group's generation generation saves through: a
-// stale owner that saves after a newer one loaded is ignored by every later
-// Load, so the checkpoint never moves backwards. The view's Close does not
-// close the store. Only such a store lets `run` share its sources with
+// owner of a source saves through: a stale owner that saves after a newer
+// one loaded is ignored by every later Load, so the checkpoint never moves
+// backwards, and an owner that finds its epoch taken by another member is
+// refused with a [*FencedError] (see [FencedStore]). The view's Close does
+// not close the store. Only such a store lets `run` share its sources with
 // other replicas.
 type Fencing interface {
-	Fenced(generation uint64) Store
+	Fenced(owner Owner) Store
+}
+
+// Owner is the owner of a source in a consumer group, as the lease that
+// made it the owner names it.
+type Owner struct {
+	// Generation is the group generation that granted the source.
+	Generation uint64
+	// Member is the owner's member id in the group.
+	Member string
 }
 
 // backend is what Open and Spec.Where know of one backend.
@@ -113,6 +141,8 @@ func openKafka(ctx context.Context, spec Spec) (Store, error) {
 		Topic:       spec.Topic,
 		Replication: spec.Replication,
 		Transport:   spec.Transport,
+		Accounts:    spec.accounts(),
+		Logger:      spec.Logger,
 	})
 	if err != nil {
 		return nil, err

@@ -8,18 +8,41 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 )
 
+// opener opens a store on one backing location: every call is a new
+// instance on the same location (a restart). accounts tell the store the
+// account of sources, as [File].Account does.
+type opener func(t *testing.T, accounts ...account) Store
+
+// account is the fingerprint of the account of a source.
+type account struct{ source, fingerprint string }
+
+// withAccounts returns files with the accounts set.
+func withAccounts(files []File, accounts []account) []File {
+	out := slices.Clone(files)
+	for i := range out {
+		for _, a := range accounts {
+			if a.source == out[i].Source {
+				out[i].Account = a.fingerprint
+			}
+		}
+	}
+	return out
+}
+
 // storeFactory opens stores on one backing location; every call to open
 // returns a new instance on the same location (a restart).
 type storeFactory struct {
 	name string
 	// location returns a fresh location and an opener for it.
-	location func(t *testing.T) (open func(t *testing.T) Store)
+	location func(t *testing.T) (open opener)
 }
 
 // factories are the backends the contract suites run against: the file
@@ -27,33 +50,40 @@ type storeFactory struct {
 // of kafkaChunk bytes (small, so that the tests cross chunk boundaries).
 func factories(kafkaChunk int) []storeFactory {
 	return []storeFactory{
-		{name: BackendFile, location: func(t *testing.T) func(t *testing.T) Store {
+		{name: BackendFile, location: func(t *testing.T) opener {
 			dir := filepath.Join(t.TempDir(), "state")
 			var files []File
 			for _, source := range []string{"src", "src1", "src2"} {
 				files = append(files, File{Source: source, Path: filepath.Join(dir, source+".checkpoint")})
 			}
 			var last Store
-			return func(t *testing.T) Store {
+			return func(t *testing.T, accounts ...account) Store {
 				// A restart: the previous process is gone, with its locks.
 				if last != nil {
 					if err := last.Close(); err != nil {
 						t.Fatal(err)
 					}
 				}
-				last = openStore(t, Spec{Backend: BackendFile, Files: files})
+				last = openStore(t, Spec{Backend: BackendFile, Files: withAccounts(files, accounts)})
 				return last
 			}
 		}},
-		{name: BackendKafka, location: func(t *testing.T) func(t *testing.T) Store {
+		{name: BackendKafka, location: func(t *testing.T) opener {
 			brokers := kafkatest.Brokers(t)
 			topic := kafkatest.TopicName(t)
-			return func(t *testing.T) Store { return kafkaStoreOn(t, brokers, topic, kafkaChunk) }
+			return func(t *testing.T, accounts ...account) Store {
+				files := withAccounts([]File{{Source: "src"}, {Source: "src1"}, {Source: "src2"}}, accounts)
+				return kafkaStoreWith(t, KafkaConfig{Brokers: brokers, Topic: topic, ChunkSize: kafkaChunk, Accounts: Spec{Files: files}.accounts()})
+			}
 		}},
-		{name: backendMemory, location: func(t *testing.T) func(t *testing.T) Store {
+		{name: backendMemory, location: func(t *testing.T) opener {
 			spec := Spec{Backend: backendMemory, Topic: t.Name()}
 			t.Cleanup(func() { memoryTopics.Delete(spec.Topic) })
-			return func(t *testing.T) Store { return openStore(t, spec) }
+			return func(t *testing.T, accounts ...account) Store {
+				spec := spec
+				spec.Files = withAccounts([]File{{Source: "src"}, {Source: "src1"}, {Source: "src2"}}, accounts)
+				return openStore(t, spec)
+			}
 		}},
 	}
 }
@@ -124,29 +154,29 @@ func TestStoreContract(t *testing.T) {
 
 // testStoreContract is what every Store promises, checked on the stores
 // location opens: each test gets a fresh location.
-func testStoreContract(t *testing.T, location func(t *testing.T) func(t *testing.T) Store) {
+func testStoreContract(t *testing.T, location func(t *testing.T) opener) {
 	tests := []struct {
 		name string
-		run  func(t *testing.T, open func(t *testing.T) Store)
+		run  func(t *testing.T, open opener)
 	}{
-		{"not found when nothing was saved", func(t *testing.T, open func(t *testing.T) Store) {
+		{"not found when nothing was saved", func(t *testing.T, open opener) {
 			_, err := open(t).Load(context.Background(), "src1")
 			if !errors.Is(err, ErrNotFound) {
 				t.Fatalf("Load = %v, want ErrNotFound", err)
 			}
 		}},
-		{"round trip small", func(t *testing.T, open func(t *testing.T) Store) {
+		{"round trip small", func(t *testing.T, open opener) {
 			roundTrip(t, open(t), testCheckpoint("src1", 100, 1))
 		}},
-		{"round trip without dedupe or extra", func(t *testing.T, open func(t *testing.T) Store) {
+		{"round trip without dedupe or extra", func(t *testing.T, open opener) {
 			cp := testCheckpoint("src1", 0, 2)
 			cp.Extra = nil
 			roundTrip(t, open(t), cp)
 		}},
-		{"round trip several MB", func(t *testing.T, open func(t *testing.T) Store) {
+		{"round trip several MB", func(t *testing.T, open opener) {
 			roundTrip(t, open(t), testCheckpoint("src1", 3<<20+17, 3))
 		}},
-		{"latest save wins across restarts", func(t *testing.T, open func(t *testing.T) Store) {
+		{"latest save wins across restarts", func(t *testing.T, open opener) {
 			ctx := context.Background()
 			s := open(t)
 			// Shrinking and growing payloads exercise both generations'
@@ -165,7 +195,7 @@ func testStoreContract(t *testing.T, location func(t *testing.T) func(t *testing
 			}
 			assertLoads(t, open(t), want)
 		}},
-		{"times come back in UTC", func(t *testing.T, open func(t *testing.T) Store) {
+		{"times come back in UTC", func(t *testing.T, open opener) {
 			cp := testCheckpoint("src1", 1, 4)
 			cp.Cursor = cp.Cursor.In(time.FixedZone("ECT", -5*3600))
 			s := open(t)
@@ -180,7 +210,7 @@ func testStoreContract(t *testing.T, location func(t *testing.T) func(t *testing
 				t.Fatalf("Cursor = %s, want %s in UTC", got.Cursor, cp.Cursor)
 			}
 		}},
-		{"invalid checkpoints are refused", func(t *testing.T, open func(t *testing.T) Store) {
+		{"invalid checkpoints are refused", func(t *testing.T, open opener) {
 			s := open(t)
 			for _, cp := range []*Checkpoint{nil, {}, {Source: "a/b"}, {Source: "a b"}} {
 				if err := s.Save(context.Background(), cp); err == nil {
@@ -191,7 +221,7 @@ func testStoreContract(t *testing.T, location func(t *testing.T) func(t *testing
 				t.Errorf("Load(\"\") = %v, want a validation error", err)
 			}
 		}},
-		{"extra that is not JSON is refused and keeps the old checkpoint", func(t *testing.T, open func(t *testing.T) Store) {
+		{"extra that is not JSON is refused and keeps the old checkpoint", func(t *testing.T, open opener) {
 			s := open(t)
 			old := testCheckpoint("src1", 10, 5)
 			if err := s.Save(context.Background(), old); err != nil {
@@ -204,7 +234,7 @@ func testStoreContract(t *testing.T, location func(t *testing.T) func(t *testing
 			}
 			assertLoads(t, open(t), old)
 		}},
-		{"cancelled context", func(t *testing.T, open func(t *testing.T) Store) {
+		{"cancelled context", func(t *testing.T, open opener) {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
 			s := open(t)
@@ -213,6 +243,58 @@ func testStoreContract(t *testing.T, location func(t *testing.T) func(t *testing
 			}
 			if _, err := s.Load(context.Background(), "src1"); !errors.Is(err, ErrNotFound) {
 				t.Errorf("Load after a cancelled save = %v, want ErrNotFound", err)
+			}
+		}},
+		// A source of one id on two accounts (two deployments on one
+		// topic, or a changed client id): each loads only its own
+		// account's checkpoint.
+		{"a checkpoint of another account is refused", func(t *testing.T, open opener) {
+			ctx := context.Background()
+			acme := account{"src1", Account("https://api.jelou.ai", "acme")}
+			other := account{"src1", Account("https://api.jelou.ai", "someone-else")}
+			if err := open(t, acme).Save(ctx, testCheckpoint("src1", 10, 1)); err != nil {
+				t.Fatal(err)
+			}
+			_, err := open(t, other).Load(ctx, "src1")
+			var ae *AccountMismatchError
+			if !errors.As(err, &ae) || ae.Want != other.fingerprint || ae.Found != acme.fingerprint || ae.Source != "src1" {
+				t.Fatalf("Load on another account = %v, want an AccountMismatchError naming both fingerprints", err)
+			}
+			for _, want := range []string{acme.fingerprint, other.fingerprint, "new id", "delete its checkpoint"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+			got, err := open(t, acme).Load(ctx, "src1")
+			if err != nil {
+				t.Fatalf("Load on the same account = %v", err)
+			}
+			if got.Account != acme.fingerprint {
+				t.Errorf("Account = %q, want %q", got.Account, acme.fingerprint)
+			}
+		}},
+		// A checkpoint saved before accounts were recorded loads on any
+		// account, and its next save records the account.
+		{"a checkpoint without an account is adopted", func(t *testing.T, open opener) {
+			ctx := context.Background()
+			old := testCheckpoint("src1", 10, 1)
+			if err := open(t).Save(ctx, old); err != nil {
+				t.Fatal(err)
+			}
+			acme := account{"src1", Account("https://api.jelou.ai", "acme")}
+			s := open(t, acme)
+			got, err := s.Load(ctx, "src1")
+			if err != nil {
+				t.Fatalf("Load of a checkpoint without an account = %v", err)
+			}
+			assertSame(t, got, old)
+			if err := s.Save(ctx, testCheckpoint("src1", 10, 2)); err != nil {
+				t.Fatal(err)
+			}
+			_, err = open(t, account{"src1", Account("https://api.jelou.ai", "other")}).Load(ctx, "src1")
+			var ae *AccountMismatchError
+			if !errors.As(err, &ae) || ae.Found != acme.fingerprint {
+				t.Fatalf("Load on another account after the save = %v, want an AccountMismatchError", err)
 			}
 		}},
 	}

@@ -205,6 +205,11 @@ type Checkpoint struct {
 	Path string `envconfig:"CHECKPOINT_PATH" default:"./data/jelou-producer.checkpoint" desc:"checkpoint file (file backend)"`
 	// Topic is the compacted topic of the kafka backend.
 	Topic string `envconfig:"CHECKPOINT_TOPIC" default:"jelou.producer.checkpoints" validate:"topic" desc:"compacted checkpoint topic (kafka backend)"`
+	// TopicReplication is the replication factor of the checkpoint topic
+	// when it is created; 0 leaves it to the broker's
+	// default.replication.factor. KAFKA_TOPIC_REPLICATION (default 1) is
+	// not used for it: a checkpoint topic on one broker is lost with it.
+	TopicReplication int `envconfig:"CHECKPOINT_TOPIC_REPLICATION" default:"0" validate:"nonnegative" desc:"replication factor of a created checkpoint topic (kafka backend); 0: the broker's default.replication.factor"`
 	// Interval is the shortest time between two saves.
 	Interval time.Duration `envconfig:"CHECKPOINT_INTERVAL" default:"5s" validate:"positive" desc:"shortest time between two checkpoint saves"`
 }

@@ -82,7 +82,7 @@ func checkSource(ctx context.Context, cfg config.Config, src config.Source, name
 // transport of its own.
 func checkCheckpoint(ctx context.Context, cfg config.Config, pc publish.Config, src config.Source, name string, out io.Writer) error {
 	id := checkpointID(src)
-	spec := checkpointSpec(cfg, []checkpoint.File{{Source: id, Path: sourcePath(cfg.Checkpoint.Path, src)}}, nil, pc.Logger)
+	spec := checkpointSpec(cfg, []checkpoint.File{checkpointFile(cfg, Options{Command: config.CommandCheck}, src)}, nil, pc.Logger)
 	spec.ReadOnly = true
 	where := spec.Where(id)
 	pc.Topic = cfg.Checkpoint.Topic

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
 	"github.com/jelou-producer/jelou-producer/internal/config"
+	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
 
 // TestCheckpointFile pins the file of each source's checkpoint: the
@@ -22,7 +23,8 @@ func TestCheckpointFile(t *testing.T) {
 	cfg := config.Defaults()
 	cfg.Checkpoint.Path = "/data/jelou-producer.checkpoint"
 	def := config.Source{ID: config.DefaultSourceID, Jelou: config.Jelou{BaseURL: "https://api.jelou.ai", ClientID: "c"}}
-	acme := config.Source{ID: "acme", Named: true}
+	acme := config.Source{ID: "acme", Named: true, Jelou: config.Jelou{BaseURL: "https://api.jelou.ai", ClientID: "a"}}
+	defAccount, acmeAccount := checkpoint.Account("https://api.jelou.ai", "c"), checkpoint.Account("https://api.jelou.ai", "a")
 	from, to := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 5, 2, 0, 0, 0, 0, time.UTC)
 	backfill := Options{Command: config.CommandBackfill, From: from, To: to}
 	bf := backfillSource(checkpointID(def), from, to)
@@ -33,11 +35,11 @@ func TestCheckpointFile(t *testing.T) {
 		want checkpoint.File
 	}{
 		{"run, default source", Options{Command: config.CommandRun}, def,
-			checkpoint.File{Source: checkpoint.SourceID("https://api.jelou.ai", "c"), Path: "/data/jelou-producer.checkpoint"}},
+			checkpoint.File{Source: checkpoint.SourceID("https://api.jelou.ai", "c"), Path: "/data/jelou-producer.checkpoint", Account: defAccount}},
 		{"run, named source", Options{Command: config.CommandRun}, acme,
-			checkpoint.File{Source: "source-acme", Path: "/data/jelou-producer.acme.checkpoint"}},
+			checkpoint.File{Source: "source-acme", Path: "/data/jelou-producer.acme.checkpoint", Account: acmeAccount}},
 		{"backfill", backfill, def,
-			checkpoint.File{Source: bf, Path: "/data/" + bf + ".checkpoint", Former: "/data/backfill-" + bf + ".checkpoint"}},
+			checkpoint.File{Source: bf, Path: "/data/" + bf + ".checkpoint", Former: "/data/backfill-" + bf + ".checkpoint", Account: defAccount}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,5 +94,58 @@ func TestBackfillResumesFromTheFormerName(t *testing.T) {
 	}
 	if _, err := os.Stat(f.Former); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the former name still exists (%v)", err)
+	}
+}
+
+// TestNamedSourceAccount: a named source's checkpoint belongs to its
+// account (base URL and client id). A new secret keeps it; another client
+// id under the same source id (another deployment on the same checkpoint
+// store, or a changed account) is refused it.
+func TestNamedSourceAccount(t *testing.T) {
+	ctx := context.Background()
+	cfg := config.Defaults()
+	cfg.Checkpoint.Backend = checkpoint.BackendFile
+	cfg.Checkpoint.Path = filepath.Join(t.TempDir(), "jelou-producer.checkpoint")
+	acme := func(clientID, secret string) config.Source {
+		return config.Source{ID: "acme", Named: true, Jelou: config.Jelou{BaseURL: "https://api.jelou.ai", ClientID: clientID, ClientSecret: jelou.Secret(secret)}}
+	}
+	load := func(src config.Source) (*checkpoint.Checkpoint, error) {
+		t.Helper()
+		f := checkpointFile(cfg, Options{Command: config.CommandRun}, src)
+		st, err := checkpoint.Open(ctx, checkpointSpec(cfg, []checkpoint.File{f}, nil, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if cp, err := st.Load(ctx, f.Source); !errors.Is(err, checkpoint.ErrNotFound) {
+			return cp, err
+		}
+		return nil, st.Save(ctx, &checkpoint.Checkpoint{Source: f.Source, Cursor: time.Date(2024, 5, 1, 7, 0, 0, 0, time.UTC), SavedAt: time.Now()})
+	}
+	if _, err := load(acme("client-1", "secret-1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := load(acme("client-1", "secret-2")); err != nil {
+		t.Errorf("after the secret rotated: %v, want the checkpoint", err)
+	}
+	_, err := load(acme("client-2", "secret-1"))
+	var ae *checkpoint.AccountMismatchError
+	if !errors.As(err, &ae) || ae.Found != checkpoint.Account("https://api.jelou.ai", "client-1") {
+		t.Errorf("with another client id: %v, want an AccountMismatchError", err)
+	}
+}
+
+// TestCheckpointTopicReplication: the checkpoint topic is created with
+// CHECKPOINT_TOPIC_REPLICATION, by default 0 (the broker's default), not
+// with the event topic's KAFKA_TOPIC_REPLICATION.
+func TestCheckpointTopicReplication(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.Kafka.TopicReplication = 1
+	if got := checkpointSpec(cfg, nil, nil, nil).Replication; got != 0 {
+		t.Errorf("replication by default = %d, want 0 (the broker's default)", got)
+	}
+	cfg.Checkpoint.TopicReplication = 3
+	if got := checkpointSpec(cfg, nil, nil, nil).Replication; got != 3 {
+		t.Errorf("replication with CHECKPOINT_TOPIC_REPLICATION=3 = %d, want 3", got)
 	}
 }

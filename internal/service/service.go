@@ -238,42 +238,52 @@ func (s *Service) newSource(ctx context.Context, c config.Source, id string, obs
 }
 
 // checkpointSpec is the checkpoint store cfg asks for, keeping files (the
-// file backend's) and talking to Kafka through tr.
+// file backend's) and talking to Kafka through tr. The checkpoint topic's
+// replication is CHECKPOINT_TOPIC_REPLICATION, by default the broker's,
+// not KAFKA_TOPIC_REPLICATION (1 by default: one broker lost would lose
+// every checkpoint).
 func checkpointSpec(cfg config.Config, files []checkpoint.File, tr kafka.RoundTripper, log *slog.Logger) checkpoint.Spec {
 	return checkpoint.Spec{
 		Backend:     cfg.Checkpoint.Backend,
 		Files:       files,
 		Topic:       cfg.Checkpoint.Topic,
 		Brokers:     cfg.Kafka.Brokers,
-		Replication: cfg.Kafka.TopicReplication,
+		Replication: cfg.Checkpoint.TopicReplication,
 		Transport:   tr,
 		Logger:      log,
 	}
 }
 
-// checkpointFile is the checkpoint of source c under opts.Command: its id
-// and its file (the file backend's). A backfill keeps its own checkpoint,
+// checkpointFile is the checkpoint of source c under opts.Command: its id,
+// its file (the file backend's) and the fingerprint of its account (base
+// URL and client id: a new secret keeps the checkpoint, another client id
+// is refused). A backfill keeps its own checkpoint,
 // backfill-<hash>.checkpoint beside CHECKPOINT_PATH, so that an interrupted
 // one resumes where it stopped and the live cursor is left alone; earlier
 // releases named it backfill-backfill-<hash>.checkpoint, which is renamed.
 func checkpointFile(cfg config.Config, opts Options, c config.Source) checkpoint.File {
 	id := checkpointID(c)
+	account := checkpoint.Account(c.Jelou.BaseURL, c.Jelou.ClientID)
 	if opts.Command != config.CommandBackfill {
-		return checkpoint.File{Source: id, Path: sourcePath(cfg.Checkpoint.Path, c)}
+		return checkpoint.File{Source: id, Path: sourcePath(cfg.Checkpoint.Path, c), Account: account}
 	}
 	id = backfillSource(id, opts.From, opts.To)
 	dir := filepath.Dir(cfg.Checkpoint.Path)
 	return checkpoint.File{
-		Source: id,
-		Path:   filepath.Join(dir, id+".checkpoint"),
-		Former: filepath.Join(dir, "backfill-"+id+".checkpoint"),
+		Source:  id,
+		Path:    filepath.Join(dir, id+".checkpoint"),
+		Former:  filepath.Join(dir, "backfill-"+id+".checkpoint"),
+		Account: account,
 	}
 }
 
 // checkpointID is the id a source's checkpoint and events are filed under:
 // for the default source, derived from its API URL and client id as before
 // sources could be named; for a named source, its id, so that rotating its
-// credentials keeps its checkpoint.
+// secret keeps its checkpoint. The checkpoint records its account as well
+// (checkpointFile): a named source of one id on another account, in
+// another deployment on the same topic or after its client id changed, is
+// refused its checkpoint rather than resumed from it.
 func checkpointID(c config.Source) string {
 	if !c.Named {
 		return checkpoint.SourceID(c.Jelou.BaseURL, c.Jelou.ClientID)
@@ -388,7 +398,7 @@ func (s *Service) runAll(ctx context.Context) error {
 }
 
 // own polls a source leased by the group until the lease ends, saving
-// through f's view for the lease's generation.
+// through f's view for the lease's generation and member.
 func (s *Service) own(ctx context.Context, f checkpoint.Fencing, l ownership.Lease) error {
 	src := s.byID[l.Source]
 	if src == nil {
@@ -399,7 +409,7 @@ func (s *Service) own(ctx context.Context, f checkpoint.Fencing, l ownership.Lea
 	// Once the poller has stopped (after its final save), the source's
 	// lag, backlogs and tracked count stop describing it here.
 	defer s.metrics.Standby(l.Source)
-	return s.runSource(ctx, src, f.Fenced(uint64(l.Generation)))
+	return s.runSource(ctx, src, f.Fenced(checkpoint.Owner{Generation: uint64(l.Generation), Member: l.Member}))
 }
 
 // runSource runs a fresh poller of src on store until ctx ends.
