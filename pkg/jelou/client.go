@@ -36,7 +36,7 @@ type Client struct {
 	cfg       Config
 	endpoint  url.URL
 	auth      Secret   // the Authorization header value
-	secrets   [][]byte // byte strings redacted from quoted bodies
+	redactor  redactor // replaces the credentials in quoted bodies and messages
 	limiter   Limiter
 	obs       Observer
 	log       *slog.Logger
@@ -59,7 +59,7 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		cfg:       cfg,
 		endpoint:  *u,
-		secrets:   [][]byte{[]byte(pair), []byte(encoded), []byte(cfg.Credentials.ClientSecret)},
+		redactor:  newRedactor(cfg.Credentials.ClientID, cfg.Credentials.ClientSecret),
 		limiter:   cfg.Limiter,
 		obs:       cfg.Observer,
 		log:       cfg.Logger,
@@ -270,7 +270,7 @@ func (c *Client) send(ctx, reqCtx context.Context, req *http.Request, info *Requ
 		if int64(len(data)) > limit {
 			data = data[:limit]
 		}
-		return nil, CheckResponse(resp, c.redact(data))
+		return nil, c.redactError(CheckResponse(resp, c.redactor.bytes(data)))
 	}
 	if int64(len(data)) > limit {
 		return nil, &BodyTooLargeError{StatusCode: resp.StatusCode, Limit: limit}
@@ -279,22 +279,34 @@ func (c *Client) send(ctx, reqCtx context.Context, req *http.Request, info *Requ
 	if err != nil {
 		if de, isDecode := errors.AsType[*DecodeError](err); isDecode {
 			de.StatusCode = resp.StatusCode
-			de.Snippet = Snippet(c.redact(data))
+			de.Snippet = Snippet(c.redactor.bytes(data))
 		}
 		return nil, err
 	}
 	return p, nil
 }
 
-// redact replaces the credentials wherever a body quotes them (some proxies
-// echo request headers in their error pages).
-func (c *Client) redact(b []byte) []byte {
-	for _, s := range c.secrets {
-		if len(s) > 0 && bytes.Contains(b, s) {
-			b = bytes.ReplaceAll(b, s, []byte(redacted))
+// redactError replaces the credentials in the text CheckResponse decoded
+// from a body: the raw body was redacted before, but a JSON message may
+// spell a credential in escapes that only decoding joins up.
+func (c *Client) redactError(err error) error {
+	r := c.redactor
+	switch e := err.(type) {
+	case *AuthError:
+		e.Message = r.string(e.Message)
+	case *ValidationError:
+		e.Code, e.Key = r.string(e.Code), r.string(e.Key)
+		for i, m := range e.Messages {
+			e.Messages[i] = r.string(m)
 		}
+	case *RateLimitError:
+		e.Message = r.string(e.Message)
+	case *ServerError:
+		e.Message = r.string(e.Message)
+	case *StatusError:
+		e.Message = r.string(e.Message)
 	}
-	return b
+	return err
 }
 
 // retryPolicy is the exponential backoff of one logical request, raised to
