@@ -398,10 +398,15 @@ func (c Config) LogValue() slog.Value {
 }
 
 // display formats a field's value for messages and Settings: Stringers
-// (Duration, jelou.Secret, Zone, ...) through String, the rest with fmt's %v.
+// (Duration, jelou.Secret, Zone, ...) through String, the rest with fmt's
+// %v, and a string holding a URL with its credentials masked
+// ([jelou.RedactURL]: JELOU_BASE_URL may carry user:password).
 func display(v reflect.Value) string {
 	if s, ok := v.Interface().(fmt.Stringer); ok {
 		return s.String()
+	}
+	if v.Kind() == reflect.String && strings.Contains(v.String(), "@") {
+		return jelou.RedactURL(v.String())
 	}
 	return fmt.Sprint(v.Interface())
 }

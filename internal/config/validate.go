@@ -189,11 +189,11 @@ func checkField(ps *problems, f field, cmd Command) {
 			ps.add(f.name, "must not be negative, got %q", shown)
 		}
 	case "url":
-		if u, err := url.Parse(shown); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if u, err := url.Parse(f.value.String()); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			ps.add(f.name, "must be an http or https URL, got %q", shown)
 		}
 	case "uri-reference":
-		if _, err := url.Parse(shown); err != nil {
+		if _, err := url.Parse(f.value.String()); err != nil {
 			ps.add(f.name, "must be a URI reference, got %q", shown)
 		}
 	case "topic":

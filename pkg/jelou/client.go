@@ -90,7 +90,7 @@ func New(cfg Config) (*Client, error) {
 // String describes the client without its credentials.
 func (c Client) String() string {
 	return fmt.Sprintf("jelou.Client{URL:%s AuthScheme:%s PageSize:%d Location:%s}",
-		redactURL(c.endpoint.String()), c.cfg.AuthScheme, c.cfg.PageSize, c.cfg.Location)
+		RedactURL(c.endpoint.String()), c.cfg.AuthScheme, c.cfg.PageSize, c.cfg.Location)
 }
 
 // GoString is String, for %#v.
@@ -103,7 +103,7 @@ func (c Client) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c) }
 // LogValue describes the client without its credentials.
 func (c Client) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("url", redactURL(c.endpoint.String())),
+		slog.String("url", RedactURL(c.endpoint.String())),
 		slog.String("auth_scheme", string(c.cfg.AuthScheme)),
 		slog.Int("page_size", c.cfg.PageSize),
 	)

@@ -151,3 +151,21 @@ func checkRedacted(t *testing.T, name, out string, forms map[string]string) {
 		}
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://api.jelou.ai", "https://api.jelou.ai"},
+		{"https://user:hunter2@api.jelou.ai/v1?x=1", "https://user:xxxxx@api.jelou.ai/v1?x=1"},
+		{"https://tok3n@api.jelou.ai", "https://xxxxx@api.jelou.ai"},
+		{"https://user:p%2Fss@api.jelou.ai", "https://user:xxxxx@api.jelou.ai"},
+		{"https://user:hun ter2@host:x/", "https://xxxxx@host:x/"},  // does not parse
+		{"https://user:pa/ss@host:port", "https://xxxxx@host:port"}, // does not parse either
+		{"https://api.jelou.ai/a@b", "https://api.jelou.ai/a@b"},    // "@" in the path only
+		{"not a url %zz", "not a url %zz"},
+	}
+	for _, tt := range tests {
+		if got := RedactURL(tt.in); got != tt.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
