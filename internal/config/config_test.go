@@ -302,3 +302,23 @@ func TestBaseURLCredentialsMasked(t *testing.T) {
 	})
 }
 
+// TestBoundsParseAndHoldDefaults checks that every min and max tag parses
+// as its field's type and that every default lies within its bounds.
+func TestBoundsParseAndHoldDefaults(t *testing.T) {
+	c := Defaults()
+	bounded := 0
+	for _, f := range fieldsOf(&c) {
+		if f.tag.Get("min") == "" && f.tag.Get("max") == "" {
+			continue
+		}
+		bounded++
+		var ps problems
+		checkBounds(&ps, f, display(f.value))
+		for _, p := range ps {
+			t.Errorf("default out of bounds: %s", p.Message)
+		}
+	}
+	if bounded == 0 {
+		t.Error("no variable has bounds")
+	}
+}
