@@ -192,6 +192,9 @@ type KafkaSASL struct {
 	// Username and Password are required unless Mechanism is none.
 	Username string       `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name (required unless KAFKA_SASL_MECHANISM is none)"`
 	Password jelou.Secret `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password (required unless KAFKA_SASL_MECHANISM is none)"`
+	// PasswordFile names a file (a mounted secret) that [Load] reads into
+	// Password, trailing newlines trimmed; it excludes KAFKA_SASL_PASSWORD.
+	PasswordFile string `envconfig:"KAFKA_SASL_PASSWORD_FILE" file:"KAFKA_SASL_PASSWORD" desc:"file holding the SASL password (a mounted secret), instead of KAFKA_SASL_PASSWORD"`
 }
 
 // Checkpoint configures where progress is saved.
@@ -260,7 +263,7 @@ func (l Log) SlogLevel() slog.Level {
 // variables (with envconfig, under the prefix [SourcePrefix] gives) and
 // their files, and notes the SOURCE_* variables that belong to no listed
 // source for Validate to report. The JELOU_*_FILE files are not read then:
-// Validate reports them as unused.
+// Validate reports them as unused (KAFKA_SASL_PASSWORD_FILE still is).
 func Load() (Config, error) {
 	var c Config
 	ps := checkSyntax(&c, os.LookupEnv)
@@ -281,10 +284,14 @@ func Load() (Config, error) {
 			f.value.SetString(strings.ToLower(f.value.String()))
 		}
 	}
-	if len(c.SourceIDs) == 0 {
-		if ps := readFiles(fieldsOf(&c), ""); len(ps) > 0 {
-			return Config{}, &Error{Problems: ps}
-		}
+	fields := fieldsOf(&c)
+	if len(c.SourceIDs) > 0 {
+		// Each source reads its own credential files; Validate reports
+		// the global ones as unused.
+		fields = slices.DeleteFunc(fields, func(f field) bool { return f.tag.Get("credential") != "" })
+	}
+	if ps := readFiles(fields, ""); len(ps) > 0 {
+		return Config{}, &Error{Problems: ps}
 	}
 	c.sources = sources
 	c.strays = strayVariables(c.SourceIDs, os.Environ())

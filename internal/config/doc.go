@@ -48,7 +48,8 @@
 // variable with secrets redacted, so a Config may be logged whole; messages
 // never quote a secret. Credentials may also come from files (mounted
 // secrets) named by the _FILE variables: JELOU_CLIENT_SECRET_FILE,
-// SOURCE_<ID>_CLIENT_SECRET_FILE, and the client id forms.
+// SOURCE_<ID>_CLIENT_SECRET_FILE, KAFKA_SASL_PASSWORD_FILE, and the client
+// id forms.
 //
 // # Documentation
 //
