@@ -27,9 +27,12 @@
 //	POLL_WINDOW must be positive, got "0s"
 //	KAFKA_COMPRESSION must be one of none, gzip, snappy, lz4, zstd; got "brotli"
 //	JELOU_CLIENT_SECRET is required for run
+//	POLL_CONCURRENCY must be at most 64, got "100000000"
 //
-// Checks come from struct tags (enum, validate, required_for), then the
-// combinations listed on Validate.
+// Checks come from struct tags (enum, validate, min, max, required_for),
+// then the combinations listed on Validate. [Config.Warnings] lists the
+// settings that are valid but unsafe (credentials in clear on the wire),
+// for the commands to log at start-up.
 //
 // # Sources
 //

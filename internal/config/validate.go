@@ -143,8 +143,8 @@ func decode(v reflect.Value, raw string) error {
 }
 
 // Validate checks c for the given command and returns an [*Error] listing
-// every problem, or nil. It checks the enum, validate and required_for tags
-// of every field, then the combinations: POLL_MIN_WINDOW within 1s and
+// every problem, or nil. It checks the enum, validate, min, max and
+// required_for tags of every field, then the combinations: POLL_MIN_WINDOW within 1s and
 // POLL_WINDOW, TLS files only with TLS on and certificate with key, SASL
 // credentials exactly when a mechanism is chosen, and the checkpoint backend's
 // own setting. Last come the sources: with SOURCES set, every listed source
