@@ -248,6 +248,9 @@ func (c *Client) send(ctx, reqCtx context.Context, req *http.Request, info *Requ
 	}
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
+		if ue, isURL := errors.AsType[*url.Error](err); isURL {
+			ue.URL = RedactURL(ue.URL) // net/http masks a password, not a user name alone
+		}
 		return nil, netErr(err)
 	}
 	defer resp.Body.Close()

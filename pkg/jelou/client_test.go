@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -713,6 +714,32 @@ func TestErrorsRedactEncodedCredentials(t *testing.T) {
 					t.Errorf("echoed credentials were not replaced: %s", msg)
 				}
 			})
+		}
+	}
+}
+
+// TestNetworkErrorMasksBaseURLUserinfo sends to a closed port through a
+// base URL with a token as user name, and with user:password, and checks
+// that the network error shows neither.
+func TestNetworkErrorMasksBaseURLUserinfo(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	for _, base := range []string{"http://tok3n-XYZZY@" + addr, "http://user:hunter2-PLUGH@" + addr} {
+		c, err := New(Config{BaseURL: base, Credentials: Credentials{ClientID: testClientID, ClientSecret: testSecret},
+			RateLimit: -1, Retry: RetryConfig{MaxAttempts: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.FetchPage(context.Background(), testWindow, 1)
+		if err == nil {
+			t.Fatal("want a network error")
+		}
+		if msg := err.Error(); strings.Contains(msg, "tok3n-XYZZY") || strings.Contains(msg, "hunter2-PLUGH") || !strings.Contains(msg, "xxxxx@") {
+			t.Errorf("error shows the base URL's credentials or no mask: %s", msg)
 		}
 	}
 }
