@@ -282,7 +282,9 @@ func (c *Client) send(ctx, reqCtx context.Context, req *http.Request, info *Requ
 	if err != nil {
 		if de, isDecode := errors.AsType[*DecodeError](err); isDecode {
 			de.StatusCode = resp.StatusCode
-			de.Snippet = Snippet(c.redactor.bytes(data))
+			// The snippet quotes the start only: redact no more than an
+			// error body's worth of a body that may be MaxBodyBytes long.
+			de.Snippet = Snippet(c.redactor.bytes(data[:min(len(data), maxErrorBody)]))
 		}
 		return nil, err
 	}

@@ -119,7 +119,7 @@ func (r redactor) string(s string) string {
 // of reading the text at once (a "%" may be itself or start "%25"), so it
 // never backtracks.
 func matchEncoded(b []byte, start int, form []byte) int {
-	if !mayStart(b[start], form[0]) {
+	if !mayStart(b[start], form[0]) || !startsForm(b[start:], form) {
 		return -1
 	}
 	// at[j] holds the offsets in b where form[:j] has been spelt.
@@ -158,6 +158,17 @@ func matchEncoded(b []byte, start int, form []byte) int {
 // with first: cheap, to skip most offsets at once.
 func mayStart(c, first byte) bool {
 	return c == first || c == '%' || c == '\\' || (c == '+' && first == ' ')
+}
+
+// startsForm reports whether the first token of b spells the first byte
+// (or rune) of form: cheap, so that matchEncoded allocates only for a
+// likely match.
+func startsForm(b []byte, form []byte) bool {
+	if len(byteTokens(b, form[0])) > 0 {
+		return true
+	}
+	r, size := utf8.DecodeRune(form)
+	return size > 1 && escapedRune(b, r) > 0
 }
 
 // byteTokens returns the lengths of the tokens at the start of b that spell
