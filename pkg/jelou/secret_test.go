@@ -152,6 +152,8 @@ func checkRedacted(t *testing.T, name, out string, forms map[string]string) {
 	}
 }
 
+// TestRedactURL masks the userinfo of URLs that parse and of texts that do
+// not, and leaves the rest as it is.
 func TestRedactURL(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"https://api.jelou.ai", "https://api.jelou.ai"},
