@@ -62,6 +62,7 @@ func backfill(from, to time.Time, every time.Duration, stderr io.Writer) int {
 		return exitUsage
 	}
 	log := newLogger(cfg, stderr)
+	logWarnings(log, cfg)
 	ctx, stop := signalContext(stderr)
 	defer stop()
 	p := newProgress(from, to, stderr, isTerminal(stderr))

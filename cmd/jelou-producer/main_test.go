@@ -343,6 +343,20 @@ func TestCheckOK(t *testing.T) {
 	}
 }
 
+// TestCheckWarns checks that check prints the configuration's warnings
+// (here a plain-http base URL off this machine) as warn lines.
+func TestCheckWarns(t *testing.T) {
+	newFixture(t, jelousim.Config{})
+	t.Setenv("JELOU_BASE_URL", "http://jelou.invalid")
+	code, out, errOut := runCmd("check", "--timeout", "5s")
+	if code == exitOK {
+		t.Fatalf("check passed with an unreachable API:\n%s", out)
+	}
+	if want := "warn  JELOU_BASE_URL is plain http (http://jelou.invalid): the API credentials travel unencrypted; use https\n"; !strings.HasPrefix(out, want) {
+		t.Errorf("check output does not start with %q:\nstdout:\n%s\nstderr:\n%s", want, out, errOut)
+	}
+}
+
 // TestBackfill runs a bounded range to completion: exit 0, progress lines
 // on a non-terminal stderr, every pair served on the topic exactly once,
 // and its own checkpoint saved next to the live one.

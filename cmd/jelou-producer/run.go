@@ -113,6 +113,14 @@ func loadConfig(cmd config.Command, stderr io.Writer) (config.Config, bool) {
 	return cfg, true
 }
 
+// logWarnings logs each of cfg's warnings (valid but unsafe settings) on
+// a line of its own.
+func logWarnings(log *slog.Logger, cfg config.Config) {
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
+}
+
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}
 	if cfg.Log.Format == "text" {
@@ -149,6 +157,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	log := newLogger(cfg, stderr)
+	logWarnings(log, cfg)
 	if clk != nil {
 		log.Warn("running on an accelerated test clock (a testclock build); never in production", "now", clk.Now().UTC().Format(time.RFC3339))
 	}
@@ -217,5 +226,8 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stdout, "warn  %s\n", w)
+	}
 	return exitCode(service.Check(ctx, cfg, stdout), stderr)
 }

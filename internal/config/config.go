@@ -82,16 +82,16 @@ type Jelou struct {
 	// (Authorization: id:secret); the vendor documents both.
 	AuthScheme string `envconfig:"JELOU_AUTH_SCHEME" default:"basic" enum:"basic,raw" desc:"Authorization header: basic = Basic base64(id:secret), raw = id:secret"`
 	// PageSize is the "limit" sent with each request.
-	PageSize int `envconfig:"JELOU_PAGE_SIZE" default:"100" validate:"positive" desc:"rows asked for per request (the API's limit)"`
+	PageSize int `envconfig:"JELOU_PAGE_SIZE" default:"100" validate:"positive" max:"1000" desc:"rows asked for per request (the API's limit), 1 to 1000"`
 	// Timezone is the zone of response timestamps that carry no offset.
 	Timezone Zone `envconfig:"JELOU_TIMEZONE" default:"UTC" desc:"IANA zone of response timestamps without an offset"`
 	// RateLimit is the client-side request budget per second, shared by all
 	// windows in flight.
-	RateLimit float64 `envconfig:"JELOU_RATE_LIMIT" default:"5" validate:"positive" desc:"client-side request budget, requests per second, shared by all windows"`
+	RateLimit float64 `envconfig:"JELOU_RATE_LIMIT" default:"5" validate:"positive" max:"1000000" desc:"client-side request budget, requests per second, shared by all windows; above 0, at most 1000000"`
 	// RateBurst is how many requests may go at once when the budget has been idle.
-	RateBurst int `envconfig:"JELOU_RATE_BURST" default:"1" validate:"positive" desc:"requests allowed at once after an idle period"`
+	RateBurst int `envconfig:"JELOU_RATE_BURST" default:"1" validate:"positive" max:"1000" desc:"requests allowed at once after an idle period, 1 to 1000"`
 	// Timeout bounds one HTTP request, body included.
-	Timeout time.Duration `envconfig:"JELOU_TIMEOUT" default:"30s" validate:"positive" desc:"time limit of one API request, body included"`
+	Timeout time.Duration `envconfig:"JELOU_TIMEOUT" default:"30s" validate:"positive" min:"1s" max:"10m" desc:"time limit of one API request, body included; 1s to 10m"`
 	// MaxRetryTime bounds the retries of one request (5xx, network, 429).
 	MaxRetryTime time.Duration `envconfig:"JELOU_MAX_RETRY_TIME" default:"2m" validate:"positive" desc:"give up retrying one request (5xx, network errors, 429) after this long"`
 	// MaxBodyBytes bounds a response body; a larger one is an error.
@@ -126,9 +126,9 @@ type Poll struct {
 	// unsettled range every interval, "auto" picks by the budget.
 	SettleReread string `envconfig:"POLL_SETTLE_REREAD" default:"auto" enum:"auto,by-age,all" desc:"how recent start times are re-read for late rows and state changes: all (the whole settle period every interval), by-age (POLL_SETTLE_HOT every interval, older start times once each time their age doubles), auto (all while it fits in half the request budget, else by age)"`
 	// Concurrency is how many windows may be in flight during a backfill.
-	Concurrency int `envconfig:"POLL_CONCURRENCY" default:"4" validate:"positive" desc:"history windows in flight during a backfill or catch-up"`
+	Concurrency int `envconfig:"POLL_CONCURRENCY" default:"4" validate:"positive" max:"64" desc:"history windows in flight during a backfill or catch-up, 1 to 64"`
 	// MaxPages is how many pages one window may take before it is split.
-	MaxPages int `envconfig:"POLL_MAX_PAGES" default:"50" validate:"positive" desc:"pages one window may take before it is split in two"`
+	MaxPages int `envconfig:"POLL_MAX_PAGES" default:"50" validate:"positive" max:"10000" desc:"pages one window may take before it is split in two, 1 to 10000"`
 	// MinWindow is the smallest window a split may produce (at least 1s: the
 	// API filters at second granularity).
 	MinWindow time.Duration `envconfig:"POLL_MIN_WINDOW" default:"1m" validate:"positive" desc:"smallest window a split may produce (at least 1s)"`
@@ -151,7 +151,7 @@ type Kafka struct {
 	// ClientID is the Kafka client.id.
 	ClientID string `envconfig:"KAFKA_CLIENT_ID" default:"jelou-producer" desc:"Kafka client.id"`
 	// BatchSize is the most records in one produce batch.
-	BatchSize int `envconfig:"KAFKA_BATCH_SIZE" default:"1000" validate:"positive" desc:"most records per produce batch"`
+	BatchSize int `envconfig:"KAFKA_BATCH_SIZE" default:"1000" validate:"positive" max:"1000000" desc:"most records per produce batch, 1 to 1000000"`
 	// BatchBytes is the largest produce request.
 	BatchBytes ByteSize `envconfig:"KAFKA_BATCH_BYTES" default:"1MiB" validate:"positive" desc:"largest produce request"`
 	// Linger is how long a batch waits to fill before it is sent.
@@ -192,6 +192,9 @@ type KafkaSASL struct {
 	// Username and Password are required unless Mechanism is none.
 	Username string       `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user name (required unless KAFKA_SASL_MECHANISM is none)"`
 	Password jelou.Secret `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password (required unless KAFKA_SASL_MECHANISM is none)"`
+	// PasswordFile names a file (a mounted secret) that [Load] reads into
+	// Password, trailing newlines trimmed; it excludes KAFKA_SASL_PASSWORD.
+	PasswordFile string `envconfig:"KAFKA_SASL_PASSWORD_FILE" file:"KAFKA_SASL_PASSWORD" desc:"file holding the SASL password (a mounted secret), instead of KAFKA_SASL_PASSWORD"`
 }
 
 // Checkpoint configures where progress is saved.
@@ -265,7 +268,7 @@ func (l Log) SlogLevel() slog.Level {
 // variables (with envconfig, under the prefix [SourcePrefix] gives) and
 // their files, and notes the SOURCE_* variables that belong to no listed
 // source for Validate to report. The JELOU_*_FILE files are not read then:
-// Validate reports them as unused.
+// Validate reports them as unused (KAFKA_SASL_PASSWORD_FILE still is).
 func Load() (Config, error) {
 	var c Config
 	ps := checkSyntax(&c, os.LookupEnv)
@@ -286,10 +289,14 @@ func Load() (Config, error) {
 			f.value.SetString(strings.ToLower(f.value.String()))
 		}
 	}
-	if len(c.SourceIDs) == 0 {
-		if ps := readFiles(fieldsOf(&c), ""); len(ps) > 0 {
-			return Config{}, &Error{Problems: ps}
-		}
+	fields := fieldsOf(&c)
+	if len(c.SourceIDs) > 0 {
+		// Each source reads its own credential files; Validate reports
+		// the global ones as unused.
+		fields = slices.DeleteFunc(fields, func(f field) bool { return f.tag.Get("credential") != "" })
+	}
+	if ps := readFiles(fields, ""); len(ps) > 0 {
+		return Config{}, &Error{Problems: ps}
 	}
 	c.sources = sources
 	c.strays = strayVariables(c.SourceIDs, os.Environ())
@@ -403,10 +410,15 @@ func (c Config) LogValue() slog.Value {
 }
 
 // display formats a field's value for messages and Settings: Stringers
-// (Duration, jelou.Secret, Zone, ...) through String, the rest with fmt's %v.
+// (Duration, jelou.Secret, Zone, ...) through String, the rest with fmt's
+// %v, and a string holding a URL with its credentials masked
+// ([jelou.RedactURL]: JELOU_BASE_URL may carry user:password).
 func display(v reflect.Value) string {
 	if s, ok := v.Interface().(fmt.Stringer); ok {
 		return s.String()
+	}
+	if v.Kind() == reflect.String && strings.Contains(v.String(), "@") {
+		return jelou.RedactURL(v.String())
 	}
 	return fmt.Sprint(v.Interface())
 }

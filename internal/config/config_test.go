@@ -276,3 +276,49 @@ func TestSettingsShowEmptySecretAsEmpty(t *testing.T) {
 		}
 	}
 }
+
+// TestBaseURLCredentialsMasked loads base URLs that carry a password or a
+// token, globally and for a source, and checks that the start-up log's
+// forms of the configuration show them masked.
+func TestBaseURLCredentialsMasked(t *testing.T) {
+	const password, token = "hunter2-PLUGH", "tok3n-XYZZY"
+	setenv(t, map[string]string{
+		"JELOU_BASE_URL":            "https://operator:" + password + "@api.example.com",
+		"SOURCES":                   "acme",
+		"SOURCE_ACME_BASE_URL":      "https://" + token + "@acme.example.com/",
+		"SOURCE_ACME_CLIENT_ID":     "acme",
+		"SOURCE_ACME_CLIENT_SECRET": "s",
+	})
+	cfg, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("jelou-producer started", "config", cfg)
+	outputs := map[string]string{"%v": fmt.Sprintf("%v", cfg), "%#v": fmt.Sprintf("%#v", cfg), "slog": logged.String()}
+	assertSecretsHidden(t, outputs, []string{password, token}, map[string]string{
+		"%v":   "JELOU_BASE_URL=https://operator:xxxxx@api.example.com",
+		"slog": `"SOURCE_ACME_BASE_URL":"https://xxxxx@acme.example.com/"`,
+	})
+}
+
+// TestBoundsParseAndHoldDefaults checks that every min and max tag parses
+// as its field's type and that every default lies within its bounds.
+func TestBoundsParseAndHoldDefaults(t *testing.T) {
+	c := Defaults()
+	bounded := 0
+	for _, f := range fieldsOf(&c) {
+		if f.tag.Get("min") == "" && f.tag.Get("max") == "" {
+			continue
+		}
+		bounded++
+		var ps problems
+		checkBounds(&ps, f, display(f.value))
+		for _, p := range ps {
+			t.Errorf("default out of bounds: %s", p.Message)
+		}
+	}
+	if bounded == 0 {
+		t.Error("no variable has bounds")
+	}
+}

@@ -27,9 +27,12 @@
 //	POLL_WINDOW must be positive, got "0s"
 //	KAFKA_COMPRESSION must be one of none, gzip, snappy, lz4, zstd; got "brotli"
 //	JELOU_CLIENT_SECRET is required for run
+//	POLL_CONCURRENCY must be at most 64, got "100000000"
 //
-// Checks come from struct tags (enum, validate, required_for), then the
-// combinations listed on Validate.
+// Checks come from struct tags (enum, validate, min, max, required_for),
+// then the combinations listed on Validate. [Config.Warnings] lists the
+// settings that are valid but unsafe (credentials in clear on the wire),
+// for the commands to log at start-up.
 //
 // # Sources
 //
@@ -48,7 +51,8 @@
 // variable with secrets redacted, so a Config may be logged whole; messages
 // never quote a secret. Credentials may also come from files (mounted
 // secrets) named by the _FILE variables: JELOU_CLIENT_SECRET_FILE,
-// SOURCE_<ID>_CLIENT_SECRET_FILE, and the client id forms.
+// SOURCE_<ID>_CLIENT_SECRET_FILE, KAFKA_SASL_PASSWORD_FILE, and the client
+// id forms.
 //
 // # Documentation
 //

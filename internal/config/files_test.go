@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -98,6 +99,49 @@ func TestCredentialFiles(t *testing.T) {
 			}
 			if cfg.Jelou.ClientID != tt.wantID || cfg.Jelou.ClientSecret.Reveal() != tt.wantSecret {
 				t.Errorf("credentials = %q, %q; want %q, %q", cfg.Jelou.ClientID, cfg.Jelou.ClientSecret.Reveal(), tt.wantID, tt.wantSecret)
+			}
+		})
+	}
+}
+
+// TestSASLPasswordFile reads KAFKA_SASL_PASSWORD from its file, with and
+// without SOURCES, and refuses it set together with KAFKA_SASL_PASSWORD.
+func TestSASLPasswordFile(t *testing.T) {
+	const password = "Kafka-Pa55-FILE"
+	file := writeFile(t, "password", password+"\n")
+	base := map[string]string{
+		"KAFKA_BROKERS": "kafka:9092", "KAFKA_SASL_MECHANISM": "scram-sha-512", "KAFKA_SASL_USERNAME": "producer",
+		"JELOU_CLIENT_ID": "acme", "JELOU_CLIENT_SECRET": "s", "KAFKA_SASL_PASSWORD_FILE": file,
+	}
+	sources := map[string]string{"SOURCES": "acme", "SOURCE_ACME_CLIENT_ID": "acme", "SOURCE_ACME_CLIENT_SECRET": "s"}
+	tests := []struct {
+		name  string
+		extra map[string]string
+		drop  []string
+		want  []string
+	}{
+		{name: "file"},
+		{name: "with sources", extra: sources, drop: []string{"JELOU_CLIENT_ID", "JELOU_CLIENT_SECRET"}},
+		{
+			name:  "both set",
+			extra: map[string]string{"KAFKA_SASL_PASSWORD": "plain"},
+			want:  []string{"KAFKA_SASL_PASSWORD_FILE and KAFKA_SASL_PASSWORD are both set; set one"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vars := maps.Clone(base)
+			maps.Copy(vars, tt.extra)
+			for _, k := range tt.drop {
+				delete(vars, k)
+			}
+			setenv(t, vars)
+			cfg, got := loadAndValidate(CommandRun)
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("problems:\n got: %q\nwant: %q", got, tt.want)
+			}
+			if got == nil && cfg.Kafka.Password.Reveal() != password {
+				t.Errorf("KAFKA_SASL_PASSWORD = %q, want the file's contents", cfg.Kafka.Password.Reveal())
 			}
 		})
 	}

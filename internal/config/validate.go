@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -142,8 +143,8 @@ func decode(v reflect.Value, raw string) error {
 }
 
 // Validate checks c for the given command and returns an [*Error] listing
-// every problem, or nil. It checks the enum, validate and required_for tags
-// of every field, then the combinations: POLL_MIN_WINDOW within 1s and
+// every problem, or nil. It checks the enum, validate, min, max and
+// required_for tags of every field, then the combinations: POLL_MIN_WINDOW within 1s and
 // POLL_WINDOW, TLS files only with TLS on and certificate with key, SASL
 // credentials exactly when a mechanism is chosen, and the checkpoint backend's
 // own setting. Last come the sources: with SOURCES set, every listed source
@@ -169,6 +170,12 @@ var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 
 func checkField(ps *problems, f field, cmd Command) {
 	shown := display(f.value)
+	before := len(*ps)
+	defer func() {
+		if len(*ps) == before {
+			checkBounds(ps, f, shown)
+		}
+	}()
 	if req := f.tag.Get("required_for"); req != "" && slices.Contains(strings.Split(req, ","), string(cmd)) && f.value.IsZero() {
 		ps.add(f.name, "is required for %s", cmd)
 		return
@@ -189,11 +196,11 @@ func checkField(ps *problems, f field, cmd Command) {
 			ps.add(f.name, "must not be negative, got %q", shown)
 		}
 	case "url":
-		if u, err := url.Parse(shown); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if u, err := url.Parse(f.value.String()); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			ps.add(f.name, "must be an http or https URL, got %q", shown)
 		}
 	case "uri-reference":
-		if _, err := url.Parse(shown); err != nil {
+		if _, err := url.Parse(f.value.String()); err != nil {
 			ps.add(f.name, "must be a URI reference, got %q", shown)
 		}
 	case "topic":
@@ -205,6 +212,33 @@ func checkField(ps *problems, f field, cmd Command) {
 			ps.add(f.name, "must be host:port or :port, got %q", shown)
 		}
 	}
+}
+
+// checkBounds reports a numeric field below its min tag or above its max
+// tag; a bound is written as the field's own values are (1s, 64, 1000).
+func checkBounds(ps *problems, f field, shown string) {
+	if lo := f.tag.Get("min"); lo != "" && compareTo(f, lo) < 0 {
+		ps.add(f.name, "must be at least %s, got %q", lo, shown)
+	}
+	if hi := f.tag.Get("max"); hi != "" && compareTo(f, hi) > 0 {
+		ps.add(f.name, "must be at most %s, got %q", hi, shown)
+	}
+}
+
+// compareTo compares a numeric field's value with bound, parsed as a value
+// of the field's type: -1, 0 or 1.
+func compareTo(f field, bound string) int {
+	b := reflect.New(f.value.Type()).Elem()
+	if err := decode(b, bound); err != nil {
+		panic(fmt.Sprintf("config: bound %q of %s: %v", bound, f.name, err)) // a test checks every default against its bounds
+	}
+	switch {
+	case f.value.CanInt():
+		return cmp.Compare(f.value.Int(), b.Int())
+	case f.value.CanFloat():
+		return cmp.Compare(f.value.Float(), b.Float())
+	}
+	panic("config: bound on the non-numeric " + f.name)
 }
 
 // sign returns -1, 0 or 1 for a numeric value.

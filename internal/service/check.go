@@ -53,11 +53,11 @@ func checkSource(ctx context.Context, cfg config.Config, src config.Source, name
 		page, err = client.FetchPage(ctx, w, 1)
 		if err == nil {
 			fmt.Fprintf(out, "ok    %sJelou API %s: credentials accepted (%s scheme); %d conversations in the last hour\n",
-				name, src.Jelou.BaseURL, src.Jelou.AuthScheme, page.Pagination.Total)
+				name, jelou.RedactURL(src.Jelou.BaseURL), src.Jelou.AuthScheme, page.Pagination.Total)
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(out, "FAIL  %sJelou API %s: %v\n", name, src.Jelou.BaseURL, err)
+		fmt.Fprintf(out, "FAIL  %sJelou API %s: %v\n", name, jelou.RedactURL(src.Jelou.BaseURL), err)
 		errs = append(errs, fmt.Errorf("%sjelou api: %w", name, err))
 	}
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -149,4 +150,29 @@ func httpGet(t *testing.T, url string) string {
 		t.Fatalf("GET %s: %v", url, err)
 	}
 	return string(b)
+}
+
+// TestCheckMasksBaseURLPassword runs check with a password (and then a
+// token as user name) in JELOU_BASE_URL and checks that its report shows
+// the URL with them masked.
+func TestCheckMasksBaseURLPassword(t *testing.T) {
+	h := newHarness(t, simOptions{count: 10})
+	for _, user := range []*url.Userinfo{url.UserPassword("operator", secretWrong), url.User(secretWrong)} {
+		cfg := h.config()
+		u, err := url.Parse(cfg.Jelou.BaseURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.User = user
+		cfg.Jelou.BaseURL = u.String()
+		var report strings.Builder
+		cerr := service.Check(context.Background(), cfg, &report)
+		out := report.String() + fmt.Sprint(cerr)
+		if strings.Contains(out, secretWrong) {
+			t.Errorf("check shows the base URL's credentials:\n%s", out)
+		}
+		if !strings.Contains(out, "xxxxx@"+u.Host) {
+			t.Errorf("check does not show the masked base URL:\n%s", out)
+		}
+	}
 }

@@ -36,7 +36,7 @@ type Client struct {
 	cfg       Config
 	endpoint  url.URL
 	auth      Secret   // the Authorization header value
-	secrets   [][]byte // byte strings redacted from quoted bodies
+	redactor  redactor // replaces the credentials in quoted bodies and messages
 	limiter   Pauser
 	obs       Observer
 	log       *slog.Logger
@@ -59,7 +59,7 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		cfg:       cfg,
 		endpoint:  *u,
-		secrets:   [][]byte{[]byte(pair), []byte(encoded), []byte(cfg.Credentials.ClientSecret)},
+		redactor:  newRedactor(cfg.Credentials.ClientID, cfg.Credentials.ClientSecret),
 		obs:       cfg.Observer,
 		log:       cfg.Logger,
 		userAgent: "jelou-producer/" + cfg.Version,
@@ -91,7 +91,7 @@ func New(cfg Config) (*Client, error) {
 // String describes the client without its credentials.
 func (c Client) String() string {
 	return fmt.Sprintf("jelou.Client{URL:%s AuthScheme:%s PageSize:%d Location:%s}",
-		redactURL(c.endpoint.String()), c.cfg.AuthScheme, c.cfg.PageSize, c.cfg.Location)
+		RedactURL(c.endpoint.String()), c.cfg.AuthScheme, c.cfg.PageSize, c.cfg.Location)
 }
 
 // GoString is String, for %#v.
@@ -104,7 +104,7 @@ func (c Client) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c) }
 // LogValue describes the client without its credentials.
 func (c Client) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("url", redactURL(c.endpoint.String())),
+		slog.String("url", RedactURL(c.endpoint.String())),
 		slog.String("auth_scheme", string(c.cfg.AuthScheme)),
 		slog.Int("page_size", c.cfg.PageSize),
 	)
@@ -254,6 +254,9 @@ func (c *Client) send(ctx, reqCtx context.Context, req *http.Request, info *Requ
 	}
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
+		if ue, isURL := errors.AsType[*url.Error](err); isURL {
+			ue.URL = RedactURL(ue.URL) // net/http masks a password, not a user name alone
+		}
 		return nil, netErr(err)
 	}
 	defer resp.Body.Close()
@@ -276,7 +279,7 @@ func (c *Client) send(ctx, reqCtx context.Context, req *http.Request, info *Requ
 		if int64(len(data)) > limit {
 			data = data[:limit]
 		}
-		return nil, CheckResponse(resp, c.redact(data))
+		return nil, c.redactError(CheckResponse(resp, c.redactor.bytes(data)))
 	}
 	if int64(len(data)) > limit {
 		return nil, &BodyTooLargeError{StatusCode: resp.StatusCode, Limit: limit}
@@ -285,22 +288,36 @@ func (c *Client) send(ctx, reqCtx context.Context, req *http.Request, info *Requ
 	if err != nil {
 		if de, isDecode := errors.AsType[*DecodeError](err); isDecode {
 			de.StatusCode = resp.StatusCode
-			de.Snippet = Snippet(c.redact(data))
+			// The snippet quotes the start only: redact no more than an
+			// error body's worth of a body that may be MaxBodyBytes long.
+			de.Snippet = Snippet(c.redactor.bytes(data[:min(len(data), maxErrorBody)]))
 		}
 		return nil, err
 	}
 	return p, nil
 }
 
-// redact replaces the credentials wherever a body quotes them (some proxies
-// echo request headers in their error pages).
-func (c *Client) redact(b []byte) []byte {
-	for _, s := range c.secrets {
-		if len(s) > 0 && bytes.Contains(b, s) {
-			b = bytes.ReplaceAll(b, s, []byte(redacted))
+// redactError replaces the credentials in the text CheckResponse decoded
+// from a body: the raw body was redacted before, but a JSON message may
+// spell a credential in escapes that only decoding joins up.
+func (c *Client) redactError(err error) error {
+	r := c.redactor
+	switch e := err.(type) {
+	case *AuthError:
+		e.Message = r.string(e.Message)
+	case *ValidationError:
+		e.Code, e.Key = r.string(e.Code), r.string(e.Key)
+		for i, m := range e.Messages {
+			e.Messages[i] = r.string(m)
 		}
+	case *RateLimitError:
+		e.Message = r.string(e.Message)
+	case *ServerError:
+		e.Message = r.string(e.Message)
+	case *StatusError:
+		e.Message = r.string(e.Message)
 	}
-	return b
+	return err
 }
 
 // retryPolicy is the exponential backoff of one logical request, raised to

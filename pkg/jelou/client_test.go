@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -636,5 +639,107 @@ func TestCredentialsNeverPrinted(t *testing.T) {
 				t.Errorf("Config prints as %v", cfg)
 			}
 		})
+	}
+}
+
+// TestErrorsRedactEncodedCredentials has the vendor echo the credentials in
+// its error bodies raw, JSON-escaped (\/, \u002b, \u00e9), base64 (of
+// "id:secret" and of the secret alone) and URL-encoded (+ for a space,
+// either case of hex), for each error type, and checks that the error text
+// holds none of them.
+func TestErrorsRedactEncodedCredentials(t *testing.T) {
+	const secret = "k+/ S3cr3té~~??>>" // base64 of it and of the pair holds + and /
+	pair := testClientID + ":" + secret
+	b64 := base64.StdEncoding.EncodeToString([]byte(pair))
+	b64Secret := base64.StdEncoding.EncodeToString([]byte(secret))
+	if !strings.ContainsAny(b64, "+") || !strings.ContainsAny(b64, "/") {
+		t.Fatalf("pick a secret whose base64 holds + and /: %s", b64)
+	}
+	jsonSlash := func(s string) string { return strings.ReplaceAll(s, "/", `\/`) }
+	jsonUnicode := func(s string) string {
+		return strings.NewReplacer("+", `\u002B`, "/", `\u002f`, "é", `\u00e9`, ">", `\u003e`, " ", `\u0020`).Replace(s)
+	}
+	lowerHex := func(s string) string {
+		return regexp.MustCompile(`%[0-9A-F]{2}`).ReplaceAllStringFunc(s, strings.ToLower)
+	}
+	echoes := map[string]string{
+		"raw":                 pair,
+		"json slash":          jsonSlash("Basic " + b64),
+		"json unicode":        jsonUnicode(pair),
+		"json unicode secret": jsonUnicode(secret),
+		"base64 secret":       jsonSlash(b64Secret),
+		"base64 url":          base64.RawURLEncoding.EncodeToString([]byte(pair)),
+		"query escaped":       url.QueryEscape(pair),
+		"query escaped lower": lowerHex(url.QueryEscape(secret)),
+		"path escaped":        url.PathEscape(secret),
+		"base64 query":        url.QueryEscape(b64),
+	}
+	forbidden := []string{secret, pair, b64, b64Secret, strings.TrimRight(b64Secret, "="),
+		base64.URLEncoding.EncodeToString([]byte(pair)), url.QueryEscape(pair), url.QueryEscape(secret),
+		url.PathEscape(secret), lowerHex(url.QueryEscape(secret)), url.QueryEscape(b64), jsonSlash(b64)}
+	bodies := []struct {
+		status int
+		body   string // %s is the echo, already escaped for a JSON string
+	}{
+		{http.StatusUnauthorized, `{"message":"bad Authorization %s"}`},
+		{http.StatusUnprocessableEntity, `{"message":["bad %s"],"error":{"code":"%s","key":"%s"}}`},
+		{http.StatusTooManyRequests, `{"message":"slow down %s"}`},
+		{http.StatusBadGateway, `{"message":"upstream said %s"}`},
+		{http.StatusTeapot, `{"message":"teapot %s"}`},
+		{http.StatusTeapot, `<html>%s</html>`},
+		{http.StatusOK, `{"results":[%s`},
+	}
+	for name, echo := range echoes {
+		for _, b := range bodies {
+			t.Run(fmt.Sprintf("%s/%d", name, b.status), func(t *testing.T) {
+				body := strings.ReplaceAll(b.body, "%s", echo)
+				c, _ := setup(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.WriteHeader(b.status)
+					_, _ = io.WriteString(w, body)
+				}), func(c *Config) {
+					c.Credentials.ClientSecret = secret
+					c.Retry.MaxAttempts = 1
+				})
+				_, err := c.FetchPage(context.Background(), testWindow, 1)
+				if err == nil {
+					t.Fatal("want an error")
+				}
+				msg := err.Error()
+				for _, f := range forbidden {
+					if strings.Contains(msg, f) {
+						t.Errorf("error shows the credential as %q: %s", f, msg)
+					}
+				}
+				if !strings.Contains(msg, "[REDACTED]") {
+					t.Errorf("echoed credentials were not replaced: %s", msg)
+				}
+			})
+		}
+	}
+}
+
+// TestNetworkErrorMasksBaseURLUserinfo sends to a closed port through a
+// base URL with a token as user name, and with user:password, and checks
+// that the network error shows neither.
+func TestNetworkErrorMasksBaseURLUserinfo(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	for _, base := range []string{"http://tok3n-XYZZY@" + addr, "http://user:hunter2-PLUGH@" + addr} {
+		c, err := New(Config{BaseURL: base, Credentials: Credentials{ClientID: testClientID, ClientSecret: testSecret},
+			RateLimit: -1, Retry: RetryConfig{MaxAttempts: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.FetchPage(context.Background(), testWindow, 1)
+		if err == nil {
+			t.Fatal("want a network error")
+		}
+		if msg := err.Error(); strings.Contains(msg, "tok3n-XYZZY") || strings.Contains(msg, "hunter2-PLUGH") || !strings.Contains(msg, "xxxxx@") {
+			t.Errorf("error shows the base URL's credentials or no mask: %s", msg)
+		}
 	}
 }

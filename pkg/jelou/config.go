@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"time"
 )
 
@@ -202,7 +203,7 @@ func (c Config) String() string {
 		loc = c.Location.String()
 	}
 	return fmt.Sprintf("jelou.Config{BaseURL:%s %s AuthScheme:%s PageSize:%d Location:%s RateLimit:%g RateBurst:%d Timeout:%s MaxBodyBytes:%d MaxPages:%d Version:%s}",
-		redactURL(c.BaseURL), c.Credentials, c.AuthScheme, c.PageSize, loc, c.RateLimit, c.RateBurst, c.Timeout, c.MaxBodyBytes, c.MaxPages, c.Version)
+		RedactURL(c.BaseURL), c.Credentials, c.AuthScheme, c.PageSize, loc, c.RateLimit, c.RateBurst, c.Timeout, c.MaxBodyBytes, c.MaxPages, c.Version)
 }
 
 // GoString is String, for %#v.
@@ -214,7 +215,7 @@ func (c Config) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c) }
 // LogValue lists the configuration without its credentials.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("base_url", redactURL(c.BaseURL)),
+		slog.String("base_url", RedactURL(c.BaseURL)),
 		slog.Any("credentials", c.Credentials),
 		slog.String("auth_scheme", string(c.AuthScheme)),
 		slog.Int("page_size", c.PageSize),
@@ -223,14 +224,29 @@ func (c Config) LogValue() slog.Value {
 	)
 }
 
-// redactURL hides a password an operator may have put in the base URL.
-func redactURL(s string) string {
+// RedactURL returns s with the credentials an operator may have put in a
+// base URL masked: the password of user:password as "xxxxx" (as
+// [url.URL.Redacted] does), a user name alone (a token) as "xxxxx" too. A
+// text that does not parse as a URL has its whole userinfo masked, so that
+// a validation message may quote it.
+func RedactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
-		return "[unparseable URL]"
+		return userinfo.ReplaceAllString(s, "${1}xxxxx@")
 	}
-	return u.Redacted()
+	if u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		return u.Redacted()
+	}
+	u.User = url.User("xxxxx")
+	return u.String()
 }
+
+// userinfo matches the userinfo of a URL-like text: what lies between "//"
+// and the last "@" (a password may hold "/" or "@" when unescaped).
+var userinfo = regexp.MustCompile(`(//)[^@]*@`)
 
 // WithDefaults returns c with every zero field replaced by its Default
 // constant (and a zero HTTPClient by a new client that does not follow
@@ -279,7 +295,7 @@ func (c Config) WithDefaults() Config {
 func (c Config) validate() error {
 	u, err := url.Parse(c.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("jelou: BaseURL must be an http or https URL with a host, got %q", redactURL(c.BaseURL))
+		return fmt.Errorf("jelou: BaseURL must be an http or https URL with a host, got %q", RedactURL(c.BaseURL))
 	}
 	if c.Credentials.ClientID == "" || c.Credentials.ClientSecret == "" {
 		return errors.New("jelou: client id and client secret are both required")

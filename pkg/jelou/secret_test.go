@@ -2,12 +2,16 @@ package jelou
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestSecretRedacted prints, logs and marshals a Secret (alone, by pointer
@@ -81,5 +85,89 @@ func TestSecretRedacted(t *testing.T) {
 				t.Errorf("Reveal = %q, want the credential", s.Reveal())
 			}
 		})
+	}
+}
+
+// credentialForms returns the ways a body may quote the credentials that
+// the redactor must catch, each as a body would hold it.
+func credentialForms(clientID, secret string) map[string]string {
+	pair := clientID + ":" + secret
+	forms := map[string]string{}
+	for name, plain := range map[string]string{"secret": secret, "pair": pair} {
+		js, _ := json.Marshal(plain)
+		jsonText := string(js[1 : len(js)-1])
+		b64 := base64.StdEncoding.EncodeToString([]byte(plain))
+		forms[name] = plain
+		forms[name+" json"] = jsonText
+		forms[name+" json slash"] = strings.ReplaceAll(jsonText, "/", `\/`)
+		forms[name+" json unicode"] = strings.NewReplacer("+", `\u002b`, "/", `\u002F`, " ", `\u0020`).Replace(jsonText)
+		forms[name+" base64"] = b64
+		forms[name+" base64 json"] = strings.ReplaceAll(b64, "/", `\/`)
+		forms[name+" base64 url"] = base64.URLEncoding.EncodeToString([]byte(plain))
+		forms[name+" base64 query"] = url.QueryEscape(b64)
+		forms[name+" query"] = url.QueryEscape(plain)
+		forms[name+" query lower"] = regexp.MustCompile(`%[0-9A-F]{2}`).ReplaceAllStringFunc(url.QueryEscape(plain), strings.ToLower)
+		forms[name+" path"] = url.PathEscape(plain)
+	}
+	return forms
+}
+
+// FuzzRedact embeds random credentials in random text in every form of
+// credentialForms, alone and all together, and checks that the redactor
+// leaves none of the forms in its output. Credentials that "[REDACTED]"
+// could spell (brackets, "REDACTED" itself, fewer than 8 bytes) or that are
+// not UTF-8 (JSON cannot carry them) are skipped.
+func FuzzRedact(f *testing.F) {
+	f.Add("client-id-7Q2", "k+/ S3cr3té~~??>>", "<html>Authorization: ", "</html>")
+	f.Add("id", `p"a\ss/w+o%rd`+"\n\u2028", `{"message":"`, `"}`)
+	f.Add("x", "%%%%%%%%%%", "%25%", "%")
+	f.Add("", "\\\\\\\\\\\\\\\\", `\\\`, `\`)
+	f.Fuzz(func(t *testing.T, clientID, secret, prefix, suffix string) {
+		pair := clientID + ":" + secret
+		if len(secret) < 8 || secret == "REDACTED" || strings.ContainsAny(pair, "[]") || !utf8.ValidString(pair) {
+			t.Skip()
+		}
+		r := newRedactor(clientID, Secret(secret))
+		forms := credentialForms(clientID, secret)
+		var all strings.Builder
+		for name, form := range forms {
+			all.WriteString(prefix + form + suffix)
+			out := r.string(prefix + form + suffix)
+			if !strings.Contains(out, redacted) {
+				t.Errorf("%s: nothing redacted in %q", name, out)
+			}
+			checkRedacted(t, name, out, forms)
+		}
+		checkRedacted(t, "all", r.string(all.String()), forms)
+	})
+}
+
+// checkRedacted fails t when out holds one of forms.
+func checkRedacted(t *testing.T, name, out string, forms map[string]string) {
+	t.Helper()
+	for formName, form := range forms {
+		if strings.Contains(out, form) {
+			t.Fatalf("%s: the output holds the credential as %s %q: %q", name, formName, form, out)
+		}
+	}
+}
+
+// TestRedactURL masks the userinfo of URLs that parse and of texts that do
+// not, and leaves the rest as it is.
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://api.jelou.ai", "https://api.jelou.ai"},
+		{"https://user:hunter2@api.jelou.ai/v1?x=1", "https://user:xxxxx@api.jelou.ai/v1?x=1"},
+		{"https://tok3n@api.jelou.ai", "https://xxxxx@api.jelou.ai"},
+		{"https://user:p%2Fss@api.jelou.ai", "https://user:xxxxx@api.jelou.ai"},
+		{"https://user:hun ter2@host:x/", "https://xxxxx@host:x/"},  // does not parse
+		{"https://user:pa/ss@host:port", "https://xxxxx@host:port"}, // does not parse either
+		{"https://api.jelou.ai/a@b", "https://api.jelou.ai/a@b"},    // "@" in the path only
+		{"not a url %zz", "not a url %zz"},
+	}
+	for _, tt := range tests {
+		if got := RedactURL(tt.in); got != tt.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
