@@ -111,17 +111,20 @@ func TestFetchPlan(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &scriptedFetcher{results: tt.results, errs: tt.errs}
-			plan := fetchPlan{src: f, maxPages: 10, minWindow: time.Minute, again: tt.again, log: slog.New(slog.DiscardHandler)}
+			var ids []string
+			plan := fetchPlan{src: f, maxPages: 10, narrowCap: 100, minWindow: time.Minute, again: tt.again, log: slog.New(slog.DiscardHandler),
+				emit: func(rows []jelou.Conversation) error {
+					for _, r := range rows {
+						ids = append(ids, r.ID)
+					}
+					return nil
+				}}
 			if tt.narrow {
 				plan.minWindow = w.Duration()
 			}
-			got := plan.fetch(context.Background(), w)
+			got := plan.fetch(context.Background(), w, nil)
 			if fmt.Sprint(f.asked) != fmt.Sprint(tt.wantAsked) {
 				t.Errorf("asked %v\nwant  %v", f.asked, tt.wantAsked)
-			}
-			var ids []string
-			for _, r := range got.Rows {
-				ids = append(ids, r.ID)
 			}
 			if strings.Join(ids, " ") != tt.wantRows {
 				t.Errorf("rows %v, want %s", ids, tt.wantRows)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -262,7 +261,17 @@ func (c *Client) send(ctx, reqCtx context.Context, req *http.Request, info *Requ
 	if ok && resp.ContentLength > limit {
 		return nil, &BodyTooLargeError{StatusCode: resp.StatusCode, Limit: limit}
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, min(limit, math.MaxInt64-1)+1))
+	if ok && c.cfg.BodyBudget != nil {
+		size := limit
+		if resp.ContentLength >= 0 {
+			size = resp.ContentLength
+		}
+		if err := c.cfg.BodyBudget.Acquire(reqCtx, size); err != nil {
+			return nil, netErr(fmt.Errorf("wait for memory to read the body: %w", err))
+		}
+		defer c.cfg.BodyBudget.Release(size)
+	}
+	data, err := readBody(resp.Body, resp.ContentLength, min(limit, math.MaxInt64-1))
 	if err != nil {
 		return nil, netErr(fmt.Errorf("read response body: %w", err))
 	}
