@@ -31,6 +31,8 @@ func TestFetchPlan(t *testing.T) {
 	tooMany := &jelou.TooManyPagesError{Window: w, Total: 5000, Pages: 50, Max: 10}
 	invalid := &jelou.ValidationError{StatusCode: 422, Messages: []string{"range too wide"}}
 	failed := &jelou.ServerError{StatusCode: 502, Message: "bad gateway"}
+	tooLarge := &jelou.BodyTooLargeError{StatusCode: 200, Limit: 32 << 20}
+	truncated := &jelou.TooManyPagesError{Window: w, Max: 100, Truncated: true}
 	asked := func(ws ...any) []string {
 		var out []string
 		for i := 0; i < len(ws); i += 2 {
@@ -55,6 +57,7 @@ func TestFetchPlan(t *testing.T) {
 		wantRows  string
 		wantDrift []drift
 		wantErr   error
+		wantCaps  []int // Bounds.PageCap per query, when set
 	}{
 		{
 			name:    "too many pages: the probing page's rows, then both halves",
@@ -65,6 +68,21 @@ func TestFetchPlan(t *testing.T) {
 			name: "too many pages at the narrowest window: every page", narrow: true,
 			results: []*jelou.WindowResult{page(false, "p"), page(false, "p", "q")}, errs: []error{tooMany},
 			wantAsked: asked(w, 10, w, 0), wantRows: "p q",
+		},
+		{
+			name: "too many pages at the narrowest window, and still more after the cap: what was read, truncated", narrow: true,
+			results: []*jelou.WindowResult{page(false, "p"), page(false, "p", "q")}, errs: []error{tooMany, truncated},
+			wantAsked: asked(w, 10, w, 0), wantCaps: []int{0, 100}, wantRows: "p q", wantErr: truncated,
+		},
+		{
+			name:    "a body too large: both halves",
+			results: []*jelou.WindowResult{nil, page(false, "a"), page(false, "b")}, errs: []error{tooLarge},
+			wantAsked: asked(w, 10, a, 10, b, 10), wantRows: "a b",
+		},
+		{
+			name: "a body too large at the narrowest window: the error", narrow: true,
+			errs:      []error{tooLarge},
+			wantAsked: asked(w, 10), wantErr: tooLarge,
 		},
 		{
 			name:    "422: both halves",
@@ -125,6 +143,9 @@ func TestFetchPlan(t *testing.T) {
 			got := plan.fetch(context.Background(), w, nil)
 			if fmt.Sprint(f.asked) != fmt.Sprint(tt.wantAsked) {
 				t.Errorf("asked %v\nwant  %v", f.asked, tt.wantAsked)
+			}
+			if tt.wantCaps != nil && fmt.Sprint(f.caps) != fmt.Sprint(tt.wantCaps) {
+				t.Errorf("page caps %v, want %v", f.caps, tt.wantCaps)
 			}
 			if strings.Join(ids, " ") != tt.wantRows {
 				t.Errorf("rows %v, want %s", ids, tt.wantRows)
