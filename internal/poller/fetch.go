@@ -17,7 +17,7 @@ const narrowPagesFactor = 10
 func (p *Poller) newFetchPlan(again bool) fetchPlan {
 	return fetchPlan{
 		src: p.fetch, maxPages: p.cfg.MaxPages, narrowCap: p.cfg.MaxPages * narrowPagesFactor,
-		minWindow: p.cfg.MinWindow, again: again, log: p.cfg.Logger, mem: p.cfg.Memory,
+		minWindow: p.cfg.MinWindow, again: again, log: p.cfg.Logger, obs: p.obs, mem: p.cfg.Memory,
 	}
 }
 
@@ -38,6 +38,8 @@ type fetchPlan struct {
 	// catches what moved), only reported.
 	again bool
 	log   *slog.Logger
+	// obs, when set, is told of truncated reads.
+	obs Observer
 	// emit receives the rows in the order the API showed them (the older
 	// observation first, as dedupe needs), a bounded batch at a time,
 	// while the window is read; an error from it stops the read.
@@ -155,6 +157,9 @@ func (f fetchPlan) fetch(ctx context.Context, w jelou.Window, skip map[rowKey]st
 		// far are published; the window is not done, and is read again.
 		f.log.Warn("window truncated: pages did not end within the cap; published what was read, will read it again",
 			"window", w.String(), "pages", tooMany.Max)
+		if f.obs != nil {
+			f.obs.Truncated(w, tooMany.Max)
+		}
 		return got
 	case errors.Is(err, jelou.ErrTooManyPages):
 		// The rows of the probing page were shown by the API: keep them,

@@ -130,7 +130,8 @@ func TestFetchPlan(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &scriptedFetcher{results: tt.results, errs: tt.errs}
 			var ids []string
-			plan := fetchPlan{src: f, maxPages: 10, narrowCap: 100, minWindow: time.Minute, again: tt.again, log: slog.New(slog.DiscardHandler),
+			obs := &truncationObserver{}
+			plan := fetchPlan{src: f, maxPages: 10, narrowCap: 100, minWindow: time.Minute, again: tt.again, log: slog.New(slog.DiscardHandler), obs: obs,
 				emit: func(rows []jelou.Conversation) error {
 					for _, r := range rows {
 						ids = append(ids, r.ID)
@@ -146,6 +147,9 @@ func TestFetchPlan(t *testing.T) {
 			}
 			if tt.wantCaps != nil && fmt.Sprint(f.caps) != fmt.Sprint(tt.wantCaps) {
 				t.Errorf("page caps %v, want %v", f.caps, tt.wantCaps)
+			}
+			if truncated := errors.As(tt.wantErr, new(*jelou.TooManyPagesError)); (obs.n == 1) != truncated || obs.n > 1 {
+				t.Errorf("%d truncations observed, want %v", obs.n, truncated)
 			}
 			if strings.Join(ids, " ") != tt.wantRows {
 				t.Errorf("rows %v, want %s", ids, tt.wantRows)
@@ -165,3 +169,11 @@ func TestFetchPlan(t *testing.T) {
 		})
 	}
 }
+
+// truncationObserver counts the truncated reads it is told of.
+type truncationObserver struct {
+	NopObserver
+	n int
+}
+
+func (o *truncationObserver) Truncated(jelou.Window, int) { o.n++ }
