@@ -16,7 +16,7 @@ const narrowPagesFactor = 10
 // newFetchPlan is the plan of the poller's reads of one query.
 func (p *Poller) newFetchPlan(again bool) fetchPlan {
 	return fetchPlan{
-		src: p.fetch, maxPages: p.cfg.MaxPages, narrowCap: p.cfg.MaxPages * narrowPagesFactor,
+		src: p.fetch, maxPages: p.cfg.MaxPages, narrowCap: p.cfg.MaxPages * narrowPagesFactor, clientPageSize: p.cfg.PageSize,
 		minWindow: p.cfg.MinWindow, again: again, log: p.cfg.Logger, obs: p.obs, mem: p.cfg.Memory,
 	}
 }
@@ -32,6 +32,11 @@ type fetchPlan struct {
 	maxPages  int
 	narrowCap int
 	minWindow time.Duration
+	// pageSize is the rows a page asks for: the client's when 0, fewer
+	// after a body too large at the narrowest window.
+	pageSize int
+	// clientPageSize is the client's page size, where shrinking starts.
+	clientPageSize int
 	// again says that the range will be read again within an interval or
 	// so: then pagination drift is not healed by a re-fetch or a split now
 	// (new rows at the live edge shift pages all the time; the next read
@@ -88,7 +93,7 @@ type rowKey struct {
 // at most maxPages pages, or when maxPages <= 0 (the window is as narrow
 // as allowed) at most narrowCap whatever the pagination promises.
 func (f fetchPlan) read(ctx context.Context, w jelou.Window, skip, keep map[rowKey]struct{}) (*jelou.WindowResult, int, error) {
-	b := jelou.Bounds{MaxPages: f.maxPages}
+	b := jelou.Bounds{MaxPages: f.maxPages, PageSize: f.pageSize}
 	if f.maxPages <= 0 {
 		b.PageCap = f.narrowCap
 	}
@@ -168,10 +173,13 @@ func (f fetchPlan) fetch(ctx context.Context, w jelou.Window, skip map[rowKey]st
 	case errors.As(err, &invalid), errors.As(err, &tooLarge):
 		// 422: the request is wrong; the likeliest cause is a window too
 		// wide for the server. A body too large: fewer rows a query. Never
-		// retry it unchanged: split or give up.
+		// retry it unchanged: split, ask for smaller pages, or give up.
 		a, b, ok := halve(w, f.minWindow)
 		if !ok {
-			return got
+			if tooLarge == nil {
+				return got
+			}
+			return got.then(f.shrink(ctx, w, first, err))
 		}
 		f.log.Warn("window rejected, splitting", "window", w.String(), "err", err)
 		return got.then(f.halves(ctx, a, b))
@@ -182,6 +190,22 @@ func (f fetchPlan) fetch(ctx context.Context, w jelou.Window, skip map[rowKey]st
 		return got
 	}
 	return f.heal(ctx, w, got, first, res.Drift.String())
+}
+
+// shrink reads w, as narrow as allowed, again with half as many rows a page
+// as the read whose body was too large (err), skipping the rows of that
+// read (their keys are in first); at one row a page it gives up with err.
+func (f fetchPlan) shrink(ctx context.Context, w jelou.Window, first map[rowKey]struct{}, err error) fetched {
+	size := f.pageSize
+	if size <= 0 {
+		size = f.clientPageSize
+	}
+	if size <= 1 {
+		return fetched{Err: err}
+	}
+	f.pageSize = size / 2
+	f.log.Warn("response body too large at the smallest window, asking for smaller pages", "window", w.String(), "page_size", f.pageSize, "err", err)
+	return f.fetch(ctx, w, first)
 }
 
 // split reads w in halves or, when it is as narrow as allowed, whole,

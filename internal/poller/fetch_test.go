@@ -58,6 +58,7 @@ func TestFetchPlan(t *testing.T) {
 		wantDrift []drift
 		wantErr   error
 		wantCaps  []int // Bounds.PageCap per query, when set
+		wantSizes []int // Bounds.PageSize per query, when set
 	}{
 		{
 			name:    "too many pages: the probing page's rows, then both halves",
@@ -80,9 +81,14 @@ func TestFetchPlan(t *testing.T) {
 			wantAsked: asked(w, 10, a, 10, b, 10), wantRows: "a b",
 		},
 		{
-			name: "a body too large at the narrowest window: the error", narrow: true,
-			errs:      []error{tooLarge},
-			wantAsked: asked(w, 10), wantErr: tooLarge,
+			name: "a body too large at the narrowest window: smaller pages", narrow: true,
+			results: []*jelou.WindowResult{nil, page(false, "a")}, errs: []error{tooLarge},
+			wantAsked: asked(w, 10, w, 10), wantSizes: []int{0, 50}, wantRows: "a",
+		},
+		{
+			name: "a body too large at the narrowest window down to one row a page: the error", narrow: true,
+			errs:      []error{tooLarge, tooLarge, tooLarge, tooLarge, tooLarge, tooLarge, tooLarge},
+			wantAsked: asked(w, 10, w, 10, w, 10, w, 10, w, 10, w, 10, w, 10), wantSizes: []int{0, 50, 25, 12, 6, 3, 1}, wantErr: tooLarge,
 		},
 		{
 			name:    "422: both halves",
@@ -131,7 +137,7 @@ func TestFetchPlan(t *testing.T) {
 			f := &scriptedFetcher{results: tt.results, errs: tt.errs}
 			var ids []string
 			obs := &truncationObserver{}
-			plan := fetchPlan{src: f, maxPages: 10, narrowCap: 100, minWindow: time.Minute, again: tt.again, log: slog.New(slog.DiscardHandler), obs: obs,
+			plan := fetchPlan{src: f, maxPages: 10, narrowCap: 100, clientPageSize: 100, minWindow: time.Minute, again: tt.again, log: slog.New(slog.DiscardHandler), obs: obs,
 				emit: func(rows []jelou.Conversation) error {
 					for _, r := range rows {
 						ids = append(ids, r.ID)
@@ -147,6 +153,9 @@ func TestFetchPlan(t *testing.T) {
 			}
 			if tt.wantCaps != nil && fmt.Sprint(f.caps) != fmt.Sprint(tt.wantCaps) {
 				t.Errorf("page caps %v, want %v", f.caps, tt.wantCaps)
+			}
+			if tt.wantSizes != nil && fmt.Sprint(f.sizes) != fmt.Sprint(tt.wantSizes) {
+				t.Errorf("page sizes %v, want %v", f.sizes, tt.wantSizes)
 			}
 			if truncated := errors.As(tt.wantErr, new(*jelou.TooManyPagesError)); (obs.n == 1) != truncated || obs.n > 1 {
 				t.Errorf("%d truncations observed, want %v", obs.n, truncated)

@@ -100,12 +100,14 @@ type scriptedFetcher struct {
 	calls   int
 	asked   []string // "<window> max=<maxPages>" per call
 	caps    []int    // Bounds.PageCap per call
+	sizes   []int    // Bounds.PageSize per call
 }
 
 func (f *scriptedFetcher) FetchWindowBounded(_ context.Context, w jelou.Window, b jelou.Bounds) (*jelou.WindowResult, error) {
 	f.calls++
 	f.asked = append(f.asked, fmt.Sprintf("%s max=%d", w, b.MaxPages))
 	f.caps = append(f.caps, b.PageCap)
+	f.sizes = append(f.sizes, b.PageSize)
 	i := f.calls - 1
 	r, _ := noFetch{}.FetchWindowBounded(context.Background(), w, jelou.Bounds{})
 	if i < len(f.results) && f.results[i] != nil {

@@ -184,3 +184,25 @@ func TestBodyBudgetIsTakenBeforeTheBodyIsRead(t *testing.T) {
 		t.Fatalf("acquired %v, released %v; want %v each", rr.acquired, rr.released, want)
 	}
 }
+
+// TestFetchWindowBoundedAsksForItsPageSize: Bounds.PageSize is the limit
+// every request of the read asks for, and the page count follows it.
+func TestFetchWindowBoundedAsksForItsPageSize(t *testing.T) {
+	var limits []string
+	var mu sync.Mutex
+	c, _ := setup(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		limits = append(limits, r.URL.Query().Get("limit"))
+		mu.Unlock()
+		n, _ := strconv.Atoi(r.URL.Query().Get("page"))
+		from := (n - 1) * 4
+		_, _ = w.Write([]byte(body(rows("c", from, max(0, min(4, 10-from))), `{"limit":4,"total":10,"totalPages":3}`)))
+	}), func(c *Config) { c.PageSize = 100 })
+	res, err := c.FetchWindowBounded(context.Background(), testWindow, Bounds{PageSize: 4})
+	if err != nil || len(res.Conversations) != 10 || res.Drift.Detected() {
+		t.Fatalf("%d rows, %v, drift %s; want 10 rows without drift", len(res.Conversations), err, res.Drift)
+	}
+	if len(limits) != 3 || limits[0] != "4" || limits[2] != "4" {
+		t.Fatalf("limits asked %v, want 4 three times", limits)
+	}
+}

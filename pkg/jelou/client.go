@@ -129,6 +129,11 @@ type requestBody struct {
 // same bytes back) and the cancellation of ctx stop it at once. Errors read
 // "fetch <window> page <n>: ..." and wrap the typed errors of this package.
 func (c *Client) FetchPage(ctx context.Context, w Window, page int) (*Page, error) {
+	return c.fetchPage(ctx, w, page, c.cfg.PageSize)
+}
+
+// fetchPage is FetchPage asking for limit rows a page.
+func (c *Client) fetchPage(ctx context.Context, w Window, page, limit int) (*Page, error) {
 	if err := w.Validate(); err != nil {
 		return nil, fmt.Errorf("fetch page %d: %w", page, err)
 	}
@@ -144,7 +149,7 @@ func (c *Client) FetchPage(ctx context.Context, w Window, page int) (*Page, erro
 		return nil, fmt.Errorf("fetch %s page %d: encode body: %w", w, page, err)
 	}
 	u := c.endpoint
-	u.RawQuery = url.Values{"limit": {strconv.Itoa(c.cfg.PageSize)}, "page": {strconv.Itoa(page)}}.Encode()
+	u.RawQuery = url.Values{"limit": {strconv.Itoa(limit)}, "page": {strconv.Itoa(page)}}.Encode()
 	target := u.String()
 
 	policy := c.newPolicy()

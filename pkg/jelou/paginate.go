@@ -22,7 +22,7 @@ const maxListedDuplicates = 100
 // yields the pages fetched (only the first when its pagination already
 // promises too many), then a *TooManyPagesError wrapping ErrTooManyPages.
 func (c *Client) Pages(ctx context.Context, w Window) iter.Seq2[*Page, error] {
-	return c.pages(ctx, w, c.cfg.MaxPages, 0)
+	return c.pages(ctx, w, c.cfg.MaxPages, 0, c.cfg.PageSize)
 }
 
 // TooManyPagesError reports a window that needs more pages than allowed. It
@@ -59,8 +59,9 @@ func (e *TooManyPagesError) Unwrap() error { return ErrTooManyPages }
 // the rest. A pagination that contradicts itself promises nothing: paging
 // then goes on until the rows run out (an empty page) or the bound. pageCap,
 // when > 0, is a hard bound whatever the pagination promises: after pageCap
-// pages it yields a *TooManyPagesError with Truncated set.
-func (c *Client) pages(ctx context.Context, w Window, maxPages, pageCap int) iter.Seq2[*Page, error] {
+// pages it yields a *TooManyPagesError with Truncated set. limit is the
+// page size asked for.
+func (c *Client) pages(ctx context.Context, w Window, maxPages, pageCap, limit int) iter.Seq2[*Page, error] {
 	return func(yield func(*Page, error) bool) {
 		for n := 1; ; n++ {
 			if maxPages > 0 && n > maxPages {
@@ -71,7 +72,7 @@ func (c *Client) pages(ctx context.Context, w Window, maxPages, pageCap int) ite
 				yield(nil, &TooManyPagesError{Window: w, Max: pageCap, Truncated: true})
 				return
 			}
-			p, err := c.FetchPage(ctx, w, n)
+			p, err := c.fetchPage(ctx, w, n, limit)
 			if err != nil {
 				yield(nil, err)
 				return
@@ -79,14 +80,14 @@ func (c *Client) pages(ctx context.Context, w Window, maxPages, pageCap int) ite
 			if !yield(p, nil) {
 				return
 			}
-			trusted := p.Pagination.Present && !p.Pagination.Contradictory(c.cfg.PageSize)
+			trusted := p.Pagination.Present && !p.Pagination.Contradictory(limit)
 			if n == 1 && trusted && maxPages > 0 {
-				if promised := p.Pagination.PageCount(c.cfg.PageSize); promised > maxPages {
+				if promised := p.Pagination.PageCount(limit); promised > maxPages {
 					yield(nil, &TooManyPagesError{Window: w, Total: p.Pagination.Total, Pages: promised, Max: maxPages})
 					return
 				}
 			}
-			if !morePages(p, n, c.cfg.PageSize) {
+			if !morePages(p, n, limit) {
 				return
 			}
 		}
@@ -254,6 +255,9 @@ type Bounds struct {
 	// with a *TooManyPagesError (after the first page when its pagination
 	// already promises more). <= 0: no such bound.
 	MaxPages int
+	// PageSize is the rows a page asked for (the request's limit), in place
+	// of Config.PageSize when > 0: fewer make smaller bodies.
+	PageSize int
 	// PageCap is a hard bound on the pages of the read, whatever the
 	// pagination promises; reaching it stops the read with a
 	// *TooManyPagesError whose Truncated is set. <= 0: none.
@@ -315,7 +319,11 @@ func (c *Client) FetchWindowBounded(ctx context.Context, w Window, b Bounds) (*W
 		return err
 	}
 	var err error
-	for p, perr := range c.pages(ctx, w, b.MaxPages, b.PageCap) {
+	limit := c.cfg.PageSize
+	if b.PageSize > 0 {
+		limit = b.PageSize
+	}
+	for p, perr := range c.pages(ctx, w, b.MaxPages, b.PageCap, limit) {
 		if perr != nil {
 			err = perr
 			break
@@ -330,8 +338,8 @@ func (c *Client) FetchWindowBounded(ctx context.Context, w Window, b Bounds) (*W
 				d.TotalChanged = true
 			}
 			d.LastTotal = pg.Total
-			d.PagesExpected = max(pg.PageCount(c.cfg.PageSize), 1)
-			if pg.Contradictory(c.cfg.PageSize) {
+			d.PagesExpected = max(pg.PageCount(limit), 1)
+			if pg.Contradictory(limit) {
 				d.Contradictory++
 			}
 		} else {
