@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -204,5 +205,36 @@ func TestFetchWindowBoundedAsksForItsPageSize(t *testing.T) {
 	}
 	if len(limits) != 3 || limits[0] != "4" || limits[2] != "4" {
 		t.Fatalf("limits asked %v, want 4 three times", limits)
+	}
+}
+
+// TestPageOfTooManyRowsIsRefused: a page of far more rows than asked for
+// is refused before its rows are decoded, with a *DecodeError.
+func TestPageOfTooManyRowsIsRefused(t *testing.T) {
+	tests := []struct {
+		name    string
+		rows    int
+		wantErr bool
+	}{
+		{"as asked", 10, false},
+		{"one duplicate more", 11, false},
+		{"twice and some", maxPageRows(10), false},
+		{"ten thousand tiny rows", 10000, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := `{"results":[{}` + strings.Repeat(`,{}`, tt.rows-1) + `],"pagination":{"limit":10,"total":10,"totalPages":1}}`
+			c, _ := setup(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = w.Write([]byte(b))
+			}), func(c *Config) { c.PageSize = 10 })
+			p, err := c.FetchPage(context.Background(), testWindow, 1)
+			var de *DecodeError
+			if got := errors.As(err, &de); got != tt.wantErr {
+				t.Fatalf("FetchPage = %v; want a *DecodeError: %v", err, tt.wantErr)
+			}
+			if !tt.wantErr && len(p.Conversations) != tt.rows {
+				t.Fatalf("%d rows, want %d", len(p.Conversations), tt.rows)
+			}
+		})
 	}
 }

@@ -289,7 +289,7 @@ func (c *Client) send(ctx, reqCtx context.Context, req *http.Request, info *Requ
 	if int64(len(data)) > limit {
 		return nil, &BodyTooLargeError{StatusCode: resp.StatusCode, Limit: limit}
 	}
-	p, err := DecodePage(data, c.cfg.Location)
+	p, err := decodePage(data, c.cfg.Location, maxPageRows(c.cfg.PageSize))
 	if err != nil {
 		if de, isDecode := errors.AsType[*DecodeError](err); isDecode {
 			de.StatusCode = resp.StatusCode
