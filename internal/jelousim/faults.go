@@ -71,6 +71,14 @@ const (
 	// FaultOversized adds a "padding" string of [Fault.Size] bytes to an
 	// otherwise valid body.
 	FaultOversized FaultKind = "oversized"
+	// FaultEndlessPages answers with a full page (limit rows, at most
+	// PageCap) of rows made up for this response, each with an _id never
+	// served before and a start time inside the window, and a pagination
+	// that claims [AbsurdTotal] rows: a server whose pages never end and
+	// never repeat. With [Fault.Size] > 0 the body also carries a "padding"
+	// string of that many bytes (no default: 0 means no padding). Made-up
+	// rows are not recorded by the oracle.
+	FaultEndlessPages FaultKind = "endless-pages"
 )
 
 // FaultKinds lists every kind, status faults first.
@@ -78,7 +86,7 @@ var FaultKinds = []FaultKind{
 	FaultUnauthorized, FaultValidation, FaultRateLimit, FaultInternal, FaultBadGateway, FaultUnavailable,
 	FaultTruncated, FaultSlowBody, FaultDrift, FaultMissingID, FaultMissingState, FaultUnknownState,
 	FaultWrongTypes, FaultAbsurdDates, FaultDuplicateRow, FaultEmptyResults, FaultAbsurdTotal,
-	FaultContradictoryPages, FaultOversized,
+	FaultContradictoryPages, FaultOversized, FaultEndlessPages,
 }
 
 // Valid reports whether k is one of [FaultKinds].
@@ -117,7 +125,8 @@ type Fault struct {
 	Rows int
 	// Delay is how long a slow body takes to arrive, in wall time. Default: 3s.
 	Delay time.Duration
-	// Size is the padding of an oversized body in bytes. Default: 64 MiB.
+	// Size is the padding of an oversized body in bytes. Default: 64 MiB
+	// for FaultOversized, none for FaultEndlessPages.
 	Size int64
 }
 
@@ -134,7 +143,7 @@ func (f Fault) withDefaults() Fault {
 	if f.Delay <= 0 {
 		f.Delay = 3 * time.Second
 	}
-	if f.Size <= 0 {
+	if f.Size <= 0 && f.Kind == FaultOversized {
 		f.Size = 64 << 20
 	}
 	return f

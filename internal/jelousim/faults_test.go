@@ -152,6 +152,32 @@ func TestResponseFaults(t *testing.T) {
 				t.Errorf("%d rows, pagination %v", len(p.Results), p.Pagination)
 			}
 		}},
+		{Fault{Kind: FaultEndlessPages}, func(t *testing.T, body []byte, clean page) {
+			p := decodePage(t, body)
+			known := map[string]bool{}
+			for _, id := range clean.ids() {
+				known[id] = true
+			}
+			if len(p.Results) != 10 || p.Pagination["total"] != AbsurdTotal {
+				t.Errorf("%d rows, pagination %v; want a full page of 10, total %d", len(p.Results), p.Pagination, AbsurdTotal)
+			}
+			for _, r := range p.Results {
+				start, err := time.ParseInLocation("2006-01-02 15:04:05", r["startAt"].(string), time.UTC)
+				if id := r["_id"].(string); known[id] || len(id) != 24 || err != nil || start.Before(from) || start.After(to) {
+					t.Errorf("row %v: want a new 24-hex _id starting in the window", r)
+				}
+				known[r["_id"].(string)] = true
+			}
+		}},
+		{Fault{Kind: FaultEndlessPages, Size: 1 << 20}, func(t *testing.T, body []byte, clean page) {
+			var v struct {
+				Padding string           `json:"padding"`
+				Results []map[string]any `json:"results"`
+			}
+			if err := json.Unmarshal(body, &v); err != nil || len(v.Padding) != 1<<20 || len(v.Results) != 10 {
+				t.Errorf("padded endless page: %v, padding %d bytes, %d rows", err, len(v.Padding), len(v.Results))
+			}
+		}},
 		{Fault{Kind: FaultOversized, Size: 1 << 20}, func(t *testing.T, body []byte, clean page) {
 			var v struct {
 				Padding string          `json:"padding"`

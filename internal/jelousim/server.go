@@ -171,6 +171,7 @@ type Server struct {
 	faults  *faults
 	oracle  *oracle
 	stats   counters
+	made    atomic.Uint64 // rows made up by FaultEndlessPages so far
 }
 
 // New generates the data set and returns a server for it.
@@ -524,6 +525,10 @@ func (s *Server) serveWindow(w http.ResponseWriter, r *http.Request, req request
 		order: s.cfg.Order,
 		key:   mix(s.cfg.Data.Seed ^ mix(uint64(req.from)) ^ mix(uint64(req.to)<<1)),
 	}
+	if f.Kind == FaultEndlessPages {
+		s.serveEndless(w, req, now, f.Size)
+		return
+	}
 	if f.Kind == FaultDrift {
 		l.drift(f.Rows)
 	}
@@ -600,6 +605,47 @@ func (s *Server) serveWindow(w http.ResponseWriter, r *http.Request, req request
 	for _, m := range marks {
 		s.oracle.mark(m.index, m.terminal)
 	}
+}
+
+// serveEndless answers req with a full page of rows made up for it (ids
+// never served before, start times inside the window) and a pagination
+// claiming AbsurdTotal rows, padded with size bytes when size > 0.
+func (s *Server) serveEndless(w http.ResponseWriter, req request, now time.Time, size int64) {
+	limit := min(req.limit, s.cfg.PageCap)
+	p := pagination{limit: limit, page: req.page, total: AbsurdTotal, offset: (req.page - 1) * limit, totalPages: (AbsurdTotal + limit - 1) / limit}
+	opts := rowOptions{now: now, loc: s.cfg.Location, emptyEnd: s.cfg.ActiveEndAt == ActiveEndAtEmpty}
+	b := appendEnvelopeHead(make([]byte, 0, 256+limit*512))
+	span := req.to - req.from + 1
+	for k := range limit {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		n := s.made.Add(1)
+		start := unix(req.from + int64(n)%span)
+		c := Conversation{
+			ID:            fmt.Sprintf("%08xee%014x", uint32(start.Unix()), n),
+			Start:         start,
+			VisibleAt:     start,
+			Transition:    start.Add(time.Minute),
+			FinalState:    jelou.StateClosed,
+			EndedReason:   "endless",
+			CompanyID:     "1000",
+			OperatorNames: "Endless Pages",
+			UserID:        "593900000000",
+			BotName:       "endless",
+			TeamName:      "endless",
+			Origin:        "endless",
+		}
+		b, _, _ = appendRow(b, c, opts)
+	}
+	b = appendEnvelopeTail(b, p, s.cfg.IncludePage)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if size > 0 {
+		s.writeOversized(w, b, size)
+		return
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	_, _ = w.Write(b)
 }
 
 // writeOversized sends body with a "padding" member of size bytes added.

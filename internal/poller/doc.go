@@ -47,9 +47,13 @@
 //
 // Windows are inclusive at both ends: consecutive windows share their
 // boundary second and dedupe absorbs the overlap. A window whose first page
-// promises more than MaxPages pages, or that the API rejects with 422 as too
-// wide, is split in halves down to MinWindow, where every page is taken (the
-// client then pages until the rows run out, whatever the pagination says).
+// promises more than MaxPages pages, that the API rejects with 422 as too
+// wide, or whose body is larger than the client accepts, is split in halves
+// down to MinWindow, where a read takes up to ten times MaxPages pages,
+// whatever the pagination says; one still not exhausted then is truncated:
+// what was read is published and the window is read again after the
+// backoff, never marked done. A window's rows are published in bounded
+// batches as its pages arrive (Config.Memory), never held whole.
 // When pages of one window disagree (total changes between pages, fewer
 // rows than promised, numbers that contradict each other), the window is
 // fetched again, then split; drift that survives that at MinWindow is
@@ -60,9 +64,9 @@
 // # Commit
 //
 // A read of a window yields a fetched value (rows, drift, error) whatever
-// happened; its rows are published, then handed to the committer, the one
-// writer of what the checkpoint holds: ack (the index holds the states as
-// acknowledged), done (the coverage moves once a query's every window was
+// happened; its rows are published as they arrive, then handed to the
+// committer, the one writer of what the checkpoint holds: ack (the index
+// holds the states as acknowledged), done (the coverage moves once a query's every window was
 // acknowledged), save (coverage, then index snapshot, then the store; at
 // most every CheckpointInterval when something was committed, and always
 // on exit).

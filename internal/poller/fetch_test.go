@@ -31,6 +31,8 @@ func TestFetchPlan(t *testing.T) {
 	tooMany := &jelou.TooManyPagesError{Window: w, Total: 5000, Pages: 50, Max: 10}
 	invalid := &jelou.ValidationError{StatusCode: 422, Messages: []string{"range too wide"}}
 	failed := &jelou.ServerError{StatusCode: 502, Message: "bad gateway"}
+	tooLarge := &jelou.BodyTooLargeError{StatusCode: 200, Limit: 32 << 20}
+	truncated := &jelou.TooManyPagesError{Window: w, Max: 100, Truncated: true}
 	asked := func(ws ...any) []string {
 		var out []string
 		for i := 0; i < len(ws); i += 2 {
@@ -55,6 +57,8 @@ func TestFetchPlan(t *testing.T) {
 		wantRows  string
 		wantDrift []drift
 		wantErr   error
+		wantCaps  []int // Bounds.PageCap per query, when set
+		wantSizes []int // Bounds.PageSize per query, when set
 	}{
 		{
 			name:    "too many pages: the probing page's rows, then both halves",
@@ -65,6 +69,26 @@ func TestFetchPlan(t *testing.T) {
 			name: "too many pages at the narrowest window: every page", narrow: true,
 			results: []*jelou.WindowResult{page(false, "p"), page(false, "p", "q")}, errs: []error{tooMany},
 			wantAsked: asked(w, 10, w, 0), wantRows: "p q",
+		},
+		{
+			name: "too many pages at the narrowest window, and still more after the cap: what was read, truncated", narrow: true,
+			results: []*jelou.WindowResult{page(false, "p"), page(false, "p", "q")}, errs: []error{tooMany, truncated},
+			wantAsked: asked(w, 10, w, 0), wantCaps: []int{0, 100}, wantRows: "p q", wantErr: truncated,
+		},
+		{
+			name:    "a body too large: both halves",
+			results: []*jelou.WindowResult{nil, page(false, "a"), page(false, "b")}, errs: []error{tooLarge},
+			wantAsked: asked(w, 10, a, 10, b, 10), wantRows: "a b",
+		},
+		{
+			name: "a body too large at the narrowest window: smaller pages", narrow: true,
+			results: []*jelou.WindowResult{nil, page(false, "a")}, errs: []error{tooLarge},
+			wantAsked: asked(w, 10, w, 10), wantSizes: []int{0, 50}, wantRows: "a",
+		},
+		{
+			name: "a body too large at the narrowest window down to one row a page: the error", narrow: true,
+			errs:      []error{tooLarge, tooLarge, tooLarge, tooLarge, tooLarge, tooLarge, tooLarge},
+			wantAsked: asked(w, 10, w, 10, w, 10, w, 10, w, 10, w, 10, w, 10), wantSizes: []int{0, 50, 25, 12, 6, 3, 1}, wantErr: tooLarge,
 		},
 		{
 			name:    "422: both halves",
@@ -111,17 +135,30 @@ func TestFetchPlan(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &scriptedFetcher{results: tt.results, errs: tt.errs}
-			plan := fetchPlan{src: f, maxPages: 10, minWindow: time.Minute, again: tt.again, log: slog.New(slog.DiscardHandler)}
+			var ids []string
+			obs := &truncationObserver{}
+			plan := fetchPlan{src: f, maxPages: 10, narrowCap: 100, clientPageSize: 100, minWindow: time.Minute, again: tt.again, log: slog.New(slog.DiscardHandler), obs: obs,
+				emit: func(rows []jelou.Conversation) error {
+					for _, r := range rows {
+						ids = append(ids, r.ID)
+					}
+					return nil
+				}}
 			if tt.narrow {
 				plan.minWindow = w.Duration()
 			}
-			got := plan.fetch(context.Background(), w)
+			got := plan.fetch(context.Background(), w, nil)
 			if fmt.Sprint(f.asked) != fmt.Sprint(tt.wantAsked) {
 				t.Errorf("asked %v\nwant  %v", f.asked, tt.wantAsked)
 			}
-			var ids []string
-			for _, r := range got.Rows {
-				ids = append(ids, r.ID)
+			if tt.wantCaps != nil && fmt.Sprint(f.caps) != fmt.Sprint(tt.wantCaps) {
+				t.Errorf("page caps %v, want %v", f.caps, tt.wantCaps)
+			}
+			if tt.wantSizes != nil && fmt.Sprint(f.sizes) != fmt.Sprint(tt.wantSizes) {
+				t.Errorf("page sizes %v, want %v", f.sizes, tt.wantSizes)
+			}
+			if truncated := errors.As(tt.wantErr, new(*jelou.TooManyPagesError)); (obs.n == 1) != truncated || obs.n > 1 {
+				t.Errorf("%d truncations observed, want %v", obs.n, truncated)
 			}
 			if strings.Join(ids, " ") != tt.wantRows {
 				t.Errorf("rows %v, want %s", ids, tt.wantRows)
@@ -141,3 +178,11 @@ func TestFetchPlan(t *testing.T) {
 		})
 	}
 }
+
+// truncationObserver counts the truncated reads it is told of.
+type truncationObserver struct {
+	NopObserver
+	n int
+}
+
+func (o *truncationObserver) Truncated(jelou.Window, int) { o.n++ }

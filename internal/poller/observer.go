@@ -52,6 +52,9 @@ type Observer interface {
 	// Drift is called when a window's pages disagreed; resolved reports
 	// whether a re-fetch or split healed it.
 	Drift(w jelou.Window, detail string, resolved bool)
+	// Truncated is called when a read of w, a window as narrow as allowed,
+	// stopped after pages pages with pages left; w is read again.
+	Truncated(w jelou.Window, pages int)
 }
 
 // NopObserver ignores everything. Embed it to implement only some methods.
@@ -100,3 +103,6 @@ func (NopObserver) Failure(string, error) {}
 
 // Drift does nothing.
 func (NopObserver) Drift(jelou.Window, string, bool) {}
+
+// Truncated does nothing.
+func (NopObserver) Truncated(jelou.Window, int) {}

@@ -18,12 +18,12 @@ import (
 )
 
 // Fetcher fetches the rows of one window; *jelou.Client implements it.
-// maxPages and the result mean what they mean to
-// jelou.Client.FetchWindowLimit: maxPages <= 0 is no bound, and the result
-// is never nil, holding with an error the rows received before it (with a
-// *jelou.TooManyPagesError, those of the probing page).
+// The bounds and the result mean what they mean to
+// jelou.Client.FetchWindowBounded: the result is never nil, and its rows go
+// to Bounds.Flush as they arrive (a Fetcher that keeps them in the result
+// instead is accepted: they are handed over when it returns).
 type Fetcher interface {
-	FetchWindowLimit(ctx context.Context, w jelou.Window, maxPages int) (*jelou.WindowResult, error)
+	FetchWindowBounded(ctx context.Context, w jelou.Window, b jelou.Bounds) (*jelou.WindowResult, error)
 }
 
 // Writer writes encoded records durably; *publish.Publisher implements
@@ -103,8 +103,15 @@ type Config struct {
 	// split. Default: jelou.DefaultMaxPages (50).
 	MaxPages int
 	// MinWindow is the smallest window a split produces; a window that
-	// small takes every page. Default: 1m.
+	// small takes up to 10 times MaxPages pages, then stops, truncated:
+	// what was read is published and the window is read again later.
+	// Default: 1m.
 	MinWindow time.Duration
+	// Memory bounds the rows held between a page's arrival and their
+	// publication; share one among every poller of a process (and give it
+	// to the API client as jelou.Config.BodyBudget). Default: a budget of
+	// its own, NewMemoryBudget(0).
+	Memory *MemoryBudget
 	// CheckpointInterval is the shortest time between two checkpoint
 	// saves (one is always written on exit). Default: 5s.
 	CheckpointInterval time.Duration
@@ -170,6 +177,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxPages <= 0 {
 		c.MaxPages = jelou.DefaultMaxPages
+	}
+	if c.Memory == nil {
+		c.Memory = NewMemoryBudget(0)
 	}
 	if c.Reread == "" {
 		c.Reread = RereadAuto
@@ -431,7 +441,7 @@ func (p *Poller) runQuery(ctx context.Context, q Query) error {
 	p.mu.Lock()
 	pieces := p.sched.Pieces(q)
 	p.mu.Unlock()
-	plan := fetchPlan{src: p.fetch, maxPages: p.cfg.MaxPages, minWindow: p.cfg.MinWindow, again: q.Again, log: p.cfg.Logger}
+	plan := p.newFetchPlan(q.Again)
 	for _, w := range pieces {
 		rows, err := p.processWindow(ctx, w, q.Lane, plan)
 		if err != nil {

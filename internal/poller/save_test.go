@@ -36,7 +36,7 @@ func (s *countingStore) Close() error { return nil }
 // noFetch answers every window with no row.
 type noFetch struct{}
 
-func (noFetch) FetchWindowLimit(_ context.Context, w jelou.Window, _ int) (*jelou.WindowResult, error) {
+func (noFetch) FetchWindowBounded(_ context.Context, w jelou.Window, _ jelou.Bounds) (*jelou.WindowResult, error) {
 	return &jelou.WindowResult{Window: w, Pages: 1, Drift: jelou.Drift{PagesFetched: 1, PagesExpected: 1}}, nil
 }
 
@@ -99,13 +99,17 @@ type scriptedFetcher struct {
 	errs    []error // errs[i], when set, is returned with results[i]
 	calls   int
 	asked   []string // "<window> max=<maxPages>" per call
+	caps    []int    // Bounds.PageCap per call
+	sizes   []int    // Bounds.PageSize per call
 }
 
-func (f *scriptedFetcher) FetchWindowLimit(_ context.Context, w jelou.Window, maxPages int) (*jelou.WindowResult, error) {
+func (f *scriptedFetcher) FetchWindowBounded(_ context.Context, w jelou.Window, b jelou.Bounds) (*jelou.WindowResult, error) {
 	f.calls++
-	f.asked = append(f.asked, fmt.Sprintf("%s max=%d", w, maxPages))
+	f.asked = append(f.asked, fmt.Sprintf("%s max=%d", w, b.MaxPages))
+	f.caps = append(f.caps, b.PageCap)
+	f.sizes = append(f.sizes, b.PageSize)
 	i := f.calls - 1
-	r, _ := noFetch{}.FetchWindowLimit(context.Background(), w, 0)
+	r, _ := noFetch{}.FetchWindowBounded(context.Background(), w, jelou.Bounds{})
 	if i < len(f.results) && f.results[i] != nil {
 		r = f.results[i]
 	}

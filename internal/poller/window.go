@@ -42,32 +42,41 @@ func halve(w jelou.Window, min time.Duration) (a, b jelou.Window, ok bool) {
 }
 
 // processWindow reads w with plan until a read ends without error, and
-// after each read publishes and acknowledges what is new among the rows it
-// showed, also when it failed part way (the API did show those rows: they
-// are published whatever the next attempt sees). Temporary failures are
-// retried with jittered backoff until ctx ends; it returns the number of
-// rows of the read that succeeded, or ctx's error, or an unrecoverable
-// error.
+// publishes and acknowledges what is new among the rows the API shows as
+// they arrive, a bounded batch at a time (plan's memory budget), also when
+// a read fails part way (the API did show those rows: they are published
+// whatever the next attempt sees). Temporary failures, and a read
+// truncated at the narrowest window, are retried with jittered backoff
+// until ctx ends; the window is done only when a read ended without error.
+// It returns the number of rows of the read that succeeded, or ctx's
+// error, or an unrecoverable error.
 func (p *Poller) processWindow(ctx context.Context, w jelou.Window, lane Lane, plan fetchPlan) (int, error) {
 	started := time.Now()
 	wait := p.backoff()
 	published := 0
+	var pubErr error
+	plan.emit = func(rows []jelou.Conversation) error {
+		n, err := p.publishRows(ctx, rows, w, lane)
+		published += n
+		if err != nil {
+			pubErr = err
+		}
+		return err
+	}
 	for {
-		got := plan.fetch(ctx, w)
+		got := plan.fetch(ctx, w, nil)
 		p.reportDrift(got.Drift)
+		if pubErr != nil {
+			return 0, pubErr
+		}
 		if got.Err != nil && ctx.Err() != nil {
 			return 0, fmt.Errorf("fetch window %s: %w", w, ctx.Err())
 		}
-		n, err := p.publishRows(ctx, got.Rows, w, lane)
-		if err != nil {
-			return 0, err
-		}
-		published += n
 		if got.Err == nil {
 			took := time.Since(started)
-			p.cfg.Logger.Info("window done", "lane", lane.String(), "window", w.String(), "rows", len(got.Rows), "published", published, "took", took.Round(time.Millisecond).String())
-			p.obs.QueryDone(lane, w, len(got.Rows), published, took)
-			return len(got.Rows), nil
+			p.cfg.Logger.Info("window done", "lane", lane.String(), "window", w.String(), "rows", got.Rows, "published", published, "took", took.Round(time.Millisecond).String())
+			p.obs.QueryDone(lane, w, got.Rows, published, took)
+			return got.Rows, nil
 		}
 		if err := p.pause(ctx, wait, "fetch", got.Err); err != nil {
 			return 0, fmt.Errorf("fetch window %s: %w", w, err)

@@ -109,13 +109,38 @@ func TestRunBadRows(t *testing.T) {
 	}
 }
 
-// TestRunBodyOverCap sends one response larger than JELOU_MAX_BODY_BYTES:
-// the client refuses to read it, Run stops with an error wrapping
-// *jelou.BodyTooLargeError that names the limit, and the checkpoint's cursor
-// did not pass the window of that response.
-func TestRunBodyOverCap(t *testing.T) {
+// TestRunBodyOverCapOnce sends one response larger than
+// JELOU_MAX_BODY_BYTES: the client refuses to read it, the poller splits
+// the window instead of stopping, and nothing is lost or repeated.
+func TestRunBodyOverCapOnce(t *testing.T) {
 	h := newHarness(t, simOptions{count: 1000})
 	if err := h.sim.InjectNext(jelousim.Fault{Kind: jelousim.FaultOversized, Size: 3 << 20}, 1); err != nil {
+		t.Fatal(err)
+	}
+	cfg := h.config()
+	cfg.Jelou.MaxBodyBytes = 1 << 20
+	r := h.start(cfg, service.Options{})
+	h.waitCursor(r, t0.Add(10*time.Minute), 60*time.Second)
+	served := h.settle(r)
+	if err := r.stopAndWait(t); err != nil {
+		t.Fatalf("Run = %v, want nil: a body too large splits the window", err)
+	}
+	if n := h.sim.Stats().Faults[jelousim.FaultOversized]; n != 1 {
+		t.Fatalf("the simulator sent %d oversized bodies, want 1", n)
+	}
+	got := pairCounts(h.readTopic())
+	assertNoneMissing(t, served, got)
+	assertNoRepeats(t, got)
+}
+
+// TestRunBodyOverCap answers every request with a body larger than
+// JELOU_MAX_BODY_BYTES, whatever its window and page size: once the window
+// is as narrow as allowed and asks for one row a page, Run stops with an
+// error wrapping *jelou.BodyTooLargeError that names the limit, and the
+// checkpoint's cursor did not pass the window of the first such response.
+func TestRunBodyOverCap(t *testing.T) {
+	h := newHarness(t, simOptions{count: 1000})
+	if err := h.sim.InjectNext(jelousim.Fault{Kind: jelousim.FaultOversized, Size: 3 << 20}, 1000); err != nil {
 		t.Fatal(err)
 	}
 	cfg := h.config()

@@ -77,6 +77,9 @@ type Service struct {
 	// deployment's TLS and SASL settings (the group builds its own from
 	// the same settings: see ownership.Config.Dialer).
 	transport *kafka.Transport
+	// memory bounds the response bodies and rows held by every source at
+	// once, from GOMEMLIMIT.
+	memory *poller.MemoryBudget
 
 	mu      sync.Mutex
 	running map[string]*poller.Poller
@@ -113,7 +116,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 		return nil, fmt.Errorf("backfill needs --from before --to, got %s and %s", opts.From.Format(time.RFC3339), opts.To.Format(time.RFC3339))
 	}
 	confs := cfg.Sources()
-	s := &Service{cfg: cfg, opts: opts, log: opts.Logger, byID: map[string]*source{}, running: map[string]*poller.Poller{}}
+	s := &Service{cfg: cfg, opts: opts, log: opts.Logger, byID: map[string]*source{}, running: map[string]*poller.Poller{}, memory: poller.NewMemoryBudget(0)}
 	defer func() {
 		if err != nil {
 			s.closeAll()
@@ -193,7 +196,9 @@ func (s *Service) fencing() (checkpoint.Fencing, bool) {
 func (s *Service) newSource(ctx context.Context, c config.Source, id string, obs poller.Observer, pubs map[string]*publish.Publisher) (*source, error) {
 	cfg, opts := s.cfg, s.opts
 	budget := poller.NewBudget(c.Jelou.RateLimit, c.Jelou.RateBurst)
-	client, err := jelou.New(clientConfig(c.Jelou, budget, obs, opts.HTTPClient, s.log))
+	jcfg := clientConfig(c.Jelou, budget, obs, opts.HTTPClient, s.log)
+	jcfg.BodyBudget = s.memory
+	client, err := jelou.New(jcfg)
 	if err != nil {
 		return nil, fmt.Errorf("jelou client: %w", err)
 	}
@@ -217,6 +222,7 @@ func (s *Service) newSource(ctx context.Context, c config.Source, id string, obs
 		SettleHot:          cfg.Poll.SettleHot,
 		PageSize:           c.Jelou.PageSize,
 		Budget:             budget,
+		Memory:             s.memory,
 		Revisit:            cfg.Poll.Revisit,
 		RevisitInterval:    cfg.Poll.RevisitInterval,
 		Concurrency:        cfg.Poll.Concurrency,

@@ -118,6 +118,9 @@ type Metrics struct {
 	// LateRows counts conversations first seen by the revisit lane: they
 	// became visible later than POLL_SETTLE after their start.
 	LateRows prometheus.Counter
+	// WindowsTruncated counts reads of a window as narrow as allowed that
+	// stopped at the page cap with pages left; labels source.
+	WindowsTruncated *prometheus.CounterVec
 	// LaneBacklog is how far each lane of each source is behind, in seconds
 	// (see [Pipeline.Covered]); labels source and lane.
 	LaneBacklog *prometheus.GaugeVec
@@ -245,6 +248,10 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 		Namespace: Namespace, Name: "late_rows_total",
 		Help: "Conversations first seen by the revisit lane: visible later than POLL_SETTLE after their start (raise POLL_SETTLE when it grows).",
 	})
+	m.WindowsTruncated = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "windows_truncated_total",
+		Help: "Reads of a POLL_MIN_WINDOW window that stopped after 10 x POLL_MAX_PAGES pages with pages left: what was read is published and the window is read again; a server whose pages never end.",
+	}, []string{"source"})
 	m.LaneBacklog = f.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "lane_backlog_seconds",
 		Help: "How far each lane of a source is behind: live, now minus the end of the live range; settle, now minus the settled mark; revisit, the most overdue revisit's wait past its due time; history, seconds of start times not read yet.",
@@ -261,6 +268,7 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 		m.RateLimitedPauses.WithLabelValues(id)
 		m.RateLimitedPauseSeconds.WithLabelValues(id)
 		m.SourceOwned.WithLabelValues(id).Set(0)
+		m.WindowsTruncated.WithLabelValues(id)
 		m.Standby(id) // creates the source's series at 0
 	}
 	f.NewGauge(prometheus.GaugeOpts{

@@ -99,6 +99,7 @@ func TestKnownLabelsStartAtZero(t *testing.T) {
 		"jelou_producer_lane_backlog_seconds":                   {"lane": lanes},
 		"jelou_producer_tracked_conversations":                  {"source": {"default"}},
 		"jelou_producer_source_owned":                           {"source": {"default"}},
+		"jelou_producer_windows_truncated_total":                {"source": {"default"}},
 		"jelou_producer_checkpoint_lag_seconds":                 {"source": {"default"}},
 		"jelou_producer_checkpoint_cursor_timestamp_seconds":    {"source": {"default"}},
 		"jelou_producer_checkpoint_last_save_timestamp_seconds": {"source": {"default"}},

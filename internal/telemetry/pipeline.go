@@ -147,6 +147,9 @@ func (p *Pipeline) FirstSeen(lane poller.Lane, sinceStart time.Duration) {
 	}
 }
 
+// Truncated counts a truncated read in windows_truncated_total.
+func (p *Pipeline) Truncated(jelou.Window, int) { p.WindowsTruncated.WithLabelValues(p.source).Inc() }
+
 // Tracked sets the source's tracked_conversations.
 func (p *Pipeline) Tracked(n int) { p.TrackedConversations.WithLabelValues(p.source).Set(float64(n)) }
 

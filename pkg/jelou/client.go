@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -131,6 +130,11 @@ type requestBody struct {
 // same bytes back) and the cancellation of ctx stop it at once. Errors read
 // "fetch <window> page <n>: ..." and wrap the typed errors of this package.
 func (c *Client) FetchPage(ctx context.Context, w Window, page int) (*Page, error) {
+	return c.fetchPage(ctx, w, page, c.cfg.PageSize)
+}
+
+// fetchPage is FetchPage asking for limit rows a page.
+func (c *Client) fetchPage(ctx context.Context, w Window, page, limit int) (*Page, error) {
 	if err := w.Validate(); err != nil {
 		return nil, fmt.Errorf("fetch page %d: %w", page, err)
 	}
@@ -146,7 +150,7 @@ func (c *Client) FetchPage(ctx context.Context, w Window, page int) (*Page, erro
 		return nil, fmt.Errorf("fetch %s page %d: encode body: %w", w, page, err)
 	}
 	u := c.endpoint
-	u.RawQuery = url.Values{"limit": {strconv.Itoa(c.cfg.PageSize)}, "page": {strconv.Itoa(page)}}.Encode()
+	u.RawQuery = url.Values{"limit": {strconv.Itoa(limit)}, "page": {strconv.Itoa(page)}}.Encode()
 	target := u.String()
 
 	policy := c.newPolicy()
@@ -271,7 +275,17 @@ func (c *Client) send(ctx, reqCtx context.Context, req *http.Request, info *Requ
 	if ok && resp.ContentLength > limit {
 		return nil, &BodyTooLargeError{StatusCode: resp.StatusCode, Limit: limit}
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, min(limit, math.MaxInt64-1)+1))
+	if ok && c.cfg.BodyBudget != nil {
+		size := limit
+		if resp.ContentLength >= 0 {
+			size = resp.ContentLength
+		}
+		if err := c.cfg.BodyBudget.Acquire(reqCtx, size); err != nil {
+			return nil, netErr(fmt.Errorf("wait for memory to read the body: %w", err))
+		}
+		defer c.cfg.BodyBudget.Release(size)
+	}
+	data, err := readBody(resp.Body, resp.ContentLength, min(limit, math.MaxInt64-1))
 	if err != nil {
 		return nil, netErr(fmt.Errorf("read response body: %w", err))
 	}
@@ -284,7 +298,7 @@ func (c *Client) send(ctx, reqCtx context.Context, req *http.Request, info *Requ
 	if int64(len(data)) > limit {
 		return nil, &BodyTooLargeError{StatusCode: resp.StatusCode, Limit: limit}
 	}
-	p, err := DecodePage(data, c.cfg.Location)
+	p, err := decodePage(data, c.cfg.Location, maxPageRows(c.cfg.PageSize))
 	if err != nil {
 		if de, isDecode := errors.AsType[*DecodeError](err); isDecode {
 			de.StatusCode = resp.StatusCode

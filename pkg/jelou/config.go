@@ -173,6 +173,12 @@ type Config struct {
 	// MaxBodyBytes caps the size of a response body. A successful response
 	// over it fails with *BodyTooLargeError. Default: 32 MiB.
 	MaxBodyBytes int64
+	// BodyBudget, when set, is shared by every request reading a body: a
+	// successful response's body takes its Content-Length (MaxBodyBytes
+	// when unknown) from it before it is read, and gives it back once it
+	// is decoded, so that the bodies in memory at once stay bounded.
+	// Default: nil, no bound beyond MaxBodyBytes per body.
+	BodyBudget Reserver
 	// MaxPages bounds the pages fetched for one window by Pages and
 	// FetchWindow. Default: DefaultMaxPages (50), which is also the
 	// poller's split threshold and POLL_MAX_PAGES's default: a window that

@@ -205,6 +205,19 @@ func daysIn(m time.Month, y int) int {
 // Raw and listing in Problems the fields that could not be typed; page-level
 // oddities go to Page.Problems.
 func DecodePage(body []byte, loc *time.Location) (*Page, error) {
+	return decodePage(body, loc, 0)
+}
+
+// maxPageRows is the most rows the client decodes from one page asked for
+// limit rows: twice as many, and some. A page with more is refused before
+// its rows are decoded, since a decoded row takes far more memory than its
+// bytes (hundreds of bytes for a row "{}"): a server ignoring the limit
+// must not turn a body within MaxBodyBytes into gigabytes.
+func maxPageRows(limit int) int { return 2*limit + 16 }
+
+// decodePage is DecodePage refusing, with a *DecodeError, a page of more
+// than maxRows rows; maxRows <= 0 means no bound.
+func decodePage(body []byte, loc *time.Location, maxRows int) (*Page, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
@@ -262,6 +275,9 @@ func DecodePage(body []byte, loc *time.Location) (*Page, error) {
 		}
 	default:
 		return fail(fmt.Errorf("results is a %s, not an array", kindOf(results)))
+	}
+	if maxRows > 0 && n > maxRows {
+		return fail(fmt.Errorf("%d rows in one page, more than %d (twice the page size asked for, and some)", n, maxRows))
 	}
 	if !hasResults {
 		p.Problems = append(p.Problems, "results: missing")

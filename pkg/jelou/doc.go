@@ -47,7 +47,8 @@
 // fewer rows than asked). A missing pagination.page is expected (the vendor's
 // sample has none). Paging stops after the promised last page or an empty page,
 // and is bounded by Config.MaxPages ([Client.FetchWindowLimit] takes its own
-// bound; zero means none). A pagination that contradicts itself (totalPages
+// bound; zero means none; [Client.FetchWindowBounded] adds a hard page cap
+// and hands rows over in bounded batches as they arrive, see [Bounds]). A pagination that contradicts itself (totalPages
 // against ceil(total/limit), negative numbers) is not trusted: paging goes on
 // until the rows run out, and a page that brings no new _id ends it, so wrong
 // numbers never make the client page forever. Server sort order is never assumed. Rows

@@ -22,7 +22,7 @@ const maxListedDuplicates = 100
 // yields the pages fetched (only the first when its pagination already
 // promises too many), then a *TooManyPagesError wrapping ErrTooManyPages.
 func (c *Client) Pages(ctx context.Context, w Window) iter.Seq2[*Page, error] {
-	return c.pages(ctx, w, c.cfg.MaxPages)
+	return c.pages(ctx, w, c.cfg.MaxPages, 0, c.cfg.PageSize)
 }
 
 // TooManyPagesError reports a window that needs more pages than allowed. It
@@ -35,9 +35,15 @@ type TooManyPagesError struct {
 	Total, Pages int
 	// Max is the bound that was exceeded.
 	Max int
+	// Truncated is true when Max was Bounds.PageCap, a hard cap: the
+	// window's first Max pages were read and the rest was not.
+	Truncated bool
 }
 
 func (e *TooManyPagesError) Error() string {
+	if e.Truncated {
+		return fmt.Sprintf("fetch %s: truncated after %d pages, the most one query may take", e.Window, e.Max)
+	}
 	if e.Pages > 0 {
 		return fmt.Sprintf("fetch %s: %d rows in %d pages, more than %d pages", e.Window, e.Total, e.Pages, e.Max)
 	}
@@ -47,19 +53,26 @@ func (e *TooManyPagesError) Error() string {
 // Unwrap returns ErrTooManyPages.
 func (e *TooManyPagesError) Unwrap() error { return ErrTooManyPages }
 
-// pages is Pages bounded by maxPages; maxPages <= 0 means no bound. When
-// the first page's pagination already promises more than maxPages pages, it
-// yields that page, then a *TooManyPagesError instead of fetching the rest. A
-// pagination that contradicts itself promises nothing: paging then goes on
-// until the rows run out (an empty page) or the bound.
-func (c *Client) pages(ctx context.Context, w Window, maxPages int) iter.Seq2[*Page, error] {
+// pages is Pages bounded by maxPages; maxPages <= 0 means no such bound.
+// When the first page's pagination already promises more than maxPages
+// pages, it yields that page, then a *TooManyPagesError instead of fetching
+// the rest. A pagination that contradicts itself promises nothing: paging
+// then goes on until the rows run out (an empty page) or the bound. pageCap,
+// when > 0, is a hard bound whatever the pagination promises: after pageCap
+// pages it yields a *TooManyPagesError with Truncated set. limit is the
+// page size asked for.
+func (c *Client) pages(ctx context.Context, w Window, maxPages, pageCap, limit int) iter.Seq2[*Page, error] {
 	return func(yield func(*Page, error) bool) {
 		for n := 1; ; n++ {
 			if maxPages > 0 && n > maxPages {
 				yield(nil, &TooManyPagesError{Window: w, Max: maxPages})
 				return
 			}
-			p, err := c.FetchPage(ctx, w, n)
+			if pageCap > 0 && n > pageCap {
+				yield(nil, &TooManyPagesError{Window: w, Max: pageCap, Truncated: true})
+				return
+			}
+			p, err := c.fetchPage(ctx, w, n, limit)
 			if err != nil {
 				yield(nil, err)
 				return
@@ -67,14 +80,14 @@ func (c *Client) pages(ctx context.Context, w Window, maxPages int) iter.Seq2[*P
 			if !yield(p, nil) {
 				return
 			}
-			trusted := p.Pagination.Present && !p.Pagination.Contradictory(c.cfg.PageSize)
+			trusted := p.Pagination.Present && !p.Pagination.Contradictory(limit)
 			if n == 1 && trusted && maxPages > 0 {
-				if promised := p.Pagination.PageCount(c.cfg.PageSize); promised > maxPages {
+				if promised := p.Pagination.PageCount(limit); promised > maxPages {
 					yield(nil, &TooManyPagesError{Window: w, Total: p.Pagination.Total, Pages: promised, Max: maxPages})
 					return
 				}
 			}
-			if !morePages(p, n, c.cfg.PageSize) {
+			if !morePages(p, n, limit) {
 				return
 			}
 		}
@@ -202,11 +215,12 @@ func (c *Client) FetchWindow(ctx context.Context, w Window) (*WindowResult, erro
 }
 
 // FetchWindowLimit is FetchWindow with its own bound on pages, and with a
-// result whatever happened. When maxPages > 0 and the first page promises
-// more than maxPages pages, it stops with a *TooManyPagesError after that one
-// request, so that the caller can split the window cheaply. maxPages <= 0
-// means no bound: it pages until the rows run out, whatever the pagination
-// promised, and stops at a page that brings no new _id (reported as
+// result whatever happened: FetchWindowBounded with Bounds{MaxPages:
+// maxPages}. When maxPages > 0 and the first page promises more than
+// maxPages pages, it stops with a *TooManyPagesError after that one request,
+// so that the caller can split the window cheaply. maxPages <= 0 means no
+// bound: it pages until the rows run out, whatever the pagination promised,
+// and stops at a page that brings no new _id (reported as
 // Drift.RepeatedPage), so a server whose numbers are wrong is never paged
 // forever.
 //
@@ -216,13 +230,100 @@ func (c *Client) FetchWindow(ctx context.Context, w Window) (*WindowResult, erro
 // show those rows (for a window too large, the first page's), and a caller
 // may publish them before it splits the window or tries it again.
 func (c *Client) FetchWindowLimit(ctx context.Context, w Window, maxPages int) (*WindowResult, error) {
+	return c.FetchWindowBounded(ctx, w, Bounds{MaxPages: maxPages})
+}
+
+// Reserver is a budget of bytes shared by concurrent users: Acquire waits
+// until n bytes are free (or ctx ends) and takes them, Release gives them
+// back. *semaphore.Weighted-like types implement it.
+type Reserver interface {
+	Acquire(ctx context.Context, n int64) error
+	Release(n int64)
+}
+
+// RowBudget is the Reserver that the rows held between a page's arrival
+// and their hand-over are taken from; TryAcquire takes n bytes only if
+// they are free now.
+type RowBudget interface {
+	Reserver
+	TryAcquire(n int64) bool
+}
+
+// Bounds bound what one read of a window may cost.
+type Bounds struct {
+	// MaxPages is how many pages the window may need before the read stops
+	// with a *TooManyPagesError (after the first page when its pagination
+	// already promises more). <= 0: no such bound.
+	MaxPages int
+	// PageSize is the rows a page asked for (the request's limit), in place
+	// of Config.PageSize when > 0: fewer make smaller bodies.
+	PageSize int
+	// PageCap is a hard bound on the pages of the read, whatever the
+	// pagination promises; reaching it stops the read with a
+	// *TooManyPagesError whose Truncated is set. <= 0: none.
+	PageCap int
+	// Flush, when set, receives the rows in order as the read goes: every
+	// time the rows held reach MaxBytes, when Rows has no room for the
+	// next page, and at the end of the read (also when it failed). The
+	// result's Conversations are then empty: every row went to Flush. An
+	// error from Flush stops the read and is returned.
+	Flush func([]Conversation) error
+	// MaxBytes is how many bytes of rows (see RowBytes) are held before
+	// they are flushed. <= 0: no bound. Used only with Flush.
+	MaxBytes int64
+	// Rows, when set, is the budget every page's rows are taken from
+	// before they are held, given back once flushed. A read holding rows
+	// flushes them rather than wait for room. Used only with Flush.
+	Rows RowBudget
+}
+
+// rowOverhead approximates what a decoded row costs beyond its raw bytes:
+// the Conversation struct and its strings.
+const rowOverhead = 512
+
+// RowBytes is what rows are counted as holding in memory: their raw bytes
+// and a fixed overhead per row.
+func RowBytes(rows []Conversation) int64 {
+	n := int64(0)
+	for _, r := range rows {
+		n += int64(len(r.Raw)) + rowOverhead
+	}
+	return n
+}
+
+// FetchWindowBounded is FetchWindowLimit with every bound of b: pages, and
+// with b.Flush the rows held. With b.Flush set the rows are handed over in
+// order as they arrive (see Bounds), so a read never holds more than about
+// b.MaxBytes, and one page, whatever the server sends.
+func (c *Client) FetchWindowBounded(ctx context.Context, w Window, b Bounds) (*WindowResult, error) {
 	res := &WindowResult{Window: w}
 	d := &res.Drift
 	seen := make(map[string]struct{})
 	dups := make(map[string]struct{})
 	sawTotal := false
+	held := int64(0)
+	flush := func() error {
+		if b.Flush == nil {
+			return nil
+		}
+		rows := res.Conversations
+		res.Conversations = nil
+		var err error
+		if len(rows) > 0 {
+			err = b.Flush(rows)
+		}
+		if b.Rows != nil && held > 0 {
+			b.Rows.Release(held)
+		}
+		held = 0
+		return err
+	}
 	var err error
-	for p, perr := range c.pages(ctx, w, maxPages) {
+	limit := c.cfg.PageSize
+	if b.PageSize > 0 {
+		limit = b.PageSize
+	}
+	for p, perr := range c.pages(ctx, w, b.MaxPages, b.PageCap, limit) {
 		if perr != nil {
 			err = perr
 			break
@@ -237,8 +338,8 @@ func (c *Client) FetchWindowLimit(ctx context.Context, w Window, maxPages int) (
 				d.TotalChanged = true
 			}
 			d.LastTotal = pg.Total
-			d.PagesExpected = max(pg.PageCount(c.cfg.PageSize), 1)
-			if pg.Contradictory(c.cfg.PageSize) {
+			d.PagesExpected = max(pg.PageCount(limit), 1)
+			if pg.Contradictory(limit) {
 				d.Contradictory++
 			}
 		} else {
@@ -261,13 +362,26 @@ func (c *Client) FetchWindowLimit(ctx context.Context, w Window, maxPages int) (
 			seen[conv.ID] = struct{}{}
 			fresh++
 		}
+		if b.Flush != nil {
+			if err = hold(ctx, w, b, &held, RowBytes(p.Conversations), flush); err != nil {
+				break
+			}
+		}
 		res.Conversations = append(res.Conversations, p.Conversations...)
+		d.Received += len(p.Conversations)
 		if p.Number > 1 && len(p.Conversations) > 0 && fresh == 0 {
 			d.RepeatedPage = true
 			break
 		}
+		if b.Flush != nil && b.MaxBytes > 0 && held >= b.MaxBytes {
+			if err = flush(); err != nil {
+				break
+			}
+		}
 	}
-	d.Received = len(res.Conversations)
+	if ferr := flush(); err == nil {
+		err = ferr
+	}
 	d.PagesFetched = res.Pages
 	if !sawTotal {
 		d.PagesExpected = max(d.PagesExpected, 1)
@@ -280,4 +394,26 @@ func (c *Client) FetchWindowLimit(ctx context.Context, w Window, maxPages int) (
 		d.DuplicateIDs = d.DuplicateIDs[:maxListedDuplicates]
 	}
 	return res, err
+}
+
+// hold takes n bytes from b.Rows for a page about to be held, adding them
+// to *held: at once when they are free, else, after flushing what is held
+// (never wait while holding), by waiting for them.
+func hold(ctx context.Context, w Window, b Bounds, held *int64, n int64, flush func() error) error {
+	if b.Rows == nil {
+		*held += n
+		return nil
+	}
+	if *held > 0 && b.Rows.TryAcquire(n) {
+		*held += n
+		return nil
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if err := b.Rows.Acquire(ctx, n); err != nil {
+		return fmt.Errorf("fetch %s: wait for memory: %w", w, err)
+	}
+	*held = n
+	return nil
 }
