@@ -2,17 +2,36 @@
 # runs work as they are.
 GO       ?= go
 BIN      ?= bin
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# VERSION is the release, one line in the VERSION file: the binaries (-X),
+# the image (build argument and OCI labels) and the Helm chart (appVersion)
+# carry it; internal/deploytest checks that they agree.
+VERSION  ?= $(shell cat VERSION)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+CREATED  ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+IMAGE    ?= jelou-producer
 LDFLAGS  := -s -w -X github.com/jelou-producer/jelou-producer/internal/buildinfo.Version=$(VERSION)
 FUZZTIME ?= 30s
 
-.PHONY: all build test race lint fmt fuzz bench bench-short demo sim kafka-up kafka-down test-kafka e2e ci clean
+.PHONY: all build version image vulncheck sbom test race lint fmt fuzz bench bench-short demo sim kafka-up kafka-down test-kafka e2e ci clean
 
 all: lint test build
 
 build: ## build the producer and the simulator into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/jelou-producer ./cmd/jelou-producer
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/jelou-sim ./cmd/jelou-sim
+
+version: ## print the release version (the VERSION file)
+	@echo $(VERSION)
+
+image: ## the producer image, tagged and labelled with VERSION, REVISION and CREATED
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg CREATED=$(CREATED) \
+	  -t $(IMAGE):$(VERSION) .
+
+vulncheck: ## govulncheck over the module, its database built from golang.org/x/vulndb
+	scripts/vulncheck.sh
+
+sbom: ## a CycloneDX SBOM of the producer binary into dist/
+	scripts/sbom.sh
 
 test: ## the README's test command
 	$(GO) test ./...

@@ -2,10 +2,13 @@
 # image-check.sh builds the real Dockerfile and checks the images by running
 # them (CI runs it from .ci/docker.sh):
 #
-#   1. both targets build (jelou-producer, jelou-sim); build time and image
-#      size are printed;
-#   2. the producer image's user is 65532:65532 and its HEALTHCHECK runs
-#      `jelou-producer healthcheck`;
+#   1. both targets build (jelou-producer with VERSION, REVISION and CREATED
+#      build arguments, jelou-sim with none: the defaults); build time and
+#      image size are printed;
+#   2. the producer image's user is 65532:65532, its HEALTHCHECK runs
+#      `jelou-producer healthcheck`, and its OCI labels carry the build
+#      arguments and the Apache-2.0 licence; jelou-sim's version label is the
+#      VERSION file's;
 #   3. on a docker network this script creates, with Kafka (the image
 #      docker-compose.yml names) and jelou-sim, the producer runs with
 #      --read-only and a named volume on /data: the process runs as uid 65532,
@@ -25,6 +28,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 TAG=${IMAGE_CHECK_TAG:-check}
 VERSION=v0.0.0-imagecheck
+REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 PRODUCER=jelou-producer:$TAG
 SIM=jelou-sim:$TAG
 P=jp-check-$$ # prefix of every container, network and volume made here
@@ -64,8 +69,9 @@ wait_for() {
 
 # ---- 1. build ---------------------------------------------------------------
 start=$SECONDS
-docker build -q --build-arg VERSION=$VERSION -t "$PRODUCER" . >/dev/null || fail "docker build (jelou-producer)"
-docker build -q --build-arg VERSION=$VERSION --target jelou-sim -t "$SIM" . >/dev/null || fail "docker build (jelou-sim)"
+docker build -q --build-arg VERSION=$VERSION --build-arg REVISION="$REVISION" --build-arg CREATED="$CREATED" \
+	-t "$PRODUCER" . >/dev/null || fail "docker build (jelou-producer)"
+docker build -q --target jelou-sim -t "$SIM" . >/dev/null || fail "docker build (jelou-sim, no build arguments)"
 build_s=$((SECONDS - start))
 size=$(docker image inspect -f '{{.Size}}' "$PRODUCER")
 sim_size=$(docker image inspect -f '{{.Size}}' "$SIM")
@@ -79,6 +85,15 @@ user=$(docker image inspect -f '{{.Config.User}}' "$PRODUCER")
 health=$(docker image inspect -f '{{json .Config.Healthcheck.Test}}' "$PRODUCER")
 [[ $health == '["CMD","/jelou-producer","healthcheck"]' ]] || fail "HEALTHCHECK is $health"
 ok "user $user, HEALTHCHECK $health"
+label() { docker image inspect -f "{{index .Config.Labels \"org.opencontainers.image.$2\"}}" "$1"; }
+for kv in version=$VERSION revision=$REVISION created=$CREATED licenses=Apache-2.0 \
+	base.name=gcr.io/distroless/static-debian12:nonroot; do
+	got=$(label "$PRODUCER" "${kv%%=*}")
+	[[ $got == "${kv#*=}" ]] || fail "label org.opencontainers.image.${kv%%=*} is '$got', want '${kv#*=}'"
+done
+sim_version=$(label "$SIM" version)
+[[ $sim_version == "$(cat VERSION)" ]] || fail "$SIM built without arguments has version label '$sim_version', want the VERSION file's $(cat VERSION)"
+ok "OCI labels: version $VERSION, revision $REVISION, created $CREATED, licenses Apache-2.0; $SIM version $sim_version"
 
 # ---- 3. run it read-only against Kafka and jelou-sim ------------------------
 docker network create $NET >/dev/null

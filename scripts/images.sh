@@ -66,18 +66,29 @@ die() {
 # needed prints every image the Dockerfile's FROM lines and the compose
 # services without a build section name, one per line.
 needed() {
-	local go_version
-	go_version=$(sed -n 's/^ARG GO_VERSION=//p' "$ROOT/Dockerfile" | head -n1)
-	[[ -n $go_version ]] || die "no ARG GO_VERSION= in the Dockerfile"
+	local from
 	{
-		# FROM [--platform=…] image [AS name]: skip stages and scratch.
-		awk '
+		# FROM [--platform=…] image [AS name]: skip stages and scratch. The
+		# image may name global ARGs as ${NAME} (their defaults are used;
+		# a default may itself name an earlier ARG).
+		from=$(awk '
+			function expand(s,   k) {
+				for (k in arg) gsub("\\$\\{" k "\\}", arg[k], s)
+				return s
+			}
+			toupper($1) == "ARG" && !from_seen {
+				eq = index($2, "=")
+				if (eq) arg[substr($2, 1, eq - 1)] = expand(substr($2, eq + 1))
+			}
 			toupper($1) == "FROM" {
+				from_seen = 1
 				img = ""
-				for (i = 2; i <= NF; i++) if ($i !~ /^--/) { img = $i; break }
+				for (i = 2; i <= NF; i++) if ($i !~ /^--/) { img = expand($i); break }
 				if (toupper($(NF-1)) == "AS") stage[$NF] = 1
 				if (img != "" && img != "scratch" && !(img in stage)) print img
-			}' "$ROOT/Dockerfile" | sed "s/\${GO_VERSION}/$go_version/; s/\$GO_VERSION/$go_version/"
+			}' "$ROOT/Dockerfile")
+		[[ $from != *'$'* ]] || die "a FROM image names a variable that is not a global ARG with a default: $from"
+		printf '%s\n' "$from"
 		# services.<name>.image where the service has no build: section.
 		awk '
 			/^services:/ { in_s = 1; next }

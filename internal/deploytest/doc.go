@@ -19,6 +19,13 @@
 //   - The Dockerfile's runtime stages run as a non-root numeric user with
 //     exec-form ENTRYPOINT and CMD and no RUN; the build image's Go version is
 //     go.mod's; the -X ldflag names internal/buildinfo.Version.
+//   - One release version: the VERSION file's is the Dockerfile's global
+//     VERSION default (stages inherit it with a bare ARG), the Helm chart's
+//     version and appVersion, the Makefile's VERSION and a CHANGELOG.md
+//     heading. Every image has the OCI labels source, licenses (Apache-2.0,
+//     as LICENSE), version, title and description; the producer's also
+//     revision, created and base.name, each from an ARG its stage declares.
+//     Global ARG defaults may name earlier ARGs (GO_IMAGE, RUNTIME_IMAGE).
 //   - .dockerignore keeps out local state but none of the files the build
 //     reads (go list -deps of both commands, embedded files included).
 //   - Without -short: both commands are built as the Dockerfile builds them

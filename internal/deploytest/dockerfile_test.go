@@ -17,7 +17,8 @@ const runtimeBase = "gcr.io/distroless/static-debian12:nonroot"
 func TestParseDockerfile(t *testing.T) {
 	df, err := parseDockerfile(`# syntax=docker/dockerfile:1
 ARG GO=1.2.3
-FROM --platform=$BUILDPLATFORM golang:${GO} AS build
+ARG IMAGE=golang:${GO}
+FROM --platform=$BUILDPLATFORM ${IMAGE} AS build
 RUN a \
     # a comment inside a continuation
     b \
@@ -36,8 +37,8 @@ COPY --from=build /x /x
 	if b.Name != "build" || b.Base != "golang:1.2.3" || b.Platform != "$BUILDPLATFORM" {
 		t.Errorf("first stage = %+v", b)
 	}
-	if run, _ := b.last("RUN"); run.Args != "a b c" || run.Line != 4 {
-		t.Errorf("RUN = %+v, want args %q at line 4", run, "a b c")
+	if run, _ := b.last("RUN"); run.Args != "a b c" || run.Line != 5 {
+		t.Errorf("RUN = %+v, want args %q at line 5", run, "a b c")
 	}
 	for _, bad := range []string{"RUN x\n", "FROM a\nRUN x \\\n", "FROM a b c d\n", "FROM a\nRUN <<EOF\nx\nEOF\n"} {
 		if _, err := parseDockerfile(bad); err == nil {

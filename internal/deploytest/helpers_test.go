@@ -81,7 +81,7 @@ type stage struct {
 }
 
 // dockerfile is a parsed Dockerfile: the global ARGs (before the first
-// FROM) and the stages in order.
+// FROM, their defaults expanded) and the stages in order.
 type dockerfile struct {
 	Args   map[string]string
 	Stages []stage
@@ -129,8 +129,9 @@ func parseDockerfile(text string) (dockerfile, error) {
 			}
 			df.Stages = append(df.Stages, s)
 		case len(df.Stages) == 0 && in.Cmd == "ARG":
+			// A default may name an earlier ARG (GO_IMAGE=golang:${GO_VERSION}).
 			k, v, _ := strings.Cut(in.Args, "=")
-			df.Args[k] = v
+			df.Args[k] = os.Expand(v, func(k string) string { return df.Args[k] })
 		case len(df.Stages) == 0:
 			return df, fmt.Errorf("line %d: %s before the first FROM", in.Line, in.Cmd)
 		default:
