@@ -2,6 +2,8 @@ module github.com/jelou-producer/jelou-producer
 
 go 1.26.8
 
+toolchain go1.26.11
+
 require (
 	github.com/cenkalti/backoff/v4 v4.3.0
 	github.com/kelseyhightower/envconfig v1.4.0

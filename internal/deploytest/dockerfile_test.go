@@ -59,8 +59,8 @@ func TestDockerfileStages(t *testing.T) {
 	}
 
 	gomod := readGoMod(t)
-	if got, want := df.stage(t, "build").Base, "golang:"+gomod.Go; got != want {
-		t.Errorf("build image = %q, want %q (go.mod's go directive)", got, want)
+	if got, want := df.stage(t, "build").Base, "golang:"+gomod.Toolchain; got != want {
+		t.Errorf("build image = %q, want %q (go.mod's toolchain directive)", got, want)
 	}
 	for _, name := range want[1:] {
 		if got := df.stage(t, name).Base; got != runtimeBase {

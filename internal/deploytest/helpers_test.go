@@ -44,6 +44,9 @@ func readRoot(t testing.TB, name string) string {
 type goMod struct {
 	Module string // module path
 	Go     string // go directive, e.g. "1.26.8"
+	// Toolchain is the toolchain directive's version without "go" (e.g.
+	// "1.26.11"), else Go: the Go that builds the release.
+	Toolchain string
 }
 
 func readGoMod(t testing.TB) goMod {
@@ -58,6 +61,10 @@ func readGoMod(t testing.TB) goMod {
 	}
 	if m.Module == "" || m.Go == "" {
 		t.Fatalf("go.mod: no module or go directive: %+v", m)
+	}
+	m.Toolchain = m.Go
+	if g := regexp.MustCompile(`(?m)^toolchain\s+go(\S+)\s*$`).FindStringSubmatch(text); g != nil {
+		m.Toolchain = g[1]
 	}
 	return m
 }
