@@ -155,7 +155,9 @@ func TestHealthSources(t *testing.T) {
 		wantIDs   string
 	}{
 		{"one of two failed", func() {}, true, "", "acme globex"},
-		{"both failed", func() { h.SetSource(SourceStatus{Source: "globex", State: SourceFailed, Reason: FailurePublish, Since: now}) }, false, "every source polled here failed: acme, globex", "acme globex"},
+		{"both failed", func() {
+			h.SetSource(SourceStatus{Source: "globex", State: SourceFailed, Reason: FailurePublish, Since: now})
+		}, false, "every source polled here failed: acme, globex", "acme globex"},
 		{"the failed globex handed back", func() { h.RemoveSource("globex") }, false, "every source polled here failed: acme", "acme"},
 		{"acme healed", func() { h.SetSource(SourceStatus{Source: "acme", State: SourceOK, Since: now}) }, true, "", "acme"},
 	}
