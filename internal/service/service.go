@@ -354,7 +354,8 @@ func (s *Service) CursorOf(id string) time.Time {
 
 // Run polls until ctx ends (nil), a backfill completes (nil), or an
 // unrecoverable error occurs, then drains everything within
-// SHUTDOWN_TIMEOUT.
+// SHUTDOWN_TIMEOUT. With several sources, a source's unrecoverable error
+// stops that source alone (see runSource) and Run goes on.
 func (s *Service) Run(ctx context.Context) error {
 	pingCtx, stopPing := context.WithCancel(ctx)
 	pingDone := make(chan struct{})
