@@ -4,6 +4,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -246,4 +247,36 @@ func TestSourceFailsAloneInGroup(t *testing.T) {
 func (h *harness) waitCursorOf(r *running, id string, c time.Time) {
 	h.t.Helper()
 	waitFor(h.t, r, 60*time.Second, "cursor of "+id+" past "+c.Format(time.RFC3339), func() bool { return r.svc.CursorOf(id).After(c) })
+}
+
+// TestSourceFailsAloneOnOversizedRecord gives acme a row whose event is
+// larger than KAFKA_BATCH_BYTES: acme stops alone with reason publish,
+// its checkpoint short of that row, while globex polls on and Run does not
+// return.
+func TestSourceFailsAloneOnOversizedRecord(t *testing.T) {
+	ts := newTwoSources(t, "sim-secret", checkpoint.BackendFile)
+	ds := ts.sim.Dataset()
+	target, _ := ds.Range(t0.Add(-12*time.Hour).Unix(), t0.Unix())
+	conv := ds.Conversation(target)
+	ts.reqs.setRewrite(padRow(t, conv.ID, 512<<10))
+	ts.cfg.Kafka.BatchBytes = 256 << 10
+	ts.cfg.Jelou.MaxBodyBytes = 64 << 20
+	r := ts.start(ts.cfg, isolationOptions())
+
+	waitFor(t, r, 60*time.Second, "acme failed", func() bool { return sourceStatus(r, "acme").State == telemetry.SourceFailed })
+	ts.waitCursorOf(r, "globex", t0.Add(30*time.Minute))
+	st := sourceStatus(r, "acme")
+	if st.Reason != telemetry.FailurePublish || !strings.Contains(st.Error, ts.topic) {
+		t.Errorf("acme status %+v, want reason publish and an error naming topic %s", st, ts.topic)
+	}
+	if n := tu.Sum(t, r.reg, "jelou_producer_source_failures_total", map[string]string{"source": "acme", "reason": telemetry.FailurePublish}); n < 1 {
+		t.Errorf("source_failures_total{acme,publish} = %v, want at least 1", n)
+	}
+	if err := r.stopAndWait(t); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	cp := loadCheckpoint(t, filepath.Join(filepath.Dir(ts.cfg.Checkpoint.Path), "checkpoint.acme.json"), "source-acme")
+	if cp.Cursor.After(conv.Start) {
+		t.Errorf("acme's checkpoint cursor %s passed the oversized row's start %s", cp.Cursor, conv.Start)
+	}
 }
