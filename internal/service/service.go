@@ -133,9 +133,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 	if opts.SourceRetry <= 0 {
 		opts.SourceRetry = DefaultSourceRetry
 	}
-	if opts.SourceRetryMax < opts.SourceRetry {
-		opts.SourceRetryMax = max(DefaultSourceRetryMax, opts.SourceRetry)
+	if opts.SourceRetryMax <= 0 {
+		opts.SourceRetryMax = DefaultSourceRetryMax
 	}
+	opts.SourceRetryMax = max(opts.SourceRetryMax, opts.SourceRetry)
 	if opts.Command == config.CommandBackfill && (opts.From.IsZero() || !opts.To.After(opts.From)) {
 		return nil, fmt.Errorf("backfill needs --from before --to, got %s and %s", opts.From.Format(time.RFC3339), opts.To.Format(time.RFC3339))
 	}
