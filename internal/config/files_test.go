@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"maps"
 	"os"
 	"path/filepath"
@@ -142,6 +143,95 @@ func TestSASLPasswordFile(t *testing.T) {
 			}
 			if got == nil && cfg.Kafka.Password.Reveal() != password {
 				t.Errorf("KAFKA_SASL_PASSWORD = %q, want the file's contents", cfg.Kafka.Password.Reveal())
+			}
+		})
+	}
+}
+
+// TestRereadCredentials rotates the files a source's *_FILE variables name
+// and checks that RereadCredentials returns the new values, keeps a
+// credential given as a plain variable, and reports a file that went
+// missing or empty by variable and path, leaving the source unchanged.
+func TestRereadCredentials(t *testing.T) {
+	const old, rotated = "old-FILE-secret", "rotated-FILE-secret"
+	acmeSecret := writeFile(t, "acme-secret", old+"\n")
+	acmeID := writeFile(t, "acme-id", "acme-client\n")
+	defSecret := writeFile(t, "default-secret", old)
+	tests := []struct {
+		name   string
+		vars   map[string]string
+		secret string // the file rotated
+		want   func(t *testing.T, s Source)
+	}{
+		{
+			name: "named source",
+			vars: map[string]string{
+				"SOURCES": "acme,globex", "SOURCE_ACME_CLIENT_ID_FILE": acmeID, "SOURCE_ACME_CLIENT_SECRET_FILE": acmeSecret,
+				"SOURCE_GLOBEX_CLIENT_ID": "globex-client", "SOURCE_GLOBEX_CLIENT_SECRET": "globex-secret",
+			},
+			secret: acmeSecret,
+		},
+		{
+			name:   "default source",
+			vars:   map[string]string{"JELOU_CLIENT_ID": "plain-client", "JELOU_CLIENT_SECRET_FILE": defSecret},
+			secret: defSecret,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vars := map[string]string{"KAFKA_BROKERS": "kafka:9092"}
+			for k, v := range tt.vars {
+				vars[k] = v
+			}
+			setenv(t, vars)
+			cfg, problems := loadAndValidate(CommandRun)
+			if problems != nil {
+				t.Fatal(problems)
+			}
+			src := cfg.Sources()[0]
+			if got := src.Jelou.ClientSecret.Reveal(); got != old {
+				t.Fatalf("secret at load %q, want %q", got, old)
+			}
+			if err := os.WriteFile(tt.secret, []byte(rotated+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, err := src.RereadCredentials()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Jelou.ClientSecret.Reveal() != rotated || got.Jelou.ClientID != src.Jelou.ClientID || got.ID != src.ID {
+				t.Errorf("reread: id %q secret %q, want %q and %q", got.Jelou.ClientID, got.Jelou.ClientSecret.Reveal(), src.Jelou.ClientID, rotated)
+			}
+			if len(cfg.Sources()) > 1 {
+				other, err := cfg.Sources()[1].RereadCredentials()
+				if err != nil || other.Jelou.ClientSecret.Reveal() != "globex-secret" {
+					t.Errorf("plain-variable source reread: %q, %v", other.Jelou.ClientSecret.Reveal(), err)
+				}
+			}
+
+			variable := "JELOU_CLIENT_SECRET_FILE"
+			if src.Named {
+				variable = "SOURCE_ACME_CLIENT_SECRET_FILE"
+			}
+			for _, spoil := range []struct {
+				name string
+				do   func() error
+				want string
+			}{
+				{"empty", func() error { return os.WriteFile(tt.secret, []byte("\n"), 0o600) }, variable + " names an empty file: " + tt.secret},
+				{"missing", func() error { return os.Remove(tt.secret) }, variable + " names a file that cannot be read: open " + tt.secret + ": no such file or directory"},
+			} {
+				if err := spoil.do(); err != nil {
+					t.Fatal(err)
+				}
+				same, err := src.RereadCredentials()
+				var cerr *Error
+				if !errors.As(err, &cerr) || err.Error() != spoil.want {
+					t.Errorf("%s file: error %v, want %q", spoil.name, err, spoil.want)
+				}
+				if same.Jelou.ClientSecret.Reveal() != old {
+					t.Errorf("%s file: the source changed to secret %q", spoil.name, same.Jelou.ClientSecret.Reveal())
+				}
 			}
 		})
 	}

@@ -370,3 +370,44 @@ func (c Config) sourceSettingsOf() []Setting {
 	}
 	return out
 }
+
+// RereadCredentials returns s with its client id and secret read again from
+// the files its *_FILE variables name (JELOU_CLIENT_ID_FILE and
+// JELOU_CLIENT_SECRET_FILE for the default source, SOURCE_<ID>_CLIENT_ID_FILE
+// and SOURCE_<ID>_CLIENT_SECRET_FILE for a named one), so that a rotated
+// mounted secret takes effect without a restart. A credential given as a
+// plain variable is kept. A file that cannot be read, or that is empty, is
+// an [*Error] naming the variable and the path, never the contents; s is
+// then returned unchanged.
+func (s Source) RereadCredentials() (Source, error) {
+	prefix := "JELOU_"
+	if s.Named {
+		prefix = SourcePrefix(s.ID)
+	}
+	out := s
+	var ps problems
+	for _, f := range []struct {
+		name, path string
+		set        func(string)
+	}{
+		{prefix + "CLIENT_ID_FILE", s.Jelou.ClientIDFile, func(v string) { out.Jelou.ClientID = v }},
+		{prefix + "CLIENT_SECRET_FILE", s.Jelou.ClientSecretFile, func(v string) { out.Jelou.ClientSecret = jelou.Secret(v) }},
+	} {
+		if f.path == "" {
+			continue
+		}
+		content, err := readSecretFile(f.path)
+		switch {
+		case err != nil:
+			ps.add(f.name, "names a file that cannot be read: %v", err)
+		case content == "":
+			ps.add(f.name, "names an empty file: %s", f.path)
+		default:
+			f.set(content)
+		}
+	}
+	if err := ps.err(); err != nil {
+		return s, err
+	}
+	return out, nil
+}

@@ -51,7 +51,17 @@ type Options struct {
 	Observe func(poller.Observer) poller.Observer
 	// ServeHTTP starts the metrics and health server on HTTP_ADDR.
 	ServeHTTP bool
+	// SourceRetry is how long a failed source waits before its first
+	// retry, on Clock (see Run); each failure in a row doubles it, up to
+	// SourceRetryMax. Defaults: DefaultSourceRetry, DefaultSourceRetryMax.
+	SourceRetry, SourceRetryMax time.Duration
 }
+
+// Defaults of Options.SourceRetry and Options.SourceRetryMax.
+const (
+	DefaultSourceRetry    = 30 * time.Second
+	DefaultSourceRetryMax = 30 * time.Minute
+)
 
 // Service is the running producer: the metrics and health server, one
 // checkpoint store and one pipeline (API client, poller, publisher) per
@@ -86,12 +96,23 @@ type Service struct {
 }
 
 // source is the pipeline of one configured source, without its poller,
-// which is made afresh each time the source is taken on (Run).
+// which is made afresh each time the source is taken on or retried (Run).
 type source struct {
+	id   string // the configured id
+	pcfg poller.Config
+	pub  *publish.Publisher
+	// obs is what the source's API client reports to (pcfg.Observer
+	// wraps it to notice a retried source that polls again).
+	obs poller.Observer
+
+	mu sync.Mutex
+	// conf and client are replaced when a failed source is retried, with
+	// its credentials read again.
 	conf   config.Source
-	pcfg   poller.Config
 	client *jelou.Client
-	pub    *publish.Publisher
+	// failures counts the failures in a row; the first window completed
+	// after a retry resets it.
+	failures int
 }
 
 // New builds the service from cfg, which must have passed Validate. It
@@ -112,6 +133,13 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 	if opts.Registry == nil {
 		opts.Registry = telemetry.NewRegistry()
 	}
+	if opts.SourceRetry <= 0 {
+		opts.SourceRetry = DefaultSourceRetry
+	}
+	if opts.SourceRetryMax <= 0 {
+		opts.SourceRetryMax = DefaultSourceRetryMax
+	}
+	opts.SourceRetryMax = max(opts.SourceRetryMax, opts.SourceRetry)
 	if opts.Command == config.CommandBackfill && (opts.From.IsZero() || !opts.To.After(opts.From)) {
 		return nil, fmt.Errorf("backfill needs --from before --to, got %s and %s", opts.From.Format(time.RFC3339), opts.To.Format(time.RFC3339))
 	}
@@ -240,7 +268,9 @@ func (s *Service) newSource(ctx context.Context, c config.Source, id string, obs
 	if opts.Command == config.CommandBackfill {
 		pcfg.Start, pcfg.End = opts.From, opts.To
 	}
-	return &source{conf: c, pcfg: pcfg, client: client, pub: pub}, nil
+	src := &source{id: c.ID, conf: c, pcfg: pcfg, obs: obs, client: client, pub: pub}
+	src.pcfg.Observer = healObserver{Observer: obs, s: s, src: src}
+	return src, nil
 }
 
 // checkpointSpec is the checkpoint store cfg asks for, keeping files (the
@@ -325,7 +355,7 @@ func (s *Service) HTTPAddr() string {
 
 // Cursor returns the cursor of the first configured source's poller while
 // this replica polls it (the zero time otherwise).
-func (s *Service) Cursor() time.Time { return s.CursorOf(s.sources[0].conf.ID) }
+func (s *Service) Cursor() time.Time { return s.CursorOf(s.sources[0].id) }
 
 // CursorOf returns the cursor of source id's poller while this replica
 // polls it (the zero time otherwise).
@@ -341,7 +371,8 @@ func (s *Service) CursorOf(id string) time.Time {
 
 // Run polls until ctx ends (nil), a backfill completes (nil), or an
 // unrecoverable error occurs, then drains everything within
-// SHUTDOWN_TIMEOUT.
+// SHUTDOWN_TIMEOUT. With several sources, a source's unrecoverable error
+// stops that source alone (see runSource) and Run goes on.
 func (s *Service) Run(ctx context.Context) error {
 	pingCtx, stopPing := context.WithCancel(ctx)
 	pingDone := make(chan struct{})
@@ -388,7 +419,7 @@ func (s *Service) runAll(ctx context.Context) error {
 		go func() {
 			err := s.runSource(ctx, src, s.store)
 			if err != nil {
-				err = fmt.Errorf("source %s: %w", src.conf.ID, err)
+				err = fmt.Errorf("source %s: %w", src.id, err)
 				cancel()
 			}
 			errs <- err
@@ -418,21 +449,150 @@ func (s *Service) own(ctx context.Context, f checkpoint.Fencing, l ownership.Lea
 	return s.runSource(ctx, src, f.Fenced(checkpoint.Owner{Generation: uint64(l.Generation), Member: l.Member}))
 }
 
-// runSource runs a fresh poller of src on store until ctx ends.
+// runSource polls src on store until ctx ends (nil) or, when the service
+// does not isolate its sources (see isolates), until its poller fails (the
+// error). When it does, a poller that fails stops this source alone: the
+// source is held failed (source_up 0, /readyz names it), and after
+// Options.SourceRetry, doubled by each failure in a row up to
+// SourceRetryMax, a fresh poller is tried with an API client built from
+// the source's credentials read again (a rotated *_FILE secret heals it).
+// Within a consumer group the replica keeps the lease meanwhile, so the
+// source does not move to a standby that would meet the same failure.
 func (s *Service) runSource(ctx context.Context, src *source, store checkpoint.Store) error {
-	p, err := poller.New(src.pcfg, src.client, src.pub, store)
+	s.sourcePolling(src)
+	defer s.sourceReleased(src)
+	for {
+		err := s.runPoller(ctx, src, store)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		reason := telemetry.SourceFailureReason(err)
+		if !s.isolates() {
+			s.metrics.SourceFailed(src.id, reason)
+			return err
+		}
+		for err != nil {
+			delay := s.sourceFailed(src, reason, err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-s.opts.Clock.After(delay):
+			}
+			if err = s.renewClient(src); err != nil {
+				reason = telemetry.FailureAuth
+			}
+		}
+		s.log.Info("retrying source", "source", src.id)
+	}
+}
+
+// isolates reports whether a source's failure stops that source alone: for
+// run with several sources. A single source is the whole deployment, so its
+// failure stops the service as before (exit 3 for rejected credentials),
+// and a backfill's stops the backfill.
+func (s *Service) isolates() bool {
+	return s.opts.Command == config.CommandRun && len(s.sources) > 1
+}
+
+// runPoller runs a fresh poller of src on store until ctx ends or it fails.
+func (s *Service) runPoller(ctx context.Context, src *source, store checkpoint.Store) error {
+	src.mu.Lock()
+	client := src.client
+	src.mu.Unlock()
+	p, err := poller.New(src.pcfg, client, src.pub, store)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	s.running[src.conf.ID] = p
+	s.running[src.id] = p
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		delete(s.running, src.conf.ID)
+		delete(s.running, src.id)
 		s.mu.Unlock()
 	}()
 	return p.Run(ctx)
+}
+
+// renewClient rebuilds src's API client from its credentials read again.
+func (s *Service) renewClient(src *source) error {
+	src.mu.Lock()
+	conf := src.conf
+	src.mu.Unlock()
+	conf, err := conf.RereadCredentials()
+	if err != nil {
+		return fmt.Errorf("read credentials again: %w", err)
+	}
+	client, err := jelou.New(clientConfig(conf.Jelou, src.pcfg.Budget, src.obs, s.opts.HTTPClient, s.log))
+	if err != nil {
+		return fmt.Errorf("jelou client: %w", err)
+	}
+	src.mu.Lock()
+	src.conf, src.client = conf, client
+	src.mu.Unlock()
+	return nil
+}
+
+// sourcePolling reports src as polled here and ok.
+func (s *Service) sourcePolling(src *source) {
+	s.metrics.SourceRecovered(src.id)
+	s.health.SetSource(telemetry.SourceStatus{Source: src.id, State: telemetry.SourceOK, Since: s.opts.Clock.Now()})
+}
+
+// sourceReleased reports src as no longer polled here (its lease ended, or
+// Run is stopping): not held failed, and not listed by /readyz.
+func (s *Service) sourceReleased(src *source) {
+	if !s.isolates() {
+		return // a failure stops the service: its state stays for the end
+	}
+	s.metrics.SourceRecovered(src.id)
+	s.health.RemoveSource(src.id)
+}
+
+// sourceFailed holds src failed for err, counts it under reason, and
+// returns how long to wait before the next try.
+func (s *Service) sourceFailed(src *source, reason string, err error) time.Duration {
+	src.mu.Lock()
+	src.failures++
+	n := src.failures
+	src.mu.Unlock()
+	delay := s.opts.SourceRetry
+	for i := 1; i < n && delay < s.opts.SourceRetryMax; i++ {
+		delay *= 2
+	}
+	delay = min(delay, s.opts.SourceRetryMax)
+	now := s.opts.Clock.Now()
+	next := now.Add(delay)
+	s.metrics.SourceFailed(src.id, reason)
+	s.health.SetSource(telemetry.SourceStatus{
+		Source: src.id, State: telemetry.SourceFailed, Reason: reason, Error: err.Error(),
+		Since: now, Failures: n, NextRetry: &next,
+	})
+	s.log.Error("source stopped; the other sources go on, and it is retried", "source", src.id, "reason", reason,
+		"failures", n, "retry_in", delay.String(), "err", err)
+	return delay
+}
+
+// healObserver is the observer of a source's poller: it passes everything
+// on, and marks a source held failed as polling again once a window of it
+// completes.
+type healObserver struct {
+	poller.Observer
+	s   *Service
+	src *source
+}
+
+// QueryDone implements poller.Observer.
+func (o healObserver) QueryDone(lane poller.Lane, w jelou.Window, rows, published int, took time.Duration) {
+	o.Observer.QueryDone(lane, w, rows, published, took)
+	o.src.mu.Lock()
+	healed := o.src.failures > 0
+	o.src.failures = 0
+	o.src.mu.Unlock()
+	if healed {
+		o.s.log.Info("source polls again", "source", o.src.id)
+		o.s.sourcePolling(o.src)
+	}
 }
 
 // ownershipConfig maps the configuration to the group's.
@@ -440,7 +600,7 @@ func (s *Service) ownershipConfig() ownership.Config {
 	cfg := s.cfg
 	ids := make([]string, 0, len(s.sources))
 	for _, src := range s.sources {
-		ids = append(ids, src.conf.ID)
+		ids = append(ids, src.id)
 	}
 	pc := publishConfig(cfg, cfg.Kafka.Topic, nil, s.log)
 	dialer, _ := pc.Dialer() // its settings were checked when the publishers were built

@@ -18,10 +18,11 @@ import (
 
 func ExampleNew() {
 	reg := prometheus.NewRegistry()
-	m := telemetry.New(reg) // m is also the jelou.Client's Observer
-	m.Request(jelou.RequestInfo{StatusCode: 200, Status: "200", Duration: 150 * time.Millisecond})
+	m := telemetry.New(reg, telemetry.WithSources("acme"))
+	obs := telemetry.NewPipeline(m, nil, nil).ForSource("acme") // the acme client's Observer
+	obs.Request(jelou.RequestInfo{StatusCode: 200, Status: "200", Duration: 150 * time.Millisecond})
 	m.WindowsCompleted.WithLabelValues(poller.LaneHistory.String()).Inc()
-	fmt.Println(testutil.ToFloat64(m.APIRequests.WithLabelValues("200")))
+	fmt.Println(testutil.ToFloat64(m.APIRequests.WithLabelValues("acme", "200")))
 	fmt.Println(testutil.ToFloat64(m.WindowsCompleted.WithLabelValues(poller.LaneHistory.String())))
 	// Output:
 	// 1

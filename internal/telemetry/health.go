@@ -3,6 +3,7 @@ package telemetry
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -20,12 +21,45 @@ import (
 // after each poll ("poll", with a max age), the API client on 401
 // ("jelou_auth"). The service is ready when every check's last result was
 // a success, no older than its max age.
+//
+// The sources this replica polls are reported one by one ([Health.SetSource]):
+// a failed source does not make the service unready while another source
+// it polls is ok; when every one of them failed, the "sources" check fails.
 type Health struct {
 	clock clock.Clock
 
-	mu     sync.Mutex
-	checks map[string]*check
-	owner  *Ownership
+	mu      sync.Mutex
+	checks  map[string]*check
+	owner   *Ownership
+	sources map[string]SourceStatus
+}
+
+// CheckSources is the check /readyz lists while the replica polls sources
+// ([Health.SetSource]): it fails when every one of them failed.
+const CheckSources = "sources"
+
+// Values of SourceStatus.State.
+const (
+	SourceOK     = "ok"     // the source polls
+	SourceFailed = "failed" // the source stopped and waits to be retried
+)
+
+// SourceStatus is the state of one source this replica polls, as /readyz
+// reports it.
+type SourceStatus struct {
+	Source string `json:"source"`
+	// State is SourceOK or SourceFailed.
+	State string `json:"state"`
+	// Reason is the failure's reason label (auth, publish, ...) and Error
+	// its message; both empty when ok.
+	Reason string `json:"reason,omitempty"`
+	Error  string `json:"error,omitempty"`
+	// Since is when the source entered State.
+	Since time.Time `json:"since"`
+	// Failures counts the failures in a row (0 when ok).
+	Failures int `json:"failures,omitempty"`
+	// NextRetry is when a failed source is tried again.
+	NextRetry *time.Time `json:"next_retry,omitempty"`
 }
 
 // Ownership is what /readyz says of the sources this replica serves.
@@ -70,6 +104,8 @@ type Report struct {
 	Checks []CheckStatus `json:"checks"`
 	// Ownership is set once the service knows what it owns.
 	Ownership *Ownership `json:"ownership,omitempty"`
+	// Sources are the sources this replica polls, sorted by id.
+	Sources []SourceStatus `json:"sources,omitempty"`
 }
 
 // NewHealth returns a Health with no checks, measuring ages on c (nil means
@@ -78,7 +114,21 @@ func NewHealth(c clock.Clock) *Health {
 	if c == nil {
 		c = clock.Real{}
 	}
-	return &Health{clock: c, checks: map[string]*check{}}
+	return &Health{clock: c, checks: map[string]*check{}, sources: map[string]SourceStatus{}}
+}
+
+// SetSource records the state of a source this replica polls.
+func (h *Health) SetSource(st SourceStatus) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.sources[st.Source] = st
+}
+
+// RemoveSource forgets a source this replica no longer polls.
+func (h *Health) RemoveSource(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.sources, id)
 }
 
 // Require declares the check name, failing ("no result yet") until its first
@@ -152,6 +202,24 @@ func (h *Health) Report() Report {
 			s.OK, s.Error = false, c.err.Error()
 		case c.maxAge > 0 && age > c.maxAge:
 			s.OK, s.Error = false, fmt.Sprintf("last success %s ago, more than %s", age.Round(time.Second), c.maxAge)
+		}
+		r.Ready = r.Ready && s.OK
+		r.Checks = append(r.Checks, s)
+	}
+	if len(h.sources) > 0 {
+		s := CheckStatus{Name: CheckSources, OK: false}
+		var failed []string
+		for _, id := range slices.Sorted(maps.Keys(h.sources)) {
+			st := h.sources[id]
+			r.Sources = append(r.Sources, st)
+			if st.State == SourceFailed {
+				failed = append(failed, id)
+			} else {
+				s.OK = true
+			}
+		}
+		if !s.OK {
+			s.Error = "every source polled here failed: " + strings.Join(failed, ", ")
 		}
 		r.Ready = r.Ready && s.OK
 		r.Checks = append(r.Checks, s)

@@ -130,3 +130,64 @@ func TestReportCarriesOwnership(t *testing.T) {
 		t.Errorf("a standby's report %s, want an empty owned list and generation 8", b)
 	}
 }
+
+// TestHealthSources checks the per-source detail of /readyz: a failed
+// source is listed with its reason and next retry but leaves the replica
+// ready while another source it polls is ok; when every source it polls
+// failed, the "sources" check fails; a source handed back is forgotten.
+func TestHealthSources(t *testing.T) {
+	clk := newFakeClock()
+	h := NewHealth(clk)
+	h.Set(CheckKafka, nil)
+	if r := h.Report(); !r.Ready || r.Sources != nil || len(r.Checks) != 1 {
+		t.Fatalf("without sources: %+v, want ready with the kafka check only", r)
+	}
+	now := clk.Now()
+	next := now.Add(30 * time.Second)
+	failed := SourceStatus{Source: "acme", State: SourceFailed, Reason: FailureAuth, Error: "authentication failed (HTTP 401)", Since: now, Failures: 1, NextRetry: &next}
+	h.SetSource(SourceStatus{Source: "globex", State: SourceOK, Since: now})
+	h.SetSource(failed)
+	steps := []struct {
+		name      string
+		do        func()
+		wantReady bool
+		wantErr   string
+		wantIDs   string
+	}{
+		{"one of two failed", func() {}, true, "", "acme globex"},
+		{"both failed", func() {
+			h.SetSource(SourceStatus{Source: "globex", State: SourceFailed, Reason: FailurePublish, Since: now})
+		}, false, "every source polled here failed: acme, globex", "acme globex"},
+		{"the failed globex handed back", func() { h.RemoveSource("globex") }, false, "every source polled here failed: acme", "acme"},
+		{"acme healed", func() { h.SetSource(SourceStatus{Source: "acme", State: SourceOK, Since: now}) }, true, "", "acme"},
+	}
+	for _, st := range steps {
+		st.do()
+		r := h.Report()
+		var ids []string
+		for _, s := range r.Sources {
+			ids = append(ids, s.Source)
+		}
+		var check *CheckStatus
+		for i := range r.Checks {
+			if r.Checks[i].Name == CheckSources {
+				check = &r.Checks[i]
+			}
+		}
+		if r.Ready != st.wantReady || check == nil || check.Error != st.wantErr || strings.Join(ids, " ") != st.wantIDs {
+			t.Errorf("%s: ready %v, sources check %+v, sources %q; want ready %v, error %q, sources %q", st.name, r.Ready, check, ids, st.wantReady, st.wantErr, st.wantIDs)
+		}
+	}
+	h.SetSource(failed)
+	rec := httptest.NewRecorder()
+	h.ReadyHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	var body struct {
+		Sources []map[string]any `json:"sources"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if len(body.Sources) != 1 || body.Sources[0]["state"] != "failed" || body.Sources[0]["reason"] != "auth" || body.Sources[0]["next_retry"] == nil || body.Sources[0]["since"] == nil {
+		t.Errorf("/readyz sources %v, want acme failed with reason auth, since and next_retry", body.Sources)
+	}
+}

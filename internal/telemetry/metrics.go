@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/jelou-producer/jelou-producer/internal/buildinfo"
+	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
 	"github.com/jelou-producer/jelou-producer/internal/clock"
 	"github.com/jelou-producer/jelou-producer/internal/dedupe"
 	"github.com/jelou-producer/jelou-producer/internal/poller"
@@ -61,6 +62,33 @@ var (
 	States = []string{string(jelou.StateActive), string(jelou.StateClosed), string(jelou.StateResolved), string(jelou.StateExpired), "other"}
 	// CheckpointResults are the result values of checkpoint_saves_total.
 	CheckpointResults = []string{CheckpointOK, CheckpointError}
+	// SourceFailureReasons are the reason values of
+	// source_failures_total; [SourceFailureReason] returns only these.
+	SourceFailureReasons = []string{
+		FailureAuth, FailureRequest, FailureResponse, FailurePublish, FailureCheckpoint, FailureOther,
+	}
+)
+
+// Values of the reason label of source_failures_total: why a source's
+// poller stopped for a reason that does not pass by itself.
+const (
+	// FailureAuth: the API rejected the credentials (401, 403), or a
+	// credential file could not be read again.
+	FailureAuth = "auth"
+	// FailureRequest: the API rejected a request that cannot be split
+	// further (422, another 4xx).
+	FailureRequest = "request"
+	// FailureResponse: a response the client cannot use (larger than
+	// JELOU_MAX_BODY_BYTES, not decodable, more pages than allowed).
+	FailureResponse = "response"
+	// FailurePublish: Kafka refused an event for good (too large, not
+	// authorized, no topic).
+	FailurePublish = "publish"
+	// FailureCheckpoint: the source's checkpoint cannot be loaded or kept
+	// (corrupt, another version, another source's, locked).
+	FailureCheckpoint = "checkpoint"
+	// FailureOther: anything else.
+	FailureOther = "other"
 )
 
 // StatusError is the status label of an API attempt that got no HTTP
@@ -73,12 +101,14 @@ const StatusError = "error"
 // concurrent use; label values must come from small fixed sets (doc.go lists
 // them) so that the number of series stays bounded.
 type Metrics struct {
-	// APIRequests counts API attempts by status ("200", "429", "timeout",
-	// "error"); [Metrics.Request] feeds it.
+	// APIRequests counts API attempts by source and status ("200", "429",
+	// "timeout", "error"); [Pipeline.Request] feeds it.
 	APIRequests *prometheus.CounterVec
-	// APIRequestDuration observes each request's latency, body included.
-	APIRequestDuration prometheus.Histogram
-	// APIRetries counts retried requests by reason; [Metrics.Retry] feeds it.
+	// APIRequestDuration observes each request's latency, body included,
+	// by source.
+	APIRequestDuration *prometheus.HistogramVec
+	// APIRetries counts retried requests by source and reason;
+	// [Pipeline.Retry] feeds it.
 	APIRetries *prometheus.CounterVec
 	// RateLimitedPauses counts the 429s whose Retry-After paused a source's
 	// request budget; labels source. [Pipeline.Request] feeds it.
@@ -130,6 +160,13 @@ type Metrics struct {
 	// SourceOwned is 1 for each configured source this replica polls, 0
 	// for the others (standby); label source, from the configuration.
 	SourceOwned *prometheus.GaugeVec
+	// SourceUp is 0 while this replica holds a source failed (its poller
+	// stopped for a reason that does not pass by itself, and it waits to
+	// retry it), 1 otherwise; label source.
+	SourceUp *prometheus.GaugeVec
+	// SourceFailures counts those failures by source and reason (one of
+	// [SourceFailureReasons]).
+	SourceFailures *prometheus.CounterVec
 
 	clock   clock.Clock
 	sources []string
@@ -155,8 +192,9 @@ func WithClock(c clock.Clock) Option { return func(m *Metrics) { m.clock = c } }
 
 // WithSources creates the series of each configured source at 0:
 // source_owned (until the replica owns it), the time gauges, the lane
-// backlogs and tracked_conversations. A source not named here gets its
-// series when first reported.
+// backlogs, tracked_conversations, the API request counters by status and
+// reason and source_failures_total by reason; and source_up at 1. A source
+// not named here gets its series when first reported.
 func WithSources(ids ...string) Option {
 	return func(m *Metrics) { m.sources = append(m.sources, ids...) }
 }
@@ -175,17 +213,17 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 	}
 	m.APIRequests = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "api_requests_total",
-		Help: "Jelou API attempts by status: HTTP code, timeout, or error (no response).",
-	}, []string{"status"})
-	m.APIRequestDuration = f.NewHistogram(prometheus.HistogramOpts{
+		Help: "Jelou API attempts by source and status: HTTP code, timeout, or error (no response).",
+	}, []string{"source", "status"})
+	m.APIRequestDuration = f.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: Namespace, Name: "api_request_duration_seconds",
-		Help:    "Latency of Jelou API requests, body included.",
+		Help:    "Latency of Jelou API requests, body included, by source.",
 		Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
-	})
+	}, []string{"source"})
 	m.APIRetries = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "api_retries_total",
-		Help: "Jelou API requests retried, by reason.",
-	}, []string{"reason"})
+		Help: "Jelou API requests retried, by source and reason.",
+	}, []string{"source", "reason"})
 	m.RateLimitedPauses = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "api_rate_limited_pauses_total",
 		Help: "429 responses whose Retry-After paused every request of the source.",
@@ -264,11 +302,33 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 		Namespace: Namespace, Name: "source_owned",
 		Help: "1 for each configured source this replica polls, 0 for those it stands by for.",
 	}, []string{"source"})
+	m.SourceUp = f.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "source_up",
+		Help: "0 while this replica holds the source failed (stopped for a reason that does not pass by itself, waiting to retry it), 1 otherwise.",
+	}, []string{"source"})
+	m.SourceFailures = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "source_failures_total",
+		Help: "Times a source's poller stopped for a reason that does not pass by itself, by source and reason (auth, request, response, publish, checkpoint, other).",
+	}, []string{"source", "reason"})
 	for _, id := range m.sources {
 		m.RateLimitedPauses.WithLabelValues(id)
 		m.RateLimitedPauseSeconds.WithLabelValues(id)
 		m.SourceOwned.WithLabelValues(id).Set(0)
 		m.WindowsTruncated.WithLabelValues(id)
+		m.SourceUp.WithLabelValues(id).Set(1)
+		m.APIRequestDuration.WithLabelValues(id)
+		for _, pre := range []struct {
+			vec    *prometheus.CounterVec
+			values []string
+		}{
+			{m.APIRequests, KnownStatuses},
+			{m.APIRetries, RetryReasons},
+			{m.SourceFailures, SourceFailureReasons},
+		} {
+			for _, v := range pre.values {
+				pre.vec.WithLabelValues(id, v)
+			}
+		}
 		m.Standby(id) // creates the source's series at 0
 	}
 	f.NewGauge(prometheus.GaugeOpts{
@@ -289,8 +349,6 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 		vec    *prometheus.CounterVec
 		values []string
 	}{
-		{m.APIRequests, KnownStatuses},
-		{m.APIRetries, RetryReasons},
 		{m.EventsPublished, States},
 		{m.DuplicatesSkipped, DuplicateReasons},
 		{m.RowsRejected, RejectReasons},
@@ -304,10 +362,16 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 	return m
 }
 
-// Request implements [jelou.Observer]: it counts one API attempt under the
-// client's status label ("200", "429", "timeout", "error") and observes its
-// duration, and counts the rows of a page received.
-func (m *Metrics) Request(ri jelou.RequestInfo) {
+// Request implements [jelou.Observer] for a client that is no source's: it
+// counts as [Metrics.RequestOf] under an empty source label (which
+// Prometheus stores as no label). A source's client reports through
+// [Pipeline.ForSource], whose Request counts under the source.
+func (m *Metrics) Request(ri jelou.RequestInfo) { m.RequestOf("", ri) }
+
+// RequestOf counts one API attempt of source under the client's status
+// label ("200", "429", "timeout", "error"), observes its duration, and
+// counts the rows of a page received.
+func (m *Metrics) RequestOf(source string, ri jelou.RequestInfo) {
 	if ri.Err == nil {
 		m.ConversationsFetched.Add(float64(ri.Rows))
 	}
@@ -318,14 +382,62 @@ func (m *Metrics) Request(ri jelou.RequestInfo) {
 			status = strconv.Itoa(ri.StatusCode)
 		}
 	}
-	m.APIRequests.WithLabelValues(status).Inc()
-	m.APIRequestDuration.Observe(ri.Duration.Seconds())
+	m.APIRequests.WithLabelValues(source, status).Inc()
+	m.APIRequestDuration.WithLabelValues(source).Observe(ri.Duration.Seconds())
 }
 
-// Retry implements [jelou.Observer]: it counts one retry under a reason
-// derived from the failed attempt's error (see [RetryReason]).
-func (m *Metrics) Retry(ri jelou.RetryInfo) {
-	m.APIRetries.WithLabelValues(RetryReason(ri.Err)).Inc()
+// Retry implements [jelou.Observer] for a client that is no source's: it
+// counts as [Metrics.RetryOf] under an empty source label.
+func (m *Metrics) Retry(ri jelou.RetryInfo) { m.RetryOf("", ri) }
+
+// RetryOf counts one retry of source under a reason derived from the
+// failed attempt's error (see [RetryReason]).
+func (m *Metrics) RetryOf(source string, ri jelou.RetryInfo) {
+	m.APIRetries.WithLabelValues(source, RetryReason(ri.Err)).Inc()
+}
+
+// SourceFailed records that source's poller stopped for reason (one of
+// [SourceFailureReasons]): source_failures_total counts it and source_up
+// drops to 0 until [Metrics.SourceRecovered].
+func (m *Metrics) SourceFailed(source, reason string) {
+	m.SourceFailures.WithLabelValues(source, reason).Inc()
+	m.SourceUp.WithLabelValues(source).Set(0)
+}
+
+// SourceRecovered sets source's source_up back to 1: it polls again, or
+// this replica no longer holds it.
+func (m *Metrics) SourceRecovered(source string) { m.SourceUp.WithLabelValues(source).Set(1) }
+
+// SourceFailureReason maps the error that stopped a source's poller to the
+// reason label of source_failures_total (see the Failure* constants).
+func SourceFailureReason(err error) string {
+	var (
+		auth     *jelou.AuthError
+		invalid  *jelou.ValidationError
+		status   *jelou.StatusError
+		tooLarge *jelou.BodyTooLargeError
+		decode   *jelou.DecodeError
+		pages    *jelou.TooManyPagesError
+		write    *publish.WriteError
+		topic    *publish.TopicError
+		corrupt  *checkpoint.CorruptError
+		version  *checkpoint.VersionError
+		mismatch *checkpoint.SourceMismatchError
+		locked   *checkpoint.LockedError
+	)
+	switch {
+	case errors.As(err, &auth):
+		return FailureAuth
+	case errors.As(err, &invalid), errors.As(err, &status):
+		return FailureRequest
+	case errors.As(err, &tooLarge), errors.As(err, &decode), errors.As(err, &pages), errors.Is(err, jelou.ErrTooManyPages):
+		return FailureResponse
+	case errors.As(err, &write), errors.As(err, &topic):
+		return FailurePublish
+	case errors.As(err, &corrupt), errors.As(err, &version), errors.As(err, &mismatch), errors.As(err, &locked):
+		return FailureCheckpoint
+	}
+	return FailureOther
 }
 
 // RetryReason maps the error of a retried attempt to the reason label:

@@ -15,6 +15,7 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/buildinfo"
 	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
 	"github.com/jelou-producer/jelou-producer/internal/poller"
+	"github.com/jelou-producer/jelou-producer/internal/publish"
 	tu "github.com/jelou-producer/jelou-producer/internal/testutil"
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
@@ -88,8 +89,11 @@ func TestKnownLabelsStartAtZero(t *testing.T) {
 		lanes = append(lanes, l.String())
 	}
 	want := map[string]map[string][]string{ // metric → label → values
-		"jelou_producer_api_requests_total":                     {"status": KnownStatuses},
-		"jelou_producer_api_retries_total":                      {"reason": RetryReasons},
+		"jelou_producer_api_requests_total":                     {"status": KnownStatuses, "source": repeat("default", len(KnownStatuses))},
+		"jelou_producer_api_retries_total":                      {"reason": RetryReasons, "source": repeat("default", len(RetryReasons))},
+		"jelou_producer_api_request_duration_seconds":           {"source": {"default"}},
+		"jelou_producer_source_failures_total":                  {"reason": SourceFailureReasons, "source": repeat("default", len(SourceFailureReasons))},
+		"jelou_producer_source_up":                              {"source": {"default"}},
 		"jelou_producer_api_rate_limited_pauses_total":          {"source": {"default"}},
 		"jelou_producer_api_rate_limited_pause_seconds_total":   {"source": {"default"}},
 		"jelou_producer_events_published_total":                 {"state": States},
@@ -108,6 +112,8 @@ func TestKnownLabelsStartAtZero(t *testing.T) {
 		"jelou_producer_checkpoint_saves_total":                 {"result": CheckpointResults},
 		"jelou_producer_row_first_seen_seconds":                 {"lane": lanes[:len(lanes)-1]}, // history rows are backlog, not late
 	}
+	// Every series starts at 0 but source_up: a source is up until it fails.
+	startsAt := map[string]float64{"jelou_producer_source_up": 1}
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -118,8 +124,8 @@ func TestKnownLabelsStartAtZero(t *testing.T) {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			if v := m.GetCounter().GetValue() + m.GetGauge().GetValue(); v != 0 {
-				t.Errorf("%s%v = %v at start, want 0", mf.GetName(), m.GetLabel(), v)
+			if v := m.GetCounter().GetValue() + m.GetGauge().GetValue(); v != startsAt[mf.GetName()] {
+				t.Errorf("%s%v = %v at start, want %v", mf.GetName(), m.GetLabel(), v, startsAt[mf.GetName()])
 			}
 			for _, l := range m.GetLabel() {
 				if got[mf.GetName()] == nil {
@@ -150,33 +156,38 @@ var _ jelou.Observer = (*Metrics)(nil)
 
 func TestRequest(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := New(reg)
-	m.Request(jelou.RequestInfo{StatusCode: 200, Status: "200", Duration: 20 * time.Millisecond, Rows: 100})
-	m.Request(jelou.RequestInfo{StatusCode: 429, Status: "429", Duration: 5 * time.Millisecond})
-	m.Request(jelou.RequestInfo{Status: "timeout", Duration: 30 * time.Second})
-	m.Request(jelou.RequestInfo{StatusCode: 520}) // no label from the client: derived; not a known status
-	m.Request(jelou.RequestInfo{})
-	want := `
-# HELP jelou_producer_api_requests_total Jelou API attempts by status: HTTP code, timeout, or error (no response).
+	m := New(reg, WithSources("acme", "globex"))
+	p := NewPipeline(m, nil, nil).ForSource("acme")
+	p.Request(jelou.RequestInfo{StatusCode: 200, Status: "200", Duration: 20 * time.Millisecond, Rows: 100})
+	p.Request(jelou.RequestInfo{StatusCode: 429, Status: "429", Duration: 5 * time.Millisecond})
+	p.Request(jelou.RequestInfo{Status: "timeout", Duration: 30 * time.Second})
+	p.Request(jelou.RequestInfo{StatusCode: 520}) // no label from the client: derived; not a known status
+	p.Request(jelou.RequestInfo{})
+	var want strings.Builder
+	want.WriteString(`
+# HELP jelou_producer_api_requests_total Jelou API attempts by source and status: HTTP code, timeout, or error (no response).
 # TYPE jelou_producer_api_requests_total counter
-jelou_producer_api_requests_total{status="200"} 1
-jelou_producer_api_requests_total{status="401"} 0
-jelou_producer_api_requests_total{status="403"} 0
-jelou_producer_api_requests_total{status="422"} 0
-jelou_producer_api_requests_total{status="429"} 1
-jelou_producer_api_requests_total{status="500"} 0
-jelou_producer_api_requests_total{status="502"} 0
-jelou_producer_api_requests_total{status="503"} 0
-jelou_producer_api_requests_total{status="504"} 0
-jelou_producer_api_requests_total{status="520"} 1
-jelou_producer_api_requests_total{status="error"} 1
-jelou_producer_api_requests_total{status="timeout"} 1
-`
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "jelou_producer_api_requests_total"); err != nil {
+jelou_producer_api_requests_total{source="acme",status="200"} 1
+jelou_producer_api_requests_total{source="acme",status="401"} 0
+jelou_producer_api_requests_total{source="acme",status="403"} 0
+jelou_producer_api_requests_total{source="acme",status="422"} 0
+jelou_producer_api_requests_total{source="acme",status="429"} 1
+jelou_producer_api_requests_total{source="acme",status="500"} 0
+jelou_producer_api_requests_total{source="acme",status="502"} 0
+jelou_producer_api_requests_total{source="acme",status="503"} 0
+jelou_producer_api_requests_total{source="acme",status="504"} 0
+jelou_producer_api_requests_total{source="acme",status="520"} 1
+jelou_producer_api_requests_total{source="acme",status="error"} 1
+jelou_producer_api_requests_total{source="acme",status="timeout"} 1
+`)
+	for _, s := range KnownStatuses { // the other source's, untouched
+		fmt.Fprintf(&want, "jelou_producer_api_requests_total{source=\"globex\",status=%q} 0\n", s)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want.String()), "jelou_producer_api_requests_total"); err != nil {
 		t.Error(err)
 	}
-	if n := testutil.CollectAndCount(m.APIRequestDuration); n != 1 {
-		t.Errorf("duration histogram has %d series", n)
+	if n := testutil.CollectAndCount(m.APIRequestDuration); n != 2 {
+		t.Errorf("duration histogram has %d series, want one per source", n)
 	}
 	if got := testutil.ToFloat64(m.ConversationsFetched); got != 100 {
 		t.Errorf("Request counted %v conversations, want the 100 rows of the page received", got)
@@ -196,14 +207,15 @@ func TestRetryReason(t *testing.T) {
 		{nil, "other"},
 	}
 	m := New(nil)
+	p := NewPipeline(m, nil, nil).ForSource("acme")
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
 			if got := RetryReason(tt.err); got != tt.want {
 				t.Errorf("RetryReason(%v) = %q, want %q", tt.err, got, tt.want)
 			}
-			before := testutil.ToFloat64(m.APIRetries.WithLabelValues(tt.want))
-			m.Retry(jelou.RetryInfo{Err: tt.err})
-			if got := testutil.ToFloat64(m.APIRetries.WithLabelValues(tt.want)); got != before+1 {
+			before := testutil.ToFloat64(m.APIRetries.WithLabelValues("acme", tt.want))
+			p.Retry(jelou.RetryInfo{Err: tt.err})
+			if got := testutil.ToFloat64(m.APIRetries.WithLabelValues("acme", tt.want)); got != before+1 {
 				t.Errorf("Retry did not count reason %q", tt.want)
 			}
 		})
@@ -529,7 +541,48 @@ jelou_producer_api_rate_limited_pause_seconds_total{source="b"} 0
 		"jelou_producer_api_rate_limited_pauses_total", "jelou_producer_api_rate_limited_pause_seconds_total"); err != nil {
 		t.Error(err)
 	}
-	if got := testutil.ToFloat64(m.APIRequests.WithLabelValues("429")); got != 3 {
-		t.Errorf("api_requests_total{status=429} = %v, want the 3 attempts", got)
+	if got := testutil.ToFloat64(m.APIRequests.WithLabelValues("a", "429")); got != 3 {
+		t.Errorf("api_requests_total{source=a,status=429} = %v, want the 3 attempts", got)
+	}
+}
+
+// repeat returns n copies of v.
+func repeat(v string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
+
+func TestSourceFailureReason(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("window: %w", &jelou.AuthError{StatusCode: 401}), FailureAuth},
+		{&jelou.ValidationError{StatusCode: 422}, FailureRequest},
+		{&jelou.StatusError{StatusCode: 400}, FailureRequest},
+		{&jelou.BodyTooLargeError{}, FailureResponse},
+		{&jelou.DecodeError{}, FailureResponse},
+		{fmt.Errorf("window: %w", jelou.ErrTooManyPages), FailureResponse},
+		{&publish.WriteError{Kind: publish.KindTooLarge, Err: errors.New("too large")}, FailurePublish},
+		{&publish.TopicError{Kind: publish.KindTopic}, FailurePublish},
+		{&checkpoint.CorruptError{Reason: "bad"}, FailureCheckpoint},
+		{errors.New("something else"), FailureOther},
+	}
+	for _, tt := range tests {
+		if got := SourceFailureReason(tt.err); got != tt.want || !slices.Contains(SourceFailureReasons, got) {
+			t.Errorf("SourceFailureReason(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+	m := New(nil, WithSources("acme"))
+	m.SourceFailed("acme", FailureAuth)
+	if up, n := testutil.ToFloat64(m.SourceUp.WithLabelValues("acme")), testutil.ToFloat64(m.SourceFailures.WithLabelValues("acme", FailureAuth)); up != 0 || n != 1 {
+		t.Errorf("after SourceFailed: source_up %v, failures %v; want 0 and 1", up, n)
+	}
+	m.SourceRecovered("acme")
+	if up := testutil.ToFloat64(m.SourceUp.WithLabelValues("acme")); up != 1 {
+		t.Errorf("after SourceRecovered: source_up %v, want 1", up)
 	}
 }

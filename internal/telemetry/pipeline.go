@@ -54,16 +54,20 @@ func (p *Pipeline) setHealth(check string, err error) {
 	}
 }
 
-// Request implements [jelou.Observer]: it counts the attempt (see
-// [Metrics.Request]) and, when a 429's Retry-After paused the source's
-// requests, the pause and its length under the source's label.
+// Request implements [jelou.Observer]: it counts the attempt under the
+// source's label (see [Metrics.RequestOf]) and, when a 429's Retry-After
+// paused the source's requests, the pause and its length.
 func (p *Pipeline) Request(ri jelou.RequestInfo) {
-	p.Metrics.Request(ri)
+	p.RequestOf(p.source, ri)
 	if ri.Pause > 0 {
 		p.RateLimitedPauses.WithLabelValues(p.source).Inc()
 		p.RateLimitedPauseSeconds.WithLabelValues(p.source).Add(ri.Pause.Seconds())
 	}
 }
+
+// Retry implements [jelou.Observer]: it counts the retry under the source's
+// label (see [Metrics.RetryOf]).
+func (p *Pipeline) Retry(ri jelou.RetryInfo) { p.RetryOf(p.source, ri) }
 
 // ObservePublish implements [publish.Observer]: it observes the produce
 // call's duration and counts a failure by kind.

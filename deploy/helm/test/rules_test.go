@@ -347,3 +347,63 @@ func TestSelectorProblems(t *testing.T) {
 		}
 	}
 }
+
+// TestAlertSourceFailed evaluates JelouProducerSourceFailed with
+// Prometheus' engine: a source held failed on a replica (source_up 0) fires
+// it with that source's label while the replica's other source polls; a
+// healthy deployment fires nothing. Its summary names the source.
+func TestAlertSourceFailed(t *testing.T) {
+	rules := alertRules(t)
+	var rule *rulefmt.Rule
+	for i := range rules {
+		if rules[i].Alert == "JelouProducerSourceFailed" {
+			rule = &rules[i]
+		}
+	}
+	if rule == nil {
+		t.Fatal("the chart has no JelouProducerSourceFailed alert")
+	}
+	if !strings.Contains(rule.Annotations["summary"], "$labels.source") {
+		t.Errorf("summary %q does not name the source", rule.Annotations["summary"])
+	}
+	if rule.For == 0 {
+		t.Error("JelouProducerSourceFailed has no for: a retry that heals at once would page")
+	}
+	up := func(pod, source string, v int) string {
+		return fmt.Sprintf("\n  jelou_producer_source_up{job=%q,namespace=%q,pod=%q,source=%q} %d+0x60", fullname, namespace, pod, source, v)
+	}
+	tests := []struct {
+		name string
+		load string
+		want []string // "pod/source" firing at the hour
+	}{
+		{"every source polls", up("a", "acme", 1) + up("a", "globex", 1) + up("b", "acme", 1) + up("b", "globex", 1), nil},
+		{"globex failed on its owner, acme polls", up("a", "acme", 1) + up("a", "globex", 0) + up("b", "acme", 1) + up("b", "globex", 1), []string{"a/globex"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := promqltest.LoadedStorage(t, "load 1m"+tt.load)
+			ng := promqltest.NewTestEngine(t, false, 0, promqltest.DefaultMaxSamplesPerQuery)
+			q, err := ng.NewInstantQuery(context.Background(), st, nil, rule.Expr, time.Unix(0, 0).Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := q.Exec(context.Background())
+			if res.Err != nil {
+				t.Fatal(res.Err)
+			}
+			vec, err := res.Vector()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, s := range vec {
+				got = append(got, s.Metric.Get("pod")+"/"+s.Metric.Get("source"))
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("firing %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

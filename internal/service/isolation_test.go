@@ -1,0 +1,282 @@
+package service_test
+
+import (
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
+	"github.com/jelou-producer/jelou-producer/internal/config"
+	"github.com/jelou-producer/jelou-producer/internal/jelousim"
+	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
+	"github.com/jelou-producer/jelou-producer/internal/service"
+	"github.com/jelou-producer/jelou-producer/internal/telemetry"
+	tu "github.com/jelou-producer/jelou-producer/internal/testutil"
+)
+
+// twoSources is a harness with a second simulated account: acme on the
+// harness's API and topic, globex on its own API and topic, whose client
+// secret is read from a file (SOURCE_GLOBEX_CLIENT_SECRET_FILE).
+type twoSources struct {
+	*harness
+	sim2       *jelousim.Server
+	topic2     string
+	secretFile string
+	cfg        config.Config
+}
+
+// newTwoSources builds the harness with globex's secret file holding
+// secret, and a run configuration of both sources on backend.
+func newTwoSources(t *testing.T, secret, backend string) *twoSources {
+	t.Helper()
+	h := newHarness(t, simOptions{count: 2000})
+	simCfg := jelousim.Config{Clock: h.clk}
+	simCfg.Data.Seed = 7
+	simCfg.Data.Start, simCfg.Data.End, simCfg.Data.Count = t0.Add(-24*time.Hour), t0.Add(24*time.Hour), 1500
+	sim2, err := jelousim.New(simCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts2 := httptest.NewServer(sim2)
+	t.Cleanup(ts2.Close)
+	ts := &twoSources{harness: h, sim2: sim2, topic2: kafkatest.Topic(t, 3, nil), secretFile: filepath.Join(t.TempDir(), "globex-secret")}
+	ts.writeSecret(secret)
+
+	t.Setenv("SOURCES", "acme,globex")
+	t.Setenv("SOURCE_ACME_BASE_URL", h.url)
+	t.Setenv("SOURCE_ACME_CLIENT_ID", "sim-client")
+	t.Setenv("SOURCE_ACME_CLIENT_SECRET", "sim-secret")
+	t.Setenv("SOURCE_GLOBEX_BASE_URL", ts2.URL)
+	t.Setenv("SOURCE_GLOBEX_CLIENT_ID", "sim-client")
+	t.Setenv("SOURCE_GLOBEX_CLIENT_SECRET_FILE", ts.secretFile)
+	t.Setenv("SOURCE_GLOBEX_TOPIC", ts.topic2)
+	loaded, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := h.config()
+	loaded.Poll, loaded.Kafka, loaded.Checkpoint, loaded.HTTP, loaded.ShutdownTimeout, loaded.Group = base.Poll, base.Kafka, base.Checkpoint, base.HTTP, base.ShutdownTimeout, base.Group
+	loaded.Jelou = base.Jelou
+	loaded.Jelou.ClientID, loaded.Jelou.ClientSecret = "", ""
+	if backend == checkpoint.BackendKafka {
+		loaded.Checkpoint.Backend = checkpoint.BackendKafka
+		loaded.Checkpoint.Topic = kafkatest.Topic(t, 1, map[string]string{"cleanup.policy": "compact"})
+	}
+	ts.cfg = loaded
+	return ts
+}
+
+// writeSecret replaces globex's secret file, as a secret rotation does.
+func (ts *twoSources) writeSecret(secret string) {
+	ts.t.Helper()
+	tmp := ts.secretFile + ".new"
+	if err := os.WriteFile(tmp, []byte(secret+"\n"), 0o600); err != nil {
+		ts.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, ts.secretFile); err != nil {
+		ts.t.Fatal(err)
+	}
+}
+
+// options are the service options of these tests: retries after one
+// simulated minute, then two (50 and 100 ms of wall time).
+func isolationOptions() service.Options {
+	return service.Options{SourceRetry: time.Minute, SourceRetryMax: 2 * time.Minute}
+}
+
+// waitFor polls cond every 20ms until it holds, failing the test after
+// limit or when Run returns.
+func waitFor(t *testing.T, r *running, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		select {
+		case err := <-r.done:
+			r.done <- err
+			t.Fatalf("Run returned %v while waiting for %s", err, what)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after %s", what, limit)
+		}
+	}
+}
+
+// sourceStatus returns what /readyz says of source id (State "" when it
+// does not list it).
+func sourceStatus(r *running, id string) telemetry.SourceStatus {
+	for _, s := range r.svc.Health().Report().Sources {
+		if s.Source == id {
+			return s
+		}
+	}
+	return telemetry.SourceStatus{}
+}
+
+// settleSource waits, as harness.settle does for one source, until the
+// cursor of source id passes now and topic holds every pair sim served
+// until now, and returns those pairs.
+func (ts *twoSources) settleSource(r *running, id string, sim *jelousim.Server, topic string) map[jelousim.Pair]bool {
+	ts.t.Helper()
+	now := ts.clk.Now()
+	served := map[jelousim.Pair]bool{}
+	for p := range sim.ServedSeq() {
+		served[p] = true
+	}
+	waitFor(ts.t, r, 60*time.Second, "cursor of "+id+" past "+now.Format(time.RFC3339), func() bool { return r.svc.CursorOf(id).After(now) })
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		got := pairCounts(ts.readTopicOf(topic))
+		missing := 0
+		for p := range served {
+			if got[p] == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return served
+}
+
+// TestSourceFailsAlone runs two sources, one whose API rejects its
+// credentials from the start: the other polls and publishes everything,
+// Run does not return, source_up and /readyz name the failed source (the
+// replica stays ready), and writing the right secret into the failed
+// source's file heals it without a restart.
+func TestSourceFailsAlone(t *testing.T) {
+	ts := newTwoSources(t, "not-the-secret", checkpoint.BackendFile)
+	r := ts.start(ts.cfg, isolationOptions())
+
+	ts.waitCursorOf(r, "acme", t0.Add(30*time.Minute))
+	waitFor(t, r, 30*time.Second, "second failure of globex", func() bool { return sourceStatus(r, "globex").Failures >= 2 })
+	up := func(id string) float64 {
+		return tu.Sum(t, r.reg, "jelou_producer_source_up", map[string]string{"source": id})
+	}
+	if a, g := up("acme"), up("globex"); a != 1 || g != 0 {
+		t.Errorf("source_up: acme %v, globex %v; want 1 and 0", a, g)
+	}
+	if n := tu.Sum(t, r.reg, "jelou_producer_source_failures_total", map[string]string{"source": "globex", "reason": telemetry.FailureAuth}); n < 2 {
+		t.Errorf("source_failures_total{globex,auth} = %v, want at least 2", n)
+	}
+	if n := tu.Sum(t, r.reg, "jelou_producer_source_failures_total", map[string]string{"source": "acme"}); n != 0 {
+		t.Errorf("source_failures_total{acme} = %v, want 0", n)
+	}
+	if n := tu.Sum(t, r.reg, "jelou_producer_api_requests_total", map[string]string{"source": "globex", "status": "401"}); n < 2 {
+		t.Errorf("api_requests_total{globex,401} = %v, want the rejected attempts", n)
+	}
+	if n := tu.Sum(t, r.reg, "jelou_producer_api_requests_total", map[string]string{"source": "acme", "status": "401"}); n != 0 {
+		t.Errorf("api_requests_total{acme,401} = %v, want 0", n)
+	}
+	rep := r.svc.Health().Report()
+	st := sourceStatus(r, "globex")
+	if st.State != telemetry.SourceFailed || st.Reason != telemetry.FailureAuth || st.NextRetry == nil || sourceStatus(r, "acme").State != telemetry.SourceOK {
+		t.Errorf("/readyz sources %+v, want globex failed (auth, with a next retry) and acme ok", rep.Sources)
+	}
+	if !rep.Ready {
+		t.Errorf("/readyz not ready with acme polling: %+v", rep.Checks)
+	}
+	served1 := ts.settleSource(r, "acme", ts.sim, ts.topic)
+	got1 := pairCounts(ts.readTopic())
+	assertNoneMissing(t, served1, got1)
+	if len(ts.readTopicOf(ts.topic2)) != 0 {
+		t.Error("globex published with rejected credentials")
+	}
+
+	// The secret rotated in the mounted file: the next retry reads it.
+	ts.writeSecret("sim-secret")
+	waitFor(t, r, 30*time.Second, "globex polling again", func() bool {
+		return sourceStatus(r, "globex").State == telemetry.SourceOK && up("globex") == 1
+	})
+	ts.waitCursorOf(r, "globex", ts.clk.Now())
+	served2 := ts.settleSource(r, "globex", ts.sim2, ts.topic2)
+	served1 = ts.settleSource(r, "acme", ts.sim, ts.topic)
+	if err := r.stopAndWait(t); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	got1, got2 := pairCounts(ts.readTopic()), pairCounts(ts.readTopicOf(ts.topic2))
+	assertNoneMissing(t, served1, got1)
+	assertNoRepeats(t, got1)
+	assertNoneMissing(t, served2, got2)
+	assertNoRepeats(t, got2)
+	if len(got2) == 0 {
+		t.Error("globex published nothing after its secret was rotated")
+	}
+}
+
+// TestSourceFailsAloneInGroup is TestSourceFailsAlone's group-mode
+// counterpart (Kafka checkpoints): the replica keeps the failed source's
+// lease and retries it there, with no rebalance and no crash, while the
+// other source polls.
+func TestSourceFailsAloneInGroup(t *testing.T) {
+	ts := newTwoSources(t, "not-the-secret", checkpoint.BackendKafka)
+	r := ts.start(ts.cfg, isolationOptions())
+
+	waitFor(t, r, 60*time.Second, "first failure of globex", func() bool { return sourceStatus(r, "globex").Failures >= 1 })
+	gen := tu.Sum(t, r.reg, "jelou_producer_group_generation", nil)
+	ts.waitCursorOf(r, "acme", t0.Add(30*time.Minute))
+	waitFor(t, r, 30*time.Second, "third failure of globex", func() bool { return sourceStatus(r, "globex").Failures >= 3 })
+	if g := tu.Sum(t, r.reg, "jelou_producer_group_generation", nil); g != gen || gen == 0 {
+		t.Errorf("group generation %v, then %v: want one generation, the failed source's lease kept", gen, g)
+	}
+	for _, id := range []string{"acme", "globex"} {
+		if owned := tu.Sum(t, r.reg, "jelou_producer_source_owned", map[string]string{"source": id}); owned != 1 {
+			t.Errorf("source_owned{%s} = %v, want 1", id, owned)
+		}
+	}
+	if g := tu.Sum(t, r.reg, "jelou_producer_source_up", map[string]string{"source": "globex"}); g != 0 {
+		t.Errorf("source_up{globex} = %v, want 0", g)
+	}
+	ts.writeSecret("sim-secret")
+	waitFor(t, r, 30*time.Second, "globex polling again", func() bool { return sourceStatus(r, "globex").State == telemetry.SourceOK })
+	ts.waitCursorOf(r, "globex", ts.clk.Now())
+	if g := tu.Sum(t, r.reg, "jelou_producer_group_generation", nil); g != gen {
+		t.Errorf("group generation %v after the heal, want %v", g, gen)
+	}
+	if err := r.stopAndWait(t); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}
+
+// waitCursorOf waits until the cursor of source id is after c.
+func (h *harness) waitCursorOf(r *running, id string, c time.Time) {
+	h.t.Helper()
+	waitFor(h.t, r, 60*time.Second, "cursor of "+id+" past "+c.Format(time.RFC3339), func() bool { return r.svc.CursorOf(id).After(c) })
+}
+
+// TestSourceFailsAloneOnOversizedRecord gives acme a row whose event is
+// larger than KAFKA_BATCH_BYTES: acme stops alone with reason publish,
+// its checkpoint short of that row, while globex polls on and Run does not
+// return.
+func TestSourceFailsAloneOnOversizedRecord(t *testing.T) {
+	ts := newTwoSources(t, "sim-secret", checkpoint.BackendFile)
+	ds := ts.sim.Dataset()
+	target, _ := ds.Range(t0.Add(-12*time.Hour).Unix(), t0.Unix())
+	conv := ds.Conversation(target)
+	ts.reqs.setRewrite(padRow(t, conv.ID, 512<<10))
+	ts.cfg.Kafka.BatchBytes = 256 << 10
+	ts.cfg.Jelou.MaxBodyBytes = 64 << 20
+	r := ts.start(ts.cfg, isolationOptions())
+
+	waitFor(t, r, 60*time.Second, "acme failed", func() bool { return sourceStatus(r, "acme").State == telemetry.SourceFailed })
+	ts.waitCursorOf(r, "globex", t0.Add(30*time.Minute))
+	st := sourceStatus(r, "acme")
+	if st.Reason != telemetry.FailurePublish || !strings.Contains(st.Error, ts.topic) {
+		t.Errorf("acme status %+v, want reason publish and an error naming topic %s", st, ts.topic)
+	}
+	if n := tu.Sum(t, r.reg, "jelou_producer_source_failures_total", map[string]string{"source": "acme", "reason": telemetry.FailurePublish}); n < 1 {
+		t.Errorf("source_failures_total{acme,publish} = %v, want at least 1", n)
+	}
+	if err := r.stopAndWait(t); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	cp := loadCheckpoint(t, filepath.Join(filepath.Dir(ts.cfg.Checkpoint.Path), "checkpoint.acme.json"), "source-acme")
+	if cp.Cursor.After(conv.Start) {
+		t.Errorf("acme's checkpoint cursor %s passed the oversized row's start %s", cp.Cursor, conv.Start)
+	}
+}
