@@ -86,7 +86,9 @@ func (d deadLetter) record(source string, limit int) event.Record {
 	if d.row.ID != "" {
 		rec.Key = []byte(d.row.ID)
 	}
-	if over := recordSize(rec) + len(HeaderDLQTruncated) + 20 - limit; limit > 0 && over > 0 {
+	// The truncation header is counted before it is added, with room for
+	// its value.
+	if over := recordSize(rec) + 4 + len(HeaderDLQTruncated) + 20 - limit; limit > 0 && over > 0 {
 		n := max(len(rec.Value)-over, 0)
 		rec.Headers = append(rec.Headers, event.Header{Key: HeaderDLQTruncated, Value: []byte(strconv.Itoa(len(rec.Value)))})
 		rec.Value = rec.Value[:n]
@@ -94,12 +96,13 @@ func (d deadLetter) record(source string, limit int) event.Record {
 	return rec
 }
 
-// recordSize is a lower bound of the bytes the writer counts for rec
-// against its limit (kafka-go adds a few bytes of framing).
+// recordSize is the bytes the writer counts for rec against its limit
+// (kafka-go's framing: 22 bytes, and a varint before the header count and
+// each header's key and value, counted as 2 bytes each).
 func recordSize(rec event.Record) int {
-	n := 22 + len(rec.Key) + len(rec.Value)
+	n := 22 + len(rec.Key) + len(rec.Value) + 1
 	for _, h := range rec.Headers {
-		n += len(h.Key) + len(h.Value)
+		n += 4 + len(h.Key) + len(h.Value)
 	}
 	return n
 }
@@ -145,18 +148,21 @@ func (p *Poller) deadLetters(ctx context.Context, dead []deadLetter) error {
 		return nil
 	}
 	if p.cfg.DeadLetters == nil {
+		var undeliverable error
 		for _, d := range dead {
-			if d.reason == DeadLetterTooLarge {
-				return &UndeliverableError{Reason: d.reason, Conversation: d.row.ID, Window: d.window, Err: d.err}
-			}
-		}
-		for _, d := range dead {
-			p.obs.Rejected(d.reason)
-			if d.reason == RejectUnencodable {
+			switch d.reason {
+			case DeadLetterTooLarge:
+				if undeliverable == nil {
+					undeliverable = &UndeliverableError{Reason: d.reason, Conversation: d.row.ID, Window: d.window, Err: d.err}
+				}
+			case RejectUnencodable:
 				p.cfg.Logger.Error("row cannot be encoded as an event; skipped", "conversation", d.row.ID, "state", string(d.row.State), "err", d.err)
+				fallthrough
+			default:
+				p.obs.Rejected(d.reason)
 			}
 		}
-		return nil
+		return undeliverable
 	}
 	records := make([]event.Record, len(dead))
 	for i, d := range dead {

@@ -56,8 +56,6 @@ var (
 	DuplicateReasons = []string{dedupe.ReasonDuplicate.String(), dedupe.ReasonRegression.String()}
 	// RejectReasons are the reason values of rows_rejected_total.
 	RejectReasons = []string{poller.RejectMissingID, poller.RejectMissingState, poller.RejectUnencodable}
-	// DeadLetterReasons are the reason values of dead_letters_total.
-	DeadLetterReasons = append([]string{poller.DeadLetterTooLarge}, RejectReasons...)
 	// States are the state values of events_published_total; [StateLabel]
 	// returns only these.
 	States = []string{string(jelou.StateActive), string(jelou.StateClosed), string(jelou.StateResolved), string(jelou.StateExpired), "other"}

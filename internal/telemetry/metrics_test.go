@@ -533,3 +533,28 @@ jelou_producer_api_rate_limited_pause_seconds_total{source="b"} 0
 		t.Errorf("api_requests_total{status=429} = %v, want the 3 attempts", got)
 	}
 }
+
+// TestDeadLettersAreCountedBySourceAndReason checks the poller's
+// DeadLettered reaches dead_letters_total under the source's label.
+func TestDeadLettersAreCountedBySourceAndReason(t *testing.T) {
+	p := NewPipeline(New(prometheus.NewRegistry()), nil, nil)
+	a, b := p.ForSource("a"), p.ForSource("b")
+	a.DeadLettered(poller.DeadLetterTooLarge)
+	a.DeadLettered(poller.DeadLetterTooLarge)
+	b.DeadLettered(poller.RejectMissingID)
+	for _, c := range []struct {
+		source, reason string
+		want           float64
+	}{
+		{"a", poller.DeadLetterTooLarge, 2},
+		{"b", poller.RejectMissingID, 1},
+		{"a", poller.RejectMissingID, 0},
+	} {
+		if got := testutil.ToFloat64(p.DeadLetters.WithLabelValues(c.source, c.reason)); got != c.want {
+			t.Errorf("dead_letters_total{source=%q,reason=%q} = %v, want %v", c.source, c.reason, got, c.want)
+		}
+	}
+	if testutil.ToFloat64(p.RowsRejected.WithLabelValues(poller.RejectMissingID)) != 0 {
+		t.Error("a dead-lettered row was also counted as rejected")
+	}
+}
