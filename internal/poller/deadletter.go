@@ -107,13 +107,19 @@ func recordSize(rec event.Record) int {
 	return n
 }
 
+// refusal is a record the writer or the broker refused as too large: its
+// index in the batch, and the error of its write alone.
+type refusal struct {
+	index int
+	err   error
+}
+
 // write publishes records, retrying what may pass, and returns the
-// indices (from base) of the records the writer or the broker refused as
-// too large: a batch refused so is written again in halves until the
-// refused records are alone. Records of a refused batch may have been
-// written already: they are written again (duplicates, as after any
-// failed write).
-func (p *Poller) write(ctx context.Context, records []event.Record, base int) ([]int, error) {
+// records (indices from base) the writer or the broker refused as too
+// large: a batch refused so is written again in halves until the refused
+// records are alone. Records of a refused batch may have been written
+// already: they are written again (duplicates, as after any failed write).
+func (p *Poller) write(ctx context.Context, records []event.Record, base int) ([]refusal, error) {
 	err := p.retry(ctx, "publish", func() error {
 		// Not cancelled with ctx: a stop lets the attempt finish (within
 		// PublishTimeout) rather than leave a batch half-written.
@@ -127,7 +133,7 @@ func (p *Poller) write(ctx context.Context, records []event.Record, base int) ([
 	case publish.KindOf(err) != publish.KindTooLarge:
 		return nil, err
 	case len(records) == 1:
-		return []int{base}, nil
+		return []refusal{{index: base, err: err}}, nil
 	}
 	mid := len(records) / 2
 	a, err := p.write(ctx, records[:mid], base)

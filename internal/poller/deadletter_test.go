@@ -290,8 +290,8 @@ func TestARowTooLargeWithoutADeadLetterTopicStopsThePoller(t *testing.T) {
 		if !errors.As(err, &u) || u.Reason != DeadLetterTooLarge || u.Conversation != "big" || u.Window != win(t0, at(1, 0)) {
 			t.Fatalf("MaxRecordBytes %d: Run = %v, want an UndeliverableError for the big row", max, err)
 		}
-		if !strings.Contains(err.Error(), "set KAFKA_DLQ_TOPIC to move such rows aside") || fatal(err) == false {
-			t.Fatalf("MaxRecordBytes %d: error %q is not fatal or does not say how to move the row aside", max, err)
+		if !strings.Contains(err.Error(), "set KAFKA_DLQ_TOPIC to move such rows aside") || !fatal(err) || publish.KindOf(err) != publish.KindTooLarge {
+			t.Fatalf("MaxRecordBytes %d: error %q is not a fatal too_large write error saying how to move the row aside", max, err)
 		}
 	}
 	if events := r.read(t, r.topic); events["a1"].Value == nil {

@@ -143,9 +143,12 @@ type Config struct {
 	// row too large to publish.
 	DeadLetters Writer
 	// MaxRecordBytes is the largest record the Writer accepts (the
-	// producer's batch bytes), checked before writing. Zero means unknown:
-	// a record refused as too large by the writer or the broker is then
-	// found by writing the batch in halves.
+	// producer's batch bytes). With DeadLetters, a record over it is
+	// dead-lettered without a write, and a dead letter over it is cut to
+	// fit. A record the writer or the broker refuses as too large is found
+	// by writing its batch in halves, whatever this is; without
+	// DeadLetters, its write's error is the UndeliverableError's cause.
+	// Zero means unknown.
 	MaxRecordBytes int
 	// Clock is the time source. Default: the wall clock.
 	Clock clock.Clock

@@ -117,11 +117,13 @@ func (p *Poller) publishRows(ctx context.Context, rows []jelou.Conversation, w j
 			p.commit.release(batch)
 			return 0, fmt.Errorf("publish %d events of window %s: %w", len(records), w, err)
 		}
-		for _, i := range refused {
-			dead = append(dead, deadLetter{row: sent[i].Conversation, reason: DeadLetterTooLarge, window: w, observed: sent[i].Observed, lane: lane,
-				err: fmt.Errorf("event of %d bytes refused as too large by the producer or the broker", len(records[i].Key)+len(records[i].Value))})
+		drop := make([]int, len(refused))
+		for k, r := range refused {
+			e := sent[r.index]
+			dead = append(dead, deadLetter{row: e.Conversation, reason: DeadLetterTooLarge, err: r.err, window: w, observed: e.Observed, lane: lane})
+			drop[k] = r.index
 		}
-		sent = without(sent, refused)
+		sent = without(sent, drop)
 	}
 	if err := p.deadLetters(ctx, dead); err != nil {
 		var u *UndeliverableError
@@ -189,8 +191,8 @@ func splitTooLarge(batch []Emission, dead []deadLetter) (big, rest []Emission) {
 
 // encode turns each emission into a CloudEvent record keyed by company id.
 // It returns the records, the emissions they came from, and the dead
-// letters of the emissions that cannot be encoded or whose record is over
-// MaxRecordBytes.
+// letters of the emissions that cannot be encoded or, with a dead-letter
+// writer, whose record is over MaxRecordBytes.
 func (p *Poller) encode(batch []Emission) ([]event.Record, []Emission, []deadLetter) {
 	records := make([]event.Record, 0, len(batch))
 	sent := make([]Emission, 0, len(batch))
@@ -199,7 +201,7 @@ func (p *Poller) encode(batch []Emission) ([]event.Record, []Emission, []deadLet
 		ev := event.New(p.cfg.EventSource, e.Conversation, e.Previous, e.Window, e.Observed)
 		_, fallback := ev.Key()
 		rec, err := ev.Record(p.cfg.Mode)
-		if err == nil && p.cfg.MaxRecordBytes > 0 && recordSize(rec) > p.cfg.MaxRecordBytes {
+		if err == nil && p.cfg.DeadLetters != nil && p.cfg.MaxRecordBytes > 0 && recordSize(rec) > p.cfg.MaxRecordBytes {
 			dead = append(dead, deadLetter{row: e.Conversation, reason: DeadLetterTooLarge, window: e.Window, observed: e.Observed, lane: e.Lane,
 				err: fmt.Errorf("event of at least %d bytes is over the producer's limit of %d bytes (KAFKA_BATCH_BYTES)", recordSize(rec), p.cfg.MaxRecordBytes)})
 			continue
