@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -209,5 +210,23 @@ func TestRunOversizedRecordToDeadLetters(t *testing.T) {
 		if e.ev.Subject == conv.ID {
 			t.Errorf("conversation %s (%d bytes) is on the event topic", conv.ID, len(e.value))
 		}
+	}
+}
+
+// TestCheckDeadLetterTopic checks that `check` reports a missing
+// KAFKA_DLQ_TOPIC, and an existing one as ready.
+func TestCheckDeadLetterTopic(t *testing.T) {
+	h := newHarness(t, simOptions{count: 10})
+	cfg := h.config()
+	cfg.Kafka.DLQTopic = kafkatest.TopicName(t)
+	var report strings.Builder
+	err := service.Check(context.Background(), cfg, &report)
+	if err == nil || !strings.Contains(report.String(), "FAIL  Kafka") || !strings.Contains(err.Error(), "dead-letter topic") || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("check with a missing dead-letter topic = %v\n%s", err, report.String())
+	}
+	cfg.Kafka.DLQTopic = kafkatest.Topic(t, 1, nil)
+	report.Reset()
+	if err := service.Check(context.Background(), cfg, &report); err != nil || !strings.Contains(report.String(), "dead-letter topic "+strconv.Quote(cfg.Kafka.DLQTopic)) {
+		t.Fatalf("check with the dead-letter topic = %v\n%s", err, report.String())
 	}
 }
