@@ -56,6 +56,8 @@ var (
 	DuplicateReasons = []string{dedupe.ReasonDuplicate.String(), dedupe.ReasonRegression.String()}
 	// RejectReasons are the reason values of rows_rejected_total.
 	RejectReasons = []string{poller.RejectMissingID, poller.RejectMissingState, poller.RejectUnencodable}
+	// DeadLetterReasons are the reason values of dead_letters_total.
+	DeadLetterReasons = append([]string{poller.DeadLetterTooLarge}, RejectReasons...)
 	// States are the state values of events_published_total; [StateLabel]
 	// returns only these.
 	States = []string{string(jelou.StateActive), string(jelou.StateClosed), string(jelou.StateResolved), string(jelou.StateExpired), "other"}
@@ -276,6 +278,9 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 		m.RateLimitedPauseSeconds.WithLabelValues(id)
 		m.SourceOwned.WithLabelValues(id).Set(0)
 		m.WindowsTruncated.WithLabelValues(id)
+		for _, r := range DeadLetterReasons {
+			m.DeadLetters.WithLabelValues(id, r)
+		}
 		m.Standby(id) // creates the source's series at 0
 	}
 	f.NewGauge(prometheus.GaugeOpts{

@@ -95,6 +95,7 @@ func TestKnownLabelsStartAtZero(t *testing.T) {
 		"jelou_producer_events_published_total":                 {"state": States},
 		"jelou_producer_duplicates_skipped_total":               {"reason": DuplicateReasons},
 		"jelou_producer_rows_rejected_total":                    {"reason": RejectReasons},
+		"jelou_producer_dead_letters_total":                     {"reason": DeadLetterReasons},
 		"jelou_producer_windows_completed_total":                {"lane": lanes},
 		"jelou_producer_lane_backlog_seconds":                   {"lane": lanes},
 		"jelou_producer_tracked_conversations":                  {"source": {"default"}},
