@@ -37,7 +37,7 @@ func main() {
 // options are the parsed flags.
 type options struct {
 	addr, start, end, clockStart, clientID, clientSecret string
-	auth, faults, zone, order, activeEndAt               string
+	auth, faults, zone, order, activeEndAt, padRow       string
 	seed                                                 uint64
 	count, companies, pageCap, rateBurst                 int
 	speed, rateLimit, longLived, late                    float64
@@ -71,6 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.order, "order", "start-desc", "row order: start-desc, start-asc or shuffled")
 	fs.StringVar(&o.activeEndAt, "active-endat", "null", "endAt of active rows: null or empty")
 	fs.BoolVar(&o.includePage, "include-page", false, `add "page" to pagination`)
+	fs.StringVar(&o.padRow, "pad-row", "", `[ID:]BYTES: add "notes" of BYTES to conversation ID's row (default ID: the data set's first), e.g. to exceed Kafka's record limit`)
 	fs.Float64Var(&o.longLived, "long-lived", 0.05, "fraction of conversations active 10 to 30 hours")
 	fs.Float64Var(&o.late, "late", 0.1, "fraction of conversations attended minutes after they start")
 	if err := fs.Parse(args); err != nil {
@@ -175,7 +176,26 @@ func buildConfig(o options) (jelousim.Config, error) {
 	cfg.RateLimit, cfg.RateBurst = o.rateLimit, o.rateBurst
 	cfg.Latency, cfg.LatencyJitter = o.latency, o.jitter
 	cfg.FaultRates = rates
+	if cfg.PadRow, err = parsePadRow(o.padRow); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
+}
+
+// parsePadRow reads -pad-row, "[ID:]BYTES"; empty pads nothing.
+func parsePadRow(v string) (jelousim.PadRow, error) {
+	if v == "" {
+		return jelousim.PadRow{}, nil
+	}
+	id, size, ok := strings.Cut(v, ":")
+	if !ok {
+		id, size = "", v
+	}
+	n, err := strconv.Atoi(size)
+	if err != nil || n <= 0 {
+		return jelousim.PadRow{}, fmt.Errorf("-pad-row must be [ID:]BYTES with BYTES a positive integer, got %q", v)
+	}
+	return jelousim.PadRow{ID: id, Size: n}, nil
 }
 
 // run serves until ctx ends and returns the exit status: 0 after a clean
@@ -210,6 +230,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	log.Info("data generated", "conversations", c.Data.Count, "companies", c.Data.Companies,
 		"start", c.Data.Start.UTC().Format(time.RFC3339), "end", c.Data.End.UTC().Format(time.RFC3339),
 		"clock", sim.Now().UTC().Format(time.RFC3339), "speed", o.speed, "took", time.Since(began).Round(time.Millisecond))
+	if cfg.PadRow.Size > 0 {
+		log.Info("padded row", "conversation", sim.SetPadRow(cfg.PadRow), "bytes", cfg.PadRow.Size)
+	}
 	fmt.Fprintf(stdout, "jelou-sim listening on http://%s\n", ln.Addr())
 
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}

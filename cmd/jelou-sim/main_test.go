@@ -139,6 +139,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{"bad env", nil, "abc", "JELOU_SIM_COUNT"},
 		{"end before start", []string{"-start", "+1h", "-end", "-1h"}, "", "must be after start"},
 		{"extra argument", []string{"serve"}, "", "unexpected arguments"},
+		{"bad pad-row", []string{"-pad-row", "abc:1k"}, "", "-pad-row must be [ID:]BYTES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

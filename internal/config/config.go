@@ -140,6 +140,11 @@ type Kafka struct {
 	Brokers HostPorts `envconfig:"KAFKA_BROKERS" required_for:"run,backfill" desc:"comma-separated bootstrap brokers, host:port each"`
 	// Topic receives the events.
 	Topic string `envconfig:"KAFKA_TOPIC" default:"jelou.conversations.attended" validate:"topic" desc:"output topic"`
+	// DLQTopic, when set, receives the rows that can never be published
+	// (too large, no _id or state, not encodable) so that the source
+	// moves on; empty rejects those rows, and a row too large stops its
+	// source.
+	DLQTopic string `envconfig:"KAFKA_DLQ_TOPIC" validate:"optional-topic" desc:"dead-letter topic for rows that can never be published (too large, no _id or state, not encodable): the raw row with headers naming the error; empty (the default) skips such rows and stops the source on a row too large"`
 	// Compression is the batch compression codec.
 	Compression string `envconfig:"KAFKA_COMPRESSION" default:"zstd" enum:"none,gzip,snappy,lz4,zstd" desc:"compression of record batches"`
 	// Partitioner maps keys to partitions: murmur2 matches the Java client,

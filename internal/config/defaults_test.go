@@ -39,6 +39,7 @@ var configOnly = map[string]bool{
 	"JELOU_CLIENT_ID_FILE":     true, // read into JELOU_CLIENT_ID by Load
 	"JELOU_CLIENT_SECRET_FILE": true, // read into JELOU_CLIENT_SECRET by Load
 	"KAFKA_SASL_PASSWORD_FILE": true, // read into KAFKA_SASL_PASSWORD by Load
+	"KAFKA_DLQ_TOPIC":          true, // when set, the service builds the poller's DeadLetters writer
 }
 
 // defaultRows lists, for every variable mapped to a lower package's

@@ -322,6 +322,9 @@ func (c Config) checkSources(ps *problems, cmd Command) {
 		if c.Checkpoint.onTopic() && rc.Kafka.Topic == c.Checkpoint.Topic && c.sources[id].set["TOPIC"] {
 			ps.add(prefix+"TOPIC", "must differ from CHECKPOINT_TOPIC, got %q", rc.Kafka.Topic)
 		}
+		if rc.Kafka.Topic == c.Kafka.DLQTopic && c.sources[id].set["TOPIC"] {
+			ps.add(prefix+"TOPIC", "must differ from KAFKA_DLQ_TOPIC, got %q", rc.Kafka.Topic)
+		}
 	}
 	*ps = append(*ps, c.strays...)
 }

@@ -241,6 +241,25 @@ func TestSourcesValidate(t *testing.T) {
 			vars: with(ok, "SOURCES", "a", "CHECKPOINT_BACKEND", "kafka", "SOURCE_A_TOPIC", "jelou.producer.checkpoints"),
 			want: []string{`SOURCE_A_TOPIC must differ from CHECKPOINT_TOPIC, got "jelou.producer.checkpoints"`},
 		},
+		{
+			name: "dead-letter topic",
+			cmd:  CommandRun,
+			vars: with(ok, "SOURCES", "a", "KAFKA_DLQ_TOPIC", "dead", "SOURCE_A_TOPIC", "dead"),
+			want: []string{`SOURCE_A_TOPIC must differ from KAFKA_DLQ_TOPIC, got "dead"`},
+		},
+		{
+			name: "dead-letter topic name",
+			cmd:  CommandRun,
+			vars: with(ok, "SOURCES", "a", "KAFKA_DLQ_TOPIC", "bad topic"),
+			want: []string{`KAFKA_DLQ_TOPIC must be a Kafka topic name (up to 249 of a-z A-Z 0-9 . _ -), got "bad topic"`},
+		},
+		{
+			name: "dead-letter topic is the event topic",
+			cmd:  CommandRun,
+			vars: with(ok, "SOURCES", "a", "KAFKA_DLQ_TOPIC", "jelou.conversations.attended"),
+			want: []string{`KAFKA_DLQ_TOPIC must differ from KAFKA_TOPIC and CHECKPOINT_TOPIC, got "jelou.conversations.attended"`},
+		},
+		{name: "dead-letter topic set", cmd: CommandRun, vars: with(ok, "SOURCES", "a", "KAFKA_DLQ_TOPIC", "jelou.dead")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -203,7 +203,10 @@ func checkField(ps *problems, f field, cmd Command) {
 		if _, err := url.Parse(f.value.String()); err != nil {
 			ps.add(f.name, "must be a URI reference, got %q", shown)
 		}
-	case "topic":
+	case "topic", "optional-topic":
+		if shown == "" && f.tag.Get("validate") == "optional-topic" {
+			break
+		}
 		if !topicName.MatchString(shown) || shown == "." || shown == ".." {
 			ps.add(f.name, "must be a Kafka topic name (up to 249 of a-z A-Z 0-9 . _ -), got %q", shown)
 		}
@@ -311,5 +314,8 @@ func (c Config) checkCombinations(ps *problems) {
 	}
 	if cp.onTopic() && cp.Topic == c.Kafka.Topic {
 		ps.add("CHECKPOINT_TOPIC", "must differ from KAFKA_TOPIC, got %q", cp.Topic)
+	}
+	if dlq := c.Kafka.DLQTopic; dlq != "" && (dlq == c.Kafka.Topic || (cp.onTopic() && dlq == cp.Topic)) {
+		ps.add("KAFKA_DLQ_TOPIC", "must differ from KAFKA_TOPIC and CHECKPOINT_TOPIC, got %q", dlq)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -95,6 +96,27 @@ type Config struct {
 	Latency, LatencyJitter time.Duration
 	// FaultRates injects random faults. Default: none.
 	FaultRates FaultRates
+	// PadRow makes one conversation's row huge in every response that
+	// holds it (see [Server.SetPadRow]). Default: none.
+	PadRow PadRow
+}
+
+// PadRow makes one row of the data set larger than a Kafka record may be:
+// every response that holds it carries a "notes" member of Size bytes of
+// base64 (incompressible, the same for every response) in it. The row
+// stays well-formed and counts as served.
+type PadRow struct {
+	// ID is the conversation; empty means the data set's first one
+	// (Dataset.Conversation(0)).
+	ID string
+	// Size is the length of "notes" in bytes; zero or less pads nothing.
+	Size int
+}
+
+// padding is the notes of the padded row.
+type padding struct {
+	id    string
+	notes []byte
 }
 
 func (c Config) withDefaults() Config {
@@ -172,6 +194,7 @@ type Server struct {
 	oracle  *oracle
 	stats   counters
 	made    atomic.Uint64 // rows made up by FaultEndlessPages so far
+	pad     atomic.Pointer[padding]
 }
 
 // New generates the data set and returns a server for it.
@@ -191,6 +214,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, data: data, clock: cfg.Clock, faults: f, oracle: newOracle(data.Len())}
 	s.SetCredentials(cfg.ClientID, cfg.ClientSecret)
+	s.SetPadRow(cfg.PadRow)
 	if cfg.RateLimit > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
 	}
@@ -234,6 +258,29 @@ func (s *Server) SetLatency(latency, jitter time.Duration) {
 
 // ClearFaults empties the queue and removes random faults and latency.
 func (s *Server) ClearFaults() { s.faults.clear() }
+
+// SetPadRow pads the row p names from the next response on (replacing any
+// padded row; a Size of zero removes it) and returns its conversation id.
+func (s *Server) SetPadRow(p PadRow) string {
+	if p.Size <= 0 {
+		s.pad.Store(nil)
+		return ""
+	}
+	id := p.ID
+	if id == "" && s.data.Len() > 0 {
+		id = s.data.Conversation(0).ID
+	}
+	seed := fnv.New64a()
+	_, _ = seed.Write([]byte(id))
+	rng := rand.New(rand.NewPCG(seed.Sum64(), 0x9ad))
+	raw := make([]byte, p.Size*3/4+3)
+	for i := range raw {
+		raw[i] = byte(rng.Uint32())
+	}
+	notes := []byte(base64.StdEncoding.EncodeToString(raw))[:p.Size]
+	s.pad.Store(&padding{id: id, notes: notes})
+	return id
+}
 
 // Faults returns the current fault settings.
 func (s *Server) Faults() FaultSettings { return s.faults.settings() }
@@ -570,7 +617,11 @@ func (s *Server) serveWindow(w http.ResponseWriter, r *http.Request, req request
 		rowStart := len(b)
 		var state jelou.State
 		var intact bool
-		b, state, intact = appendRow(b, s.data.Conversation(i), o)
+		c := s.data.Conversation(i)
+		if pd := s.pad.Load(); pd != nil && c.ID == pd.id {
+			o.notes = pd.notes
+		}
+		b, state, intact = appendRow(b, c, o)
 		if intact {
 			marks = append(marks, mark{index: i, terminal: state.Terminal()})
 		}

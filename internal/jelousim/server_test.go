@@ -559,3 +559,39 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestPadRow checks that the padded row carries its notes in every
+// response that holds it, the same each time, and that no other row does.
+func TestPadRow(t *testing.T) {
+	cfg := testConfig()
+	cfg.PadRow = PadRow{Size: 100 << 10}
+	f := setup(t, cfg, after)
+	c := f.sim.Dataset().Conversation(0)
+	from, to := c.Start.Add(-time.Minute), c.Start.Add(time.Minute)
+	var first string
+	for i := range 2 {
+		p := f.fetch(t, from, to, 100, 1)
+		for _, r := range p.Results {
+			notes, padded := r["notes"].(string)
+			switch {
+			case r["_id"] != c.ID && padded:
+				t.Errorf("row %v is padded too", r["_id"])
+			case r["_id"] == c.ID && len(notes) != 100<<10:
+				t.Errorf("padded row has %d bytes of notes, want %d", len(notes), 100<<10)
+			case r["_id"] == c.ID && i == 0:
+				first = notes
+			case r["_id"] == c.ID && notes != first:
+				t.Error("the padding changed between two responses")
+			}
+		}
+		if p.row(c.ID) == nil {
+			t.Fatalf("the window around %s does not hold it", c.ID)
+		}
+	}
+	if id := f.sim.SetPadRow(PadRow{}); id != "" {
+		t.Errorf("SetPadRow(zero) = %q, want none", id)
+	}
+	if _, padded := f.fetch(t, from, to, 100, 1).row(c.ID)["notes"]; padded {
+		t.Error("the row is still padded after SetPadRow(PadRow{})")
+	}
+}

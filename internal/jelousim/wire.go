@@ -41,6 +41,7 @@ type rowOptions struct {
 	loc      *time.Location
 	emptyEnd bool
 	corrupt  FaultKind // one of the row faults, or ""
+	notes    []byte    // when set, a "notes" member (base64, no escaping needed)
 }
 
 // appendRow appends conversation c as a JSON object. It reports the state it
@@ -111,7 +112,13 @@ func appendRow(b []byte, c Conversation, o rowOptions) ([]byte, jelou.State, boo
 		}
 		b = appendString(b, t)
 	}
-	b = append(b, "]}"...)
+	b = append(b, ']')
+	if o.notes != nil {
+		b = append(b, `,"notes":"`...)
+		b = append(b, o.notes...)
+		b = append(b, '"')
+	}
+	b = append(b, '}')
 	return b, state, intact
 }
 

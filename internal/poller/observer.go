@@ -29,6 +29,11 @@ type Observer interface {
 	// Rejected is called for a row that can never be published, with the
 	// reason (RejectMissingID, RejectMissingState, RejectUnencodable).
 	Rejected(reason string)
+	// DeadLettered is called for a row that can never be published once
+	// the dead-letter writer acknowledged it, with the reason
+	// (DeadLetterTooLarge or a Reject* reason); such a row is not also
+	// Rejected.
+	DeadLettered(reason string)
 	// Covered is called when a lane's query was acknowledged, with what
 	// has been read so far.
 	Covered(c checkpoint.Coverage, now time.Time)
@@ -82,6 +87,9 @@ func (NopObserver) Skipped(string) {}
 
 // Rejected does nothing.
 func (NopObserver) Rejected(string) {}
+
+// DeadLettered does nothing.
+func (NopObserver) DeadLettered(string) {}
 
 // Covered does nothing.
 func (NopObserver) Covered(checkpoint.Coverage, time.Time) {}

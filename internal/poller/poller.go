@@ -59,6 +59,11 @@ const (
 	RejectUnencodable  = "unencodable"
 )
 
+// DeadLetterTooLarge is the reason of a row whose event is larger than the
+// writer or the broker accepts: it is dead-lettered, or the poller stops;
+// it is never merely rejected. The other reasons are the Reject* ones.
+const DeadLetterTooLarge = "too_large"
+
 // Config sets up a Poller. Zero fields take the documented defaults.
 type Config struct {
 	// Source is the stable id under which the checkpoint is stored. Required.
@@ -131,6 +136,20 @@ type Config struct {
 	// Mode is the CloudEvents content mode of the records. Default:
 	// event.Structured.
 	Mode event.Mode
+	// DeadLetters, when set, receives the rows that can never be
+	// published (see deadletter.go), so that the source moves on; nil
+	// (the default) rejects rows without an id, a state or a valid
+	// encoding, and stops the poller with an [*UndeliverableError] on a
+	// row too large to publish.
+	DeadLetters Writer
+	// MaxRecordBytes is the largest record the Writer accepts (the
+	// producer's batch bytes). With DeadLetters, a record over it is
+	// dead-lettered without a write, and a dead letter over it is cut to
+	// fit. A record the writer or the broker refuses as too large is found
+	// by writing its batch in halves, whatever this is; without
+	// DeadLetters, its write's error is the UndeliverableError's cause.
+	// Zero means unknown.
+	MaxRecordBytes int
 	// Clock is the time source. Default: the wall clock.
 	Clock clock.Clock
 	// Logger receives one line per window at info. Default: discard.

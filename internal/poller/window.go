@@ -100,29 +100,49 @@ func (p *Poller) reportDrift(drift []driftSeen) {
 // hands the batch to the committer (acknowledged when written, released
 // when not), and returns how many events it published. The write is
 // retried until it succeeds, fails unrecoverably or ctx ends. A row that
-// cannot be encoded (its raw JSON is not valid, which the decoder should
-// have prevented) is left out, logged and counted as rejected instead of
-// blocking the stream.
+// can never be published (no _id or state, not encodable, too large) goes
+// to the dead-letter writer in the same batch, before the ack, so that
+// the checkpoint passes it only once it is there; without that writer
+// see [Poller.deadLetters].
 func (p *Poller) publishRows(ctx context.Context, rows []jelou.Conversation, w jelou.Window, lane Lane) (int, error) {
-	batch := p.decide(rows, w, lane)
-	if len(batch) == 0 {
+	batch, dead := p.decide(rows, w, lane)
+	if len(batch) == 0 && len(dead) == 0 {
 		return 0, nil
 	}
-	records, sent := p.encode(batch)
+	records, sent, bad := p.encode(batch)
+	dead = append(dead, bad...)
 	if len(records) > 0 {
-		err := p.retry(ctx, "publish", func() error {
-			// Not cancelled with ctx: a stop lets the attempt finish (within
-			// PublishTimeout) rather than leave a batch half-written.
-			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.PublishTimeout)
-			defer cancel()
-			return p.out.Publish(actx, records)
-		})
+		refused, err := p.write(ctx, records, 0)
 		if err != nil {
 			p.commit.release(batch)
 			return 0, fmt.Errorf("publish %d events of window %s: %w", len(records), w, err)
 		}
+		drop := make([]int, len(refused))
+		for k, r := range refused {
+			e := sent[r.index]
+			dead = append(dead, deadLetter{row: e.Conversation, reason: DeadLetterTooLarge, err: r.err, window: w, observed: e.Observed, lane: lane})
+			drop[k] = r.index
+		}
+		sent = without(sent, drop)
 	}
-	// Unencodable rows are acknowledged too: they can never be published.
+	if err := p.deadLetters(ctx, dead); err != nil {
+		var u *UndeliverableError
+		if errors.As(err, &u) {
+			// What was written stays acknowledged; the rows too large are
+			// released, read again when the source is restarted.
+			big, rest := splitTooLarge(batch, dead)
+			p.commit.release(big)
+			p.commit.ack(rest)
+			if len(sent) > 0 {
+				p.obs.Published(sent)
+			}
+		} else {
+			p.commit.release(batch)
+		}
+		return 0, err
+	}
+	// Rows that can never be published are acknowledged too, dead-lettered
+	// or rejected.
 	p.commit.ack(batch)
 	if len(sent) > 0 {
 		p.obs.Published(sent)
@@ -130,25 +150,71 @@ func (p *Poller) publishRows(ctx context.Context, rows []jelou.Conversation, w j
 	return len(sent), nil
 }
 
+// without returns batch less the emissions at the ascending indices drop.
+func without(batch []Emission, drop []int) []Emission {
+	if len(drop) == 0 {
+		return batch
+	}
+	out := make([]Emission, 0, len(batch)-len(drop))
+	for i, e := range batch {
+		if len(drop) > 0 && drop[0] == i {
+			drop = drop[1:]
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// splitTooLarge splits batch into the emissions dead as too large and the
+// rest.
+func splitTooLarge(batch []Emission, dead []deadLetter) (big, rest []Emission) {
+	type pair struct {
+		id    string
+		state jelou.State
+	}
+	refused := make(map[pair]bool)
+	for _, d := range dead {
+		if d.reason == DeadLetterTooLarge {
+			refused[pair{d.row.ID, d.row.State}] = true
+		}
+	}
+	for _, e := range batch {
+		if refused[pair{e.Conversation.ID, e.Conversation.State}] {
+			big = append(big, e)
+		} else {
+			rest = append(rest, e)
+		}
+	}
+	return big, rest
+}
+
 // encode turns each emission into a CloudEvent record keyed by company id.
-// It returns the records and the emissions they came from.
-func (p *Poller) encode(batch []Emission) ([]event.Record, []Emission) {
+// It returns the records, the emissions they came from, and the dead
+// letters of the emissions that cannot be encoded or, with a dead-letter
+// writer, whose record is over MaxRecordBytes.
+func (p *Poller) encode(batch []Emission) ([]event.Record, []Emission, []deadLetter) {
 	records := make([]event.Record, 0, len(batch))
 	sent := make([]Emission, 0, len(batch))
+	var dead []deadLetter
 	for _, e := range batch {
 		ev := event.New(p.cfg.EventSource, e.Conversation, e.Previous, e.Window, e.Observed)
 		_, fallback := ev.Key()
 		rec, err := ev.Record(p.cfg.Mode)
+		if err == nil && p.cfg.DeadLetters != nil && p.cfg.MaxRecordBytes > 0 && recordSize(rec) > p.cfg.MaxRecordBytes {
+			dead = append(dead, deadLetter{row: e.Conversation, reason: DeadLetterTooLarge, window: e.Window, observed: e.Observed, lane: e.Lane,
+				err: fmt.Errorf("event of at least %d bytes is over the producer's limit of %d bytes (KAFKA_BATCH_BYTES)", recordSize(rec), p.cfg.MaxRecordBytes)})
+			continue
+		}
 		if err != nil {
-			p.obs.Rejected(RejectUnencodable)
-			p.cfg.Logger.Error("row cannot be encoded as an event; skipped", "conversation", e.Conversation.ID, "state", string(e.Conversation.State), "err", err)
+			dead = append(dead, deadLetter{row: e.Conversation, reason: RejectUnencodable, err: err, window: e.Window, observed: e.Observed, lane: e.Lane})
 			continue
 		}
 		records = append(records, rec)
 		e.FallbackKey = fallback
 		sent = append(sent, e)
 	}
-	return records, sent
+	return records, sent, dead
 }
 
 // fatal reports whether err must stop the poller instead of being retried:
@@ -207,17 +273,19 @@ func (p *Poller) pause(ctx context.Context, wait backoff.BackOff, stage string, 
 
 // decide runs every row through dedupe and returns what must be published,
 // ordered by start time so that one conversation's states and one
-// company's conversations keep their order.
-func (p *Poller) decide(rows []jelou.Conversation, w jelou.Window, lane Lane) []Emission {
+// company's conversations keep their order, and the rows without an _id
+// or a state, which dedupe cannot track.
+func (p *Poller) decide(rows []jelou.Conversation, w jelou.Window, lane Lane) ([]Emission, []deadLetter) {
 	observed := p.cfg.Clock.Now().UTC()
 	var batch []Emission
+	var dead []deadLetter
 	for _, r := range rows {
 		switch {
 		case r.ID == "":
-			p.obs.Rejected(RejectMissingID)
+			dead = append(dead, deadLetter{row: r, reason: RejectMissingID, err: errors.New("row has no _id"), window: w, observed: observed, lane: lane})
 			continue
 		case r.State == "":
-			p.obs.Rejected(RejectMissingState)
+			dead = append(dead, deadLetter{row: r, reason: RejectMissingState, err: errors.New("row has no state"), window: w, observed: observed, lane: lane})
 			continue
 		}
 		res := p.index.Observe(r.ID, r.State, indexTime(r.StartAt, w))
@@ -233,7 +301,7 @@ func (p *Poller) decide(rows []jelou.Conversation, w jelou.Window, lane Lane) []
 	sort.SliceStable(batch, func(i, j int) bool {
 		return batch[i].Conversation.StartAt.Before(batch[j].Conversation.StartAt)
 	})
-	return batch
+	return batch, dead
 }
 
 // indexTime is the start time under which a row is indexed: its own, unless

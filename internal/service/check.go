@@ -19,7 +19,7 @@ import (
 // Check verifies what `jelou-producer check` promises, for every
 // configured source: the API answers its credentials (one page of the last
 // hour), its topic exists and is describable, and its checkpoint can be
-// read. It writes one line per finding to out and returns the failures,
+// read; and that KAFKA_DLQ_TOPIC, when set, exists. It writes one line per finding to out and returns the failures,
 // wrapped; an authentication failure wraps *jelou.AuthError. It never
 // publishes nor creates anything.
 func Check(ctx context.Context, cfg config.Config, out io.Writer) error {
@@ -32,6 +32,14 @@ func Check(ctx context.Context, cfg config.Config, out io.Writer) error {
 		}
 		if err := checkSource(ctx, cfg, src, name, out); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if topic := cfg.Kafka.DLQTopic; topic != "" {
+		if info, err := publish.Check(ctx, publishConfig(cfg, topic, nil, nil)); err != nil {
+			fmt.Fprintf(out, "FAIL  Kafka %v: dead-letter topic: %v\n", cfg.Kafka.Brokers, err)
+			errs = append(errs, fmt.Errorf("kafka dead-letter topic: %w", err))
+		} else {
+			fmt.Fprintf(out, "ok    Kafka %v: dead-letter topic %q has %d partitions\n", cfg.Kafka.Brokers, info.Topic, info.Partitions)
 		}
 	}
 	if len(errs) == 0 {

@@ -2,15 +2,18 @@ package service_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jelou-producer/jelou-producer/internal/config"
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
+	"github.com/jelou-producer/jelou-producer/internal/poller"
 	"github.com/jelou-producer/jelou-producer/internal/publish"
 	"github.com/jelou-producer/jelou-producer/internal/service"
 	tu "github.com/jelou-producer/jelou-producer/internal/testutil"
@@ -158,4 +161,72 @@ func padRow(t *testing.T, id string, n int) func([]byte) []byte {
 	from := []byte(`{"_id":"` + id + `"`)
 	to := []byte(`{"_id":"` + id + `","notes":"` + base64.StdEncoding.EncodeToString(raw) + `"`)
 	return func(b []byte) []byte { return bytes.Replace(b, from, to, 1) }
+}
+
+// TestRunOversizedRecordToDeadLetters is TestRunOversizedRecord with
+// KAFKA_DLQ_TOPIC set: the dead-letter topic is created like the event
+// topic, the row goes there (cut to fit KAFKA_BATCH_BYTES) with headers
+// naming the error, is counted, and the source moves on past it.
+func TestRunOversizedRecordToDeadLetters(t *testing.T) {
+	h := newHarness(t, simOptions{count: 1000})
+	ds := h.sim.Dataset()
+	target, _ := ds.Range(t0.Add(-12*time.Hour).Unix(), t0.Unix())
+	conv := ds.Conversation(target)
+	h.reqs.setRewrite(padRow(t, conv.ID, 512<<10))
+
+	cfg := h.config()
+	cfg.Kafka.BatchBytes = 256 << 10
+	cfg.Kafka.TopicCreate = true
+	cfg.Kafka.DLQTopic = kafkatest.TopicName(t)
+	cfg.Jelou.MaxBodyBytes = 64 << 20
+	r := h.start(cfg, service.Options{})
+	h.waitCursor(r, conv.Start, 60*time.Second)
+	if err := r.stopAndWait(t); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	letters, err := kafkatest.ReadAll(ctx, h.brokers, cfg.Kafka.DLQTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(letters) == 0 {
+		t.Fatal("the dead-letter topic is empty")
+	}
+	for _, l := range letters {
+		hs := map[string]string{}
+		for _, hd := range l.Headers {
+			hs[hd.Key] = string(hd.Value)
+		}
+		if string(l.Key) != conv.ID || hs[poller.HeaderDLQReason] != poller.DeadLetterTooLarge || hs[poller.HeaderDLQTruncated] == "" ||
+			!bytes.HasPrefix(l.Value, []byte(`{"_id":"`+conv.ID+`"`)) || len(l.Value) > 256<<10 {
+			t.Errorf("dead letter key %q, %d bytes, headers %v; want the oversized row, cut to fit, reason too_large", l.Key, len(l.Value), hs)
+		}
+	}
+	if n := tu.Sum(t, r.reg, "jelou_producer_dead_letters_total", map[string]string{"reason": poller.DeadLetterTooLarge}); n != float64(len(letters)) {
+		t.Errorf("dead_letters_total{reason=too_large} = %v, want %d", n, len(letters))
+	}
+	for _, e := range h.readTopic() {
+		if e.ev.Subject == conv.ID {
+			t.Errorf("conversation %s (%d bytes) is on the event topic", conv.ID, len(e.value))
+		}
+	}
+}
+
+// TestCheckDeadLetterTopic checks that `check` reports a missing
+// KAFKA_DLQ_TOPIC, and an existing one as ready.
+func TestCheckDeadLetterTopic(t *testing.T) {
+	h := newHarness(t, simOptions{count: 10})
+	cfg := h.config()
+	cfg.Kafka.DLQTopic = kafkatest.TopicName(t)
+	var report strings.Builder
+	err := service.Check(context.Background(), cfg, &report)
+	if err == nil || !strings.Contains(report.String(), "FAIL  Kafka") || !strings.Contains(err.Error(), "dead-letter topic") || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("check with a missing dead-letter topic = %v\n%s", err, report.String())
+	}
+	cfg.Kafka.DLQTopic = kafkatest.Topic(t, 1, nil)
+	report.Reset()
+	if err := service.Check(context.Background(), cfg, &report); err != nil || !strings.Contains(report.String(), "dead-letter topic "+strconv.Quote(cfg.Kafka.DLQTopic)) {
+		t.Fatalf("check with the dead-letter topic = %v\n%s", err, report.String())
+	}
 }

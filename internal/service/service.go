@@ -239,6 +239,10 @@ func (s *Service) newSource(ctx context.Context, c config.Source, id string, obs
 		pubs[c.Topic] = pub
 		s.pubs = append(s.pubs, pub)
 	}
+	dlq, err := s.deadLetters(ctx, obs, pubs)
+	if err != nil {
+		return nil, err
+	}
 	pcfg := poller.Config{
 		Source:             id,
 		Start:              cfg.Poll.StartAt.Resolve(opts.Clock.Now()),
@@ -261,9 +265,13 @@ func (s *Service) newSource(ctx context.Context, c config.Source, id string, obs
 		FinalSaveTimeout:   cfg.ShutdownTimeout / 2,
 		EventSource:        eventSource(cfg, checkpointID(c)),
 		Mode:               eventMode(cfg),
+		MaxRecordBytes:     int(cfg.Kafka.BatchBytes),
 		Clock:              opts.Clock,
 		Logger:             s.log.With("source", c.ID),
 		Observer:           obs,
+	}
+	if dlq != nil {
+		pcfg.DeadLetters = dlq
 	}
 	if opts.Command == config.CommandBackfill {
 		pcfg.Start, pcfg.End = opts.From, opts.To
@@ -271,6 +279,26 @@ func (s *Service) newSource(ctx context.Context, c config.Source, id string, obs
 	src := &source{id: c.ID, conf: c, pcfg: pcfg, obs: obs, client: client, pub: pub}
 	src.pcfg.Observer = healObserver{Observer: obs, s: s, src: src}
 	return src, nil
+}
+
+// deadLetters returns the publisher of KAFKA_DLQ_TOPIC, built (checking or
+// creating the topic like the event topics) by the first source that asks
+// and shared with the others through pubs; nil when the topic is not set.
+func (s *Service) deadLetters(ctx context.Context, obs poller.Observer, pubs map[string]*publish.Publisher) (*publish.Publisher, error) {
+	topic := s.cfg.Kafka.DLQTopic
+	if topic == "" {
+		return nil, nil
+	}
+	if pub := pubs[topic]; pub != nil {
+		return pub, nil
+	}
+	pub, err := publish.New(ctx, publishConfig(s.cfg, topic, obs, s.log))
+	if err != nil {
+		return nil, fmt.Errorf("kafka dead-letter topic: %w", err)
+	}
+	pubs[topic] = pub
+	s.pubs = append(s.pubs, pub)
+	return pub, nil
 }
 
 // checkpointSpec is the checkpoint store cfg asks for, keeping files (the

@@ -32,6 +32,10 @@ func TestLabelValuesMatchProducers(t *testing.T) {
 		{"duplicates_skipped_total reason (dedupe.Reason values that skip)", telemetry.DuplicateReasons, dedupeSkips},
 		{"rows_rejected_total reason (poller's Reject* constants)", telemetry.RejectReasons,
 			stringConstants(t, "../poller", func(name string, _ ast.Expr) bool { return strings.HasPrefix(name, "Reject") })},
+		{"dead_letters_total reason (poller's Reject* and DeadLetter* constants)", telemetry.DeadLetterReasons,
+			stringConstants(t, "../poller", func(name string, _ ast.Expr) bool {
+				return strings.HasPrefix(name, "Reject") || strings.HasPrefix(name, "DeadLetter")
+			})},
 		{"kafka_write_errors_total kind (publish's Kind constants)", telemetry.KafkaErrorKinds,
 			stringConstants(t, "../publish", func(_ string, typ ast.Expr) bool {
 				id, ok := typ.(*ast.Ident)

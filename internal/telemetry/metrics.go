@@ -57,6 +57,8 @@ var (
 	DuplicateReasons = []string{dedupe.ReasonDuplicate.String(), dedupe.ReasonRegression.String()}
 	// RejectReasons are the reason values of rows_rejected_total.
 	RejectReasons = []string{poller.RejectMissingID, poller.RejectMissingState, poller.RejectUnencodable}
+	// DeadLetterReasons are the reason values of dead_letters_total.
+	DeadLetterReasons = append([]string{poller.DeadLetterTooLarge}, RejectReasons...)
 	// States are the state values of events_published_total; [StateLabel]
 	// returns only these.
 	States = []string{string(jelou.StateActive), string(jelou.StateClosed), string(jelou.StateResolved), string(jelou.StateExpired), "other"}
@@ -125,6 +127,9 @@ type Metrics struct {
 	DuplicatesSkipped *prometheus.CounterVec
 	// RowsRejected counts rows that could not be turned into an event.
 	RowsRejected *prometheus.CounterVec
+	// DeadLetters counts rows written to the dead-letter topic; labels
+	// source and reason.
+	DeadLetters *prometheus.CounterVec
 	// Revisits counts windows queried again for non-terminal conversations.
 	Revisits prometheus.Counter
 	// WindowsCompleted counts fully fetched and acknowledged windows by kind.
@@ -248,6 +253,10 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 		Namespace: Namespace, Name: "rows_rejected_total",
 		Help: "Rows that could not be turned into an event, by reason.",
 	}, []string{"reason"})
+	m.DeadLetters = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "dead_letters_total",
+		Help: "Rows that can never be published written to the dead-letter topic (KAFKA_DLQ_TOPIC), by source and reason.",
+	}, []string{"source", "reason"})
 	m.Revisits = f.NewCounter(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "revisits_total",
 		Help: "Windows queried again for conversations in a non-terminal state.",
@@ -324,6 +333,7 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 			{m.APIRequests, KnownStatuses},
 			{m.APIRetries, RetryReasons},
 			{m.SourceFailures, SourceFailureReasons},
+			{m.DeadLetters, DeadLetterReasons},
 		} {
 			for _, v := range pre.values {
 				pre.vec.WithLabelValues(id, v)

@@ -99,6 +99,7 @@ func TestKnownLabelsStartAtZero(t *testing.T) {
 		"jelou_producer_events_published_total":                 {"state": States},
 		"jelou_producer_duplicates_skipped_total":               {"reason": DuplicateReasons},
 		"jelou_producer_rows_rejected_total":                    {"reason": RejectReasons},
+		"jelou_producer_dead_letters_total":                     {"reason": DeadLetterReasons},
 		"jelou_producer_windows_completed_total":                {"lane": lanes},
 		"jelou_producer_lane_backlog_seconds":                   {"lane": lanes},
 		"jelou_producer_tracked_conversations":                  {"source": {"default"}},
@@ -584,5 +585,30 @@ func TestSourceFailureReason(t *testing.T) {
 	m.SourceRecovered("acme")
 	if up := testutil.ToFloat64(m.SourceUp.WithLabelValues("acme")); up != 1 {
 		t.Errorf("after SourceRecovered: source_up %v, want 1", up)
+	}
+}
+
+// TestDeadLettersAreCountedBySourceAndReason checks the poller's
+// DeadLettered reaches dead_letters_total under the source's label.
+func TestDeadLettersAreCountedBySourceAndReason(t *testing.T) {
+	p := NewPipeline(New(prometheus.NewRegistry()), nil, nil)
+	a, b := p.ForSource("a"), p.ForSource("b")
+	a.DeadLettered(poller.DeadLetterTooLarge)
+	a.DeadLettered(poller.DeadLetterTooLarge)
+	b.DeadLettered(poller.RejectMissingID)
+	for _, c := range []struct {
+		source, reason string
+		want           float64
+	}{
+		{"a", poller.DeadLetterTooLarge, 2},
+		{"b", poller.RejectMissingID, 1},
+		{"a", poller.RejectMissingID, 0},
+	} {
+		if got := testutil.ToFloat64(p.DeadLetters.WithLabelValues(c.source, c.reason)); got != c.want {
+			t.Errorf("dead_letters_total{source=%q,reason=%q} = %v, want %v", c.source, c.reason, got, c.want)
+		}
+	}
+	if testutil.ToFloat64(p.RowsRejected.WithLabelValues(poller.RejectMissingID)) != 0 {
+		t.Error("a dead-lettered row was also counted as rejected")
 	}
 }

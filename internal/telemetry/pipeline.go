@@ -106,6 +106,11 @@ func (p *Pipeline) Published(batch []poller.Emission) {
 // Skipped counts a row dedupe did not publish again.
 func (p *Pipeline) Skipped(reason string) { p.DuplicatesSkipped.WithLabelValues(reason).Inc() }
 
+// DeadLettered counts a row written to the dead-letter topic.
+func (p *Pipeline) DeadLettered(reason string) {
+	p.DeadLetters.WithLabelValues(p.source, reason).Inc()
+}
+
 // Rejected counts a row that can never be published.
 func (p *Pipeline) Rejected(reason string) { p.RowsRejected.WithLabelValues(reason).Inc() }
 
