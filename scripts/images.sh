@@ -48,6 +48,10 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The golang stand-in carries the Go that go.mod's toolchain line names:
+# auto makes `go env` below (run in the module) report it, fetching it from
+# the module proxy where the machine's Go is older.
+export GOTOOLCHAIN=auto
 CACHE="$ROOT/.cache/images"
 STANDIN="$ROOT/scripts/standin"
 LABEL=io.github.jelou-producer.standin
@@ -172,8 +176,8 @@ build() {
 
 standin_golang() {
 	local tag=$1 want=${1#golang:} goroot have hash ctx
-	goroot=$(go env GOROOT) || die "no Go toolchain for the stand-in $tag"
-	have=$(go env GOVERSION)
+	goroot=$(cd "$ROOT" && go env GOROOT) || die "no Go toolchain for the stand-in $tag"
+	have=$(cd "$ROOT" && go env GOVERSION)
 	[[ $have == "go$want" ]] || die "the stand-in $tag needs Go $want; this machine has $have (the Dockerfile's GO_VERSION must match)"
 	hash=$(inputs_hash golang "$want" "$BASE_IMAGE" "$(cat "$LOCAL_CAS"/*.crt 2>/dev/null | cksum)")
 	[[ $(standin_hash "$tag") == "$hash" ]] && return 0
