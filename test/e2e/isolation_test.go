@@ -246,6 +246,11 @@ func TestSourceRevokedHeals(t *testing.T) {
 
 	marks, ends := ts.runOn(t, pr)
 	ts.stop(t, pr)
+	for _, l := range p.lives {
+		if b, _ := os.ReadFile(l.log); bytes.Contains(b, []byte(rotated)) {
+			t.Errorf("%s: the log contains the rotated secret", l.log)
+		}
+	}
 	good := ts.judgeSource(t, "good", marks, ends, "")
 	bad := ts.judgeSource(t, "bad", marks, ends, "")
 	for id, v := range map[string]verdict{"good": good, "bad": bad} {
