@@ -87,14 +87,20 @@ func (d deadLetter) record(source string, limit int) event.Record {
 		rec.Key = []byte(d.row.ID)
 	}
 	// The truncation header is counted before it is added, with room for
-	// its value.
-	if over := recordSize(rec) + 4 + len(HeaderDLQTruncated) + 20 - limit; limit > 0 && over > 0 {
+	// its value, and so is the header of the batch that carries the record
+	// (a broker counts it against message.max.bytes: Kafka's default,
+	// 1 MiB + 12, refuses a record cut to exactly 1 MiB).
+	if over := recordSize(rec) + 4 + len(HeaderDLQTruncated) + 20 + recordBatchOverhead - limit; limit > 0 && over > 0 {
 		n := max(len(rec.Value)-over, 0)
 		rec.Headers = append(rec.Headers, event.Header{Key: HeaderDLQTruncated, Value: []byte(strconv.Itoa(len(rec.Value)))})
 		rec.Value = rec.Value[:n]
 	}
 	return rec
 }
+
+// recordBatchOverhead is the size of a record batch's header (Kafka's
+// message format v2), which a broker counts with the records.
+const recordBatchOverhead = 61
 
 // recordSize is the bytes the writer counts for rec against its limit
 // (kafka-go's framing: 22 bytes, and a varint before the header count and

@@ -69,9 +69,9 @@ type dlqRig struct {
 // newDLQRig creates the topics (the event topic with topicCfg) and their
 // publishers, without compression, with batchBytes and dlqBatchBytes (0:
 // the default).
-func newDLQRig(t *testing.T, topicCfg map[string]string, batchBytes, dlqBatchBytes int64) *dlqRig {
+func newDLQRig(t *testing.T, topicCfg, dlqCfg map[string]string, batchBytes, dlqBatchBytes int64) *dlqRig {
 	t.Helper()
-	r := &dlqRig{brokers: kafkatest.Brokers(t), topic: kafkatest.Topic(t, 2, topicCfg), dlq: kafkatest.Topic(t, 1, nil)}
+	r := &dlqRig{brokers: kafkatest.Brokers(t), topic: kafkatest.Topic(t, 2, topicCfg), dlq: kafkatest.Topic(t, 1, dlqCfg)}
 	pub := func(topic string, batchBytes int64) *publish.Publisher {
 		p, err := publish.New(context.Background(), publish.Config{Brokers: r.brokers, Topic: topic, BatchBytes: batchBytes, Compression: "none"})
 		if err != nil {
@@ -137,17 +137,22 @@ func TestRowsThatCannotBePublishedGoToTheDeadLetterTopic(t *testing.T) {
 	tests := []struct {
 		name                      string
 		topicCfg                  map[string]string // the event topic's
+		dlqCfg                    map[string]string // the dead-letter topic's
 		batchBytes, dlqBatchBytes int64             // the publishers'
 		maxRecord                 int               // the poller's MaxRecordBytes
 		truncated                 bool              // the dead letter's value is cut to fit
 	}{
 		{name: "over the producer's limit, known before writing", batchBytes: 4096, dlqBatchBytes: 4096, maxRecord: 4096, truncated: true},
+		// Kafka's default message.max.bytes is 1 MiB + 12, KAFKA_BATCH_BYTES's 1 MiB:
+		// the dead letter cut to the producer's limit must fit with its batch's header.
+		{name: "over the producer's limit, the broker's at Kafka's default", dlqCfg: map[string]string{"max.message.bytes": "4108"},
+			batchBytes: 4096, dlqBatchBytes: 4096, maxRecord: 4096, truncated: true},
 		{name: "refused by the producer", batchBytes: 4096},
 		{name: "refused by the broker", topicCfg: map[string]string{"max.message.bytes": "4096"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newDLQRig(t, tt.topicCfg, tt.batchBytes, tt.dlqBatchBytes)
+			r := newDLQRig(t, tt.topicCfg, tt.dlqCfg, tt.batchBytes, tt.dlqBatchBytes)
 			big := bigRow("big", 16<<10)
 			noID := jelou.Conversation{State: jelou.StateActive, StartAt: at(0, 30), Raw: []byte(`{"state":"active"}`)}
 			unencodable := jelou.Conversation{ID: "u1", State: jelou.StateActive, StartAt: at(0, 40), Raw: []byte(`{"_id":`)}
@@ -252,7 +257,7 @@ func (f *failingWriter) Publish(context.Context, []event.Record) error {
 }
 
 func TestTheCheckpointPassesADeadLetterOnlyOnceItIsWritten(t *testing.T) {
-	r := newDLQRig(t, nil, 4096, 4096)
+	r := newDLQRig(t, nil, nil, 4096, 4096)
 	big := bigRow("big", 16<<10)
 	st := &memStore{}
 	broken := &failingWriter{err: &publish.WriteError{Topic: r.dlq, Records: 1, Failed: 1, Kind: publish.KindAuthorization, Err: errors.New("not authorized")}}
@@ -280,7 +285,7 @@ func TestTheCheckpointPassesADeadLetterOnlyOnceItIsWritten(t *testing.T) {
 }
 
 func TestARowTooLargeWithoutADeadLetterTopicStopsThePoller(t *testing.T) {
-	r := newDLQRig(t, nil, 4096, 0)
+	r := newDLQRig(t, nil, nil, 4096, 0)
 	obs := &dlqObserver{dead: map[string]int{}, rejected: map[string]int{}}
 	noID := jelou.Conversation{State: jelou.StateActive, StartAt: at(0, 30), Raw: []byte(`{"state":"active"}`)}
 	st := &memStore{}

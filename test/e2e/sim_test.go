@@ -27,6 +27,7 @@ type simOptions struct {
 	Faults  string        // -faults rates, e.g. "500=0.02"
 	Latency time.Duration // -latency
 	Seed    int
+	Args    []string // further flags, e.g. -pad-row
 }
 
 // clockStart is the simulated time at which every simulator starts.
@@ -70,6 +71,7 @@ func startSimAs(t *testing.T, dir, name, clientID string, o simOptions, clockAt 
 	if o.Latency > 0 {
 		args = append(args, "-latency", o.Latency.String(), "-jitter", (o.Latency / 2).String())
 	}
+	args = append(args, o.Args...)
 	p, addr := startProc(t, dir, name, bins.sim, args, nil, "jelou-sim listening on ")
 	s := &sim{t: t, proc: p, url: addr, speed: o.Speed, http: &http.Client{Timeout: 30 * time.Second}}
 	// Anchor the clock: the simulated now at the middle of a round trip.
