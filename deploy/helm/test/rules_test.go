@@ -279,8 +279,12 @@ func TestAlertRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	var documented []string
-	for _, m := range regexp.MustCompile("(?m)^\\| `(JelouProducer[A-Za-z]+)` \\|").FindAllStringSubmatch(string(doc), -1) {
+	for _, m := range regexp.MustCompile("(?m)^\\| `(JelouProducer[A-Za-z]+)` \\| ([a-z]+) \\| ([0-9a-z]+) \\|").FindAllStringSubmatch(string(doc), -1) {
 		documented = append(documented, m[1])
+		// Its severity and for columns are the chart's defaults.
+		if r := rule(rules, m[1]); r != nil && (r.Labels["severity"] != m[2] || r.For.String() != m[3]) {
+			t.Errorf("docs/metrics.md gives %s severity %s, for %s; the chart %s, %s", m[1], m[2], m[3], r.Labels["severity"], r.For)
+		}
 	}
 	slices.Sort(alerts)
 	slices.Sort(documented)
