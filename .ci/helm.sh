@@ -2,7 +2,8 @@
 # The Helm chart (deploy/helm/jelou-producer): build helm from the Go module
 # proxy, helm lint and helm template with the default values and with each
 # file in ci/ (all-on-values.yaml: every feature on, kafka backend, replicas,
-# named sources; file-backend-values.yaml: the file backend and its volume),
+# named sources; extensions-values.yaml: every extension value, NetworkPolicy,
+# alert overrides; file-backend-values.yaml: the file backend and its volume),
 # then the chart's Go tests (a module of
 # their own, deploy/helm/test): strict decoding of every manifest into the
 # Kubernetes API types, alert rules through Prometheus' parsers, metric names

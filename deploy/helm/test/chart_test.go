@@ -27,6 +27,7 @@ type valueSet struct {
 	sources  []source // named sources; none: the default source from JELOU_*
 	secret   string   // the Secret the chart's secretKeyRefs name; empty: the chart's own
 	memPct   int64    // goMemLimitPercent
+	sidecars int      // containers beside the service's
 }
 
 // source is a named source of a value set: its id and the Secret holding
@@ -45,6 +46,10 @@ var valueSets = map[string]valueSet{
 	"kafka backend, one replica, existing secret": {
 		args:    []string{"--set", "replicaCount=1,secrets.existingSecret=jelou-creds,group.id=jelou"},
 		backend: "kafka", replicas: 1, groupID: "jelou", secret: "jelou-creds",
+	},
+	"extensions": {
+		args:    []string{"-f", chartDir + "/ci/extensions-values.yaml"},
+		backend: "kafka", replicas: 2, sidecars: 1,
 	},
 	"file backend": {
 		args:    []string{"-f", chartDir + "/ci/file-backend-values.yaml"},
@@ -102,8 +107,8 @@ func checkDeployment(t *testing.T, m manifests, vs valueSet) {
 		t.Errorf("replicas = %v, want %d", d.Spec.Replicas, vs.replicas)
 	}
 	pod := d.Spec.Template.Spec
-	if len(pod.Containers) != 1 {
-		t.Fatalf("%d containers, want 1", len(pod.Containers))
+	if len(pod.Containers) != 1+vs.sidecars || pod.Containers[0].Name != "jelou-producer" {
+		t.Fatalf("%d containers, the first %q; want jelou-producer and %d sidecars", len(pod.Containers), pod.Containers[0].Name, vs.sidecars)
 	}
 	c := pod.Containers[0]
 
@@ -123,6 +128,12 @@ func checkDeployment(t *testing.T, m manifests, vs valueSet) {
 		if p.probe == nil || p.probe.HTTPGet == nil || p.probe.HTTPGet.Path != p.path || p.probe.HTTPGet.Port.String() != "http-metrics" {
 			t.Errorf("%s probe = %+v, want GET %s on http-metrics", p.name, p.probe, p.path)
 		}
+	}
+	// The startup probe (on by default) holds the others back until the
+	// process answers; it needs room for a slow start.
+	if p := c.StartupProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Port.String() != "http-metrics" ||
+		p.HTTPGet.Path != "/healthz" && p.HTTPGet.Path != "/readyz" || p.PeriodSeconds*p.FailureThreshold < 30 {
+		t.Errorf("startup probe = %+v, want GET /healthz or /readyz on http-metrics for at least 30s", p)
 	}
 
 	// Security: non-root 65532, read-only root, no escalation, no capabilities.
@@ -384,7 +395,9 @@ func checkSources(t *testing.T, m manifests, vs valueSet) {
 	secretVolumes := 0
 	for _, v := range pod.Volumes {
 		if v.Secret != nil {
-			secretVolumes++
+			if strings.HasPrefix(v.Name, "source-") {
+				secretVolumes++
+			}
 			if m := v.Secret.DefaultMode; m == nil || *m&0o007 != 0 {
 				mode := "unset (0644)"
 				if m != nil {
@@ -395,7 +408,7 @@ func checkSources(t *testing.T, m manifests, vs valueSet) {
 		}
 	}
 	if secretVolumes != len(vs.sources) {
-		t.Errorf("%d secret volumes, want one per source (%d)", secretVolumes, len(vs.sources))
+		t.Errorf("%d source secret volumes, want one per source (%d)", secretVolumes, len(vs.sources))
 	}
 	for _, s := range vs.sources {
 		prefix := config.SourcePrefix(s.id)
@@ -594,6 +607,28 @@ func TestRefusedValues(t *testing.T) {
 		{"sources[0].id=acme,sources[0].topic=t", "/sources/0': missing property 'existingSecret'"},
 		{"sources[0].id=acme,sources[0].existingSecret=s", "/sources/0': missing property 'topic'"},
 		{acme + ",sources[0].authScheme=bearer", "/sources/0/authScheme': value must be one of"},
+
+		// Extensions: schema-checked objects, and no variable set twice.
+		{"extraEnv[0].name=GROUP_ID,extraEnv[0].value=x", "extraEnv[0] GROUP_ID: set by the chart; use group.id instead"},
+		{"extraEnv[0].name=SOURCE_ACME_TOPIC,extraEnv[0].value=x", "extraEnv[0] SOURCE_ACME_TOPIC: set by the chart; use sources instead"},
+		{"extraEnv[0].name=LOG_LEVEL,extraEnv[0].value=debug", "extraEnv[0] LOG_LEVEL: already set under config"},
+		{"extraEnv[0].value=x", "/extraEnv/0': missing property 'name'"},
+		{"extraVolumeMounts[0].name=ca", "/extraVolumeMounts/0': missing property 'mountPath'"},
+		{"initContainers[0].name=x", "/initContainers/0': missing property 'image'"},
+		{"sidecars[0]=x", "/sidecars/0': got string, want object"},
+		{"topologySpreadConstraints[0].maxSkew=1", "/topologySpreadConstraints/0': missing properties 'topologyKey', 'whenUnsatisfiable'"},
+		{"startupProbe.path=/metrics", "/startupProbe/path': value must be one of"},
+		{"networkPolicy.kafka.cidrs[0]=10.0.0.0", "/networkPolicy/kafka/cidrs/0': '10.0.0.0' does not match pattern"},
+		{"networkPolicy.egress=x", "additional properties 'egress' not allowed"},
+		{"serviceMonitor.relabelings[0]=x", "/serviceMonitor/relabelings/0': got string, want object"},
+
+		// Alerts: each one by name, a severity and for Prometheus takes.
+		{"prometheusRule.alerts.JelouProducerNope.enabled=false", "additional properties 'JelouProducerNope' not allowed"},
+		{"prometheusRule.alerts.JelouProducerDown.severity=page", "/prometheusRule/alerts/JelouProducerDown/severity': value must be one of"},
+		{"prometheusRule.alerts.JelouProducerDown.for=5", "/prometheusRule/alerts/JelouProducerDown/for': got number, want string"},
+		{"prometheusRule.apiErrorRatio=2", "/prometheusRule/apiErrorRatio': maximum"},
+		{"prometheusRule.selector=up", "/prometheusRule/selector': 'up' does not match pattern"},
+		{"prometheusRule.runbookBaseURL=docs/operations.md", "/prometheusRule/runbookBaseURL': 'docs/operations.md' does not match pattern"},
 	} {
 		t.Run(tt.set, func(t *testing.T) {
 			_, err := template(t, "--set", tt.set)
@@ -621,6 +656,10 @@ func TestAcceptedValues(t *testing.T) {
 		"config.SHUTDOWN_TIMEOUT=1m,terminationGracePeriodSeconds=71",
 		"config.SHUTDOWN_TIMEOUT=1m30s,terminationGracePeriodSeconds=101",
 		"config.SOURCE_DATE_EPOCH=0", // not a variable of a source
+		"extraEnv[0].name=KAFKA_TLS_CA_FILE,extraEnv[0].value=/etc/ca/ca.crt",
+		"prometheusRule.enabled=true,prometheusRule.alerts.JelouProducerDown.enabled=false",
+		"networkPolicy.enabled=true,networkPolicy.dns.enabled=false,networkPolicy.jelouApi.cidrs=null",
+		"startupProbe.enabled=false",
 	} {
 		t.Run(set, func(t *testing.T) {
 			if _, err := template(t, "--set", set); err != nil {

@@ -12,6 +12,7 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsjson "sigs.k8s.io/json"
@@ -66,6 +67,8 @@ type manifests struct {
 	ConfigMaps     []*corev1.ConfigMap
 	ServiceMonitor *monitoringv1.ServiceMonitor
 	PrometheusRule *monitoringv1.PrometheusRule
+	NetworkPolicy  *networkingv1.NetworkPolicy
+	TestPod        *corev1.Pod // the helm test hook
 }
 
 // render templates the chart with args and decodes every document into its
@@ -109,6 +112,10 @@ func render(t *testing.T, args ...string) manifests {
 			obj = once(t, &m.ServiceMonitor)
 		case "monitoring.coreos.com/v1 PrometheusRule":
 			obj = once(t, &m.PrometheusRule)
+		case "networking.k8s.io/v1 NetworkPolicy":
+			obj = once(t, &m.NetworkPolicy)
+		case "v1 Pod":
+			obj = once(t, &m.TestPod)
 		default:
 			t.Fatalf("document %d: unexpected %s %s", i, tm.APIVersion, tm.Kind)
 		}

@@ -139,10 +139,16 @@ func selectorProblems(expr string, series map[string][]labels.Labels, scoped boo
 // rules.
 func alertRules(t *testing.T) []rulefmt.Rule {
 	t.Helper()
+	return alertRulesWith(t, valueSets["all-on"].args...)
+}
+
+// alertRulesWith renders the chart with args and parses its alert rules.
+func alertRulesWith(t *testing.T, args ...string) []rulefmt.Rule {
+	t.Helper()
 	helm(t)
-	m := render(t, valueSets["all-on"].args...)
+	m := render(t, args...)
 	if m.PrometheusRule == nil {
-		t.Fatal("all-on values rendered no PrometheusRule")
+		t.Fatalf("values %q rendered no PrometheusRule", args)
 	}
 	spec, err := yaml.Marshal(m.PrometheusRule.Spec)
 	if err != nil {
@@ -273,8 +279,12 @@ func TestAlertRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	var documented []string
-	for _, m := range regexp.MustCompile("(?m)^\\| `(JelouProducer[A-Za-z]+)` \\|").FindAllStringSubmatch(string(doc), -1) {
+	for _, m := range regexp.MustCompile("(?m)^\\| `(JelouProducer[A-Za-z]+)` \\| ([a-z]+) \\| ([0-9a-z]+) \\|").FindAllStringSubmatch(string(doc), -1) {
 		documented = append(documented, m[1])
+		// Its severity and for columns are the chart's defaults.
+		if r := rule(rules, m[1]); r != nil && (r.Labels["severity"] != m[2] || r.For.String() != m[3]) {
+			t.Errorf("docs/metrics.md gives %s severity %s, for %s; the chart %s, %s", m[1], m[2], m[3], r.Labels["severity"], r.For)
+		}
 	}
 	slices.Sort(alerts)
 	slices.Sort(documented)
@@ -306,7 +316,7 @@ func TestDashboard(t *testing.T) {
 		t.Fatalf("dashboard has uid %q and %d panels", d.UID, len(d.Panels))
 	}
 	series := exported(t)
-	vars := strings.NewReplacer("$__rate_interval", "5m", "$namespace", namespace, "$job", fullname)
+	vars := strings.NewReplacer("$__rate_interval", "5m", "$namespace", namespace, "$job", fullname, "$source", ".*")
 	for _, p := range d.Panels {
 		if len(p.Targets) == 0 {
 			t.Errorf("panel %q has no query", p.Title)
@@ -405,5 +415,87 @@ func TestAlertSourceFailed(t *testing.T) {
 				t.Errorf("firing %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// dashVar is a Grafana template variable.
+type dashVar struct {
+	Name       string `json:"name"`
+	Definition string `json:"definition"`
+	Multi      bool   `json:"multi"`
+	IncludeAll bool   `json:"includeAll"`
+	AllValue   string `json:"allValue"`
+}
+
+// TestDashboardSources checks the dashboard's source variable and panels:
+// a multi-value source variable over the release's sources; every query of
+// a metric with a source label filters by it (source=~"$source"); and
+// panels show ownership, the group generation, failed sources, dead
+// letters and late rows.
+func TestDashboardSources(t *testing.T) {
+	b, err := os.ReadFile(chartDir + "/dashboards/jelou-producer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Templating struct {
+			List []dashVar `json:"list"`
+		} `json:"templating"`
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("dashboard JSON: %v", err)
+	}
+	i := slices.IndexFunc(d.Templating.List, func(v dashVar) bool { return v.Name == "source" })
+	if i < 0 {
+		t.Fatal("the dashboard has no source variable")
+	}
+	if v := d.Templating.List[i]; !v.Multi || !v.IncludeAll || v.AllValue != ".*" || !strings.Contains(v.Definition, `job="$job"`) {
+		t.Errorf("source variable %+v: want multi-value, All as .*, over the release's series", v)
+	}
+
+	series := exported(t)
+	hasSource := func(name string) bool {
+		return slices.ContainsFunc(series[name], func(ls labels.Labels) bool { return ls.Has("source") })
+	}
+	vars := strings.NewReplacer("$__rate_interval", "5m")
+	metrics := map[string]bool{}
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			e, err := parser.NewParser(parser.Options{}).ParseExpr(vars.Replace(tg.Expr))
+			if err != nil {
+				t.Errorf("panel %s: %v", p.Title, err)
+				continue
+			}
+			parser.Inspect(e, func(node parser.Node, _ []parser.Node) error {
+				vs, ok := node.(*parser.VectorSelector)
+				if !ok {
+					return nil
+				}
+				metrics[vs.Name] = true
+				filtered := slices.ContainsFunc(vs.LabelMatchers, func(m *labels.Matcher) bool {
+					return m.Name == "source" && m.Type == labels.MatchRegexp && m.Value == "$source"
+				})
+				if hasSource(vs.Name) && !filtered {
+					t.Errorf("panel %s: %s has a source label but is not filtered by source=~\"$source\"", p.Title, vs)
+				}
+				return nil
+			})
+		}
+	}
+	for _, name := range []string{
+		"jelou_producer_source_owned", "jelou_producer_group_generation",
+		"jelou_producer_source_up", "jelou_producer_source_failures_total",
+		"jelou_producer_dead_letters_total",
+		"jelou_producer_late_rows_total", "jelou_producer_row_first_seen_seconds_bucket",
+	} {
+		if !metrics[name] {
+			t.Errorf("no panel shows %s", name)
+		}
 	}
 }

@@ -64,9 +64,13 @@ exponent are refused with a message rather than guessed.
 {{- end -}}
 {{- end -}}
 
-{{/* The label matchers that keep the alert rules to this release's series. */}}
+{{/* The label matchers that keep the alert rules to this release's series: prometheusRule.selector, or the job and namespace a ServiceMonitor gives them. */}}
 {{- define "jelou-producer.ruleSelector" -}}
+{{- if .Values.prometheusRule.selector -}}
+{{- .Values.prometheusRule.selector -}}
+{{- else -}}
 job="{{ include "jelou-producer.fullname" . }}",namespace="{{ .Release.Namespace }}"
+{{- end -}}
 {{- end -}}
 
 {{/* GROUP_ID: group.id, or the release's full name. */}}
@@ -144,6 +148,15 @@ the value to change. Included by the Deployment.
 {{- fail (printf "config.%s: set by the chart; use sources instead" $name) }}
 {{- end }}
 {{- end }}
+{{- range $i, $e := .Values.extraEnv }}
+{{- if hasKey $reserved $e.name }}
+{{- fail (printf "extraEnv[%d] %s: set by the chart; use %s instead" $i $e.name (get $reserved $e.name)) }}
+{{- else if regexMatch "^SOURCE_.+_(CLIENT_ID|CLIENT_SECRET|CLIENT_ID_FILE|CLIENT_SECRET_FILE|BASE_URL|AUTH_SCHEME|TIMEZONE|PAGE_SIZE|RATE_LIMIT|RATE_BURST|TOPIC)$" $e.name }}
+{{- fail (printf "extraEnv[%d] %s: set by the chart; use sources instead" $i $e.name) }}
+{{- else if hasKey $.Values.config $e.name }}
+{{- fail (printf "extraEnv[%d] %s: already set under config; set it in one place" $i $e.name) }}
+{{- end }}
+{{- end }}
 {{- $replicas := int .Values.replicaCount }}
 {{- if eq .Values.checkpointBackend "file" }}
 {{- if gt $replicas 1 }}
@@ -177,4 +190,34 @@ the value to change. Included by the Deployment.
 {{- end }}
 {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/*
+The head of an alert rule: its name, for and labels (severity, alertLabels),
+from prometheusRule.alerts.<name>. Called with (list $ "<name>").
+*/}}
+{{- define "jelou-producer.alertHead" -}}
+{{- $root := index . 0 -}}
+{{- $name := index . 1 -}}
+{{- $a := get $root.Values.prometheusRule.alerts $name -}}
+- alert: {{ $name }}
+  for: {{ $a.for }}
+  labels:
+    severity: {{ $a.severity }}
+    {{- with $root.Values.prometheusRule.alertLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+{{- end -}}
+
+{{/* The runbook of an alert: its section of docs/operations.md (the anchor GitHub gives the heading "### <name>"). Called with (list $ "<name>"). */}}
+{{- define "jelou-producer.runbookURL" -}}
+{{- $root := index . 0 -}}
+{{- printf "%s#%s" (trimSuffix "/" $root.Values.prometheusRule.runbookBaseURL) (index . 1 | lower) -}}
+{{- end -}}
+
+{{/* Labels of the helm test Pod: the release's, without app.kubernetes.io/name, so that neither the Service nor the Deployment selects it. */}}
+{{- define "jelou-producer.testLabels" -}}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: helm-test
+app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
