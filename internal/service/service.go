@@ -479,25 +479,25 @@ func (s *Service) own(ctx context.Context, f checkpoint.Fencing, l ownership.Lea
 	return s.runSource(ctx, src, f.Fenced(checkpoint.Owner{Generation: uint64(l.Generation), Member: l.Member}))
 }
 
-// runSource polls src on store until ctx ends (nil) or its failure stops
-// the service (the error; see stopsService). Any other failure stops this
-// source alone: the source is held failed (source_up 0, /readyz names it),
-// and after Options.SourceRetry, doubled by each failure in a row up to
-// SourceRetryMax, a fresh poller is tried with an API client built from
+// runSource polls src on store until ctx ends (nil, or the final save's
+// error) or its failure stops the service (the error; see stopsService).
+// Any other failure stops this source alone: the source is held failed
+// (source_up 0, /readyz names it), and after Options.SourceRetry, doubled
+// by each failure in a row up to SourceRetryMax, a fresh poller is tried with an API client built from
 // the source's credentials read again (a rotated *_FILE secret heals it).
 // Within a consumer group the replica keeps the lease meanwhile, so the
 // source does not move to a standby that would meet the same failure.
 func (s *Service) runSource(ctx context.Context, src *source, store checkpoint.Store) (err error) {
 	s.sourcePolling(src)
 	defer func() {
-		if err == nil {
+		if err == nil || ctx.Err() != nil {
 			s.sourceReleased(src)
 		}
 	}()
 	for {
 		err := s.runPoller(ctx, src, store)
 		if err == nil || ctx.Err() != nil {
-			return nil
+			return err // at the stop: nil, or the final save's failure
 		}
 		reason := telemetry.SourceFailureReason(err)
 		if s.stopsService(src, err) {
