@@ -6,9 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jelou-producer/jelou-producer/internal/config"
 	"github.com/jelou-producer/jelou-producer/internal/jelousim"
 	"github.com/jelou-producer/jelou-producer/internal/poller"
 	"github.com/jelou-producer/jelou-producer/internal/service"
+	"github.com/jelou-producer/jelou-producer/internal/telemetry"
 	tu "github.com/jelou-producer/jelou-producer/internal/testutil"
 	"github.com/jelou-producer/jelou-producer/pkg/event"
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
@@ -135,9 +137,10 @@ func TestRunBodyOverCapOnce(t *testing.T) {
 
 // TestRunBodyOverCap answers every request with a body larger than
 // JELOU_MAX_BODY_BYTES, whatever its window and page size: once the window
-// is as narrow as allowed and asks for one row a page, Run stops with an
-// error wrapping *jelou.BodyTooLargeError that names the limit, and the
-// checkpoint's cursor did not pass the window of the first such response.
+// is as narrow as allowed and asks for one row a page, the source is held
+// failed (reason response) with an error naming the limit while Run goes
+// on, and after the stop the checkpoint's cursor has not passed the window
+// of the first such response.
 func TestRunBodyOverCap(t *testing.T) {
 	h := newHarness(t, simOptions{count: 1000})
 	if err := h.sim.InjectNext(jelousim.Fault{Kind: jelousim.FaultOversized, Size: 3 << 20}, 1000); err != nil {
@@ -145,13 +148,12 @@ func TestRunBodyOverCap(t *testing.T) {
 	}
 	cfg := h.config()
 	cfg.Jelou.MaxBodyBytes = 1 << 20
-	r := h.start(cfg, service.Options{})
-	err := r.wait(t, 60*time.Second)
-	if !errorAs[*jelou.BodyTooLargeError](err) {
-		t.Fatalf("Run = %v, want an error wrapping *jelou.BodyTooLargeError", err)
-	}
-	if !strings.Contains(err.Error(), "1048576") {
-		t.Errorf("error %q does not name the limit", err)
+	logger, logs := capture()
+	// No retry within the test: it would use up the queued faults.
+	r := h.start(cfg, service.Options{Logger: logger, SourceRetry: 24 * time.Hour, SourceRetryMax: 24 * time.Hour})
+	heldFailed(t, r, logs, config.DefaultSourceID, telemetry.FailureResponse, "1048576")
+	if err := r.stopAndWait(t); err != nil {
+		t.Fatalf("Run = %v, want nil at the stop", err)
 	}
 	// The recorder logs a request when its handler returns, which for the
 	// oversized body can be after the client gave up on it: wait for it.

@@ -21,13 +21,17 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/config"
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 	"github.com/jelou-producer/jelou-producer/internal/service"
+	"github.com/jelou-producer/jelou-producer/internal/telemetry"
 	tu "github.com/jelou-producer/jelou-producer/internal/testutil"
 )
 
 // TestRunCheckpointTrouble starts the service on a checkpoint it cannot
-// use and checks that it stops before fetching anything, with an error of
-// the documented type naming the file (or topic), and that the checkpoint
-// is left exactly as it was: never a silent fresh start.
+// use and checks that its source fetches nothing: New fails with an error
+// of the documented type naming the file when it cannot open the store;
+// otherwise the source is held failed (reason checkpoint) with an error
+// naming the file, retried without success while Run goes on, and Run
+// returns nil at the stop. The checkpoint is left exactly as it was:
+// never a silent fresh start.
 func TestRunCheckpointTrouble(t *testing.T) {
 	tests := []struct {
 		name string
@@ -86,15 +90,20 @@ func TestRunCheckpointTrouble(t *testing.T) {
 			// returned: count only this run's requests.
 			// A file store that cannot be opened (its lock file cannot be
 			// created) fails New; any other failure is Run's.
-			r, err := h.tryStart(cfg, service.Options{HTTPClient: taggedClient("spoilt")})
-			if err == nil {
-				err = r.wait(t, 30*time.Second)
-			}
-			if err == nil || !tt.check(err) {
-				t.Fatalf("Run = %v, want the documented error", err)
-			}
-			if !strings.Contains(err.Error(), name) {
-				t.Errorf("error %q does not name %s", err, name)
+			logger, logs := capture()
+			opts := isolationOptions()
+			opts.HTTPClient, opts.Logger = taggedClient("spoilt"), logger
+			r, err := h.tryStart(cfg, opts)
+			if err != nil {
+				if !tt.check(err) || !strings.Contains(err.Error(), name) {
+					t.Fatalf("New = %v, want the documented error naming %s", err, name)
+				}
+			} else {
+				heldFailed(t, r, logs, config.DefaultSourceID, telemetry.FailureCheckpoint, name)
+				waitFor(t, r, 30*time.Second, "second failure", func() bool { return sourceStatus(r, config.DefaultSourceID).Failures >= 2 })
+				if err := r.stopAndWait(t); err != nil {
+					t.Fatalf("Run = %v, want nil at the stop", err)
+				}
 			}
 			if after, _ := os.ReadFile(cfg.Checkpoint.Path); !bytes.Equal(after, spoilt) {
 				t.Errorf("the checkpoint file changed after the failed start (%d bytes before, %d after)", len(spoilt), len(after))
@@ -113,8 +122,8 @@ func TestRunCheckpointTrouble(t *testing.T) {
 }
 
 // TestRunCheckpointKafkaCorrupt is the Kafka backend's counterpart: a
-// manifest that is not one stops the service with a *CorruptError naming
-// the topic, before anything is fetched.
+// manifest that is not one holds the source failed (reason checkpoint,
+// an error naming the topic) while Run goes on, and nothing is fetched.
 func TestRunCheckpointKafkaCorrupt(t *testing.T) {
 	h := newHarness(t, simOptions{count: 500})
 	cfg := h.config()
@@ -132,10 +141,13 @@ func TestRunCheckpointKafkaCorrupt(t *testing.T) {
 	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(source), Value: []byte("{not a manifest")}); err != nil {
 		t.Fatal(err)
 	}
-	r := h.start(cfg, service.Options{})
-	err := r.wait(t, 30*time.Second)
-	if !errorAs[*checkpoint.CorruptError](err) || !strings.Contains(err.Error(), cfg.Checkpoint.Topic) {
-		t.Fatalf("Run = %v, want a *checkpoint.CorruptError naming topic %s", err, cfg.Checkpoint.Topic)
+	logger, logs := capture()
+	opts := isolationOptions()
+	opts.Logger = logger
+	r := h.start(cfg, opts)
+	heldFailed(t, r, logs, config.DefaultSourceID, telemetry.FailureCheckpoint, cfg.Checkpoint.Topic, "corrupt")
+	if err := r.stopAndWait(t); err != nil {
+		t.Fatalf("Run = %v, want nil at the stop", err)
 	}
 	if n := len(h.reqs.all()); n != 0 {
 		t.Errorf("%d API requests, want none", n)

@@ -14,16 +14,18 @@
 //
 // # Failure
 //
-// With a single source (and for a backfill), rejected credentials (401)
-// stop Run with an error wrapping *jelou.AuthError, after marking the
-// service not ready: the service never retries them. Fatal Kafka errors
-// (authorization, record too large, missing topic), a response over
-// JELOU_MAX_BODY_BYTES and a checkpoint that cannot be loaded stop it too.
-// With several sources, such a failure stops its source alone: the source
-// is held failed (source_up 0, /readyz lists it), keeps its lease in a
-// consumer group, and is retried after Options.SourceRetry, doubling up to
-// SourceRetryMax, with its *_FILE credentials read again; the other
-// sources go on and Run does not return. Everything else (5xx, 429,
-// network errors, a broker that is down) is retried with backoff for as
-// long as it lasts, and shows in /readyz and the metrics.
+// A failure that does not pass by itself (rejected credentials, a fatal
+// Kafka error such as a record too large, a response over
+// JELOU_MAX_BODY_BYTES, a checkpoint that cannot be loaded) stops its
+// source alone, whatever the number of sources: the source is held failed
+// (source_up 0, /readyz lists it), keeps its lease in a consumer group,
+// and is retried after Options.SourceRetry, doubling up to SourceRetryMax,
+// with its *_FILE credentials read again; the other sources go on and Run
+// does not return. Two exceptions stop Run with the error: a backfill's
+// failure, and a single source's credentials rejected before any of its
+// windows completed (an error wrapping *jelou.AuthError, after marking the
+// service not ready: a configuration error at start-up, exit 3).
+// Everything else (5xx, 429, network errors, a broker that is down) is
+// retried with backoff for as long as it lasts, and shows in /readyz and
+// the metrics.
 package service

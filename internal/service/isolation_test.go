@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/service"
 	"github.com/jelou-producer/jelou-producer/internal/telemetry"
 	tu "github.com/jelou-producer/jelou-producer/internal/testutil"
+	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
 
 // twoSources is a harness with a second simulated account: acme on the
@@ -278,5 +280,98 @@ func TestSourceFailsAloneOnOversizedRecord(t *testing.T) {
 	cp := loadCheckpoint(t, filepath.Join(filepath.Dir(ts.cfg.Checkpoint.Path), "checkpoint.acme.json"), "source-acme")
 	if cp.Cursor.After(conv.Start) {
 		t.Errorf("acme's checkpoint cursor %s passed the oversized row's start %s", cp.Cursor, conv.Start)
+	}
+}
+
+// heldFailed waits until source id is held failed with reason, and checks
+// what a failed source shows: source_up 0, source_failures_total at least
+// 1, /readyz listing it with an error naming each of names (and not ready
+// when it was the only source polled), and a "source stopped" log line of
+// logs naming them too. It returns the source's status.
+func heldFailed(t *testing.T, r *running, logs *tu.SyncBuffer, id, reason string, names ...string) telemetry.SourceStatus {
+	t.Helper()
+	waitFor(t, r, 60*time.Second, id+" held failed", func() bool { return sourceStatus(r, id).State == telemetry.SourceFailed })
+	st := sourceStatus(r, id)
+	if st.Reason != reason || st.NextRetry == nil {
+		t.Errorf("/readyz says of %s %+v, want reason %s and a next retry", id, st, reason)
+	}
+	if up := tu.Sum(t, r.reg, "jelou_producer_source_up", map[string]string{"source": id}); up != 0 {
+		t.Errorf("source_up{%s} = %v, want 0", id, up)
+	}
+	if n := tu.Sum(t, r.reg, "jelou_producer_source_failures_total", map[string]string{"source": id, "reason": reason}); n < 1 {
+		t.Errorf("source_failures_total{%s,%s} = %v, want at least 1", id, reason, n)
+	}
+	if rep := r.svc.Health().Report(); len(rep.Sources) == 1 && rep.Ready {
+		t.Errorf("/readyz ready with its only source failed: %+v", rep.Checks)
+	}
+	var line string
+	for l := range strings.Lines(logs.String()) {
+		if strings.Contains(l, `"msg":"source stopped`) && strings.Contains(l, `"source":"`+id+`"`) {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Errorf("no \"source stopped\" log line for %s", id)
+	}
+	for _, n := range names {
+		if !strings.Contains(st.Error, n) || !strings.Contains(line, n) {
+			t.Errorf("/readyz error %q or log line %q does not name %s", st.Error, line, n)
+		}
+	}
+	return st
+}
+
+// capture returns a logger writing JSON lines to the returned buffer.
+func capture() (*slog.Logger, *tu.SyncBuffer) {
+	logs := &tu.SyncBuffer{}
+	return slog.New(slog.NewJSONHandler(logs, nil)), logs
+}
+
+// TestSingleSourceCredentials pins what rejected credentials do to a
+// deployment of one source. Rejected at start-up, before any window of it
+// completed, they are a configuration error: Run stops with the
+// *jelou.AuthError (exit 3). Revoked after it polled (a 401 after hours),
+// the source is held failed and Run goes on, and rotating the secret in
+// JELOU_CLIENT_SECRET_FILE heals it without a restart.
+func TestSingleSourceCredentials(t *testing.T) {
+	for _, atStart := range []bool{true, false} {
+		t.Run(map[bool]string{true: "rejected at start-up", false: "revoked after polling"}[atStart], func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, simOptions{count: 500})
+			secretFile := filepath.Join(t.TempDir(), "secret")
+			writeFile(t, secretFile, []byte("sim-secret\n"))
+			cfg := h.config()
+			cfg.Jelou.ClientSecretFile = secretFile
+			if atStart {
+				h.sim.SetCredentials("sim-client", "rotated")
+			}
+			logger, logs := capture()
+			opts := isolationOptions()
+			opts.Logger = logger
+			r := h.start(cfg, opts)
+			if atStart {
+				if err := r.wait(t, 60*time.Second); !errorAs[*jelou.AuthError](err) {
+					t.Fatalf("Run = %v, want an error wrapping *jelou.AuthError", err)
+				}
+				return
+			}
+			h.waitCursor(r, t0.Add(-20*time.Hour), 60*time.Second)
+			h.sim.SetCredentials("sim-client", "rotated")
+			heldFailed(t, r, logs, config.DefaultSourceID, telemetry.FailureAuth, "401")
+			waitFor(t, r, 30*time.Second, "second failure", func() bool { return sourceStatus(r, config.DefaultSourceID).Failures >= 2 })
+
+			writeFile(t, secretFile, []byte("rotated\n"))
+			waitFor(t, r, 30*time.Second, "the source polling again", func() bool {
+				return sourceStatus(r, config.DefaultSourceID).State == telemetry.SourceOK &&
+					tu.Sum(t, r.reg, "jelou_producer_source_up", map[string]string{"source": config.DefaultSourceID}) == 1
+			})
+			h.waitCursor(r, h.clk.Now(), 60*time.Second)
+			if !r.svc.Health().Report().Ready {
+				t.Errorf("/readyz not ready after the heal: %+v", r.svc.Health().Report().Checks)
+			}
+			if err := r.stopAndWait(t); err != nil {
+				t.Fatalf("Run = %v", err)
+			}
+		})
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/poller"
 	"github.com/jelou-producer/jelou-producer/internal/publish"
 	"github.com/jelou-producer/jelou-producer/internal/service"
+	"github.com/jelou-producer/jelou-producer/internal/telemetry"
 	tu "github.com/jelou-producer/jelou-producer/internal/testutil"
 )
 
@@ -96,8 +97,9 @@ func TestNewKafkaStartupErrors(t *testing.T) {
 
 // TestRunOversizedRecord makes one row of the history so large that its
 // event cannot be written (over the writer's KAFKA_BATCH_BYTES, or over the
-// topic's max.message.bytes): Run stops with a fatal too_large error, the
-// record is not on the topic, and the checkpoint's cursor did not pass the
+// topic's max.message.bytes): the source is held failed (reason publish)
+// with an error naming the topic while Run goes on, the record is not on
+// the topic, and after the stop the checkpoint's cursor has not passed the
 // window that holds it.
 func TestRunOversizedRecord(t *testing.T) {
 	tests := []struct {
@@ -124,16 +126,11 @@ func TestRunOversizedRecord(t *testing.T) {
 			cfg := h.config()
 			cfg.Kafka.BatchBytes = config.ByteSize(tt.batchBytes)
 			cfg.Jelou.MaxBodyBytes = 64 << 20
-			r := h.start(cfg, service.Options{})
-			err := r.wait(t, 60*time.Second)
-			if err == nil {
-				t.Fatal("Run = nil, want a fatal error for the oversized record")
-			}
-			if k := publish.KindOf(err); k != publish.KindTooLarge || publish.IsRetriable(err) {
-				t.Errorf("Run = %v (kind %q), want a fatal too_large error", err, k)
-			}
-			if !strings.Contains(err.Error(), h.topic) {
-				t.Errorf("error %q does not name the topic", err)
+			logger, logs := capture()
+			r := h.start(cfg, service.Options{Logger: logger, SourceRetry: 24 * time.Hour, SourceRetryMax: 24 * time.Hour})
+			heldFailed(t, r, logs, config.DefaultSourceID, telemetry.FailurePublish, h.topic)
+			if err := r.stopAndWait(t); err != nil {
+				t.Fatalf("Run = %v, want nil at the stop", err)
 			}
 			if n := tu.Sum(t, r.reg, "jelou_producer_kafka_write_errors_total", map[string]string{"kind": string(publish.KindTooLarge)}); n < 1 {
 				t.Errorf("kafka_write_errors_total{kind=too_large} = %v, want at least 1", n)

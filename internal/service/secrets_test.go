@@ -19,6 +19,7 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/jelousim"
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 	"github.com/jelou-producer/jelou-producer/internal/service"
+	"github.com/jelou-producer/jelou-producer/internal/telemetry"
 	"github.com/jelou-producer/jelou-producer/internal/testutil"
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
@@ -46,10 +47,11 @@ func forbidden() []string {
 
 // TestSecretsNeverLeak runs the service with distinctive credentials at
 // debug level through 5xx, 429, truncated bodies, proxy pages that echo
-// the Authorization header, and finally a 401, plus a broker that refuses
-// a wrong SASL password, and checks that neither secret, nor the base64
-// forms that carry them, appears in the logs, /metrics, /readyz or any
-// error.
+// the Authorization header, and finally a 401 that holds the source
+// failed, plus a broker that refuses a wrong SASL password, and checks that
+// neither secret, nor the base64 forms that carry them, appears in the
+// logs (the source's failure line included), /metrics, /readyz (its
+// source detail included) or any error.
 func TestSecretsNeverLeak(t *testing.T) {
 	broker, err := kafkatest.StartInProcess(1, kfake.EnableSASL(), kfake.Superuser("PLAIN", secretSASLUser, secretSASL))
 	if err != nil {
@@ -97,13 +99,15 @@ func TestSecretsNeverLeak(t *testing.T) {
 	for _, path := range []string{"/metrics", "/readyz", "/healthz"} {
 		corpus.WriteString(httpGet(t, "http://"+r.svc.HTTPAddr()+path))
 	}
-	// Credentials revoked: the next request gets 401 and Run stops.
+	// Credentials revoked: the next request gets 401 and the source is
+	// held failed, reported by /readyz and the log.
 	h.sim.SetCredentials(secretClientID, "rotated")
-	runErr := r.wait(t, 60*time.Second)
-	if !errorAs[*jelou.AuthError](runErr) {
-		t.Fatalf("Run = %v, want an error wrapping *jelou.AuthError", runErr)
+	st := heldFailed(t, r, &logs, config.DefaultSourceID, telemetry.FailureAuth, "401")
+	corpus.WriteString(st.Error)
+	corpus.WriteString(httpGet(t, "http://"+r.svc.HTTPAddr()+"/readyz"))
+	if err := r.stopAndWait(t); err != nil {
+		t.Fatalf("Run = %v, want nil at the stop", err)
 	}
-	corpus.WriteString(runErr.Error())
 
 	// A wrong SASL password: New fails, saying so without the password.
 	bad := cfg

@@ -113,6 +113,8 @@ type source struct {
 	// failures counts the failures in a row; the first window completed
 	// after a retry resets it.
 	failures int
+	// polled is set once a window of the source completed in this process.
+	polled bool
 }
 
 // New builds the service from cfg, which must have passed Validate. It
@@ -477,25 +479,28 @@ func (s *Service) own(ctx context.Context, f checkpoint.Fencing, l ownership.Lea
 	return s.runSource(ctx, src, f.Fenced(checkpoint.Owner{Generation: uint64(l.Generation), Member: l.Member}))
 }
 
-// runSource polls src on store until ctx ends (nil) or, when the service
-// does not isolate its sources (see isolates), until its poller fails (the
-// error). When it does, a poller that fails stops this source alone: the
-// source is held failed (source_up 0, /readyz names it), and after
-// Options.SourceRetry, doubled by each failure in a row up to
-// SourceRetryMax, a fresh poller is tried with an API client built from
+// runSource polls src on store until ctx ends (nil, or the final save's
+// error) or its failure stops the service (the error; see stopsService).
+// Any other failure stops this source alone: the source is held failed
+// (source_up 0, /readyz names it), and after Options.SourceRetry, doubled
+// by each failure in a row up to SourceRetryMax, a fresh poller is tried with an API client built from
 // the source's credentials read again (a rotated *_FILE secret heals it).
 // Within a consumer group the replica keeps the lease meanwhile, so the
 // source does not move to a standby that would meet the same failure.
-func (s *Service) runSource(ctx context.Context, src *source, store checkpoint.Store) error {
+func (s *Service) runSource(ctx context.Context, src *source, store checkpoint.Store) (err error) {
 	s.sourcePolling(src)
-	defer s.sourceReleased(src)
+	defer func() {
+		if err == nil || ctx.Err() != nil {
+			s.sourceReleased(src)
+		}
+	}()
 	for {
 		err := s.runPoller(ctx, src, store)
 		if err == nil || ctx.Err() != nil {
-			return err
+			return err // at the stop: nil, or the final save's failure
 		}
 		reason := telemetry.SourceFailureReason(err)
-		if !s.isolates() {
+		if s.stopsService(src, err) {
 			s.metrics.SourceFailed(src.id, reason)
 			return err
 		}
@@ -514,12 +519,23 @@ func (s *Service) runSource(ctx context.Context, src *source, store checkpoint.S
 	}
 }
 
-// isolates reports whether a source's failure stops that source alone: for
-// run with several sources. A single source is the whole deployment, so its
-// failure stops the service as before (exit 3 for rejected credentials),
-// and a backfill's stops the backfill.
-func (s *Service) isolates() bool {
-	return s.opts.Command == config.CommandRun && len(s.sources) > 1
+// stopsService reports whether err, src's poller's failure, stops the
+// service instead of src alone. A backfill stops on any failure (it is a
+// bounded job, rerun by hand); run stops only when its one source's
+// credentials are rejected before any window of it completed: a
+// configuration error at start-up, exit 3 as before. Every other failure,
+// and a 401 after the source polled (a secret revoked or rotated while
+// running), stops the source alone, so that neither the other sources nor
+// a standby replica meet it again in a crash loop.
+func (s *Service) stopsService(src *source, err error) bool {
+	if s.opts.Command != config.CommandRun {
+		return true
+	}
+	src.mu.Lock()
+	polled := src.polled
+	src.mu.Unlock()
+	var auth *jelou.AuthError
+	return len(s.sources) == 1 && !polled && errors.As(err, &auth)
 }
 
 // runPoller runs a fresh poller of src on store until ctx ends or it fails.
@@ -568,11 +584,9 @@ func (s *Service) sourcePolling(src *source) {
 }
 
 // sourceReleased reports src as no longer polled here (its lease ended, or
-// Run is stopping): not held failed, and not listed by /readyz.
+// Run is stopping): not held failed, and not listed by /readyz. A failure
+// that stops the service keeps its state for the end instead.
 func (s *Service) sourceReleased(src *source) {
-	if !s.isolates() {
-		return // a failure stops the service: its state stays for the end
-	}
 	s.metrics.SourceRecovered(src.id)
 	s.health.RemoveSource(src.id)
 }
@@ -615,7 +629,7 @@ func (o healObserver) QueryDone(lane poller.Lane, w jelou.Window, rows, publishe
 	o.Observer.QueryDone(lane, w, rows, published, took)
 	o.src.mu.Lock()
 	healed := o.src.failures > 0
-	o.src.failures = 0
+	o.src.failures, o.src.polled = 0, true
 	o.src.mu.Unlock()
 	if healed {
 		o.s.log.Info("source polls again", "source", o.src.id)
