@@ -110,9 +110,16 @@ type source struct {
 	// its credentials read again.
 	conf   config.Source
 	client *jelou.Client
-	// failures counts the failures in a row; the first window completed
-	// after a retry resets it.
+	// failures counts the failures in a row; it is reset once the source
+	// has passed its probation after a retry (see healObserver).
 	failures int
+	// probationEnds is when a retried source, polling again, becomes ok
+	// if it has not failed meanwhile; zero when it is not on probation.
+	probationEnds time.Time
+	// lastReason and lastErr describe its last failure, shown while it
+	// is retrying.
+	lastReason string
+	lastErr    error
 	// polled is set once a window of the source completed in this process.
 	polled bool
 }
@@ -485,6 +492,11 @@ func (s *Service) own(ctx context.Context, f checkpoint.Fencing, l ownership.Lea
 // (source_up 0, /readyz names it), and after Options.SourceRetry, doubled
 // by each failure in a row up to SourceRetryMax, a fresh poller is tried with an API client built from
 // the source's credentials read again (a rotated *_FILE secret heals it).
+// The retried source is on probation (see sourceRetrying): it polls but
+// is not ok, nor its failures forgotten, until it has polled without
+// failing for the delay that preceded the retry (at least three
+// POLL_INTERVALs), so a failure met again shortly after each retry still
+// doubles the delay and keeps source_up at 0.
 // Within a consumer group the replica keeps the lease meanwhile, so the
 // source does not move to a standby that would meet the same failure.
 func (s *Service) runSource(ctx context.Context, src *source, store checkpoint.Store) (err error) {
@@ -504,8 +516,9 @@ func (s *Service) runSource(ctx context.Context, src *source, store checkpoint.S
 			s.metrics.SourceFailed(src.id, reason)
 			return err
 		}
+		var delay time.Duration
 		for err != nil {
-			delay := s.sourceFailed(src, reason, err)
+			delay = s.sourceFailed(src, reason, err)
 			select {
 			case <-ctx.Done():
 				return nil
@@ -515,7 +528,7 @@ func (s *Service) runSource(ctx context.Context, src *source, store checkpoint.S
 				reason = telemetry.FailureAuth
 			}
 		}
-		s.log.Info("retrying source", "source", src.id)
+		s.sourceRetrying(src, delay)
 	}
 }
 
@@ -597,6 +610,7 @@ func (s *Service) sourceFailed(src *source, reason string, err error) time.Durat
 	src.mu.Lock()
 	src.failures++
 	n := src.failures
+	src.probationEnds, src.lastReason, src.lastErr = time.Time{}, reason, err
 	src.mu.Unlock()
 	delay := s.opts.SourceRetry
 	for i := 1; i < n && delay < s.opts.SourceRetryMax; i++ {
@@ -615,9 +629,35 @@ func (s *Service) sourceFailed(src *source, reason string, err error) time.Durat
 	return delay
 }
 
+// probation is how long a retried source must poll without failing
+// before it is ok again: the delay that preceded the retry, and at least
+// three POLL_INTERVALs, so that a source failing on the same row or the
+// same credentials shortly after each retry is never seen healed.
+func (s *Service) probation(delay time.Duration) time.Duration {
+	return max(delay, 3*s.cfg.Poll.Interval)
+}
+
+// sourceRetrying puts src, retried after delay, on probation: it polls,
+// /readyz shows it retrying with its failures and last failure, and
+// source_up stays 0 until healObserver sees a window complete after the
+// probation ends.
+func (s *Service) sourceRetrying(src *source, delay time.Duration) {
+	now := s.opts.Clock.Now()
+	src.mu.Lock()
+	src.probationEnds = now.Add(s.probation(delay))
+	n, reason, err := src.failures, src.lastReason, src.lastErr
+	src.mu.Unlock()
+	st := telemetry.SourceStatus{Source: src.id, State: telemetry.SourceRetrying, Reason: reason, Since: now, Failures: n}
+	if err != nil {
+		st.Error = err.Error()
+	}
+	s.health.SetSource(st)
+	s.log.Info("retrying source", "source", src.id, "failures", n, "probation", s.probation(delay).String())
+}
+
 // healObserver is the observer of a source's poller: it passes everything
-// on, and marks a source held failed as polling again once a window of it
-// completes.
+// on, and marks a retried source as ok (polling again) at the first window
+// of it completed once its probation has ended.
 type healObserver struct {
 	poller.Observer
 	s   *Service
@@ -627,9 +667,13 @@ type healObserver struct {
 // QueryDone implements poller.Observer.
 func (o healObserver) QueryDone(lane poller.Lane, w jelou.Window, rows, published int, took time.Duration) {
 	o.Observer.QueryDone(lane, w, rows, published, took)
+	now := o.s.opts.Clock.Now()
 	o.src.mu.Lock()
-	healed := o.src.failures > 0
-	o.src.failures, o.src.polled = 0, true
+	o.src.polled = true
+	healed := !o.src.probationEnds.IsZero() && !now.Before(o.src.probationEnds)
+	if healed {
+		o.src.failures, o.src.probationEnds, o.src.lastReason, o.src.lastErr = 0, time.Time{}, "", nil
+	}
 	o.src.mu.Unlock()
 	if healed {
 		o.s.log.Info("source polls again", "source", o.src.id)

@@ -23,8 +23,9 @@ import (
 // a success, no older than its max age.
 //
 // The sources this replica polls are reported one by one ([Health.SetSource]):
-// a failed source does not make the service unready while another source
-// it polls is ok; when every one of them failed, the "sources" check fails.
+// a failed (or retrying) source does not make the service unready while
+// another source it polls is ok; when none of them is ok, the "sources"
+// check fails.
 type Health struct {
 	clock clock.Clock
 
@@ -35,28 +36,34 @@ type Health struct {
 }
 
 // CheckSources is the check /readyz lists while the replica polls sources
-// ([Health.SetSource]): it fails when every one of them failed.
+// ([Health.SetSource]): it fails when none of them is ok (each failed or
+// retrying).
 const CheckSources = "sources"
 
 // Values of SourceStatus.State.
 const (
 	SourceOK     = "ok"     // the source polls
 	SourceFailed = "failed" // the source stopped and waits to be retried
+	// SourceRetrying: the source was retried and polls, on probation: it
+	// counts as not ok (like failed) until it has polled without failing
+	// for as long as the service's probation, then it is ok.
+	SourceRetrying = "retrying"
 )
 
 // SourceStatus is the state of one source this replica polls, as /readyz
 // reports it.
 type SourceStatus struct {
 	Source string `json:"source"`
-	// State is SourceOK or SourceFailed.
+	// State is SourceOK, SourceFailed or SourceRetrying.
 	State string `json:"state"`
-	// Reason is the failure's reason label (auth, publish, ...) and Error
-	// its message; both empty when ok.
+	// Reason is the (last) failure's reason label (auth, publish, ...) and
+	// Error its message; both empty when ok.
 	Reason string `json:"reason,omitempty"`
 	Error  string `json:"error,omitempty"`
 	// Since is when the source entered State.
 	Since time.Time `json:"since"`
-	// Failures counts the failures in a row (0 when ok).
+	// Failures counts the failures in a row (0 when ok; kept while
+	// retrying).
 	Failures int `json:"failures,omitempty"`
 	// NextRetry is when a failed source is tried again.
 	NextRetry *time.Time `json:"next_retry,omitempty"`
@@ -208,18 +215,27 @@ func (h *Health) Report() Report {
 	}
 	if len(h.sources) > 0 {
 		s := CheckStatus{Name: CheckSources, OK: false}
-		var failed []string
+		var notOK []string
+		retrying := false
 		for _, id := range slices.Sorted(maps.Keys(h.sources)) {
 			st := h.sources[id]
 			r.Sources = append(r.Sources, st)
-			if st.State == SourceFailed {
-				failed = append(failed, id)
-			} else {
+			switch st.State {
+			case SourceOK:
 				s.OK = true
+			case SourceRetrying:
+				retrying = true
+				notOK = append(notOK, id+" (retrying)")
+			default:
+				notOK = append(notOK, id)
 			}
 		}
-		if !s.OK {
-			s.Error = "every source polled here failed: " + strings.Join(failed, ", ")
+		switch {
+		case s.OK:
+		case retrying:
+			s.Error = "no source polled here is ok: " + strings.Join(notOK, ", ")
+		default:
+			s.Error = "every source polled here failed: " + strings.Join(notOK, ", ")
 		}
 		r.Ready = r.Ready && s.OK
 		r.Checks = append(r.Checks, s)

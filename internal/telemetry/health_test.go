@@ -134,7 +134,8 @@ func TestReportCarriesOwnership(t *testing.T) {
 // TestHealthSources checks the per-source detail of /readyz: a failed
 // source is listed with its reason and next retry but leaves the replica
 // ready while another source it polls is ok; when every source it polls
-// failed, the "sources" check fails; a source handed back is forgotten.
+// failed, the "sources" check fails; a retrying source (on probation)
+// counts as not ok like a failed one; a source handed back is forgotten.
 func TestHealthSources(t *testing.T) {
 	clk := newFakeClock()
 	h := NewHealth(clk)
@@ -159,6 +160,11 @@ func TestHealthSources(t *testing.T) {
 			h.SetSource(SourceStatus{Source: "globex", State: SourceFailed, Reason: FailurePublish, Since: now})
 		}, false, "every source polled here failed: acme, globex", "acme globex"},
 		{"the failed globex handed back", func() { h.RemoveSource("globex") }, false, "every source polled here failed: acme", "acme"},
+		{"acme retried, on probation", func() {
+			h.SetSource(SourceStatus{Source: "acme", State: SourceRetrying, Reason: FailureAuth, Since: now, Failures: 1})
+		}, false, "no source polled here is ok: acme (retrying)", "acme"},
+		{"globex ok again, acme retrying", func() { h.SetSource(SourceStatus{Source: "globex", State: SourceOK, Since: now}) }, true, "", "acme globex"},
+		{"globex handed back again", func() { h.RemoveSource("globex") }, false, "no source polled here is ok: acme (retrying)", "acme"},
 		{"acme healed", func() { h.SetSource(SourceStatus{Source: "acme", State: SourceOK, Since: now}) }, true, "", "acme"},
 	}
 	for _, st := range steps {
