@@ -20,8 +20,10 @@
 // source alone, whatever the number of sources: the source is held failed
 // (source_up 0, /readyz lists it), keeps its lease in a consumer group,
 // and is retried after Options.SourceRetry, doubling up to SourceRetryMax,
-// with its *_FILE credentials read again; the other sources go on and Run
-// does not return. Two exceptions stop Run with the error: a backfill's
+// with its *_FILE credentials read again; a retried source is on
+// probation (retrying, source_up still 0, its failures kept) until it has
+// polled without failing for the delay before the retry (at least three
+// POLL_INTERVALs); the other sources go on and Run does not return. Two exceptions stop Run with the error: a backfill's
 // failure, and a single source's credentials rejected before any of its
 // windows completed (an error wrapping *jelou.AuthError, after marking the
 // service not ready: a configuration error at start-up, exit 3).
