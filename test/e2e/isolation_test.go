@@ -99,15 +99,19 @@ func (ts *twoSources) waitLive(t *testing.T, ids ...string) {
 }
 
 // runOn lets the process run past the simulators' grace plus ten
-// simulated minutes, checking that it never exits, and returns what each
-// simulator had served at the start and the end of that period.
-func (ts *twoSources) runOn(t *testing.T, pr *proc) (marks map[*sim]pairSet, ends map[*sim]time.Time) {
+// simulated minutes, checking that it never exits (and calling watch, when
+// not nil, every 200 ms), and returns what each simulator had served at
+// the start and the end of that period.
+func (ts *twoSources) runOn(t *testing.T, pr *proc, watch func()) (marks map[*sim]pairSet, ends map[*sim]time.Time) {
 	t.Helper()
 	marks = map[*sim]pairSet{ts.good: ts.good.served(), ts.other: ts.other.served()}
 	end := ts.good.Now().Add(ts.good.grace() + 10*time.Minute)
 	for ts.good.Now().Before(end) {
 		if !pr.running() {
 			t.Fatalf("the process exited (code %d):\n%s", pr.exitCode(), tail(pr.log, 20))
+		}
+		if watch != nil {
+			watch()
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -244,7 +248,7 @@ func TestSourceRevokedHeals(t *testing.T) {
 	})
 	unauthorized := ts.other.stats().ByStatus[401] - before
 
-	marks, ends := ts.runOn(t, pr)
+	marks, ends := ts.runOn(t, pr, nil)
 	ts.stop(t, pr)
 	for _, l := range p.lives {
 		if b, _ := os.ReadFile(l.log); bytes.Contains(b, []byte(rotated)) {
@@ -306,11 +310,30 @@ func TestSourceRowTooLarge(t *testing.T) {
 			t.Errorf("/readyz error of big %q, want it to name conversation %s and KAFKA_DLQ_TOPIC", failed.Error, id)
 		}
 		upFailed := p.metric("jelou_producer_source_up", "source", "big")
-		marks, ends := ts.runOn(t, pr)
+		// From its first failure to the end, big is never ok: each retry
+		// is on probation and fails again within it (docs/guarantees.md,
+		// "Retry"), so source_up stays 0 and the delay keeps doubling.
+		samples, upSeen, okSeen, retrying := 0, 0, 0, 0
+		marks, ends := ts.runOn(t, pr, func() {
+			samples++
+			if p.metric("jelou_producer_source_up", "source", "big") != 0 {
+				upSeen++
+			}
+			switch p.sources()["big"].State {
+			case telemetry.SourceOK:
+				okSeen++
+			case telemetry.SourceRetrying:
+				retrying++
+			}
+		})
 		st := p.sources()
+		upEnd := p.metric("jelou_producer_source_up", "source", "big")
 		publishFailures := p.metric("jelou_producer_source_failures_total", "source", "big", "reason", "publish")
-		if st["good"].State != telemetry.SourceOK || publishFailures < 2 {
-			t.Errorf("at the end: good %q, source_failures_total{big,publish} %v; want ok, ≥ 2 (retried, failing again)", st["good"].State, publishFailures)
+		if st["good"].State != telemetry.SourceOK || publishFailures < 2 || publishFailures > 15 {
+			t.Errorf("at the end: good %q, source_failures_total{big,publish} %v; want ok, 2 to 15 (retried, failing again, the delay doubling)", st["good"].State, publishFailures)
+		}
+		if upSeen != 0 || okSeen != 0 || upEnd != 0 || st["big"].State == telemetry.SourceOK {
+			t.Errorf("big after its first failure: source_up 1 in %d of %d looks, ok in %d, at the end source_up %v and %q; want source_up 0 and never ok", upSeen, samples, okSeen, upEnd, st["big"].State)
 		}
 		ts.stop(t, pr)
 		hint, heals := 0, 0
@@ -325,6 +348,9 @@ func TestSourceRowTooLarge(t *testing.T) {
 		if hint == 0 {
 			t.Errorf("no ERROR log line of source big naming KAFKA_DLQ_TOPIC")
 		}
+		if heals != 0 {
+			t.Errorf("%d \"source polls again\" log lines of big, want none: a retry that fails again within its probation is no heal", heals)
+		}
 		for _, r := range ts.b.readTopic(ts.topic("big")) {
 			if r.Event.Subject == id {
 				t.Errorf("conversation %s (%s) is on big's event topic", id, r.Event.Data.State)
@@ -338,8 +364,8 @@ func TestSourceRowTooLarge(t *testing.T) {
 		result(t, "two sources: a row too large, no dead-letter topic",
 			fmt.Sprintf("SOURCES=good,big, ×300; big's simulator pads one row to %d bytes (-pad-row), KAFKA_DLQ_TOPIC unset", padBytes),
 			good.lost, good.rep.repeats,
-			fmt.Sprintf("process never exited (exit 0 on SIGTERM); big failed (reason publish, /readyz naming the row and KAFKA_DLQ_TOPIC, source_up{big} %v) %s after good polled live; source_failures_total{big,publish} %v by the end, %d ERROR lines naming KAFKA_DLQ_TOPIC, %d \"source polls again\" (another window of big completes after each retry), big %q at the end; %d records of big published; good: lost/repeated/expected %d/%d/%d",
-				upFailed, toFail.Round(10*time.Millisecond), publishFailures, hint, heals, st["big"].State, bigRecs, good.lost, good.rep.repeats, good.want))
+			fmt.Sprintf("process never exited (exit 0 on SIGTERM); big failed (reason publish, /readyz naming the row and KAFKA_DLQ_TOPIC, source_up{big} %v) %s after good polled live; source_failures_total{big,publish} %v by the end, %d ERROR lines naming KAFKA_DLQ_TOPIC, %d \"source polls again\"; source_up{big} 1 in %d of %d looks after the failure, ok in %d, retrying in %d, %q at the end; %d records of big published; good: lost/repeated/expected %d/%d/%d",
+				upFailed, toFail.Round(10*time.Millisecond), publishFailures, hint, heals, upSeen, samples, okSeen, retrying, st["big"].State, bigRecs, good.lost, good.rep.repeats, good.want))
 	})
 	t.Run("DLQ", func(t *testing.T) {
 		ts := startTwoSources(t, "big", []string{"-pad-row", strconv.Itoa(padBytes)},
@@ -348,7 +374,7 @@ func TestSourceRowTooLarge(t *testing.T) {
 		id := padded(t, ts.other)
 		pr := p.start()
 		ts.waitLive(t, "good", "big")
-		marks, ends := ts.runOn(t, pr)
+		marks, ends := ts.runOn(t, pr, nil)
 		st := p.sources()
 		up := p.metric("jelou_producer_source_up", "source", "big")
 		failures := p.metric("jelou_producer_source_failures_total", "source", "big")
