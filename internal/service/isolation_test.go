@@ -2,7 +2,6 @@ package service_test
 
 import (
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,15 +34,7 @@ type twoSources struct {
 func newTwoSources(t *testing.T, secret, backend string) *twoSources {
 	t.Helper()
 	h := newHarness(t, simOptions{count: 2000})
-	simCfg := jelousim.Config{Clock: h.clk}
-	simCfg.Data.Seed = 7
-	simCfg.Data.Start, simCfg.Data.End, simCfg.Data.Count = t0.Add(-24*time.Hour), t0.Add(24*time.Hour), 1500
-	sim2, err := jelousim.New(simCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts2 := httptest.NewServer(sim2)
-	t.Cleanup(ts2.Close)
+	sim2, url2 := secondAccount(t, h, 1500)
 	ts := &twoSources{harness: h, sim2: sim2, topic2: kafkatest.Topic(t, 3, nil), secretFile: filepath.Join(t.TempDir(), "globex-secret")}
 	ts.writeSecret(secret)
 
@@ -51,7 +42,7 @@ func newTwoSources(t *testing.T, secret, backend string) *twoSources {
 	t.Setenv("SOURCE_ACME_BASE_URL", h.url)
 	t.Setenv("SOURCE_ACME_CLIENT_ID", "sim-client")
 	t.Setenv("SOURCE_ACME_CLIENT_SECRET", "sim-secret")
-	t.Setenv("SOURCE_GLOBEX_BASE_URL", ts2.URL)
+	t.Setenv("SOURCE_GLOBEX_BASE_URL", url2)
 	t.Setenv("SOURCE_GLOBEX_CLIENT_ID", "sim-client")
 	t.Setenv("SOURCE_GLOBEX_CLIENT_SECRET_FILE", ts.secretFile)
 	t.Setenv("SOURCE_GLOBEX_TOPIC", ts.topic2)

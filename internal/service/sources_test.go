@@ -20,22 +20,14 @@ import (
 // each topic holds exactly what its API served.
 func TestRunServesSeveralSources(t *testing.T) {
 	h := newHarness(t, simOptions{})
-	simCfg := jelousim.Config{Clock: h.clk}
-	simCfg.Data.Seed = 7
-	simCfg.Data.Start, simCfg.Data.End, simCfg.Data.Count = t0.Add(-24*time.Hour), t0.Add(24*time.Hour), 2000
-	sim2, err := jelousim.New(simCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts2 := httptest.NewServer(sim2)
-	t.Cleanup(ts2.Close)
+	sim2, url2 := secondAccount(t, h, 2000)
 	topic2 := kafkatest.Topic(t, 3, nil)
 
 	t.Setenv("SOURCES", "acme,globex")
 	t.Setenv("SOURCE_ACME_BASE_URL", h.url)
 	t.Setenv("SOURCE_ACME_CLIENT_ID", "sim-client")
 	t.Setenv("SOURCE_ACME_CLIENT_SECRET", "sim-secret")
-	t.Setenv("SOURCE_GLOBEX_BASE_URL", ts2.URL)
+	t.Setenv("SOURCE_GLOBEX_BASE_URL", url2)
 	t.Setenv("SOURCE_GLOBEX_CLIENT_ID", "sim-client")
 	t.Setenv("SOURCE_GLOBEX_CLIENT_SECRET", "sim-secret")
 	t.Setenv("SOURCE_GLOBEX_TOPIC", topic2)
@@ -129,4 +121,21 @@ func TestRunServesSeveralSources(t *testing.T) {
 		}
 	}
 	t.Logf("acme: %d pairs on its topic; globex: %d", len(got1), len(got2))
+}
+
+// secondAccount serves a second simulated account (other data: seed 7,
+// count conversations over t0 ± 24 h) on h's clock, and returns it and its
+// URL.
+func secondAccount(t *testing.T, h *harness, count int) (*jelousim.Server, string) {
+	t.Helper()
+	cfg := jelousim.Config{Clock: h.clk}
+	cfg.Data.Seed = 7
+	cfg.Data.Start, cfg.Data.End, cfg.Data.Count = t0.Add(-24*time.Hour), t0.Add(24*time.Hour), count
+	sim, err := jelousim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(sim)
+	t.Cleanup(ts.Close)
+	return sim, ts.URL
 }
