@@ -82,9 +82,7 @@ func TestCredentialFiles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			vars := map[string]string{"KAFKA_BROKERS": "kafka:9092"}
-			for k, v := range tt.vars {
-				vars[k] = v
-			}
+			maps.Copy(vars, tt.vars)
 			setenv(t, vars)
 			cfg, got := loadAndValidate(CommandRun)
 			if !slices.Equal(got, tt.want) {
@@ -180,9 +178,7 @@ func TestRereadCredentials(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			vars := map[string]string{"KAFKA_BROKERS": "kafka:9092"}
-			for k, v := range tt.vars {
-				vars[k] = v
-			}
+			maps.Copy(vars, tt.vars)
 			setenv(t, vars)
 			cfg, problems := loadAndValidate(CommandRun)
 			if problems != nil {
