@@ -173,7 +173,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 func cmdConfig(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("config", "config [--markdown]", "List every environment variable: its type, default, the commands that require it, and its meaning.")
-	markdown := fs.Bool("markdown", false, "print the table as Markdown (the README's form)")
+	markdown := fs.Bool("markdown", false, "print the table as Markdown (the form of docs/configuration.md)")
 	if code, done := parseFlags(fs, args, stdout, stderr); done {
 		return code
 	}

@@ -59,6 +59,6 @@
 // [Variables] lists every variable (name, type, default, the commands that
 // require it, description, secrecy) by reflection over the tags, so the list
 // cannot drift from what Load reads. [TextTable] renders it for
-// `jelou-producer config`; [MarkdownTable] renders the README's tables,
-// that of [Variables] and that of [SourceVariables].
+// `jelou-producer config`; [MarkdownTable] renders the tables of
+// docs/configuration.md, that of [Variables] and that of [SourceVariables].
 package config

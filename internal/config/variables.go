@@ -54,9 +54,9 @@ func TextTable(vars []Variable) string {
 	return b.String()
 }
 
-// MarkdownTable renders vars as a GitHub Markdown table, the form the README
-// embeds. Its output is deterministic, so a test can check the README holds
-// exactly MarkdownTable(Variables()).
+// MarkdownTable renders vars as a GitHub Markdown table, the form
+// docs/configuration.md embeds. Its output is deterministic, so a test can
+// check that page holds exactly MarkdownTable(Variables()).
 func MarkdownTable(vars []Variable) string {
 	var b strings.Builder
 	b.WriteString("| Variable | Type | Default | Required for | Description |\n")

@@ -10,7 +10,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden.md and the README's tables")
+var update = flag.Bool("update", false, "rewrite testdata/*.golden.md and the tables of docs/configuration.md")
 
 // TestVariablesMatchEnvconfig checks that Variables names exactly what
 // envconfig reads, in the same order.
@@ -69,8 +69,8 @@ func TestVariablesComplete(t *testing.T) {
 // TestMarkdownGolden pins the variable tables: renaming a variable or
 // changing a default shows up as a diff of testdata/variables.golden.md (or
 // source-variables.golden.md for the SOURCE_<ID>_* variables). Run with
-// -update to accept a change: it rewrites the golden files and the README's
-// tables.
+// -update to accept a change: it rewrites the golden files and the tables of
+// docs/configuration.md.
 func TestMarkdownGolden(t *testing.T) {
 	for _, tt := range []struct {
 		path, section string
@@ -84,7 +84,7 @@ func TestMarkdownGolden(t *testing.T) {
 			if err := os.WriteFile(tt.path, []byte(got), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			updateREADME(t, tt.section, got)
+			updateConfigDoc(t, tt.section, got)
 		}
 		want, err := os.ReadFile(tt.path)
 		if err != nil {

@@ -17,7 +17,7 @@ import (
 )
 
 // TestRunBadRows injects malformed rows and bodies into the first pages of
-// a backfill and checks the documented outcome of each (README: "Bad
+// a backfill and checks the documented outcome of each (docs/testing.md: "Bad
 // input"): the service keeps running, every event still validates against
 // the schema, nothing the API served intact is lost or repeated, and each
 // bad row is either published with its raw bytes and problems, or skipped
