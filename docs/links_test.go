@@ -5,8 +5,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // fromOtherBranches are pages that other work streams write; README.md and
@@ -94,6 +96,88 @@ func TestLinksResolve(t *testing.T) {
 	}
 }
 
+var heading = regexp.MustCompile(`^#{1,6}\s+(.+?)\s*#*\s*$`)
+
+// anchors returns the fragment ids GitHub gives the headings of md: the
+// text lower-cased, punctuation other than '-' and '_' dropped, spaces as
+// '-', and "-1", "-2", … after a repeated one.
+func anchors(md string) map[string]bool {
+	out := map[string]bool{}
+	seen := map[string]int{}
+	parts := fence.Split(md, -1)
+	for i, p := range parts {
+		if i%2 == 1 {
+			continue
+		}
+		for _, line := range strings.Split(p, "\n") {
+			m := heading.FindStringSubmatch(line)
+			if m == nil {
+				continue
+			}
+			var b strings.Builder
+			for _, r := range strings.ToLower(m[1]) {
+				switch {
+				case r == ' ':
+					b.WriteRune('-')
+				case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+					b.WriteRune(r)
+				}
+			}
+			id := b.String()
+			if n := seen[id]; n > 0 {
+				out[id+"-"+strconv.Itoa(n)] = true
+			} else {
+				out[id] = true
+			}
+			seen[id]++
+		}
+	}
+	return out
+}
+
+// TestAnchorsResolve checks the fragment of every relative link to a
+// Markdown page (and of every "#fragment" link within a page) against the
+// headings of the page it names.
+func TestAnchorsResolve(t *testing.T) {
+	cache := map[string]map[string]bool{}
+	ids := func(path string) map[string]bool {
+		if a, ok := cache[path]; ok {
+			return a
+		}
+		md, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("read %s: %v", path, err)
+		}
+		cache[path] = anchors(string(md))
+		return cache[path]
+	}
+	for _, page := range pages(t) {
+		md, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatalf("read %s: %v", page, err)
+		}
+		for _, target := range links(string(md)) {
+			i := strings.IndexByte(target, '#')
+			if i < 0 || strings.Contains(target, "://") {
+				continue
+			}
+			path := page
+			if i > 0 {
+				path = filepath.Join(filepath.Dir(page), filepath.FromSlash(target[:i]))
+			}
+			if !strings.HasSuffix(path, ".md") {
+				continue
+			}
+			if _, err := os.Stat(path); err != nil {
+				continue // TestLinksResolve reports it
+			}
+			if !ids(path)[target[i+1:]] {
+				t.Errorf("%s links to %s, but %s has no heading with that anchor", page, target, path)
+			}
+		}
+	}
+}
+
 // TestIndexListsEveryPage keeps docs/README.md a complete index.
 func TestIndexListsEveryPage(t *testing.T) {
 	index, err := os.ReadFile("README.md")
@@ -135,6 +219,15 @@ func TestLinkParser(t *testing.T) {
 				t.Errorf("links(%q) = %q, want %q", tt.md, got, tt.want)
 			}
 		})
+	}
+	got := anchors("# Title\n## Deploy it on Kubernetes (Helm)\n```\n# not a heading\n```\n### `SOURCES` and a.b\n## Title\n")
+	for _, want := range []string{"title", "deploy-it-on-kubernetes-helm", "sources-and-ab", "title-1"} {
+		if !got[want] {
+			t.Errorf("anchors: no %q in %v", want, got)
+		}
+	}
+	if got["not-a-heading"] {
+		t.Errorf("anchors: a comment in fenced code taken for a heading")
 	}
 	for target, want := range map[string]bool{"a.md": true, "a.md#x": true, "#x": false, "https://x/y.md": false, "mailto:a@b": false} {
 		if _, got := relative(target); got != want {
