@@ -120,6 +120,10 @@ type source struct {
 	// is retrying.
 	lastReason string
 	lastErr    error
+	// failedAt is the source's cursor when it last failed: a retried
+	// source is ok again only once its cursor has passed it (a failure
+	// on one window holds the cursor back until that window is read).
+	failedAt time.Time
 	// polled is set once a window of the source completed in this process.
 	polled bool
 }
@@ -568,7 +572,13 @@ func (s *Service) runPoller(ctx context.Context, src *source, store checkpoint.S
 		delete(s.running, src.id)
 		s.mu.Unlock()
 	}()
-	return p.Run(ctx)
+	err = p.Run(ctx)
+	if err != nil {
+		src.mu.Lock()
+		src.failedAt = p.Cursor()
+		src.mu.Unlock()
+	}
+	return err
 }
 
 // renewClient rebuilds src's API client from its credentials read again.
@@ -657,7 +667,10 @@ func (s *Service) sourceRetrying(src *source, delay time.Duration) {
 
 // healObserver is the observer of a source's poller: it passes everything
 // on, and marks a retried source as ok (polling again) at the first window
-// of it completed once its probation has ended.
+// of it completed once its probation has ended and its cursor has passed
+// where it stood at the failure. A window that cannot be published holds
+// the cursor back (commits are ordered), so a source failing on it again
+// and again is never seen healed, however long it takes to reach it.
 type healObserver struct {
 	poller.Observer
 	s   *Service
@@ -668,9 +681,10 @@ type healObserver struct {
 func (o healObserver) QueryDone(lane poller.Lane, w jelou.Window, rows, published int, took time.Duration) {
 	o.Observer.QueryDone(lane, w, rows, published, took)
 	now := o.s.opts.Clock.Now()
+	cursor := o.s.CursorOf(o.src.id)
 	o.src.mu.Lock()
 	o.src.polled = true
-	healed := !o.src.probationEnds.IsZero() && !now.Before(o.src.probationEnds)
+	healed := !o.src.probationEnds.IsZero() && !now.Before(o.src.probationEnds) && cursor.After(o.src.failedAt)
 	if healed {
 		o.src.failures, o.src.probationEnds, o.src.lastReason, o.src.lastErr = 0, time.Time{}, "", nil
 	}
