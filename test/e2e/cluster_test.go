@@ -169,6 +169,11 @@ func TestClusterLeaderLoss(t *testing.T) {
 			o.notReady, o.polls, strings.Join(o.failing(), ", "), o.firstNotReady.Round(100*time.Millisecond))
 	}
 	t.Log(readiness)
+	if o.sources != "" {
+		// A broker outage is passing trouble: a source held failed or
+		// retrying here is worth reading about (it is not asserted).
+		t.Logf("/readyz while its sources check failed:\n%s\nproducer's source lines:\n%s", o.sources, sourceLines(pr))
+	}
 	t.Logf("partition 0 leader moved from node %d to node %d %s after the kill; longest wall time with no event acknowledged: %s; write errors: %s",
 		leader, o.newLeader, o.leaderMoved.Round(100*time.Millisecond), o.longestStall.Round(100*time.Millisecond), writeErrs)
 	result(t, "cluster leader loss",
@@ -190,6 +195,7 @@ type outage struct {
 	polls, notReady int
 	firstNotReady   time.Duration
 	checks          map[string]int // failing check name -> polls
+	sources         string         // the first failing sources check's body, for the log
 	newLeader       int
 	leaderMoved     time.Duration
 	lastCount       float64
@@ -214,10 +220,13 @@ func (o *outage) sample(t *testing.T) {
 		if o.checks == nil {
 			o.checks = map[string]int{}
 		}
-		for _, c := range []string{"kafka", "poll", "jelou_auth"} {
+		for _, c := range []string{"kafka", "poll", "jelou_auth", "sources"} {
 			if checkFailed(body, c) {
 				o.checks[c]++
 			}
+		}
+		if o.sources == "" && checkFailed(body, "sources") {
+			o.sources = body
 		}
 		if code == 0 {
 			o.checks["no answer"]++
@@ -421,4 +430,16 @@ func metricDelta(before, after map[string]float64, name string) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, ", ")
+}
+
+// sourceLines returns the producer's log lines about a source stopping,
+// being retried or polling again.
+func sourceLines(pr *proc) string {
+	var out []string
+	for _, l := range logs(pr) {
+		if strings.HasPrefix(l.Msg, "source stopped") || strings.HasPrefix(l.Msg, "retrying source") || l.Msg == "source polls again" {
+			out = append(out, l.raw)
+		}
+	}
+	return strings.Join(out, "\n")
 }
