@@ -296,22 +296,7 @@ func TestAlertRules(t *testing.T) {
 // TestDashboard checks the Grafana dashboard: valid JSON, every panel's
 // queries parse as PromQL and name only exported metrics.
 func TestDashboard(t *testing.T) {
-	b, err := os.ReadFile(chartDir + "/dashboards/jelou-producer.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d struct {
-		UID    string `json:"uid"`
-		Panels []struct {
-			Title   string `json:"title"`
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
-		} `json:"panels"`
-	}
-	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatalf("dashboard JSON: %v", err)
-	}
+	d := readDashboard(t)
 	if d.UID == "" || len(d.Panels) == 0 {
 		t.Fatalf("dashboard has uid %q and %d panels", d.UID, len(d.Panels))
 	}
@@ -418,6 +403,34 @@ func TestAlertSourceFailed(t *testing.T) {
 	}
 }
 
+// dashboard is what the tests read of the chart's Grafana dashboard.
+type dashboard struct {
+	UID        string `json:"uid"`
+	Templating struct {
+		List []dashVar `json:"list"`
+	} `json:"templating"`
+	Panels []struct {
+		Title   string `json:"title"`
+		Targets []struct {
+			Expr string `json:"expr"`
+		} `json:"targets"`
+	} `json:"panels"`
+}
+
+// readDashboard reads and decodes the chart's dashboard.
+func readDashboard(t *testing.T) dashboard {
+	t.Helper()
+	b, err := os.ReadFile(chartDir + "/dashboards/jelou-producer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d dashboard
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("dashboard JSON: %v", err)
+	}
+	return d
+}
+
 // dashVar is a Grafana template variable.
 type dashVar struct {
 	Name       string `json:"name"`
@@ -433,24 +446,7 @@ type dashVar struct {
 // panels show ownership, the group generation, failed sources, dead
 // letters and late rows.
 func TestDashboardSources(t *testing.T) {
-	b, err := os.ReadFile(chartDir + "/dashboards/jelou-producer.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d struct {
-		Templating struct {
-			List []dashVar `json:"list"`
-		} `json:"templating"`
-		Panels []struct {
-			Title   string `json:"title"`
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
-		} `json:"panels"`
-	}
-	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatalf("dashboard JSON: %v", err)
-	}
+	d := readDashboard(t)
 	i := slices.IndexFunc(d.Templating.List, func(v dashVar) bool { return v.Name == "source" })
 	if i < 0 {
 		t.Fatal("the dashboard has no source variable")
