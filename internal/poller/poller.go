@@ -314,7 +314,7 @@ func (p *Poller) Run(ctx context.Context) (err error) {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.FinalSaveTimeout)
 		defer cancel()
 		if serr := p.commit.save(sctx, true); serr != nil && err == nil {
-			err = serr
+			err = &FinalSaveError{Err: serr}
 		}
 	}()
 	cov := p.Coverage()
@@ -328,6 +328,17 @@ func (p *Poller) Run(ctx context.Context) (err error) {
 	}
 	return err
 }
+
+// FinalSaveError is Run's error when its lanes ended without failing (ctx
+// ended, or a backfill finished) but the checkpoint saved on the way out
+// could not be written. A caller stopping a poller tells it apart from a
+// failure of the poller met just as the stop was asked.
+type FinalSaveError struct{ Err error }
+
+func (e *FinalSaveError) Error() string { return "final " + e.Err.Error() }
+
+// Unwrap returns the store's error.
+func (e *FinalSaveError) Unwrap() error { return e.Err }
 
 // errFinished ends the lanes when a bounded backfill is done.
 var errFinished = errors.New("backfill finished")

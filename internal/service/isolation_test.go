@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/config"
 	"github.com/jelou-producer/jelou-producer/internal/jelousim"
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
+	"github.com/jelou-producer/jelou-producer/internal/poller"
 	"github.com/jelou-producer/jelou-producer/internal/service"
 	"github.com/jelou-producer/jelou-producer/internal/telemetry"
 	tu "github.com/jelou-producer/jelou-producer/internal/testutil"
@@ -375,5 +377,53 @@ func TestSingleSourceCredentials(t *testing.T) {
 				t.Fatalf("Run = %v", err)
 			}
 		})
+	}
+}
+
+// stopAtFirstSave is an observer that cancels the service (once ready is
+// closed) from inside the first checkpoint save of the source whose
+// checkpoint source ends with suffix: the save a failing poller makes on
+// its way out, before its failure reaches the service.
+type stopAtFirstSave struct {
+	poller.Observer
+	suffix string
+	ready  <-chan struct{}
+	stop   *func()
+	once   *sync.Once
+}
+
+// Saved implements poller.Observer.
+func (o stopAtFirstSave) Saved(cp *checkpoint.Checkpoint, n int, err error) {
+	o.Observer.Saved(cp, n, err)
+	if strings.HasSuffix(cp.Source, o.suffix) {
+		o.once.Do(func() {
+			<-o.ready
+			(*o.stop)()
+		})
+	}
+}
+
+// TestSourceFailingAsTheServiceStops stops the service just as globex's
+// poller fails (its credentials rejected from the start; the stop is asked
+// from inside the poller's final save, so the poller returns its failure
+// and only then sees the stop): the failure is globex's alone, as it
+// would have been a moment earlier, and Run returns nil. CI once saw Run
+// return a source's failure when the stop came between the two.
+func TestSourceFailingAsTheServiceStops(t *testing.T) {
+	ts := newTwoSources(t, "not-the-secret", checkpoint.BackendFile)
+	ready := make(chan struct{})
+	var stop func()
+	opts := isolationOptions()
+	opts.Observe = func(o poller.Observer) poller.Observer {
+		return stopAtFirstSave{Observer: o, suffix: "globex", ready: ready, stop: &stop, once: new(sync.Once)}
+	}
+	r := ts.start(ts.cfg, opts)
+	stop = r.stop
+	close(ready)
+	if err := r.wait(t, 60*time.Second); err != nil {
+		t.Fatalf("Run = %v, want nil: a source failing as the service stops is not the service's failure", err)
+	}
+	if n := tu.Sum(t, r.reg, "jelou_producer_source_failures_total", map[string]string{"source": "globex", "reason": telemetry.FailureAuth}); n != 1 {
+		t.Errorf("source_failures_total{globex,auth} = %v, want 1", n)
 	}
 }

@@ -512,13 +512,26 @@ func (s *Service) runSource(ctx context.Context, src *source, store checkpoint.S
 	}()
 	for {
 		err := s.runPoller(ctx, src, store)
-		if err == nil || ctx.Err() != nil {
-			return err // at the stop: nil, or the final save's failure
+		if err == nil {
+			return nil
 		}
 		reason := telemetry.SourceFailureReason(err)
 		if s.stopsService(src, err) {
 			s.metrics.SourceFailed(src.id, reason)
 			return err
+		}
+		if ctx.Err() != nil {
+			// Stopping: the final save's failure is Run's; a failure
+			// the poller met just before the stop was asked (it
+			// returned it, then ctx ended) is the source's, as it
+			// would have been a moment earlier.
+			var final *poller.FinalSaveError
+			if errors.As(err, &final) {
+				return err
+			}
+			s.metrics.SourceFailed(src.id, reason)
+			s.log.Error("source failed as the service stopped", "source", src.id, "reason", reason, "err", err)
+			return nil
 		}
 		var delay time.Duration
 		for err != nil {
