@@ -6,7 +6,11 @@
 //
 // jelou.conversation.attended.v1.json describes the structured CloudEvent
 // of type ai.jelou.conversation.attended.v1 (JSON Schema draft 2020-12). Its
-// "$id" is the event's default dataschema attribute. A breaking change to
+// "$id" is the event's default dataschema attribute.
+//
+// jelou.conversation.attended.watermark.v1.json describes the completeness
+// watermark of type ai.jelou.conversation.attended.watermark.v1, written
+// per source to the watermark topic (KAFKA_WATERMARK_TOPIC) when enabled. A breaking change to
 // the event gets a new type and a new file; a file, once published, only
 // gains optional members.
 package schemas
@@ -16,6 +20,10 @@ import "embed"
 // V1 is the file name, in FS, of the schema of
 // ai.jelou.conversation.attended.v1 events.
 const V1 = "jelou.conversation.attended.v1.json"
+
+// WatermarkV1 is the file name, in FS, of the schema of
+// ai.jelou.conversation.attended.watermark.v1 watermarks.
+const WatermarkV1 = "jelou.conversation.attended.watermark.v1.json"
 
 // FS holds every schema file of this directory.
 //
