@@ -13,6 +13,14 @@
 // per source to the watermark topic (KAFKA_WATERMARK_TOPIC) when enabled. A breaking change to
 // the event gets a new type and a new file; a file, once published, only
 // gains optional members.
+//
+// asyncapi.json is not a JSON Schema: it is the AsyncAPI 3.0 document that
+// describes every topic jelou-producer writes (the event topic and, when
+// enabled, the dead-letter, current-state and watermark topics, and the
+// internal topics of the kafka checkpoint backend), their keys, headers
+// and Kafka settings, referring to the schema files above for the payloads
+// by relative $ref. scripts/asyncapi-validate.sh checks it with the
+// AsyncAPI parser; asyncapi_test.go checks it against the code.
 package schemas
 
 import "embed"
@@ -25,7 +33,10 @@ const V1 = "jelou.conversation.attended.v1.json"
 // ai.jelou.conversation.attended.watermark.v1 watermarks.
 const WatermarkV1 = "jelou.conversation.attended.watermark.v1.json"
 
-// FS holds every schema file of this directory.
+// AsyncAPI is the file name, in FS, of the AsyncAPI document of the topics.
+const AsyncAPI = "asyncapi.json"
+
+// FS holds every schema file of this directory, and the AsyncAPI document.
 //
 //go:embed *.json
 var FS embed.FS

@@ -12,16 +12,19 @@ import (
 )
 
 // TestFiles compiles every embedded schema as draft 2020-12 and checks its
-// naming: one file per event type, named after the type.
+// naming: one file per event type, named after the type. The AsyncAPI
+// document is not a JSON Schema (asyncapi_test.go checks it).
 func TestFiles(t *testing.T) {
 	names, err := fs.Glob(schemas.FS, "*.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(names) == 0 {
-		t.Fatal("FS holds no schema")
-	}
+	schemaFiles := 0
 	for _, name := range names {
+		if name == schemas.AsyncAPI {
+			continue
+		}
+		schemaFiles++
 		t.Run(name, func(t *testing.T) {
 			b, err := fs.ReadFile(schemas.FS, name)
 			if err != nil {
@@ -53,6 +56,9 @@ func TestFiles(t *testing.T) {
 				t.Errorf("compile: %v", err)
 			}
 		})
+	}
+	if schemaFiles == 0 {
+		t.Fatal("FS holds no schema")
 	}
 }
 
