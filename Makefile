@@ -12,7 +12,7 @@ IMAGE    ?= jelou-producer
 LDFLAGS  := -s -w -X github.com/jelou-producer/jelou-producer/internal/buildinfo.Version=$(VERSION)
 FUZZTIME ?= 30s
 
-.PHONY: all build version image vulncheck sbom test race lint fmt fuzz bench bench-short demo sim kafka-up kafka-down test-kafka e2e ci clean
+.PHONY: all build version image vulncheck sbom test race lint fmt fuzz asyncapi bench bench-short demo sim kafka-up kafka-down test-kafka e2e ci clean
 
 all: lint test build
 
@@ -49,6 +49,9 @@ fmt:
 
 fuzz: ## every fuzz target for FUZZTIME each (default 30s)
 	scripts/fuzz.sh $(FUZZTIME)
+
+asyncapi: ## validate schemas/asyncapi.json with the AsyncAPI parser (needs node and npm)
+	scripts/asyncapi-validate.sh
 
 bench: ## the benchmark harness (six scenarios)
 	$(GO) run ./cmd/jelou-bench
