@@ -512,7 +512,8 @@ func checkHeaderNames(t *testing.T, sch map[string]any, written map[string]int, 
 		t.Errorf("headers declared %v, written %v", declared, got)
 	}
 	var required []string
-	for _, r := range sch["required"].([]any) {
+	req, _ := sch["required"].([]any)
+	for _, r := range req {
 		required = append(required, r.(string))
 	}
 	slices.Sort(required)
@@ -726,24 +727,60 @@ func TestAsyncAPICheckpoints(t *testing.T) {
 	}
 }
 
+// TestAsyncAPIOwners checks the ownership channel's address against the
+// service, which names the assignment topic after the checkpoint topic.
+func TestAsyncAPIOwners(t *testing.T) {
+	d := loadDoc(t)
+	addr := d.obj(t, "/channels/owners")["address"].(string)
+	suffix, ok := strings.CutPrefix(addr, "{checkpointTopic}")
+	if !ok || suffix == "" {
+		t.Fatalf("owners address %q is not the checkpoint topic and a suffix", addr)
+	}
+	found := false
+	for _, f := range goFiles(t, filepath.Join("..", "internal", "service")) {
+		ast.Inspect(f, func(n ast.Node) bool {
+			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING && lit.Value == strconv.Quote(suffix) {
+				found = true
+			}
+			return true
+		})
+	}
+	if !found {
+		t.Errorf("internal/service has no string %q: the assignment topic is no longer the checkpoint topic + %q", suffix, suffix)
+	}
+}
+
+// goFiles parses the non-test Go files of dir.
+func goFiles(t *testing.T, dir string) []*ast.File {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*ast.File
+	fset := token.NewFileSet()
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, f)
+	}
+	if len(out) == 0 {
+		t.Fatalf("no Go file in %s", dir)
+	}
+	return out
+}
+
 // stringConsts returns the string constants declared in the non-test Go
 // files of dir, by name.
 func stringConsts(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]string{}
-	fset := token.NewFileSet()
-	for _, file := range files {
-		if strings.HasSuffix(file, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, file, nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, f := range goFiles(t, dir) {
 		for _, decl := range f.Decls {
 			gd, ok := decl.(*ast.GenDecl)
 			if !ok || gd.Tok != token.CONST {
