@@ -31,7 +31,7 @@ type Sink struct {
 	applying sync.Mutex
 	mu       sync.Mutex
 	stats    Stats
-	readers map[TopicPartition]bool
+	readers  map[TopicPartition]bool
 }
 
 // Stats counts what a Sink did.
