@@ -75,11 +75,13 @@ func (s *Sink) Run(ctx context.Context) error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	var wg sync.WaitGroup
+	defer func() {
+		cancel() // the readers stop, on an error return too
+		wg.Wait()
+	}()
 	msgs := make(chan kafka.Message, s.cfg.BatchSize)
 	errc := make(chan error, 1)
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	fail := func(err error) {
 		select {
 		case errc <- err:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -354,4 +355,41 @@ func testSink(t *testing.T, dsn string, withStates bool) {
 		t.Errorf("re-delivery inserted %d events and moved %d states, want none", s.Events, s.States)
 	}
 	stopSink(t, r2)
+}
+
+// TestSinkStopsOnDatabaseError: a batch the database refuses stops Run
+// with the error (its readers stopped), and nothing of it is committed.
+func TestSinkStopsOnDatabaseError(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test against Kafka and PostgreSQL; -short skips it")
+	}
+	dsn := postgresDSN(t)
+	schema, conn := testSchema(t, dsn)
+	brokers := kafkatest.Brokers(t)
+	topic := kafkatest.Topic(t, 1, nil)
+	data, err := jelousim.Generate(jelousim.DataConfig{Seed: 3, Start: t0.Add(-time.Hour), End: t0, Count: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startSink(t, Config{Brokers: brokers, Topic: topic, DSN: dsn, Schema: schema, BatchSize: 10, FlushEvery: 10 * time.Millisecond})
+	c := data.Conversation(0)
+	produce(t, brokers, topic, 1, message(t, convEvent(t, c, "acme", jelou.StateActive, c.VisibleAt), event.Structured))
+	waitCaughtUp(t, r, conn, schema, brokers, topic)
+	if _, err := conn.Exec(context.Background(), (&Store{schema: schema}).sql(`DROP TABLE {s}.conversations`)); err != nil {
+		t.Fatal(err)
+	}
+	c = data.Conversation(1)
+	produce(t, brokers, topic, 1, message(t, convEvent(t, c, "acme", jelou.StateActive, c.VisibleAt), event.Structured))
+	select {
+	case err := <-r.done:
+		r.done <- err
+		if err == nil || !strings.Contains(err.Error(), "conversations") {
+			t.Fatalf("Run returned %v, want the refused batch's error", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not return after the database refused a batch")
+	}
+	if got := query(t, conn, schema, `SELECT count(*) FROM {s}.conversation_events`); got[0] != "1" {
+		t.Errorf("history holds %s rows, want only the first batch's 1", got[0])
+	}
 }
