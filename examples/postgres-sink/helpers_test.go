@@ -31,7 +31,7 @@ func postgresDSN(t *testing.T) string {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("POSTGRES_TEST_DSN is not set; CI must start PostgreSQL (scripts/postgres.sh up)")
 		}
-		t.Skip("POSTGRES_TEST_DSN is not set (start a server: eval $(scripts/postgres.sh up))")
+		t.Skip("POSTGRES_TEST_DSN is not set (start a server: export $(scripts/postgres.sh up))")
 	}
 	return dsn
 }
