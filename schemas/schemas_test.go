@@ -76,10 +76,10 @@ func TestV1MatchesEvent(t *testing.T) {
 	if head.ID != event.DefaultDataSchema {
 		t.Errorf("$id = %q, want event.DefaultDataSchema %q", head.ID, event.DefaultDataSchema)
 	}
-	// The URI must serve the file itself (raw JSON), not a web page about
-	// it, so that a consumer or a validator can fetch it as it is.
-	if want := "https://raw.githubusercontent.com/jelou-producer/jelou-producer/main/schemas/" + schemas.V1; head.ID != want {
-		t.Errorf("$id = %q, want the raw file's URL %q", head.ID, want)
+	// The identity is a versioned URN, not the URL of a file on a branch
+	// that can change under consumers: urn:jelou-producer:schema:<type>.
+	if want := "urn:jelou-producer:schema:" + event.TypeV1; head.ID != want {
+		t.Errorf("$id = %q, want the versioned URN %q", head.ID, want)
 	}
 	if head.Properties.Type.Const != event.TypeV1 {
 		t.Errorf("type const = %q, want event.TypeV1 %q", head.Properties.Type.Const, event.TypeV1)
