@@ -193,4 +193,3 @@ func assertSameJSON(t *testing.T, a, b string) {
 		t.Errorf("registered schema differs from the mode's schema:\n%s\nwant\n%s", xs, ys)
 	}
 }
-
