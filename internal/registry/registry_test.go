@@ -9,7 +9,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -178,14 +180,19 @@ func TestRequests(t *testing.T) {
 		body   string
 		delay  time.Duration
 	}
-	var mu = make(chan struct{}, 1)
+	var mu sync.Mutex
 	var seen []string
+	requests := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
 	serve := func(lookup, register answer) *httptest.Server {
 		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			mu <- struct{}{}
 			user, pass, _ := r.BasicAuth()
+			mu.Lock()
 			seen = append(seen, r.Method+" "+r.URL.Path+" "+user+":"+pass)
-			<-mu
+			mu.Unlock()
 			a := lookup
 			if strings.HasSuffix(r.URL.Path, "/versions") {
 				a = register
@@ -222,9 +229,15 @@ func TestRequests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			mu.Lock()
 			seen = nil
+			mu.Unlock()
 			ts := serve(tt.lookup, tt.register)
-			c, err := New(Config{URL: ts.URL + "/api/", Username: "producer", Password: password, Timeout: 300 * time.Millisecond})
+			timeout := 10 * time.Second
+			if tt.lookup.delay > 0 {
+				timeout = 300 * time.Millisecond
+			}
+			c, err := New(Config{URL: ts.URL + "/api/", Username: "producer", Password: password, Timeout: timeout})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -250,6 +263,7 @@ func TestRequests(t *testing.T) {
 			if err != nil && strings.Contains(err.Error(), password) {
 				t.Errorf("error shows the password: %v", err)
 			}
+			seen := requests()
 			for _, s := range seen {
 				if !strings.HasPrefix(s, "POST /api/subjects/t-value") || !strings.HasSuffix(s, " producer:"+password) {
 					t.Errorf("request %q: want POST to the subject with basic auth", s)
