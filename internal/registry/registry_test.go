@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/jelou-producer/jelou-producer/internal/publish"
 	"github.com/jelou-producer/jelou-producer/pkg/event"
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 	"github.com/jelou-producer/jelou-producer/schemas"
@@ -279,5 +281,44 @@ func TestRequests(t *testing.T) {
 	}
 	if s := (Config{URL: "https://r", Username: "u", Password: password}).String(); strings.Contains(s, password) {
 		t.Errorf("Config.String shows the password: %s", s)
+	}
+}
+
+// TestTLS reaches an https registry whose certificate the system does not
+// trust: refused without SCHEMA_REGISTRY_TLS_CA_FILE, accepted with it.
+func TestTLS(t *testing.T) {
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"subject":"t-value","version":1,"id":3}`))
+	}))
+	t.Cleanup(ts.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	block := &pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw}
+	if err := os.WriteFile(ca, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		tls  publish.TLSConfig
+		ok   bool
+	}{
+		{"system roots", publish.TLSConfig{}, false},
+		{"CA file", publish.TLSConfig{CAFile: ca}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := New(Config{URL: ts.URL, TLS: tt.tls, Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			regs, err := c.Register(context.Background(), []string{"t"}, `{}`)
+			if tt.ok && (err != nil || len(regs) != 1 || regs[0].ID != 3) {
+				t.Fatalf("Register = %+v, %v; want id 3", regs, err)
+			}
+			if !tt.ok && (err == nil || !strings.Contains(err.Error(), "certificate")) {
+				t.Fatalf("Register = %v, want a certificate error", err)
+			}
+		})
+	}
+	if _, err := New(Config{URL: ts.URL, TLS: publish.TLSConfig{CAFile: filepath.Join(t.TempDir(), "missing.pem")}}); err == nil {
+		t.Error("New with a missing CA file succeeded")
 	}
 }
