@@ -297,3 +297,41 @@ func schemaID(id int) (uint32, error) {
 	}
 	return uint32(id), nil
 }
+
+// Check is the read-only form of [Client.Register] for one topic, for the
+// check command: it never registers. It returns the registration the
+// subject already holds (Registered false), or, when the subject does not
+// hold the schema, a zero ID and a nil error if the registry says that
+// registering it would pass the subject's compatibility check (or the
+// subject is empty), and a [*RejectedError] (409) if it would not.
+func (c *Client) Check(ctx context.Context, topic, schema string) (Registration, error) {
+	s := sr.Schema{Schema: schema, Type: sr.TypeJSON}
+	subject := Subject(topic)
+	r := Registration{Topic: topic, Subject: subject}
+	found, err := c.lookup(ctx, subject, s)
+	switch {
+	case err == nil:
+		r.Version = found.Version
+		r.ID, err = schemaID(found.ID)
+		if err != nil {
+			return r, classify(subject, "look up the schema in", err)
+		}
+		return r, nil
+	case !notFound(err):
+		return r, classify(subject, "look up the schema in", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	res, err := c.sr.CheckCompatibility(ctx, subject, -1, s)
+	switch {
+	case notFound(err):
+		return r, nil // no version yet: anything registers
+	case err != nil:
+		return r, classify(subject, "check the schema's compatibility in", err)
+	case !res.Is:
+		return r, &RejectedError{Subject: subject, Status: http.StatusConflict, Code: http.StatusConflict,
+			Reason: "the schema is incompatible with the subject's registered versions under its compatibility level",
+			Err: fmt.Errorf("compatibility check: %s", strings.Join(res.Messages, "; "))}
+	}
+	return r, nil
+}

@@ -2,7 +2,9 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 
 	"github.com/jelou-producer/jelou-producer/internal/config"
@@ -69,4 +71,44 @@ func registryConfig(r config.SchemaRegistry) registry.Config {
 		TLS:      publish.TLSConfig{CAFile: r.CAFile, CertFile: r.CertFile, KeyFile: r.KeyFile},
 		Timeout:  r.Timeout,
 	}
+}
+
+// checkRegistry is the check command's look at the Schema Registry: for
+// every event topic, whether its value subject holds the schema, or would
+// take it; it registers nothing. Nil when SCHEMA_REGISTRY_URL is not set.
+func checkRegistry(ctx context.Context, cfg config.Config, topics []string, out io.Writer) error {
+	r := cfg.SchemaRegistry
+	if !r.Enabled() {
+		return nil
+	}
+	fail := func(err error) error {
+		fmt.Fprintf(out, "FAIL  Schema Registry %s: %v\n", r.URL, err)
+		return fmt.Errorf("schema registry: %w", err)
+	}
+	client, err := registry.New(registryConfig(r))
+	if err != nil {
+		return fail(err)
+	}
+	schema, err := registry.Schema(eventMode(cfg))
+	if err != nil {
+		return fail(err)
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for _, topic := range topics {
+		if seen[topic] {
+			continue
+		}
+		seen[topic] = true
+		reg, err := client.Check(ctx, topic, schema)
+		switch {
+		case err != nil:
+			errs = append(errs, fail(err))
+		case reg.ID != 0:
+			fmt.Fprintf(out, "ok    Schema Registry %s: subject %q holds the %s schema as id %d\n", r.URL, reg.Subject, cfg.Kafka.EventMode, reg.ID)
+		default:
+			fmt.Fprintf(out, "ok    Schema Registry %s: subject %q does not hold the %s schema yet; run registers it (compatible)\n", r.URL, reg.Subject, cfg.Kafka.EventMode)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -1,9 +1,11 @@
 package service_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -46,6 +48,11 @@ func TestRegistryEndToEnd(t *testing.T) {
 			cfg := h.config()
 			cfg.Kafka.EventMode = mode
 			cfg.SchemaRegistry.URL = url
+			var before bytes.Buffer
+			if err := service.Check(context.Background(), cfg, &before); err != nil ||
+				!strings.Contains(before.String(), "does not hold the "+mode+" schema yet") {
+				t.Fatalf("check before the first run = %v:\n%s\nwant the subject found empty", err, before.String())
+			}
 			r := h.start(cfg, service.Options{})
 			h.waitCursor(r, t0.Add(30*time.Minute), 60*time.Second)
 			served := h.settle(r)
@@ -98,6 +105,11 @@ func TestRegistryEndToEnd(t *testing.T) {
 				}
 			}
 			t.Logf("%s: %d records, all framed with schema id %d and valid against it", mode, len(recs), registered)
+			var after bytes.Buffer
+			if err := service.Check(ctx, cfg, &after); err != nil ||
+				!strings.Contains(after.String(), fmt.Sprintf("holds the %s schema as id %d", mode, registered)) {
+				t.Errorf("check after the run = %v:\n%s\nwant the subject holding id %d", err, after.String(), registered)
+			}
 
 			// A second start finds the schema already registered: same
 			// id, no new version.
@@ -154,8 +166,12 @@ func TestRegistryIncompatibleSchema(t *testing.T) {
 
 	cfg := h.config()
 	cfg.SchemaRegistry.URL = url
-	_, err = h.tryStart(cfg, service.Options{})
+	var out bytes.Buffer
 	var rejected *registry.RejectedError
+	if err := service.Check(ctx, cfg, &out); !errors.As(err, &rejected) || !strings.Contains(out.String(), "FAIL  Schema Registry") {
+		t.Errorf("check = %v:\n%s\nwant a FAIL line and a *registry.RejectedError", err, out.String())
+	}
+	_, err = h.tryStart(cfg, service.Options{})
 	if !errors.As(err, &rejected) {
 		t.Fatalf("service.New = %v, want a *registry.RejectedError", err)
 	}
