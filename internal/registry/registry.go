@@ -331,7 +331,7 @@ func (c *Client) Check(ctx context.Context, topic, schema string) (Registration,
 	case !res.Is:
 		return r, &RejectedError{Subject: subject, Status: http.StatusConflict, Code: http.StatusConflict,
 			Reason: "the schema is incompatible with the subject's registered versions under its compatibility level",
-			Err: fmt.Errorf("compatibility check: %s", strings.Join(res.Messages, "; "))}
+			Err:    fmt.Errorf("compatibility check: %s", strings.Join(res.Messages, "; "))}
 	}
 	return r, nil
 }
