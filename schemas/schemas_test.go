@@ -82,10 +82,10 @@ func TestV1MatchesEvent(t *testing.T) {
 	if head.ID != event.DefaultDataSchema {
 		t.Errorf("$id = %q, want event.DefaultDataSchema %q", head.ID, event.DefaultDataSchema)
 	}
-	// The URI must serve the file itself (raw JSON), not a web page about
-	// it, so that a consumer or a validator can fetch it as it is.
-	if want := "https://raw.githubusercontent.com/jelou-producer/jelou-producer/main/schemas/" + schemas.V1; head.ID != want {
-		t.Errorf("$id = %q, want the raw file's URL %q", head.ID, want)
+	// The identity is a versioned URN, not the URL of a file on a branch
+	// that can change under consumers: urn:jelou-producer:schema:<type>.
+	if want := "urn:jelou-producer:schema:" + event.TypeV1; head.ID != want {
+		t.Errorf("$id = %q, want the versioned URN %q", head.ID, want)
 	}
 	if head.Properties.Type.Const != event.TypeV1 {
 		t.Errorf("type const = %q, want event.TypeV1 %q", head.Properties.Type.Const, event.TypeV1)
@@ -93,4 +93,57 @@ func TestV1MatchesEvent(t *testing.T) {
 	if !bytes.Contains(b, []byte(event.Namespace)) {
 		t.Errorf("the id description does not name the namespace %s", event.Namespace)
 	}
+}
+
+// TestData derives the data schema of v1 and checks that it is the file's
+// $defs.data at the root, with its own $id, and that it compiles.
+func TestData(t *testing.T) {
+	b, err := schemas.Data(schemas.V1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := schemas.Data(schemas.V1)
+	if err != nil || !bytes.Equal(b, again) {
+		t.Fatalf("Data is not the same bytes twice: %v", err)
+	}
+	var got, file map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := schemas.FS.ReadFile(schemas.V1)
+	if err := json.Unmarshal(raw, &file); err != nil {
+		t.Fatal(err)
+	}
+	if want := event.DefaultDataSchema + schemas.DataSuffix; got["$id"] != want {
+		t.Errorf("$id = %v, want %q", got["$id"], want)
+	}
+	data := file["$defs"].(map[string]any)["data"].(map[string]any)
+	for k, v := range data {
+		if g, _ := json.Marshal(got[k]); string(g) != string(mustMarshal(t, v)) {
+			t.Errorf("member %q = %s, want the file's $defs.data.%s %s", k, g, k, mustMarshal(t, v))
+		}
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("data.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Compile("data.json"); err != nil {
+		t.Errorf("compile: %v", err)
+	}
+	if _, err := schemas.Data("missing.json"); err == nil {
+		t.Error("Data of a missing file succeeded")
+	}
+}
+
+func mustMarshal(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

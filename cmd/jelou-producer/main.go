@@ -13,7 +13,8 @@
 //
 // Configuration comes from environment variables (see `jelou-producer
 // config`). Exit status: 0 on success and clean shutdown, 1 on an
-// unrecoverable runtime error, 2 on a usage or configuration error, 3 when
+// unrecoverable runtime error, 2 on a usage or configuration error (a schema
+// or credentials the Schema Registry refuses at start-up included), 3 when
 // the Jelou API rejects the credentials of a backfill or of a single-source
 // run at start-up (a source's later failures stop it alone: see
 // docs/guarantees.md, "Failure isolation").

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -20,6 +24,7 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/config"
 	"github.com/jelou-producer/jelou-producer/internal/jelousim"
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
+	"github.com/jelou-producer/jelou-producer/internal/registry"
 	"github.com/jelou-producer/jelou-producer/internal/testutil"
 )
 
@@ -550,5 +555,21 @@ func TestSIGTERM(t *testing.T) {
 	}
 	if len(before) == 0 {
 		t.Error("nothing was published before SIGTERM")
+	}
+}
+
+// TestExitCodeRegistryRefusal: a schema or credentials the Schema
+// Registry refuses at start-up is a configuration error, exit 2.
+func TestExitCodeRegistryRefusal(t *testing.T) {
+	err := fmt.Errorf("start: %w", &registry.RejectedError{Subject: "t-value", Status: 409, Reason: "incompatible", Err: errors.New("Incompatible")})
+	var out bytes.Buffer
+	if got := exitCode(err, &out); got != exitUsage {
+		t.Errorf("exitCode = %d, want %d (exitUsage)", got, exitUsage)
+	}
+	if !strings.Contains(out.String(), `subject "t-value"`) {
+		t.Errorf("printed %q, want the subject named", out.String())
+	}
+	if got := exitCode(errors.New("schema registry: look up subject: connection refused"), io.Discard); got != exitFailed {
+		t.Errorf("exitCode of an unreachable registry = %d, want %d", got, exitFailed)
 	}
 }

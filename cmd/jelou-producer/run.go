@@ -15,6 +15,7 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/buildinfo"
 	"github.com/jelou-producer/jelou-producer/internal/config"
 	"github.com/jelou-producer/jelou-producer/internal/demo"
+	"github.com/jelou-producer/jelou-producer/internal/registry"
 	"github.com/jelou-producer/jelou-producer/internal/service"
 	"github.com/jelou-producer/jelou-producer/pkg/jelou"
 )
@@ -138,6 +139,10 @@ func exitCode(err error, stderr io.Writer) int {
 	var auth *jelou.AuthError
 	if errors.As(err, &auth) {
 		return exitAuth
+	}
+	var rejected *registry.RejectedError
+	if errors.As(err, &rejected) {
+		return exitUsage // the schema or the registry credentials: configuration
 	}
 	return exitFailed
 }

@@ -48,6 +48,7 @@ type Config struct {
 	SourceIDs SourceIDs `envconfig:"SOURCES" desc:"comma-separated ids of the Jelou accounts served, each configured by SOURCE_<ID>_* variables (below); empty serves one account from JELOU_*"`
 	Poll
 	Kafka
+	SchemaRegistry
 	Checkpoint
 	Group
 	HTTP

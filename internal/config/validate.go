@@ -210,6 +210,8 @@ func checkField(ps *problems, f field, cmd Command) {
 		if !topicName.MatchString(shown) || shown == "." || shown == ".." {
 			ps.add(f.name, "must be a Kafka topic name (up to 249 of a-z A-Z 0-9 . _ -), got %q", shown)
 		}
+	case "optional-registry-url":
+		checkRegistryURL(ps, f, f.value.String())
 	case "listen":
 		if checkHostPort(shown, true) != nil {
 			ps.add(f.name, "must be host:port or :port, got %q", shown)
@@ -307,6 +309,8 @@ func (c Config) checkCombinations(ps *problems) {
 			ps.add("KAFKA_SASL_PASSWORD", "is required when KAFKA_SASL_MECHANISM is %q", sasl.Mechanism)
 		}
 	}
+
+	c.checkRegistry(ps)
 
 	cp := c.Checkpoint
 	if cp.Backend == "file" && cp.Path == "" {

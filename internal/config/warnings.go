@@ -31,7 +31,7 @@ func (c Config) Warnings() []string {
 	if c.Kafka.KafkaTLS.InsecureSkipVerify {
 		out = append(out, "KAFKA_TLS_INSECURE_SKIP_VERIFY is true: any broker certificate is accepted, so the connection can be intercepted; use it in tests only")
 	}
-	return out
+	return append(out, c.registryWarnings()...)
 }
 
 // loopback reports whether host names this machine: localhost (and its

@@ -136,6 +136,11 @@ type Config struct {
 	// Mode is the CloudEvents content mode of the records. Default:
 	// event.Structured.
 	Mode event.Mode
+	// SchemaID, when set, frames every record value in the Schema
+	// Registry wire format with this id (event.FramedRecord): the id of
+	// the schema of Mode's value registered under the topic's value
+	// subject. Default: 0, plain JSON values.
+	SchemaID uint32
 	// DeadLetters, when set, receives the rows that can never be
 	// published (see deadletter.go), so that the source moves on; nil
 	// (the default) rejects rows without an id, a state or a valid

@@ -200,7 +200,7 @@ func (p *Poller) encode(batch []Emission) ([]event.Record, []Emission, []deadLet
 	for _, e := range batch {
 		ev := event.New(p.cfg.EventSource, e.Conversation, e.Previous, e.Window, e.Observed)
 		_, fallback := ev.Key()
-		rec, err := ev.Record(p.cfg.Mode)
+		rec, err := ev.FramedRecord(p.cfg.Mode, p.cfg.SchemaID)
 		if err == nil && p.cfg.DeadLetters != nil && p.cfg.MaxRecordBytes > 0 && recordSize(rec) > p.cfg.MaxRecordBytes {
 			dead = append(dead, deadLetter{row: e.Conversation, reason: DeadLetterTooLarge, window: e.Window, observed: e.Observed, lane: e.Lane,
 				err: fmt.Errorf("event of at least %d bytes is over the producer's limit of %d bytes (KAFKA_BATCH_BYTES)", recordSize(rec), p.cfg.MaxRecordBytes)})

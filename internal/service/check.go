@@ -19,7 +19,9 @@ import (
 // Check verifies what `jelou-producer check` promises, for every
 // configured source: the API answers its credentials (one page of the last
 // hour), its topic exists and is describable, and its checkpoint can be
-// read; and that KAFKA_DLQ_TOPIC, when set, exists. It writes one line per finding to out and returns the failures,
+// read; that KAFKA_DLQ_TOPIC, when set, exists; and, with
+// SCHEMA_REGISTRY_URL, that each event topic's value subject holds the
+// schema or would take it (a refusal wraps *registry.RejectedError). It writes one line per finding to out and returns the failures,
 // wrapped; an authentication failure wraps *jelou.AuthError. It never
 // publishes nor creates anything.
 func Check(ctx context.Context, cfg config.Config, out io.Writer) error {
@@ -41,6 +43,9 @@ func Check(ctx context.Context, cfg config.Config, out io.Writer) error {
 		} else {
 			fmt.Fprintf(out, "ok    Kafka %v: dead-letter topic %q has %d partitions\n", cfg.Kafka.Brokers, info.Topic, info.Partitions)
 		}
+	}
+	if err := checkRegistry(ctx, cfg, eventTopics(sources), out); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) == 0 {
 		fmt.Fprintf(out, "ok    jelou-producer %s is ready to run (%d source(s), first %s)\n", buildinfo.Get(), len(sources), checkpointID(sources[0]))

@@ -90,6 +90,9 @@ type Service struct {
 	// memory bounds the response bodies and rows held by every source at
 	// once, from GOMEMLIMIT.
 	memory *poller.MemoryBudget
+	// schemas holds each event topic's value schema in the Schema
+	// Registry; nil when SCHEMA_REGISTRY_URL is not set.
+	schemas map[string]schemaRef
 
 	mu      sync.Mutex
 	running map[string]*poller.Poller
@@ -189,6 +192,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Service, err 
 	}
 	_, shared := s.fencing()
 
+	if s.schemas, err = registerSchemas(ctx, cfg, eventTopics(confs), s.log); err != nil {
+		return nil, err
+	}
 	pubs := map[string]*publish.Publisher{}
 	for i, c := range confs {
 		src, err := s.newSource(ctx, c, files[i].Source, s.observer(c.ID), pubs)
@@ -285,6 +291,9 @@ func (s *Service) newSource(ctx context.Context, c config.Source, id string, obs
 	}
 	if dlq != nil {
 		pcfg.DeadLetters = dlq
+	}
+	if ref, ok := s.schemas[c.Topic]; ok {
+		pcfg.SchemaID, pcfg.EventSource.DataSchema = ref.ID, ref.URL
 	}
 	if opts.Command == config.CommandBackfill {
 		pcfg.Start, pcfg.End = opts.From, opts.To

@@ -18,10 +18,34 @@ import (
 // names are matched case-insensitively; unknown headers, attributes and
 // data members are ignored.
 //
-// Errors wrap [ErrNotEvent], [ErrUnsupported] or [ErrUnknownType], or a
-// *[FieldError] naming the attribute or data member at fault. The returned
-// event shares no memory with value.
+// A value in the Schema Registry wire format (see [Unframe]) is read after
+// its prefix, in either mode; [DecodeFramed] also returns its schema id.
+//
+// Errors wrap [ErrNotEvent], [ErrUnsupported], [ErrUnknownType] or
+// [ErrFrame], or a *[FieldError] naming the attribute or data member at
+// fault. The returned event shares no memory with value.
 func Decode(value []byte, headers []Header) (*Event, error) {
+	e, _, err := DecodeFramed(value, headers)
+	return e, err
+}
+
+// DecodeFramed is [Decode] that also returns the Schema Registry schema id
+// of a framed value, 0 when the value is plain JSON. Checking the payload
+// against that schema is the caller's business (a registry client's).
+func DecodeFramed(value []byte, headers []Header) (*Event, uint32, error) {
+	id, payload, err := Unframe(value)
+	if err != nil {
+		return nil, 0, fmt.Errorf("decode event: %w", err)
+	}
+	e, err := decode(payload, headers)
+	if err != nil {
+		return nil, 0, err
+	}
+	return e, id, nil
+}
+
+// decode is [Decode] of an unframed value.
+func decode(value []byte, headers []Header) (*Event, error) {
 	ct, hasCT := header(headers, HeaderContentType)
 	_, hasSpec := header(headers, HeaderPrefix+"specversion")
 	mode := Structured

@@ -15,7 +15,7 @@
 // specversion is "1.0"; type is [TypeV1]; subject is the conversation's
 // "_id"; time is when the producer observed the conversation in its state;
 // source is the producer's [Source.URI]; dataschema is [Source.DataSchema]
-// (default [DefaultDataSchema]); datacontenttype is "application/json". The
+// (default [DefaultDataSchema], the schema's versioned URN); datacontenttype is "application/json". The
 // extension attribute companyid repeats data.companyId, when there is one,
 // so that routers can filter without parsing data.
 //
@@ -57,6 +57,17 @@
 // charset=UTF-8". [Binary] mode puts data alone in the value and the
 // attributes in "ce_" headers, per the CloudEvents Kafka protocol binding.
 // [Decode] reads both.
+//
+// # Schema Registry framing
+//
+// [Event.FramedRecord] writes the value in the Schema Registry wire format
+// (Confluent's, [AppendFrame]): the magic byte 0, the 4-byte big-endian
+// schema id, then the value of either mode, unchanged. In structured mode
+// the registered schema is the whole event's; in binary mode, where the
+// value is data alone, it is the schema of data (derived from the same
+// file). The headers are those of the plain record. [Decode] and
+// [Record.Event] read framed values too (a JSON value never starts with
+// 0x00); [DecodeFramed] and [Record.SchemaID] return the id.
 //
 // # Compatibility
 //

@@ -21,10 +21,12 @@ const (
 	// ContentTypeJSON is the datacontenttype of every event: data is JSON.
 	ContentTypeJSON = "application/json"
 	// DefaultDataSchema is the dataschema attribute when [Source.DataSchema]
-	// is empty: the URL of the raw JSON Schema of version 1 in the
-	// repository, which serves the file itself (not a web page about it).
-	// It is also the schema's "$id".
-	DefaultDataSchema = "https://raw.githubusercontent.com/jelou-producer/jelou-producer/main/schemas/jelou.conversation.attended.v1.json"
+	// is empty: the "$id" of the JSON Schema of version 1
+	// (schemas/jelou.conversation.attended.v1.json), a URN that never
+	// changes while v1 lives. Compatible additions keep it; a breaking
+	// change is a new type and a new file with a URN of its own. With a
+	// Schema Registry, the producer names the registered schema instead.
+	DefaultDataSchema = "urn:jelou-producer:schema:ai.jelou.conversation.attended.v1"
 	// DefaultSource is the source attribute when [Source.URI] is empty.
 	DefaultSource = "jelou-producer/default"
 	// FallbackKey is the Kafka key of events whose conversation has no

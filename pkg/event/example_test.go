@@ -69,7 +69,7 @@ func ExampleNew() {
 	// Output:
 	// key 1203 (fallback false)
 	// content-type: application/cloudevents+json; charset=UTF-8
-	// {"specversion":"1.0","id":"d0d4f59a-aeff-55f1-82a7-cd077d61a7a5","source":"jelou-producer/acme","type":"ai.jelou.conversation.attended.v1","subject":"64b0c1f2e4b0a1b2c3d4e5f6","time":"2024-05-01T09:31:00.5Z","datacontenttype":"application/json","dataschema":"https://raw.githubusercontent.com/jelou-producer/jelou-producer/main/schemas/jelou.conversation.attended.v1.json","companyid":"1203","data":{"state":"closed","previousState":"active","companyId":"1203","startAt":"2024-05-01T09:00:05Z","endAt":"2024-05-01T09:30:00Z","window":{"start":"2024-05-01T09:00:00Z","end":"2024-05-01T09:59:59Z"},"conversation":{"_id":"64b0c1f2e4b0a1b2c3d4e5f6","company":{"id":"1203"},"state":"closed","startAt":"2024-05-01 09:00:05","endAt":"2024-05-01 09:30:00"}}}
+	// {"specversion":"1.0","id":"d0d4f59a-aeff-55f1-82a7-cd077d61a7a5","source":"jelou-producer/acme","type":"ai.jelou.conversation.attended.v1","subject":"64b0c1f2e4b0a1b2c3d4e5f6","time":"2024-05-01T09:31:00.5Z","datacontenttype":"application/json","dataschema":"urn:jelou-producer:schema:ai.jelou.conversation.attended.v1","companyid":"1203","data":{"state":"closed","previousState":"active","companyId":"1203","startAt":"2024-05-01T09:00:05Z","endAt":"2024-05-01T09:30:00Z","window":{"start":"2024-05-01T09:00:00Z","end":"2024-05-01T09:59:59Z"},"conversation":{"_id":"64b0c1f2e4b0a1b2c3d4e5f6","company":{"id":"1203"},"state":"closed","startAt":"2024-05-01 09:00:05","endAt":"2024-05-01 09:30:00"}}}
 }
 
 // The event id depends only on the conversation id and the state.

@@ -29,8 +29,9 @@ func formatHeaders(hs []Header) string {
 }
 
 // FuzzDecode checks that Decode never panics, and that whatever it accepts
-// is a valid event that encodes in both modes and decodes back to the same
-// bytes.
+// is a valid event that encodes in both modes, framed in the Schema
+// Registry wire format or not, and decodes back to the same bytes; a framed
+// value keeps its schema id.
 func FuzzDecode(f *testing.F) {
 	for _, e := range events(f) {
 		for _, mode := range []Mode{Structured, Binary} {
@@ -39,18 +40,39 @@ func FuzzDecode(f *testing.F) {
 				f.Fatal(err)
 			}
 			f.Add(value, formatHeaders(headers))
+			r, err := e.FramedRecord(mode, 7)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(r.Value, formatHeaders(r.Headers))
 		}
 	}
 	f.Add([]byte(`{"specversion":"1.0"}`), "")
 	f.Add([]byte(`[]`), "content-type: application/cloudevents-batch+json")
 	f.Add([]byte(`{}`), "ce_specversion: 1.0\ncontent-type: application/json")
+	f.Add([]byte{0, 0, 0}, "")
+	f.Add([]byte{0, 0, 0, 0, 0, '{', '}'}, "")
 	f.Fuzz(func(t *testing.T, value []byte, headerText string) {
-		e, err := Decode(value, parseHeaders(headerText))
+		e, id, err := DecodeFramed(value, parseHeaders(headerText))
 		if err != nil {
 			if e != nil {
 				t.Fatalf("Decode returned an event and error %v", err)
 			}
 			return
+		}
+		if framed := len(value) > 0 && value[0] == MagicByte; framed != (id != 0) {
+			t.Fatalf("value starting with %#x decoded with schema id %d", value[0], id)
+		}
+		if id != 0 {
+			for _, mode := range []Mode{Structured, Binary} {
+				r, err := e.FramedRecord(mode, id)
+				if err != nil {
+					t.Fatalf("decoded event does not encode framed in %v mode: %v", mode, err)
+				}
+				if _, id2, err := DecodeFramed(r.Value, r.Headers); err != nil || id2 != id {
+					t.Fatalf("framed %v encoding decodes with id %d, %v; want %d", mode, id2, err, id)
+				}
+			}
 		}
 		if err := e.Validate(); err != nil {
 			t.Fatalf("decoded event is invalid: %v", err)

@@ -35,7 +35,8 @@ func (e *Event) Record(mode Mode) (Record, error) {
 }
 
 // Event decodes the event in r's value and headers, in whichever mode its
-// headers say it was written; see [Decode].
+// headers say it was written, framed in the Schema Registry wire format or
+// not; see [Decode] ([Record.SchemaID] gives the framing's schema id).
 func (r Record) Event() (*Event, error) {
 	return Decode(r.Value, r.Headers)
 }
