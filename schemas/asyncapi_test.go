@@ -41,7 +41,6 @@ import (
 var pendingVariables = map[string]bool{
 	"KAFKA_STATE_TOPIC":     true,
 	"KAFKA_WATERMARK_TOPIC": true,
-	"SCHEMA_REGISTRY_URL":   true,
 }
 
 // doc is the AsyncAPI document as generic JSON.
