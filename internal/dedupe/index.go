@@ -263,3 +263,23 @@ func startSeconds(t time.Time) uint64 {
 	}
 	return uint64(sec)
 }
+
+// Last returns the state emitted last for id (pending or acknowledged),
+// the one a current-state view of the conversation holds; "" when id is
+// not tracked. An undocumented value the index could not record by name is
+// [OverflowState].
+func (ix *Index) Last(id string) jelou.State {
+	key := hashID(id)
+	s := &ix.shards[shardOf(key)]
+	s.mu.Lock()
+	i, ok := s.find(key)
+	var e entry
+	if ok {
+		e = unpack(s.slots[i].val)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return ""
+	}
+	return ix.name(e.last, e.code)
+}

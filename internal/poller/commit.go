@@ -40,6 +40,13 @@ type committer struct {
 	saveMu   sync.Mutex
 	saved    uint64    // seq written by the last successful save; guarded by saveMu
 	lastSave time.Time // wall time of that save; guarded by saveMu
+
+	// Watermarks (watermark.go), guarded by saveMu: the coverage the last
+	// successful save of this life stored (stored tells it is set), and
+	// the last watermark written (or loaded from the checkpoint).
+	savedCov checkpoint.Coverage
+	stored   bool
+	marked   time.Time
 }
 
 // ack records that Kafka acknowledged the events of batch (unencodable
@@ -94,14 +101,16 @@ func (c *committer) committed() (uint64, checkpoint.Coverage) {
 // save writes the checkpoint when forced, or when something was committed
 // since the last save and CheckpointInterval of wall time passed since it
 // (the interval bounds I/O, whatever the configured clock). A failed save
-// leaves the state unsaved: the next one writes it.
+// leaves the state unsaved: the next one writes it. After a save, and when
+// there is nothing to save, the watermark of the coverage stored is
+// written if it moved (mark, watermark.go).
 func (c *committer) save(ctx context.Context, force bool) error {
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
 	now := time.Now()
 	seq, cov := c.committed()
 	if !force && (seq == c.saved || now.Sub(c.lastSave) < c.cfg.CheckpointInterval) {
-		return nil
+		return c.mark(ctx) // one that failed is tried again
 	}
 	var buf bytes.Buffer
 	if err := c.index.WriteSnapshot(&buf); err != nil {
@@ -113,6 +122,7 @@ func (c *committer) save(ctx context.Context, force bool) error {
 		Coverage: &cov,
 		SavedAt:  c.cfg.Clock.Now(),
 		Dedupe:   buf.Bytes(),
+		Extra:    c.extra(),
 	}
 	err := c.store.Save(ctx, cp)
 	c.obs.Saved(cp, buf.Len(), err)
@@ -120,5 +130,6 @@ func (c *committer) save(ctx context.Context, force bool) error {
 		return fmt.Errorf("save checkpoint (cursor %s): %w", cp.Cursor.UTC().Format(time.RFC3339), err)
 	}
 	c.saved, c.lastSave = seq, now
-	return nil
+	c.savedCov, c.stored = cov, true
+	return c.mark(ctx)
 }

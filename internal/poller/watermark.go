@@ -1,0 +1,120 @@
+package poller
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jelou-producer/jelou-producer/internal/checkpoint"
+	"github.com/jelou-producer/jelou-producer/pkg/event"
+)
+
+// A completeness watermark (Config.Watermarks) states, for the source,
+// "every conversation that started before T was read after settling and
+// published, and those events were acknowledged". T is derived from the
+// coverage a checkpoint save just stored ([CompleteBefore]); the record is
+// written after that save, with the end offsets of the event topic read
+// then, so every covered event is below them. The last T written is kept
+// in the checkpoint (Extra[ExtraWatermark]) and loaded with it, by this
+// process after a restart or by the replica that takes the source over,
+// and no watermark at or before it is written again: T only moves forward.
+
+// ExtraWatermark is the name, in a checkpoint's Extra, of the last
+// watermark written for the source: {"completeBefore": RFC 3339 time}.
+const ExtraWatermark = "watermark"
+
+// savedWatermark is the JSON of Extra[ExtraWatermark].
+type savedWatermark struct {
+	CompleteBefore time.Time `json:"completeBefore"`
+}
+
+// CompleteBefore returns the completeness bound of cov: every start time
+// before it was read at least POLL_SETTLE after it began, and acknowledged.
+// It is the earliest of the settled mark (every start time in [Live.Start,
+// Settled] was read settled) and the start of the oldest history gap (what
+// is before Live.Start and not in a gap was read by the history lane, at
+// least a settle period after it began, or settled in an earlier live
+// range). The zero time means nothing is known complete (a coverage
+// without a live range).
+func CompleteBefore(cov checkpoint.Coverage) time.Time {
+	if cov.Live.Start.IsZero() || cov.Settled.IsZero() {
+		return time.Time{}
+	}
+	t := cov.Settled
+	if t.After(cov.Live.End) {
+		t = cov.Live.End
+	}
+	if len(cov.History) > 0 && cov.History[0].Start.Before(t) {
+		t = cov.History[0].Start
+	}
+	return t.UTC()
+}
+
+// markedIn returns the last watermark a loaded checkpoint records, zero
+// when none (or unreadable: logged, and the coverage's bound rules alone).
+func markedIn(cp *checkpoint.Checkpoint, log *slog.Logger) time.Time {
+	raw, ok := cp.Extra[ExtraWatermark]
+	if !ok {
+		return time.Time{}
+	}
+	var w savedWatermark
+	if err := json.Unmarshal(raw, &w); err != nil {
+		log.Warn("checkpoint holds an unreadable last watermark; ignored", "source", cp.Source, "err", err)
+		return time.Time{}
+	}
+	return w.CompleteBefore.UTC()
+}
+
+// extra returns what the committer keeps in a checkpoint's Extra: the last
+// watermark written, when there is one. Called under saveMu.
+func (c *committer) extra() map[string]json.RawMessage {
+	if c.marked.IsZero() {
+		return nil
+	}
+	b, err := json.Marshal(savedWatermark{CompleteBefore: c.marked})
+	if err != nil {
+		return nil
+	}
+	return map[string]json.RawMessage{ExtraWatermark: b}
+}
+
+// mark writes the watermark of the coverage the last successful save
+// stored, when there is a watermark writer and its bound moved past the
+// last one written; a failure is returned and tried again at the next
+// save. Called under saveMu. Writing one counts as a commit, so that the
+// next save records it in the checkpoint.
+func (c *committer) mark(ctx context.Context) error {
+	if c.cfg.Watermarks == nil || !c.stored {
+		return nil
+	}
+	t := CompleteBefore(c.savedCov)
+	if t.IsZero() || !t.After(c.marked) || ctx.Err() != nil {
+		// Not past the last watermark; or the run is ending (a replica that
+		// lost the source is stopped so: it leaves the watermark to the
+		// next owner, which derives it from the same checkpoint).
+		return nil
+	}
+	offsets, err := c.cfg.EventOffsets(ctx)
+	if err != nil {
+		return fmt.Errorf("watermark %s: end offsets of %s: %w", t.Format(time.RFC3339), c.cfg.EventTopic, err)
+	}
+	w := event.NewWatermark(c.cfg.EventSource, c.cfg.Source, t, c.cfg.EventTopic, offsets, c.cfg.Clock.Now())
+	rec, err := w.Record()
+	if err != nil {
+		return fmt.Errorf("watermark %s: %w", t.Format(time.RFC3339), err)
+	}
+	actx, cancel := context.WithTimeout(ctx, c.cfg.PublishTimeout)
+	defer cancel()
+	if err := c.cfg.Watermarks.Publish(actx, []event.Record{rec}); err != nil {
+		return fmt.Errorf("write watermark %s: %w", t.Format(time.RFC3339), err)
+	}
+	c.marked = t
+	c.mu.Lock()
+	c.seq++
+	c.mu.Unlock()
+	c.obs.Watermarked(t)
+	c.cfg.Logger.Debug("watermark written", "source", c.cfg.Source, "complete_before", t.Format(time.RFC3339))
+	return nil
+}
