@@ -42,11 +42,13 @@ type committer struct {
 	lastSave time.Time // wall time of that save; guarded by saveMu
 
 	// Watermarks (watermark.go), guarded by saveMu: the coverage the last
-	// successful save of this life stored (stored tells it is set), and
-	// the last watermark written (or loaded from the checkpoint).
-	savedCov checkpoint.Coverage
-	stored   bool
-	marked   time.Time
+	// successful save of this life stored and the index's oldest open
+	// conversation then (stored tells they are set), and the last
+	// watermark written (or loaded from the checkpoint).
+	savedCov  checkpoint.Coverage
+	savedOpen time.Time // the index's OldestOpen at that save, zero for none
+	stored    bool
+	marked    time.Time
 }
 
 // ack records that Kafka acknowledged the events of batch (unencodable
@@ -112,6 +114,13 @@ func (c *committer) save(ctx context.Context, force bool) error {
 	if !force && (seq == c.saved || now.Sub(c.lastSave) < c.cfg.CheckpointInterval) {
 		return c.mark(ctx) // one that failed is tried again
 	}
+	// Read before the snapshot: a conversation closed and acknowledged
+	// after this is in the snapshot as closed, so a restart does not read
+	// it again (watermark.go).
+	var open time.Time
+	if c.cfg.Watermarks != nil {
+		open, _ = c.index.OldestOpen()
+	}
 	var buf bytes.Buffer
 	if err := c.index.WriteSnapshot(&buf); err != nil {
 		return fmt.Errorf("save checkpoint: snapshot dedupe: %w", err)
@@ -130,6 +139,6 @@ func (c *committer) save(ctx context.Context, force bool) error {
 		return fmt.Errorf("save checkpoint (cursor %s): %w", cp.Cursor.UTC().Format(time.RFC3339), err)
 	}
 	c.saved, c.lastSave = seq, now
-	c.savedCov, c.stored = cov, true
+	c.savedCov, c.savedOpen, c.stored = cov, open, true
 	return c.mark(ctx)
 }

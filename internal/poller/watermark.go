@@ -13,8 +13,9 @@ import (
 
 // A completeness watermark (Config.Watermarks) states, for the source,
 // "every conversation that started before T was read after settling and
-// published, and those events were acknowledged". T is derived from the
-// coverage a checkpoint save just stored ([CompleteBefore]); the record is
+// published, its revisits are done, and those events were acknowledged".
+// T is derived from the coverage a checkpoint save just stored and from
+// the dedupe index as that save snapshotted it ([CompleteBefore]); the record is
 // written after that save, with the end offsets of the event topic read
 // then, so every covered event is below them. The last T written is kept
 // in the checkpoint (Extra[ExtraWatermark]) and loaded with it, by this
@@ -30,15 +31,25 @@ type savedWatermark struct {
 	CompleteBefore time.Time `json:"completeBefore"`
 }
 
-// CompleteBefore returns the completeness bound of cov: every start time
-// before it was read at least POLL_SETTLE after it began, and acknowledged.
-// It is the earliest of the settled mark (every start time in [Live.Start,
-// Settled] was read settled) and the start of the oldest history gap (what
-// is before Live.Start and not in a gap was read by the history lane, at
-// least a settle period after it began, or settled in an earlier live
-// range). The zero time means nothing is known complete (a coverage
-// without a live range).
-func CompleteBefore(cov checkpoint.Coverage) time.Time {
+// CompleteBefore returns the completeness bound of cov and the index: every
+// conversation that started before it was read at least POLL_SETTLE after
+// it began, and will publish nothing more, every event of it acknowledged.
+// It is the earliest of
+//
+//   - the settled mark (every start time in [Live.Start, Settled] was read
+//     settled);
+//   - the start of the oldest history gap (what is before Live.Start and
+//     not in a gap was read by the history lane, at least a settle period
+//     after it began, or settled in an earlier live range);
+//   - oldestOpen, when not zero: the earliest start of a conversation that
+//     may still publish (not in a terminal state, or with a state not yet
+//     acknowledged; [dedupe.Index.OldestOpen]). A conversation that stays
+//     active holds the bound back until it leaves the revisit horizon
+//     (POLL_REVISIT), when it is evicted and no lane reads it again.
+//
+// The zero time means nothing is known complete (a coverage without a live
+// range).
+func CompleteBefore(cov checkpoint.Coverage, oldestOpen time.Time) time.Time {
 	if cov.Live.Start.IsZero() || cov.Settled.IsZero() {
 		return time.Time{}
 	}
@@ -48,6 +59,9 @@ func CompleteBefore(cov checkpoint.Coverage) time.Time {
 	}
 	if len(cov.History) > 0 && cov.History[0].Start.Before(t) {
 		t = cov.History[0].Start
+	}
+	if !oldestOpen.IsZero() && oldestOpen.Before(t) {
+		t = oldestOpen
 	}
 	return t.UTC()
 }
@@ -89,9 +103,10 @@ func (c *committer) mark(ctx context.Context) error {
 	if c.cfg.Watermarks == nil || !c.stored {
 		return nil
 	}
-	t := CompleteBefore(c.savedCov)
-	if t.IsZero() || !t.After(c.marked) || ctx.Err() != nil {
-		// Not past the last watermark; or the run is ending (a replica that
+	t := CompleteBefore(c.savedCov, c.savedOpen)
+	if !t.After(c.marked) || !t.After(c.cfg.Start) || ctx.Err() != nil {
+		// Not past the last watermark, or not past where the source's
+		// history begins (nothing to say yet); or the run is ending (a replica that
 		// lost the source is stopped so: it leaves the watermark to the
 		// next owner, which derives it from the same checkpoint).
 		return nil
