@@ -58,16 +58,29 @@ func (p *Publisher) EndOffsets(ctx context.Context) ([]event.PartitionOffset, er
 // and watermark topics are kept so: their consumers read them to the end
 // for the latest record of each key.
 func (p *Publisher) CheckCompacted(ctx context.Context) error {
-	client, done, err := p.cfg.adminClient()
+	return checkCompacted(ctx, p.cfg)
+}
+
+// CheckCompacted is [Publisher.CheckCompacted] without a Publisher, for
+// the check command.
+func CheckCompacted(ctx context.Context, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("kafka config: %w", err)
+	}
+	return checkCompacted(ctx, cfg.WithDefaults())
+}
+
+func checkCompacted(ctx context.Context, d Config) error {
+	client, done, err := d.adminClient()
 	if err != nil {
 		return fmt.Errorf("kafka config: %w", err)
 	}
 	defer done()
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout+p.cfg.WriteTimeout)
+	ctx, cancel := context.WithTimeout(ctx, d.DialTimeout+d.WriteTimeout)
 	defer cancel()
-	cfg, err := kafkaadmin.Configs(ctx, client, p.cfg.Topic, "cleanup.policy")
+	cfg, err := kafkaadmin.Configs(ctx, client, d.Topic, "cleanup.policy")
 	if err != nil {
-		return &TopicError{Op: "check topic", Topic: p.cfg.Topic, Brokers: p.cfg.Brokers, Kind: brokerKind(err), Err: err}
+		return &TopicError{Op: "check topic", Topic: d.Topic, Brokers: d.Brokers, Kind: brokerKind(err), Err: err}
 	}
 	policy, ok := cfg["cleanup.policy"]
 	if !ok {
@@ -78,5 +91,5 @@ func (p *Publisher) CheckCompacted(ctx context.Context) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("topic %s has cleanup.policy=%s, want compact: set it with kafka-configs.sh --alter --entity-type topics --entity-name %s --add-config cleanup.policy=compact, or let KAFKA_TOPIC_CREATE create it", p.cfg.Topic, policy, p.cfg.Topic)
+	return fmt.Errorf("topic %s has cleanup.policy=%s, want compact: set it with kafka-configs.sh --alter --entity-type topics --entity-name %s --add-config cleanup.policy=compact, or let KAFKA_TOPIC_CREATE create it", d.Topic, policy, d.Topic)
 }

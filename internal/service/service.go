@@ -286,6 +286,9 @@ func (s *Service) newSource(ctx context.Context, c config.Source, id string, obs
 	if dlq != nil {
 		pcfg.DeadLetters = dlq
 	}
+	if err := s.stateAndWatermarks(ctx, c, pub, obs, pubs, &pcfg); err != nil {
+		return nil, err
+	}
 	if opts.Command == config.CommandBackfill {
 		pcfg.Start, pcfg.End = opts.From, opts.To
 	}
