@@ -144,8 +144,8 @@ type Metrics struct {
 	// dedupe index; labels source.
 	TrackedConversations *prometheus.GaugeVec
 	// Watermark is the completeBefore of the last completeness watermark
-	// written for each source, in Unix seconds; labels source. A source
-	// gets a series once its first watermark is written.
+	// written for each source, in Unix seconds (0 until one is written
+	// here); labels source.
 	Watermark *prometheus.GaugeVec
 	// KeyFallback counts events published under the fallback key because the
 	// conversation had no company id.
@@ -332,6 +332,7 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 		m.RateLimitedPauseSeconds.WithLabelValues(id)
 		m.SourceOwned.WithLabelValues(id).Set(0)
 		m.WindowsTruncated.WithLabelValues(id)
+		m.Watermark.WithLabelValues(id).Set(0)
 		m.SourceUp.WithLabelValues(id).Set(1)
 		m.APIRequestDuration.WithLabelValues(id)
 		for _, pre := range []struct {
