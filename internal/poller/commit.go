@@ -45,10 +45,11 @@ type committer struct {
 	// successful save of this life stored and the index's oldest open
 	// conversation then (stored tells they are set), and the last
 	// watermark written (or loaded from the checkpoint).
-	savedCov  checkpoint.Coverage
-	savedOpen time.Time // the index's OldestOpen at that save, zero for none
-	stored    bool
-	marked    time.Time
+	savedCov    checkpoint.Coverage
+	savedOpen   time.Time // the index's OldestOpen at that save, zero for none
+	stored      bool
+	marked      time.Time
+	markedSaved time.Time // the marked that save stored
 }
 
 // ack records that Kafka acknowledged the events of batch (unencodable
@@ -109,6 +110,18 @@ func (c *committer) committed() (uint64, checkpoint.Coverage) {
 func (c *committer) save(ctx context.Context, force bool) error {
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
+	err := c.saveLocked(ctx, force)
+	if err == nil && force && !c.markedSaved.Equal(c.marked) {
+		// The final save wrote a watermark after storing the checkpoint:
+		// store it once more, so that the next owner does not write that
+		// watermark again.
+		err = c.saveLocked(ctx, true)
+	}
+	return err
+}
+
+// saveLocked is save under saveMu.
+func (c *committer) saveLocked(ctx context.Context, force bool) error {
 	now := time.Now()
 	seq, cov := c.committed()
 	if !force && (seq == c.saved || now.Sub(c.lastSave) < c.cfg.CheckpointInterval) {
@@ -133,12 +146,13 @@ func (c *committer) save(ctx context.Context, force bool) error {
 		Dedupe:   buf.Bytes(),
 		Extra:    c.extra(),
 	}
+	marked := c.marked
 	err := c.store.Save(ctx, cp)
 	c.obs.Saved(cp, buf.Len(), err)
 	if err != nil {
 		return fmt.Errorf("save checkpoint (cursor %s): %w", cp.Cursor.UTC().Format(time.RFC3339), err)
 	}
 	c.saved, c.lastSave = seq, now
-	c.savedCov, c.savedOpen, c.stored = cov, open, true
+	c.savedCov, c.savedOpen, c.stored, c.markedSaved = cov, open, true, marked
 	return c.mark(ctx)
 }
