@@ -168,3 +168,24 @@ func TestStateTopicMustBeCompacted(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckStateAndWatermarkTopics: `check` fails on a missing or
+// uncompacted state or watermark topic, and passes once both are compacted.
+func TestCheckStateAndWatermarkTopics(t *testing.T) {
+	h := newHarness(t, simOptions{count: 10})
+	cfg := h.config()
+	cfg.Kafka.StateTopic = kafkatest.TopicName(t)
+	cfg.Kafka.WatermarkTopic = kafkatest.Topic(t, 1, map[string]string{"cleanup.policy": "delete"})
+	var report strings.Builder
+	err := service.Check(context.Background(), cfg, &report)
+	if err == nil || !strings.Contains(err.Error(), "state topic") || !strings.Contains(err.Error(), "does not exist") ||
+		!strings.Contains(err.Error(), "watermark topic") || !strings.Contains(err.Error(), "want compact") {
+		t.Fatalf("check = %v\n%s", err, report.String())
+	}
+	cfg.Kafka.StateTopic = kafkatest.Topic(t, 3, map[string]string{"cleanup.policy": "compact"})
+	cfg.Kafka.WatermarkTopic = kafkatest.Topic(t, 1, map[string]string{"cleanup.policy": "compact"})
+	report.Reset()
+	if err := service.Check(context.Background(), cfg, &report); err != nil || !strings.Contains(report.String(), "state topic") || !strings.Contains(report.String(), "is compacted") {
+		t.Fatalf("check = %v\n%s", err, report.String())
+	}
+}
