@@ -29,13 +29,24 @@ type conv struct {
 	state jelou.State
 }
 
-// source is the aggregator's state of one source.
+// source is the aggregator's state of one source (one source attribute).
 type source struct {
-	hours   map[time.Time]*Hour
-	convs   map[string]conv    // by conversation id
-	pending []*event.Watermark // read, not yet covered by the positions
-	closed  time.Time          // hours before this were emitted
-	late    int                // events of a closed hour (a broken contract)
+	hours map[time.Time]*Hour
+	convs map[string]conv // by conversation id
+	// marks holds, by watermark subject (the producer's source id), the
+	// watermarks read and not yet covered by the positions, and the
+	// latest covered one. Several producer sources share one source
+	// attribute only when EVENT_SOURCE names them all alike: then an hour
+	// closes once every one of them has covered it.
+	marks  map[string]*marks
+	closed time.Time // hours before this were emitted
+	late   int       // events of a closed hour (a broken contract)
+}
+
+// marks are the watermarks of one producer source.
+type marks struct {
+	pending []*event.Watermark
+	covered time.Time
 }
 
 // Aggregator closes hourly aggregates on completeness watermarks. Feed it
@@ -65,7 +76,7 @@ func NewAggregator(first map[int]int64) *Aggregator {
 func (a *Aggregator) source(name string) *source {
 	s := a.sources[name]
 	if s == nil {
-		s = &source{hours: map[time.Time]*Hour{}, convs: map[string]conv{}}
+		s = &source{hours: map[time.Time]*Hour{}, convs: map[string]conv{}, marks: map[string]*marks{}}
 		a.sources[name] = s
 	}
 	return s
@@ -109,8 +120,13 @@ func (a *Aggregator) Event(partition int, offset int64, e *event.Event) {
 // Watermark records a watermark read from the watermark topic.
 func (a *Aggregator) Watermark(w *event.Watermark) {
 	s := a.source(w.Source)
-	if w.CompleteBefore.After(s.closed) {
-		s.pending = append(s.pending, w)
+	m := s.marks[w.Subject]
+	if m == nil {
+		m = &marks{}
+		s.marks[w.Subject] = m
+	}
+	if w.CompleteBefore.After(m.covered) {
+		m.pending = append(m.pending, w)
 	}
 }
 
@@ -125,18 +141,23 @@ func (a *Aggregator) Close() []Hour {
 	sort.Strings(names)
 	for _, n := range names {
 		s := a.sources[n]
-		var bound time.Time
-		kept := s.pending[:0]
-		for _, w := range s.pending {
-			if w.Covers(a.positions) {
-				if w.CompleteBefore.After(bound) {
-					bound = w.CompleteBefore
+		var bound time.Time // the earliest covered watermark of the subjects
+		first := true
+		for _, m := range s.marks {
+			kept := m.pending[:0]
+			for _, w := range m.pending {
+				switch {
+				case !w.Covers(a.positions):
+					kept = append(kept, w)
+				case w.CompleteBefore.After(m.covered):
+					m.covered = w.CompleteBefore
 				}
-			} else {
-				kept = append(kept, w)
+			}
+			m.pending = kept
+			if first || m.covered.Before(bound) {
+				bound, first = m.covered, false
 			}
 		}
-		s.pending = kept
 		end := bound.UTC().Truncate(time.Hour) // hours ending at or before bound
 		if !end.After(s.closed) {
 			continue

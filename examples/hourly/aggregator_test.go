@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +17,8 @@ func ev(src, id string, state jelou.State, start time.Time) *event.Event {
 }
 
 func wm(src string, before time.Time, offsets ...int64) *event.Watermark {
-	w := &event.Watermark{Source: src, CompleteBefore: before}
+	uri, _, _ := strings.Cut(src, "#") // "uri#id": a source attribute shared by several producer sources
+	w := &event.Watermark{Source: uri, Subject: src, CompleteBefore: before}
 	for p, o := range offsets {
 		w.Offsets = append(w.Offsets, event.PartitionOffset{Partition: p, Offset: o})
 	}
@@ -59,6 +61,13 @@ func TestAggregatorClosesOnWatermarks(t *testing.T) {
 			{partition: 0, offset: 1, event: ev("t", "x", "closed", h0), want: "[]"},
 			{mark: wm("t", h0.Add(time.Hour), 2), want: "[t 10:00 1 map[closed:1]]"},
 			{mark: wm("s", h0.Add(time.Hour), 2), want: "[s 10:00 1 map[closed:1]]"},
+		}, 0},
+		{"one source attribute for two producer sources: both must cover the hour", []step{
+			{partition: 0, offset: 0, event: ev("u", "a", "closed", h0), want: "[]"},
+			{mark: wm("u#one", h0.Add(time.Hour), 1), want: "[u 10:00 1 map[closed:1]]"},
+			{partition: 0, offset: 1, event: ev("u", "b", "closed", h0.Add(time.Hour)), want: "[]"},
+			{mark: wm("u#two", h0.Add(3*time.Hour), 2), want: "[]"},
+			{mark: wm("u#one", h0.Add(3*time.Hour), 2), want: "[u 11:00 1 map[closed:1]]"},
 		}, 0},
 		{"an older state read after a terminal one is ignored", []step{
 			{partition: 0, offset: 0, event: ev("s", "a", "closed", h0), want: "[]"},
