@@ -41,15 +41,12 @@ type committer struct {
 	saved    uint64    // seq written by the last successful save; guarded by saveMu
 	lastSave time.Time // wall time of that save; guarded by saveMu
 
-	// Watermarks (watermark.go), guarded by saveMu: the coverage the last
-	// successful save of this life stored and the index's oldest open
-	// conversation then (stored tells they are set), and the last
-	// watermark written (or loaded from the checkpoint).
-	savedCov    checkpoint.Coverage
-	savedOpen   time.Time // the index's OldestOpen at that save, zero for none
-	stored      bool
-	marked      time.Time
-	markedSaved time.Time // the marked that save stored
+	// Watermarks (watermark.go), guarded by saveMu: the completeness
+	// bound the last successful save stored (or the loaded checkpoint
+	// held), and the last watermark this life wrote (from the loaded
+	// bound on: no watermark at or before it is written).
+	marked  time.Time
+	written time.Time
 }
 
 // ack records that Kafka acknowledged the events of batch (unencodable
@@ -104,24 +101,13 @@ func (c *committer) committed() (uint64, checkpoint.Coverage) {
 // save writes the checkpoint when forced, or when something was committed
 // since the last save and CheckpointInterval of wall time passed since it
 // (the interval bounds I/O, whatever the configured clock). A failed save
-// leaves the state unsaved: the next one writes it. After a save, and when
-// there is nothing to save, the watermark of the coverage stored is
-// written if it moved (mark, watermark.go).
+// leaves the state unsaved: the next one writes it. With a watermark
+// writer, the checkpoint records the completeness bound of what it holds,
+// and the watermark at that bound is written after the save (and when
+// there is nothing to save, if the last write failed): see watermark.go.
 func (c *committer) save(ctx context.Context, force bool) error {
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
-	err := c.saveLocked(ctx, force)
-	if err == nil && force && !c.markedSaved.Equal(c.marked) {
-		// The final save wrote a watermark after storing the checkpoint:
-		// store it once more, so that the next owner does not write that
-		// watermark again.
-		err = c.saveLocked(ctx, true)
-	}
-	return err
-}
-
-// saveLocked is save under saveMu.
-func (c *committer) saveLocked(ctx context.Context, force bool) error {
 	now := time.Now()
 	seq, cov := c.committed()
 	if !force && (seq == c.saved || now.Sub(c.lastSave) < c.cfg.CheckpointInterval) {
@@ -138,21 +124,20 @@ func (c *committer) saveLocked(ctx context.Context, force bool) error {
 	if err := c.index.WriteSnapshot(&buf); err != nil {
 		return fmt.Errorf("save checkpoint: snapshot dedupe: %w", err)
 	}
+	marked := c.bound(cov, open)
 	cp := &checkpoint.Checkpoint{
 		Source:   c.cfg.Source,
 		Cursor:   cov.Cursor(),
 		Coverage: &cov,
 		SavedAt:  c.cfg.Clock.Now(),
 		Dedupe:   buf.Bytes(),
-		Extra:    c.extra(),
+		Extra:    extra(marked),
 	}
-	marked := c.marked
 	err := c.store.Save(ctx, cp)
 	c.obs.Saved(cp, buf.Len(), err)
 	if err != nil {
 		return fmt.Errorf("save checkpoint (cursor %s): %w", cp.Cursor.UTC().Format(time.RFC3339), err)
 	}
-	c.saved, c.lastSave = seq, now
-	c.savedCov, c.savedOpen, c.stored, c.markedSaved = cov, open, true, marked
+	c.saved, c.lastSave, c.marked = seq, now, marked
 	return c.mark(ctx)
 }

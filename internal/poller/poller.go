@@ -596,6 +596,7 @@ func (p *Poller) load(ctx context.Context) error {
 	}
 	p.loaded(ix, newSchedule(sc, cov))
 	p.commit.marked = markedIn(cp, p.cfg.Logger)
+	p.commit.written = p.commit.marked
 	p.cfg.Logger.Info("checkpoint loaded", "source", p.cfg.Source, "cursor", cov.Cursor().UTC().Format(time.RFC3339),
 		"history_gaps", len(cov.History), "live_end", cov.Live.End.UTC().Format(time.RFC3339),
 		"saved_at", cp.SavedAt.UTC().Format(time.RFC3339), "tracked", ix.Len())

@@ -127,10 +127,11 @@ func (w *memWriter) watermarks(t *testing.T) []time.Time {
 	return out
 }
 
-// TestWatermarkOnlyMovesForward drives the committer's mark through
-// saves: a watermark is written after a save whose coverage moved the
-// bound past the last one written (this life's or the checkpoint's), never
-// at or before it, and a failed write is tried again at the next save.
+// TestWatermarkOnlyMovesForward drives the committer's bound and mark as
+// saves do: a watermark is written after a save whose coverage moved the
+// bound past the last one recorded (this life's or the loaded
+// checkpoint's), never at or before it, and a failed write is tried again
+// at the next save.
 func TestWatermarkOnlyMovesForward(t *testing.T) {
 	live := func(settled time.Time) checkpoint.Coverage {
 		return checkpoint.Coverage{Live: jelou.Window{Start: at(0, 0), End: at(23, 0)}, Settled: settled}
@@ -147,7 +148,7 @@ func TestWatermarkOnlyMovesForward(t *testing.T) {
 	}{
 		{"moves with the settled mark", time.Time{}, []step{{cov: live(at(1, 0)), wrote: at(1, 0)}, {cov: live(at(1, 0))}, {cov: live(at(2, 0)), wrote: at(2, 0)}}},
 		{"never back", time.Time{}, []step{{cov: live(at(5, 0)), wrote: at(5, 0)}, {cov: live(at(3, 0))}, {cov: live(at(5, 0))}, {cov: live(at(6, 0)), wrote: at(6, 0)}}},
-		{"not before the loaded one (an owner change, a restart)", at(8, 0), []step{{cov: live(at(7, 0))}, {cov: live(at(8, 0))}, {cov: live(at(8, 30)), wrote: at(8, 30)}}},
+		{"not at or before the loaded one (an owner change, a restart, a bound recorded but never written)", at(8, 0), []step{{cov: live(at(7, 0))}, {cov: live(at(8, 0))}, {cov: live(at(8, 30)), wrote: at(8, 30)}}},
 		{"a failed write is tried again", time.Time{}, []step{{cov: live(at(1, 0)), fail: true}, {cov: live(at(1, 0)), wrote: at(1, 0)}}},
 		{"nothing before the source's start", time.Time{}, []step{{cov: checkpoint.Coverage{History: []jelou.Window{{Start: t0, End: at(10, 0)}}, Live: jelou.Window{Start: at(10, 0), End: at(10, 0)}, Settled: at(10, 0)}}}},
 	} {
@@ -156,11 +157,11 @@ func TestWatermarkOnlyMovesForward(t *testing.T) {
 			offsets := func(context.Context) ([]event.PartitionOffset, error) {
 				return []event.PartitionOffset{{Partition: 0, Offset: 3}, {Partition: 1, Offset: 9}}, nil
 			}
-			c := &committer{cfg: Config{Source: "s", Start: t0, Watermarks: w, EventOffsets: offsets, EventTopic: "events"}.WithDefaults(), obs: NopObserver{}, marked: tc.marked}
+			c := &committer{cfg: Config{Source: "s", Start: t0, Watermarks: w, EventOffsets: offsets, EventTopic: "events"}.WithDefaults(), obs: NopObserver{}, marked: tc.marked, written: tc.marked}
 			var want []time.Time
 			for i, s := range tc.steps {
 				w.fail = s.fail
-				c.savedCov, c.stored = s.cov, true
+				c.marked = c.bound(s.cov, time.Time{}) // what a save of s.cov records
 				err := c.mark(context.Background())
 				if s.fail != (err != nil) {
 					t.Fatalf("step %d: mark = %v", i, err)
@@ -211,13 +212,21 @@ func TestTheLastWatermarkIsKeptInTheCheckpoint(t *testing.T) {
 	if len(got) != 1 || !got[0].Equal(at(3, 0)) {
 		t.Fatalf("watermarks %v, want one at the end of the third window, %v", got, at(3, 0))
 	}
-	// The forced (final) save stored the checkpoint once more with it.
+	// The checkpoint records the bound it was saved with.
 	var saved savedWatermark
 	if err := json.Unmarshal(store.last.Extra[ExtraWatermark], &saved); err != nil || !saved.CompleteBefore.Equal(at(3, 0)) {
 		t.Fatalf("checkpoint extra %s (%v), want the watermark %v", store.last.Extra[ExtraWatermark], err, at(3, 0))
 	}
+	// A window holding an active conversation moves the bound up to its start.
+	commitWindow(t, p)
+	if err := p.commit.save(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.watermarks(t); len(got) != 3 || !got[2].Equal(at(3, 0).Add(time.Minute)) {
+		t.Fatalf("watermarks %v, want a third at the new active conversation's start %v", got, at(3, 0).Add(time.Minute))
+	}
 	next := loadedPoller(t, store, time.Hour, time.Nanosecond)
-	if !next.commit.marked.Equal(at(3, 0)) {
-		t.Errorf("the next owner loaded %v as the last watermark, want %v", next.commit.marked, at(3, 0))
+	if want := at(3, 0).Add(time.Minute); !next.commit.marked.Equal(want) || !next.commit.written.Equal(want) {
+		t.Errorf("the next owner loaded %v (written %v) as the last watermark, want %v", next.commit.marked, next.commit.written, want)
 	}
 }

@@ -14,13 +14,20 @@ import (
 // A completeness watermark (Config.Watermarks) states, for the source,
 // "every conversation that started before T was read after settling and
 // published, its revisits are done, and those events were acknowledged".
-// T is derived from the coverage a checkpoint save just stored and from
-// the dedupe index as that save snapshotted it ([CompleteBefore]); the record is
-// written after that save, with the end offsets of the event topic read
-// then, so every covered event is below them. The last T written is kept
-// in the checkpoint (Extra[ExtraWatermark]) and loaded with it, by this
-// process after a restart or by the replica that takes the source over,
-// and no watermark at or before it is written again: T only moves forward.
+// T is derived from the coverage a checkpoint save stores and from the
+// dedupe index as that save snapshots it ([CompleteBefore]). The save
+// records T in the checkpoint (Extra[ExtraWatermark]) and, once the
+// checkpoint is stored, the record is written with the end offsets of the
+// event topic read then, so every covered event is below them.
+//
+// T only moves forward: a save records the later of T and the bound
+// already recorded, and only a bound past the last one written is
+// written. A process that loads the checkpoint (after a restart, or the
+// replica taking the source over) starts from the recorded bound and
+// writes nothing at or before it, even when the previous owner stored the
+// checkpoint but never wrote that watermark (its write failed, it was
+// stopped, or its final save was fenced): watermarks are cumulative, and
+// the next one covers what a missing one would have.
 
 // ExtraWatermark is the name, in a checkpoint's Extra, of the last
 // watermark written for the source: {"completeBefore": RFC 3339 time}.
@@ -81,34 +88,42 @@ func markedIn(cp *checkpoint.Checkpoint, log *slog.Logger) time.Time {
 	return w.CompleteBefore.UTC()
 }
 
-// extra returns what the committer keeps in a checkpoint's Extra: the last
-// watermark written, when there is one. Called under saveMu.
-func (c *committer) extra() map[string]json.RawMessage {
-	if c.marked.IsZero() {
+// bound returns the completeness bound a save of cov, with the index's
+// oldest open conversation at open, records: CompleteBefore when it is
+// past the bound recorded before and past where the source's history
+// begins (before that it says nothing), else the bound recorded before.
+// Zero without a watermark writer.
+func (c *committer) bound(cov checkpoint.Coverage, open time.Time) time.Time {
+	if c.cfg.Watermarks == nil {
+		return c.marked
+	}
+	if t := CompleteBefore(cov, open); t.After(c.marked) && t.After(c.cfg.Start) {
+		return t
+	}
+	return c.marked
+}
+
+// extra returns a checkpoint's Extra recording the completeness bound
+// marked, nil when zero.
+func extra(marked time.Time) map[string]json.RawMessage {
+	if marked.IsZero() {
 		return nil
 	}
-	b, err := json.Marshal(savedWatermark{CompleteBefore: c.marked})
+	b, err := json.Marshal(savedWatermark{CompleteBefore: marked.UTC()})
 	if err != nil {
 		return nil
 	}
 	return map[string]json.RawMessage{ExtraWatermark: b}
 }
 
-// mark writes the watermark of the coverage the last successful save
-// stored, when there is a watermark writer and its bound moved past the
-// last one written; a failure is returned and tried again at the next
-// save. Called under saveMu. Writing one counts as a commit, so that the
-// next save records it in the checkpoint.
+// mark writes the watermark at the bound the last successful save
+// recorded, when it is past the last one written; a failure is returned
+// and tried again at the next save. Called under saveMu. A run that is
+// stopping (a replica losing the source) writes none: the next owner
+// starts from the recorded bound.
 func (c *committer) mark(ctx context.Context) error {
-	if c.cfg.Watermarks == nil || !c.stored {
-		return nil
-	}
-	t := CompleteBefore(c.savedCov, c.savedOpen)
-	if !t.After(c.marked) || !t.After(c.cfg.Start) || ctx.Err() != nil {
-		// Not past the last watermark, or not past where the source's
-		// history begins (nothing to say yet); or the run is ending (a replica that
-		// lost the source is stopped so: it leaves the watermark to the
-		// next owner, which derives it from the same checkpoint).
+	t := c.marked
+	if c.cfg.Watermarks == nil || !t.After(c.written) || ctx.Err() != nil {
 		return nil
 	}
 	offsets, err := c.cfg.EventOffsets(ctx)
@@ -125,10 +140,7 @@ func (c *committer) mark(ctx context.Context) error {
 	if err := c.cfg.Watermarks.Publish(actx, []event.Record{rec}); err != nil {
 		return fmt.Errorf("write watermark %s: %w", t.Format(time.RFC3339), err)
 	}
-	c.marked = t
-	c.mu.Lock()
-	c.seq++
-	c.mu.Unlock()
+	c.written = t
 	c.obs.Watermarked(t)
 	c.cfg.Logger.Debug("watermark written", "source", c.cfg.Source, "complete_before", t.Format(time.RFC3339))
 	return nil
