@@ -146,6 +146,13 @@ type Kafka struct {
 	// moves on; empty rejects those rows, and a row too large stops its
 	// source.
 	DLQTopic string `envconfig:"KAFKA_DLQ_TOPIC" validate:"optional-topic" desc:"dead-letter topic for rows that can never be published (too large, no _id or state, not encodable): the raw row with headers naming the error; empty (the default) skips such rows and stops the source on a row too large"`
+	// StateTopic, when set, receives the current state of each
+	// conversation: its latest state's event keyed by _id, on a compacted
+	// topic (docs/state-and-watermarks.md).
+	StateTopic string `envconfig:"KAFKA_STATE_TOPIC" validate:"optional-topic" desc:"compacted current-state topic: each conversation's latest state, the event's record keyed by _id; empty (the default) writes none; created compacted with KAFKA_TOPIC_CREATE, otherwise it must be compacted"`
+	// WatermarkTopic, when set, receives each source's completeness
+	// watermarks (docs/state-and-watermarks.md).
+	WatermarkTopic string `envconfig:"KAFKA_WATERMARK_TOPIC" validate:"optional-topic" desc:"compacted topic of completeness watermarks keyed by source id (every conversation that started before completeBefore is published, with the event topic's end offsets); empty (the default) writes none"`
 	// Compression is the batch compression codec.
 	Compression string `envconfig:"KAFKA_COMPRESSION" default:"zstd" enum:"none,gzip,snappy,lz4,zstd" desc:"compression of record batches"`
 	// Partitioner maps keys to partitions: murmur2 matches the Java client,

@@ -40,6 +40,8 @@ var configOnly = map[string]bool{
 	"JELOU_CLIENT_SECRET_FILE": true, // read into JELOU_CLIENT_SECRET by Load
 	"KAFKA_SASL_PASSWORD_FILE": true, // read into KAFKA_SASL_PASSWORD by Load
 	"KAFKA_DLQ_TOPIC":          true, // when set, the service builds the poller's DeadLetters writer
+	"KAFKA_STATE_TOPIC":        true, // when set, the service builds the poller's State writer
+	"KAFKA_WATERMARK_TOPIC":    true, // when set, the service builds the poller's Watermarks writer
 }
 
 // defaultRows lists, for every variable mapped to a lower package's

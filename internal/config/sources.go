@@ -28,6 +28,9 @@ type Source struct {
 	Jelou Jelou
 	// Topic is the Kafka topic its events go to (KAFKA_TOPIC unless overridden).
 	Topic string
+	// StateTopic is the compacted topic of its conversations' current
+	// states (KAFKA_STATE_TOPIC unless overridden); empty for none.
+	StateTopic string
 	// Named is false for the default source configured by JELOU_* alone.
 	Named bool
 }
@@ -84,6 +87,7 @@ type sourceVars struct {
 	RateLimit        float64      `split_words:"true" key:"RATE_LIMIT" global:"JELOU_RATE_LIMIT" desc:"the source's own request budget, requests per second"`
 	RateBurst        int          `split_words:"true" key:"RATE_BURST" global:"JELOU_RATE_BURST" desc:"requests the source may send at once after an idle period"`
 	Topic            string       `split_words:"true" key:"TOPIC" global:"KAFKA_TOPIC" desc:"output topic of the source's events"`
+	StateTopic       string       `split_words:"true" key:"STATE_TOPIC" global:"KAFKA_STATE_TOPIC" desc:"current-state topic of the source's conversations"`
 }
 
 // sourceSettings is what [Load] read for one named source: its variables and
@@ -245,12 +249,12 @@ func guessSourceID(name string) (string, bool) {
 // (one unnamed default source when SOURCES is empty). Call after Validate.
 func (c Config) Sources() []Source {
 	if len(c.SourceIDs) == 0 {
-		return []Source{{ID: DefaultSourceID, Jelou: c.Jelou, Topic: c.Kafka.Topic}}
+		return []Source{{ID: DefaultSourceID, Jelou: c.Jelou, Topic: c.Kafka.Topic, StateTopic: c.Kafka.StateTopic}}
 	}
 	out := make([]Source, len(c.SourceIDs))
 	for i, id := range c.SourceIDs {
 		rc, _ := c.sourceConfig(id)
-		out[i] = Source{ID: id, Jelou: rc.Jelou, Topic: rc.Kafka.Topic, Named: true}
+		out[i] = Source{ID: id, Jelou: rc.Jelou, Topic: rc.Kafka.Topic, StateTopic: rc.Kafka.StateTopic, Named: true}
 	}
 	return out
 }
@@ -324,6 +328,9 @@ func (c Config) checkSources(ps *problems, cmd Command) {
 		}
 		if rc.Kafka.Topic == c.Kafka.DLQTopic && c.sources[id].set["TOPIC"] {
 			ps.add(prefix+"TOPIC", "must differ from KAFKA_DLQ_TOPIC, got %q", rc.Kafka.Topic)
+		}
+		if st := rc.Kafka.StateTopic; st != "" && c.sources[id].set["STATE_TOPIC"] && reservedTopic(c, st, rc.Kafka.Topic) {
+			ps.add(prefix+"STATE_TOPIC", "must differ from the source's TOPIC, KAFKA_DLQ_TOPIC, KAFKA_WATERMARK_TOPIC and CHECKPOINT_TOPIC, got %q", st)
 		}
 	}
 	*ps = append(*ps, c.strays...)

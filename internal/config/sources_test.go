@@ -175,7 +175,7 @@ func TestSourcesValidate(t *testing.T) {
 			want: []string{
 				`SOURCE_AA_CLIENT_ID is set but SOURCES does not list "aa"`,
 				`SOURCE_A_B_TOPIC is set but SOURCES does not list "a-b"`,
-				`SOURCE_A_CLIENTID is not a variable of source "a"; SOURCE_A_* takes CLIENT_ID, CLIENT_SECRET, CLIENT_ID_FILE, CLIENT_SECRET_FILE, BASE_URL, AUTH_SCHEME, TIMEZONE, PAGE_SIZE, RATE_LIMIT, RATE_BURST, TOPIC`,
+				`SOURCE_A_CLIENTID is not a variable of source "a"; SOURCE_A_* takes CLIENT_ID, CLIENT_SECRET, CLIENT_ID_FILE, CLIENT_SECRET_FILE, BASE_URL, AUTH_SCHEME, TIMEZONE, PAGE_SIZE, RATE_LIMIT, RATE_BURST, TOPIC, STATE_TOPIC`,
 				`SOURCE_B_CLIENT_SECRET_FILE is set but SOURCES does not list "b"`,
 			},
 		},
@@ -183,7 +183,7 @@ func TestSourcesValidate(t *testing.T) {
 			name: "unknown variable under nested prefixes",
 			cmd:  CommandRun,
 			vars: with(ok, "SOURCES", "a,a-b", "SOURCE_A_B_CLIENT_ID", "b-id", "SOURCE_A_B_CLIENT_SECRET", "s", "SOURCE_A_B_PAGESIZE", "1"),
-			want: []string{`SOURCE_A_B_PAGESIZE is not a variable of source "a-b"; SOURCE_A_B_* takes CLIENT_ID, CLIENT_SECRET, CLIENT_ID_FILE, CLIENT_SECRET_FILE, BASE_URL, AUTH_SCHEME, TIMEZONE, PAGE_SIZE, RATE_LIMIT, RATE_BURST, TOPIC`},
+			want: []string{`SOURCE_A_B_PAGESIZE is not a variable of source "a-b"; SOURCE_A_B_* takes CLIENT_ID, CLIENT_SECRET, CLIENT_ID_FILE, CLIENT_SECRET_FILE, BASE_URL, AUTH_SCHEME, TIMEZONE, PAGE_SIZE, RATE_LIMIT, RATE_BURST, TOPIC, STATE_TOPIC`},
 		},
 		{
 			name: "source variables without SOURCES",
@@ -260,6 +260,17 @@ func TestSourcesValidate(t *testing.T) {
 			want: []string{`KAFKA_DLQ_TOPIC must differ from KAFKA_TOPIC and CHECKPOINT_TOPIC, got "jelou.conversations.attended"`},
 		},
 		{name: "dead-letter topic set", cmd: CommandRun, vars: with(ok, "SOURCES", "a", "KAFKA_DLQ_TOPIC", "jelou.dead")},
+		{name: "state and watermark topics set", cmd: CommandRun, vars: with(ok, "SOURCES", "a", "KAFKA_STATE_TOPIC", "jelou.state", "KAFKA_WATERMARK_TOPIC", "jelou.watermarks", "SOURCE_A_STATE_TOPIC", "jelou.state.a")},
+		{
+			name: "state topic is another topic",
+			cmd:  CommandRun,
+			vars: with(ok, "SOURCES", "a", "KAFKA_DLQ_TOPIC", "dead", "KAFKA_STATE_TOPIC", "dead", "KAFKA_WATERMARK_TOPIC", "jelou.conversations.attended", "SOURCE_A_TOPIC", "a.events", "SOURCE_A_STATE_TOPIC", "a.events"),
+			want: []string{
+				`KAFKA_STATE_TOPIC must differ from KAFKA_TOPIC, KAFKA_DLQ_TOPIC, KAFKA_WATERMARK_TOPIC and CHECKPOINT_TOPIC, got "dead"`,
+				`KAFKA_WATERMARK_TOPIC must differ from KAFKA_TOPIC, KAFKA_DLQ_TOPIC and CHECKPOINT_TOPIC, got "jelou.conversations.attended"`,
+				`SOURCE_A_STATE_TOPIC must differ from the source's TOPIC, KAFKA_DLQ_TOPIC, KAFKA_WATERMARK_TOPIC and CHECKPOINT_TOPIC, got "a.events"`,
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -322,4 +322,18 @@ func (c Config) checkCombinations(ps *problems) {
 	if dlq := c.Kafka.DLQTopic; dlq != "" && (dlq == c.Kafka.Topic || (cp.onTopic() && dlq == cp.Topic)) {
 		ps.add("KAFKA_DLQ_TOPIC", "must differ from KAFKA_TOPIC and CHECKPOINT_TOPIC, got %q", dlq)
 	}
+	if st := c.Kafka.StateTopic; st != "" && reservedTopic(c, st, c.Kafka.Topic) {
+		ps.add("KAFKA_STATE_TOPIC", "must differ from KAFKA_TOPIC, KAFKA_DLQ_TOPIC, KAFKA_WATERMARK_TOPIC and CHECKPOINT_TOPIC, got %q", st)
+	}
+	if wm := c.Kafka.WatermarkTopic; wm != "" && (wm == c.Kafka.Topic || wm == c.Kafka.DLQTopic || (cp.onTopic() && wm == cp.Topic)) {
+		ps.add("KAFKA_WATERMARK_TOPIC", "must differ from KAFKA_TOPIC, KAFKA_DLQ_TOPIC and CHECKPOINT_TOPIC, got %q", wm)
+	}
+}
+
+// reservedTopic reports whether topic, a state topic, is one of the other
+// topics the deployment writes: events (the source's, eventTopic), dead
+// letters, watermarks or checkpoints.
+func reservedTopic(c Config, topic, eventTopic string) bool {
+	return topic == eventTopic || topic == c.Kafka.Topic || topic == c.Kafka.DLQTopic || topic == c.Kafka.WatermarkTopic ||
+		(c.Checkpoint.onTopic() && topic == c.Checkpoint.Topic)
 }

@@ -263,3 +263,51 @@ func startSeconds(t time.Time) uint64 {
 	}
 	return uint64(sec)
 }
+
+// Last returns the state emitted last for id (pending or acknowledged),
+// the one a current-state view of the conversation holds; "" when id is
+// not tracked. An undocumented value the index could not record by name is
+// [OverflowState].
+func (ix *Index) Last(id string) jelou.State {
+	key := hashID(id)
+	s := &ix.shards[shardOf(key)]
+	s.mu.Lock()
+	i, ok := s.find(key)
+	var e entry
+	if ok {
+		e = unpack(s.slots[i].val)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return ""
+	}
+	return ix.name(e.last, e.code)
+}
+
+// OldestOpen returns the earliest start time among the conversations that
+// may still publish: those whose last emitted state is not terminal
+// (active or undocumented) and those with a state not yet acknowledged;
+// ok is false when there is none. A completeness watermark stays before
+// it: every conversation that started earlier is in a terminal state,
+// acknowledged, or was evicted (no lane reads it again). Start times are
+// at second granularity, in UTC.
+func (ix *Index) OldestOpen() (oldest time.Time, ok bool) {
+	best := uint64(maxStartSec + 1)
+	for i := range ix.shards {
+		s := &ix.shards[i]
+		s.mu.Lock()
+		for _, sl := range s.slots {
+			if sl.val == 0 {
+				continue
+			}
+			if e := unpack(sl.val); (e.pending != 0 || e.nonTerminal()) && e.start < best {
+				best = e.start
+			}
+		}
+		s.mu.Unlock()
+	}
+	if best > maxStartSec {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(best), 0).UTC(), true
+}

@@ -40,6 +40,13 @@ type committer struct {
 	saveMu   sync.Mutex
 	saved    uint64    // seq written by the last successful save; guarded by saveMu
 	lastSave time.Time // wall time of that save; guarded by saveMu
+
+	// Watermarks (watermark.go), guarded by saveMu: the completeness
+	// bound the last successful save stored (or the loaded checkpoint
+	// held), and the last watermark this life wrote (from the loaded
+	// bound on: no watermark at or before it is written).
+	marked  time.Time
+	written time.Time
 }
 
 // ack records that Kafka acknowledged the events of batch (unencodable
@@ -94,31 +101,43 @@ func (c *committer) committed() (uint64, checkpoint.Coverage) {
 // save writes the checkpoint when forced, or when something was committed
 // since the last save and CheckpointInterval of wall time passed since it
 // (the interval bounds I/O, whatever the configured clock). A failed save
-// leaves the state unsaved: the next one writes it.
+// leaves the state unsaved: the next one writes it. With a watermark
+// writer, the checkpoint records the completeness bound of what it holds,
+// and the watermark at that bound is written after the save (and when
+// there is nothing to save, if the last write failed): see watermark.go.
 func (c *committer) save(ctx context.Context, force bool) error {
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
 	now := time.Now()
 	seq, cov := c.committed()
 	if !force && (seq == c.saved || now.Sub(c.lastSave) < c.cfg.CheckpointInterval) {
-		return nil
+		return c.mark(ctx) // one that failed is tried again
+	}
+	// Read before the snapshot: a conversation closed and acknowledged
+	// after this is in the snapshot as closed, so a restart does not read
+	// it again (watermark.go).
+	var open time.Time
+	if c.cfg.Watermarks != nil {
+		open, _ = c.index.OldestOpen()
 	}
 	var buf bytes.Buffer
 	if err := c.index.WriteSnapshot(&buf); err != nil {
 		return fmt.Errorf("save checkpoint: snapshot dedupe: %w", err)
 	}
+	marked := c.bound(cov, open)
 	cp := &checkpoint.Checkpoint{
 		Source:   c.cfg.Source,
 		Cursor:   cov.Cursor(),
 		Coverage: &cov,
 		SavedAt:  c.cfg.Clock.Now(),
 		Dedupe:   buf.Bytes(),
+		Extra:    extra(marked),
 	}
 	err := c.store.Save(ctx, cp)
 	c.obs.Saved(cp, buf.Len(), err)
 	if err != nil {
 		return fmt.Errorf("save checkpoint (cursor %s): %w", cp.Cursor.UTC().Format(time.RFC3339), err)
 	}
-	c.saved, c.lastSave = seq, now
-	return nil
+	c.saved, c.lastSave, c.marked = seq, now, marked
+	return c.mark(ctx)
 }

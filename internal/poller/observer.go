@@ -60,6 +60,9 @@ type Observer interface {
 	// Truncated is called when a read of w, a window as narrow as allowed,
 	// stopped after pages pages with pages left; w is read again.
 	Truncated(w jelou.Window, pages int)
+	// Watermarked is called when the source's completeness watermark at
+	// completeBefore was written (see watermark.go).
+	Watermarked(completeBefore time.Time)
 }
 
 // NopObserver ignores everything. Embed it to implement only some methods.
@@ -114,3 +117,6 @@ func (NopObserver) Drift(jelou.Window, string, bool) {}
 
 // Truncated does nothing.
 func (NopObserver) Truncated(jelou.Window, int) {}
+
+// Watermarked does nothing.
+func (NopObserver) Watermarked(time.Time) {}

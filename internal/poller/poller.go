@@ -155,6 +155,18 @@ type Config struct {
 	// DeadLetters, its write's error is the UndeliverableError's cause.
 	// Zero means unknown.
 	MaxRecordBytes int
+	// State, when set, receives the current state of each conversation
+	// (the state topic, see state.go): the record of the latest state's
+	// event, keyed by the conversation's _id, written after the batch's
+	// events and before their ack. Nil (the default) writes none.
+	State Writer
+	// Watermarks, when set, receives the source's completeness watermark
+	// (see watermark.go) after each checkpoint save that moved it, with
+	// the end offsets EventOffsets reads of EventTopic. Nil (the default)
+	// writes none.
+	Watermarks   Writer
+	EventOffsets func(ctx context.Context) ([]event.PartitionOffset, error)
+	EventTopic   string
 	// Clock is the time source. Default: the wall clock.
 	Clock clock.Clock
 	// Logger receives one line per window at info. Default: discard.
@@ -249,6 +261,9 @@ type Poller struct {
 	// when that was last logged (Unix nanoseconds).
 	lateRows, lateWarned atomic.Int64
 
+	// stateMu serialises the writes to the state topic (see writeStates).
+	stateMu sync.Mutex
+
 	// caughtUp is set once no history gap is left in this life; the
 	// poller then logs "caught up".
 	caughtUp atomic.Bool
@@ -268,6 +283,9 @@ func New(cfg Config, f Fetcher, w Writer, s checkpoint.Store) (*Poller, error) {
 	}
 	if f == nil || w == nil || s == nil {
 		return nil, errors.New("poller: Fetcher, Writer and Store are required")
+	}
+	if cfg.Watermarks != nil && (cfg.EventOffsets == nil || cfg.EventTopic == "") {
+		return nil, errors.New("poller: Watermarks needs EventOffsets and EventTopic")
 	}
 	return &Poller{cfg: cfg, obs: cfg.Observer, fetch: f, out: w, store: s, wake: make(chan struct{})}, nil
 }
@@ -582,6 +600,8 @@ func (p *Poller) load(ctx context.Context) error {
 			"source", p.cfg.Source, "cursor", cp.Cursor.UTC().Format(time.RFC3339))
 	}
 	p.loaded(ix, newSchedule(sc, cov))
+	p.commit.marked = markedIn(cp, p.cfg.Logger)
+	p.commit.written = p.commit.marked
 	p.cfg.Logger.Info("checkpoint loaded", "source", p.cfg.Source, "cursor", cov.Cursor().UTC().Format(time.RFC3339),
 		"history_gaps", len(cov.History), "live_end", cov.Live.End.UTC().Format(time.RFC3339),
 		"saved_at", cp.SavedAt.UTC().Format(time.RFC3339), "tracked", ix.Len())

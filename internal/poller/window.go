@@ -123,15 +123,20 @@ func (p *Poller) publishRows(ctx context.Context, rows []jelou.Conversation, w j
 			dead = append(dead, deadLetter{row: e.Conversation, reason: DeadLetterTooLarge, err: r.err, window: w, observed: e.Observed, lane: lane})
 			drop[k] = r.index
 		}
-		sent = without(sent, drop)
+		sent, records = without(sent, drop), without(records, drop)
 	}
 	if err := p.deadLetters(ctx, dead); err != nil {
 		var u *UndeliverableError
 		if errors.As(err, &u) {
-			// What was written stays acknowledged; the rows too large are
-			// released, read again when the source is restarted.
+			// What was written stays acknowledged (with its current
+			// states); the rows too large are released, read again when
+			// the source is restarted.
 			big, rest := splitTooLarge(batch, dead)
 			p.commit.release(big)
+			if serr := p.writeStates(ctx, sent, records); serr != nil {
+				p.commit.release(rest)
+				return 0, errors.Join(err, serr)
+			}
 			p.commit.ack(rest)
 			if len(sent) > 0 {
 				p.obs.Published(sent)
@@ -139,6 +144,11 @@ func (p *Poller) publishRows(ctx context.Context, rows []jelou.Conversation, w j
 		} else {
 			p.commit.release(batch)
 		}
+		return 0, err
+	}
+	// The current states, after their events and before the ack (state.go).
+	if err := p.writeStates(ctx, sent, records); err != nil {
+		p.commit.release(batch)
 		return 0, err
 	}
 	// Rows that can never be published are acknowledged too, dead-lettered
@@ -150,12 +160,12 @@ func (p *Poller) publishRows(ctx context.Context, rows []jelou.Conversation, w j
 	return len(sent), nil
 }
 
-// without returns batch less the emissions at the ascending indices drop.
-func without(batch []Emission, drop []int) []Emission {
+// without returns batch less the elements at the ascending indices drop.
+func without[T any](batch []T, drop []int) []T {
 	if len(drop) == 0 {
 		return batch
 	}
-	out := make([]Emission, 0, len(batch)-len(drop))
+	out := make([]T, 0, len(batch)-len(drop))
 	for i, e := range batch {
 		if len(drop) > 0 && drop[0] == i {
 			drop = drop[1:]

@@ -19,9 +19,11 @@ import (
 // Check verifies what `jelou-producer check` promises, for every
 // configured source: the API answers its credentials (one page of the last
 // hour), its topic exists and is describable, and its checkpoint can be
-// read; that KAFKA_DLQ_TOPIC, when set, exists; and, with
+// read; that KAFKA_DLQ_TOPIC, when set, exists; that the state and
+// watermark topics, when set, exist and are compacted; and, with
 // SCHEMA_REGISTRY_URL, that each event topic's value subject holds the
-// schema or would take it (a refusal wraps *registry.RejectedError). It writes one line per finding to out and returns the failures,
+// schema or would take it (a refusal wraps *registry.RejectedError). It
+// writes one line per finding to out and returns the failures,
 // wrapped; an authentication failure wraps *jelou.AuthError. It never
 // publishes nor creates anything.
 func Check(ctx context.Context, cfg config.Config, out io.Writer) error {
@@ -47,6 +49,7 @@ func Check(ctx context.Context, cfg config.Config, out io.Writer) error {
 	if err := checkRegistry(ctx, cfg, eventTopics(sources), out); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, checkCompactedTopics(ctx, cfg, out)...)
 	if len(errs) == 0 {
 		fmt.Fprintf(out, "ok    jelou-producer %s is ready to run (%d source(s), first %s)\n", buildinfo.Get(), len(sources), checkpointID(sources[0]))
 	}
@@ -123,4 +126,34 @@ func checkCheckpoint(ctx context.Context, cfg config.Config, pc publish.Config, 
 	fmt.Fprintf(out, "ok    %scheckpoint %s: cursor %s, saved %s, %d bytes of dedupe state\n",
 		name, where, cp.Cursor.UTC().Format(time.RFC3339), cp.SavedAt.UTC().Format(time.RFC3339), len(cp.Dedupe))
 	return nil
+}
+
+// checkCompactedTopics checks that every state topic of the sources and
+// KAFKA_WATERMARK_TOPIC, when set, exist and are compacted.
+func checkCompactedTopics(ctx context.Context, cfg config.Config, out io.Writer) []error {
+	var topics []string
+	what := map[string]string{}
+	for _, src := range cfg.Sources() {
+		if t := src.StateTopic; t != "" && what[t] == "" {
+			topics, what[t] = append(topics, t), "state"
+		}
+	}
+	if t := cfg.Kafka.WatermarkTopic; t != "" && what[t] == "" {
+		topics, what[t] = append(topics, t), "watermark"
+	}
+	var errs []error
+	for _, t := range topics {
+		pc := publishConfig(cfg, t, nil, nil)
+		info, err := publish.Check(ctx, pc)
+		if err == nil {
+			err = publish.CheckCompacted(ctx, pc)
+		}
+		if err != nil {
+			fmt.Fprintf(out, "FAIL  Kafka %v: %s topic: %v\n", cfg.Kafka.Brokers, what[t], err)
+			errs = append(errs, fmt.Errorf("kafka %s topic: %w", what[t], err))
+			continue
+		}
+		fmt.Fprintf(out, "ok    Kafka %v: %s topic %q has %d partitions and is compacted\n", cfg.Kafka.Brokers, what[t], info.Topic, info.Partitions)
+	}
+	return errs
 }

@@ -295,6 +295,9 @@ func (s *Service) newSource(ctx context.Context, c config.Source, id string, obs
 	if ref, ok := s.schemas[c.Topic]; ok {
 		pcfg.SchemaID, pcfg.EventSource.DataSchema = ref.ID, ref.URL
 	}
+	if err := s.stateAndWatermarks(ctx, c, pub, obs, pubs, &pcfg); err != nil {
+		return nil, err
+	}
 	if opts.Command == config.CommandBackfill {
 		pcfg.Start, pcfg.End = opts.From, opts.To
 	}

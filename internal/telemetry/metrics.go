@@ -143,6 +143,10 @@ type Metrics struct {
 	// TrackedConversations is the number of conversations in each source's
 	// dedupe index; labels source.
 	TrackedConversations *prometheus.GaugeVec
+	// Watermark is the completeBefore of the last completeness watermark
+	// written for each source, in Unix seconds (0 until one is written
+	// here); labels source.
+	Watermark *prometheus.GaugeVec
 	// KeyFallback counts events published under the fallback key because the
 	// conversation had no company id.
 	KeyFallback prometheus.Counter
@@ -282,6 +286,10 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 		Namespace: Namespace, Name: "tracked_conversations",
 		Help: "Conversations held in the source's dedupe index.",
 	}, []string{"source"})
+	m.Watermark = f.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "watermark_complete_before_timestamp_seconds",
+		Help: "completeBefore of the last completeness watermark written for the source (KAFKA_WATERMARK_TOPIC), Unix seconds.",
+	}, []string{"source"})
 	m.KeyFallback = f.NewCounter(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "key_fallback_total",
 		Help: "Events published under the fallback key because the conversation had no company id.",
@@ -324,6 +332,7 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 		m.RateLimitedPauseSeconds.WithLabelValues(id)
 		m.SourceOwned.WithLabelValues(id).Set(0)
 		m.WindowsTruncated.WithLabelValues(id)
+		m.Watermark.WithLabelValues(id).Set(0)
 		m.SourceUp.WithLabelValues(id).Set(1)
 		m.APIRequestDuration.WithLabelValues(id)
 		for _, pre := range []struct {

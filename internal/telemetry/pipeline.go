@@ -159,6 +159,11 @@ func (p *Pipeline) FirstSeen(lane poller.Lane, sinceStart time.Duration) {
 // Truncated counts a truncated read in windows_truncated_total.
 func (p *Pipeline) Truncated(jelou.Window, int) { p.WindowsTruncated.WithLabelValues(p.source).Inc() }
 
+// Watermarked sets the source's watermark_complete_before_timestamp_seconds.
+func (p *Pipeline) Watermarked(completeBefore time.Time) {
+	p.Watermark.WithLabelValues(p.source).Set(float64(completeBefore.Unix()))
+}
+
 // Tracked sets the source's tracked_conversations.
 func (p *Pipeline) Tracked(n int) { p.TrackedConversations.WithLabelValues(p.source).Set(float64(n)) }
 
