@@ -160,6 +160,10 @@ type Config struct {
 	// event, keyed by the conversation's _id, written after the batch's
 	// events and before their ack. Nil (the default) writes none.
 	State Writer
+	// StateSchemaID, when SchemaID is set, is the schema id of the state
+	// topic's value subject: state records are framed with it, since a
+	// registry may give one schema another id under another subject.
+	StateSchemaID uint32
 	// Watermarks, when set, receives the source's completeness watermark
 	// (see watermark.go) after each checkpoint save that moved it, with
 	// the end offsets EventOffsets reads of EventTopic. Nil (the default)

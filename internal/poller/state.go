@@ -43,11 +43,14 @@ func (p *Poller) writeStates(ctx context.Context, sent []Emission, records []eve
 	}
 	p.stateMu.Lock()
 	defer p.stateMu.Unlock()
-	out := stateRecords(sent, records, p.index.Last)
+	out, err := stateRecords(sent, records, p.index.Last, p.cfg.StateSchemaID)
+	if err != nil {
+		return err
+	}
 	if len(out) == 0 {
 		return nil
 	}
-	err := p.retry(ctx, "publish", func() error {
+	err = p.retry(ctx, "publish", func() error {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.PublishTimeout)
 		defer cancel()
 		return p.cfg.State.Publish(actx, out)
@@ -62,8 +65,9 @@ func (p *Poller) writeStates(ctx context.Context, sent []Emission, records []eve
 // sent[i]'s conversation id, for the emissions whose state is the one last
 // reports as the conversation's last emitted state (an emission overtaken
 // by a later state of its conversation, in this batch or another, is left
-// out).
-func stateRecords(sent []Emission, records []event.Record, last func(id string) jelou.State) []event.Record {
+// out). With schemaID set, a framed value is framed with it instead (the
+// state topic's own id in the Schema Registry).
+func stateRecords(sent []Emission, records []event.Record, last func(id string) jelou.State, schemaID uint32) ([]event.Record, error) {
 	out := make([]event.Record, 0, len(sent))
 	for i, e := range sent {
 		if last(e.Conversation.ID) != e.Conversation.State {
@@ -71,7 +75,14 @@ func stateRecords(sent []Emission, records []event.Record, last func(id string) 
 		}
 		r := records[i]
 		r.Key = []byte(e.Conversation.ID)
+		if schemaID != 0 {
+			v, err := event.Reframe(r.Value, schemaID)
+			if err != nil {
+				return nil, fmt.Errorf("state record of %q: %w", e.Conversation.ID, err)
+			}
+			r.Value = v
+		}
 		out = append(out, r)
 	}
-	return out
+	return out, nil
 }

@@ -64,7 +64,10 @@ func TestStateRecords(t *testing.T) {
 				records[i] = event.Record{Key: []byte("company"), Value: []byte(e.Conversation.ID + "/" + string(e.Conversation.State)),
 					Headers: []event.Header{{Key: "content-type", Value: []byte("x")}}}
 			}
-			got := stateRecords(tc.sent, records, func(id string) jelou.State { return tc.last[id] })
+			got, err := stateRecords(tc.sent, records, func(id string) jelou.State { return tc.last[id] }, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if len(got) != len(tc.want) {
 				t.Fatalf("%d records, want %v", len(got), tc.want)
 			}
@@ -80,6 +83,45 @@ func TestStateRecords(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStateRecordsFramedWithTheStateSubjectsID: with the Schema Registry,
+// a state record carries the state topic's schema id (a registry may give
+// the same schema another id under the state topic's subject), the same
+// payload, and the event record is left as it was.
+func TestStateRecordsFramedWithTheStateSubjectsID(t *testing.T) {
+	sent := []Emission{{Conversation: jelou.Conversation{ID: "a", State: "active"}}}
+	payload := []byte(`{"id":"x"}`)
+	value := append(event.AppendFrame(nil, 7), payload...)
+	records := []event.Record{{Key: []byte("company"), Value: value}}
+	last := func(string) jelou.State { return "active" }
+	for _, tc := range []struct {
+		name   string
+		id     uint32
+		wantID uint32
+	}{
+		{"registry off for the state topic", 0, 7},
+		{"same id", 7, 7},
+		{"the state subject's own id", 9, 9},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := stateRecords(sent, records, last, tc.id)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("stateRecords = %d records, %v", len(got), err)
+			}
+			id, p, err := event.Unframe(got[0].Value)
+			if err != nil || id != tc.wantID || string(p) != string(payload) {
+				t.Errorf("state value framed with %d (%v), payload %s; want %d and %s", id, err, p, tc.wantID, payload)
+			}
+			if id, _, _ := event.Unframe(records[0].Value); id != 7 {
+				t.Errorf("the event record's value was changed to id %d", id)
+			}
+		})
+	}
+	bad := []event.Record{{Value: []byte{event.MagicByte, 0}}}
+	if _, err := stateRecords(sent, bad, last, 9); err == nil {
+		t.Error("a malformed frame was passed on")
 	}
 }
 

@@ -20,13 +20,21 @@ type schemaRef struct {
 	URL string
 }
 
-// eventTopics lists the topics events are written to: every source's.
-// A topic added to the service that carries events (framed like the event
-// topic) belongs here, so that its value subject is registered too.
+// eventTopics lists the topics events are written to: every source's
+// event topic and current-state topic (its values are the same events),
+// each once. A topic added to the service that carries events (framed like
+// the event topic) belongs here, so that its value subject is registered
+// too.
 func eventTopics(confs []config.Source) []string {
-	topics := make([]string, 0, len(confs))
+	topics := make([]string, 0, 2*len(confs))
+	seen := map[string]bool{}
 	for _, c := range confs {
-		topics = append(topics, c.Topic)
+		for _, t := range []string{c.Topic, c.StateTopic} {
+			if t != "" && !seen[t] {
+				seen[t] = true
+				topics = append(topics, t)
+			}
+		}
 	}
 	return topics
 }

@@ -294,6 +294,7 @@ func (s *Service) newSource(ctx context.Context, c config.Source, id string, obs
 	}
 	if ref, ok := s.schemas[c.Topic]; ok {
 		pcfg.SchemaID, pcfg.EventSource.DataSchema = ref.ID, ref.URL
+		pcfg.StateSchemaID = s.schemas[c.StateTopic].ID
 	}
 	if err := s.stateAndWatermarks(ctx, c, pub, obs, pubs, &pcfg); err != nil {
 		return nil, err

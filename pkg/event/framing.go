@@ -47,6 +47,18 @@ func Unframe(value []byte) (schemaID uint32, payload []byte, err error) {
 	return id, value[FrameSize:], nil
 }
 
+// Reframe returns a copy of value, a record value in the Schema Registry
+// wire format, framed with schemaID instead: the same payload under
+// another subject's id (a registry may number one schema differently per
+// subject). A value that is not framed is returned as it is.
+func Reframe(value []byte, schemaID uint32) ([]byte, error) {
+	id, payload, err := Unframe(value)
+	if err != nil || id == 0 || id == schemaID {
+		return value, err
+	}
+	return append(AppendFrame(make([]byte, 0, FrameSize+len(payload)), schemaID), payload...), nil
+}
+
 // SchemaID returns the Schema Registry schema id of r's value: 0 when the
 // value is not framed (see [Unframe]).
 func (r Record) SchemaID() (uint32, error) {
