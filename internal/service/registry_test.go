@@ -48,6 +48,9 @@ func TestRegistryEndToEnd(t *testing.T) {
 			cfg := h.config()
 			cfg.Kafka.EventMode = mode
 			cfg.SchemaRegistry.URL = url
+			// The current-state topic carries the same events under its
+			// own value subject.
+			cfg.Kafka.StateTopic = kafkatest.Topic(t, 3, map[string]string{"cleanup.policy": "compact"})
 			var before bytes.Buffer
 			if err := service.Check(context.Background(), cfg, &before); err != nil ||
 				!strings.Contains(before.String(), "does not hold the "+mode+" schema yet") {
@@ -105,6 +108,29 @@ func TestRegistryEndToEnd(t *testing.T) {
 				}
 			}
 			t.Logf("%s: %d records, all framed with schema id %d and valid against it", mode, len(recs), registered)
+
+			stateVersions, err := client.SR().Schemas(ctx, registry.Subject(cfg.Kafka.StateTopic))
+			if err != nil || len(stateVersions) != 1 {
+				t.Fatalf("subject %s holds %d versions (%v), want the one the service registered", registry.Subject(cfg.Kafka.StateTopic), len(stateVersions), err)
+			}
+			stateID := uint32(stateVersions[0].ID)
+			states, err := kafkatest.ReadAll(ctx, h.brokers, cfg.Kafka.StateTopic)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(states) == 0 {
+				t.Fatal("nothing on the state topic")
+			}
+			for _, rec := range states {
+				ev, id, err := d.Decode(ctx, rec)
+				if err != nil {
+					t.Fatalf("state record at partition %d offset %d does not deserialize through the registry: %v", rec.Partition, rec.Offset, err)
+				}
+				if id != stateID || string(rec.Key) != ev.Subject {
+					t.Fatalf("state record of %s keyed %q framed with schema id %d, want keyed by the conversation and id %d", ev.Subject, rec.Key, id, stateID)
+				}
+			}
+			t.Logf("%s: %d state records, all framed with the state subject's id %d and valid against it", mode, len(states), stateID)
 			var after bytes.Buffer
 			if err := service.Check(ctx, cfg, &after); err != nil ||
 				!strings.Contains(after.String(), fmt.Sprintf("holds the %s schema as id %d", mode, registered)) {
