@@ -43,7 +43,7 @@ func TestEndToEnd(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	topic := kafkatest.Topic(t, 3, nil)
 	stateTopic := kafkatest.Topic(t, 3, map[string]string{"cleanup.policy": "compact"})
-	wmTopic := kafkatest.Topic(t, 1, nil)
+	wmTopic := kafkatest.Topic(t, 1, map[string]string{"cleanup.policy": "compact"})
 	t.Logf("broker tier %s, schema %s", kafkatest.Tier(t), schema)
 
 	// A simulated day in about a minute: conversations start in
@@ -167,7 +167,7 @@ func latestWatermarks(t *testing.T, brokers []string, wmTopic, eventTopic string
 	}
 	out := map[string]time.Time{}
 	for _, rec := range recs {
-		w, err := DecodeWatermark(rec.Value)
+		w, err := event.DecodeWatermark(rec.Value, rec.Headers)
 		if err != nil {
 			t.Fatalf("watermark topic %d/%d: %v", rec.Partition, rec.Offset, err)
 		}

@@ -286,29 +286,25 @@ func message(t testing.TB, e event.Event, mode event.Mode) kafka.Message {
 	return m
 }
 
-// watermarkMessage encodes a watermark record as the schema describes it.
+// watermarkMessage encodes a watermark record with pkg/event's encoder, as
+// the producer writes it.
 func watermarkMessage(t testing.TB, sourceID, topic string, completeBefore time.Time, offsets map[int]int64) kafka.Message {
 	t.Helper()
-	type off struct {
-		Partition int   `json:"partition"`
-		Offset    int64 `json:"offset"`
-	}
-	var offs []off
+	var offs []event.PartitionOffset
 	for p, o := range offsets {
-		offs = append(offs, off{p, o})
+		offs = append(offs, event.PartitionOffset{Partition: p, Offset: o})
 	}
-	slices.SortFunc(offs, func(a, b off) int { return a.Partition - b.Partition })
-	cb := completeBefore.UTC().Format(time.RFC3339)
-	doc := map[string]any{
-		"specversion": "1.0", "id": event.ID(sourceID+"/watermark", jelou.State(cb)), "source": event.NewSource(sourceID).URI,
-		"type": WatermarkType, "subject": sourceID, "time": completeBefore.UTC().Format(time.RFC3339), "datacontenttype": "application/json",
-		"data": map[string]any{"completeBefore": cb, "topic": topic, "offsets": offs},
-	}
-	b, err := json.Marshal(doc)
+	slices.SortFunc(offs, func(a, b event.PartitionOffset) int { return a.Partition - b.Partition })
+	w := event.NewWatermark(event.NewSource(sourceID), sourceID, completeBefore, topic, offs, completeBefore)
+	rec, err := w.Record()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return kafka.Message{Key: []byte(sourceID), Value: b, Headers: []kafka.Header{{Key: "content-type", Value: []byte("application/cloudevents+json")}}}
+	m := kafka.Message{Key: rec.Key, Value: rec.Value}
+	for _, h := range rec.Headers {
+		m.Headers = append(m.Headers, kafka.Header{Key: h.Key, Value: h.Value})
+	}
+	return m
 }
 
 // partitionOf is the partition the test's writers put a key in among n:

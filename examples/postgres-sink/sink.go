@@ -263,9 +263,9 @@ func (s *Sink) decode(m kafka.Message) Item {
 	}
 	switch m.Topic {
 	case s.cfg.WatermarkTopic:
-		w, err := DecodeWatermark(m.Value)
+		w, err := event.DecodeWatermark(m.Value, eventHeaders(m.Headers))
 		switch {
-		case errors.Is(err, ErrNotWatermark):
+		case errors.Is(err, event.ErrUnknownType):
 			return skip(slog.LevelDebug, "skipping a record of another type", err)
 		case err != nil:
 			return skip(slog.LevelWarn, "skipping a record that is not a watermark", err)
@@ -274,17 +274,13 @@ func (s *Sink) decode(m kafka.Message) Item {
 		case !storable(w.Source):
 			return skip(slog.LevelWarn, "skipping a watermark PostgreSQL cannot store", errors.New("source has a NUL byte or invalid UTF-8"))
 		}
-		it.Kind, it.Watermark = KindWatermark, &w
+		it.Kind, it.Watermark = KindWatermark, w
 		return it
 	case s.cfg.Topic, s.cfg.StateTopic:
 		if m.Value == nil {
 			return skip(slog.LevelDebug, "skipping a tombstone", nil)
 		}
-		hs := make([]event.Header, len(m.Headers))
-		for i, h := range m.Headers {
-			hs[i] = event.Header{Key: h.Key, Value: h.Value}
-		}
-		e, err := event.Decode(m.Value, hs)
+		e, err := event.Decode(m.Value, eventHeaders(m.Headers))
 		switch {
 		case errors.Is(err, event.ErrUnknownType):
 			return skip(slog.LevelDebug, "skipping an event of another type", err)
@@ -304,6 +300,15 @@ func (s *Sink) decode(m kafka.Message) Item {
 		return it
 	}
 	return skip(slog.LevelWarn, "skipping a record of an unexpected topic", nil)
+}
+
+// eventHeaders returns a record's headers as pkg/event reads them.
+func eventHeaders(hs []kafka.Header) []event.Header {
+	out := make([]event.Header, len(hs))
+	for i, h := range hs {
+		out[i] = event.Header{Key: h.Key, Value: h.Value}
+	}
+	return out
 }
 
 // storable reports whether PostgreSQL's text type can hold every string:

@@ -245,7 +245,7 @@ type Item struct {
 	// Event is the event of a KindEvent or KindState record.
 	Event *event.Event
 	// Watermark is the watermark of a KindWatermark record.
-	Watermark *Watermark
+	Watermark *event.Watermark
 	// DeriveState also upserts a KindEvent record's conversation into the
 	// current-state table.
 	DeriveState bool
@@ -317,10 +317,7 @@ func (s *Store) Apply(ctx context.Context, eventTopic string, items []Item) (App
 			s.queueState(b, it.Event, &a)
 		case KindWatermark:
 			w := it.Watermark
-			offs := make(map[string]int64, len(w.Offsets))
-			for p, o := range w.Offsets {
-				offs[strconv.Itoa(p)] = o
-			}
+			offs := watermarkOffsets(w)
 			b.Queue(s.sql(sqlInsertWatermark), w.Source, w.CompleteBefore, w.Topic, offs).Exec(func(ct pgconn.CommandTag) error {
 				a.Watermarks += int(ct.RowsAffected())
 				return nil
@@ -492,4 +489,18 @@ func conversationJSON(raw json.RawMessage) string {
 		return "null"
 	}
 	return string(raw)
+}
+
+// watermarkOffsets returns w's offsets as stored in sink_watermarks: by
+// partition number (as text), the largest offset of a partition listed
+// twice, so that reaching them is [event.Watermark.Covers].
+func watermarkOffsets(w *event.Watermark) map[string]int64 {
+	offs := make(map[string]int64, len(w.Offsets))
+	for _, o := range w.Offsets {
+		k := strconv.Itoa(o.Partition)
+		if prev, ok := offs[k]; !ok || o.Offset > prev {
+			offs[k] = o.Offset
+		}
+	}
+	return offs
 }

@@ -1,124 +1,139 @@
 package main
 
 import (
-	"errors"
+	"log/slog"
 	"maps"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/segmentio/kafka-go"
 
-	"github.com/jelou-producer/jelou-producer/schemas"
+	"github.com/jelou-producer/jelou-producer/internal/testutil"
+	"github.com/jelou-producer/jelou-producer/pkg/event"
 )
 
-const validWatermark = `{"specversion":"1.0","id":"6f1c1e9e-3b1a-5c4e-9a51-0c6a1f1d2b3c","source":"jelou-producer/acme",
-"type":"ai.jelou.conversation.attended.watermark.v1","subject":"acme","time":"2025-03-03T12:00:05Z",
-"datacontenttype":"application/json","data":{"completeBefore":"2025-03-03T11:00:00Z","topic":"jelou.conversations.attended",
-"offsets":[{"partition":0,"offset":12},{"partition":2,"offset":0}],"future":1},"extension":"x"}`
+// decodeSink returns a sink of event topic "ev" with watermark topic "wm",
+// logging every level to logs.
+func decodeSink(logs *testutil.SyncBuffer) *Sink {
+	return NewSink(Config{Topic: "ev", WatermarkTopic: "wm"}, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+}
 
-func TestDecodeWatermark(t *testing.T) {
-	w, err := DecodeWatermark([]byte(validWatermark))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := Watermark{ID: "6f1c1e9e-3b1a-5c4e-9a51-0c6a1f1d2b3c", Source: "jelou-producer/acme", Subject: "acme",
-		Time: time.Date(2025, 3, 3, 12, 0, 5, 0, time.UTC), CompleteBefore: time.Date(2025, 3, 3, 11, 0, 0, 0, time.UTC),
-		Topic: "jelou.conversations.attended", Offsets: map[int]int64{0: 12, 2: 0}}
-	if w.ID != want.ID || w.Source != want.Source || w.Subject != want.Subject || !w.Time.Equal(want.Time) ||
-		!w.CompleteBefore.Equal(want.CompleteBefore) || w.Topic != want.Topic || !maps.Equal(w.Offsets, want.Offsets) {
-		t.Errorf("got %+v\nwant %+v", w, want)
-	}
+// TestDecodeWatermarkRecords tables what the sink makes of the records of
+// its watermark topic, decoded by pkg/event: a watermark of its event
+// topic is kept; a CloudEvent of another type is skipped quietly; anything
+// else is skipped with a warning.
+func TestDecodeWatermarkRecords(t *testing.T) {
+	cb := time.Date(2025, 3, 3, 11, 0, 0, 0, time.UTC)
+	valid := watermarkMessage(t, "acme", "ev", cb, map[int]int64{0: 12, 2: 0})
+	valid.Topic, valid.Partition, valid.Offset = "wm", 0, 41
 
 	tests := []struct {
 		name    string
-		from    string // replaced in validWatermark
+		from    string // replaced in the valid record's value
 		to      string
-		wantErr string
-		notWM   bool // errors.Is(err, ErrNotWatermark)
+		headers []kafka.Header // replace the valid record's headers when set
+		want    Kind
+		log     string // in the sink's log line
 	}{
-		{"another type", `watermark.v1"`, `watermark.v2"`, "watermark.v2", true},
-		{"a conversation event", `"type":"ai.jelou.conversation.attended.watermark.v1"`, `"type":"ai.jelou.conversation.attended.v1"`, "attended.v1", true},
-		{"another specversion", `"specversion":"1.0"`, `"specversion":"0.3"`, "specversion", false},
-		{"no id", `"id":"6f1c1e9e-3b1a-5c4e-9a51-0c6a1f1d2b3c",`, ``, "no id", false},
-		{"no source", `"source":"jelou-producer/acme",`, ``, "no source", false},
-		{"no topic", `"topic":"jelou.conversations.attended",`, ``, "data.topic", false},
-		{"completeBefore not a time", `"completeBefore":"2025-03-03T11:00:00Z"`, `"completeBefore":"yesterday"`, "data.completeBefore", false},
-		{"negative offset", `"offset":12`, `"offset":-1`, "out of range", false},
-		{"negative partition", `"partition":2`, `"partition":-2`, "out of range", false},
-		{"offset without partition", `"partition":2,`, ``, "lacks partition", false},
-		{"a partition twice", `"partition":2`, `"partition":0`, "twice", false},
-		{"no data", `"data":{`, `"other":{`, "no data", false},
-		{"not JSON", `{"specversion"`, `{specversion`, "decode watermark", false},
+		{name: "a watermark of the event topic", want: KindWatermark},
+		{name: "a later major version", from: `watermark.v1"`, to: `watermark.v2"`, log: "level=DEBUG msg=\"skipping a record of another type\""},
+		{name: "a conversation event", from: `"type":"ai.jelou.conversation.attended.watermark.v1"`, to: `"type":"ai.jelou.conversation.attended.v1"`,
+			log: "level=DEBUG msg=\"skipping a record of another type\""},
+		{name: "a watermark of another topic", from: `"topic":"ev"`, to: `"topic":"other"`, log: "level=WARN msg=\"skipping a watermark of another topic\""},
+		{name: "no data.topic", from: `"topic":"ev",`, to: ``, log: "level=WARN msg=\"skipping a record that is not a watermark\""},
+		{name: "completeBefore not a time", from: `"completeBefore":"2025-03-03T11:00:00Z"`, to: `"completeBefore":"yesterday"`,
+			log: "level=WARN msg=\"skipping a record that is not a watermark\""},
+		{name: "a negative offset", from: `"offset":12`, to: `"offset":-1`, log: "level=WARN msg=\"skipping a record that is not a watermark\""},
+		{name: "another specversion", from: `"specversion":"1.0"`, to: `"specversion":"0.3"`, log: "level=WARN msg=\"skipping a record that is not a watermark\""},
+		{name: "not JSON", from: `{"specversion"`, to: `{specversion`, log: "level=WARN msg=\"skipping a record that is not a watermark\""},
+		{name: "a source with a NUL byte", from: `"source":"jelou-producer/acme"`, to: `"source":"jelou-producer/a\u0000cme"`,
+			log: "level=WARN msg=\"skipping a "},
+		{name: "not a CloudEvent", headers: []kafka.Header{{Key: "content-type", Value: []byte("text/plain")}},
+			log: "level=WARN msg=\"skipping a record that is not a watermark\""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := strings.Replace(validWatermark, tt.from, tt.to, 1)
-			if in == validWatermark {
-				t.Fatalf("%q is not in the valid watermark", tt.from)
+			m := valid
+			m.Value = []byte(strings.Replace(string(valid.Value), tt.from, tt.to, 1))
+			if tt.from != "" && string(m.Value) == string(valid.Value) {
+				t.Fatalf("%q is not in the valid record %s", tt.from, valid.Value)
 			}
-			_, err := DecodeWatermark([]byte(in))
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+			if tt.headers != nil {
+				m.Headers = tt.headers
 			}
-			if errors.Is(err, ErrNotWatermark) != tt.notWM {
-				t.Errorf("errors.Is(%v, ErrNotWatermark) = %v, want %v", err, !tt.notWM, tt.notWM)
+			var logs testutil.SyncBuffer
+			it := decodeSink(&logs).decode(m)
+			if it.Kind != tt.want || it.Topic != "wm" || it.Partition != 0 || it.Offset != 41 {
+				t.Fatalf("item %+v, want kind %d at wm/0/41; logs:\n%s", it, tt.want, logs.String())
+			}
+			if !strings.Contains(logs.String(), tt.log) {
+				t.Errorf("logs %q, want %q", logs.String(), tt.log)
+			}
+			if tt.want != KindWatermark {
+				if it.Watermark != nil {
+					t.Errorf("a skipped record has watermark %+v", it.Watermark)
+				}
+				return
+			}
+			w := it.Watermark
+			if w == nil || w.Source != "jelou-producer/acme" || w.Subject != "acme" || w.Topic != "ev" || !w.CompleteBefore.Equal(cb) ||
+				!maps.Equal(watermarkOffsets(w), map[string]int64{"0": 12, "2": 0}) {
+				t.Errorf("watermark %+v", w)
 			}
 		})
 	}
 }
 
-// TestWatermarkFixtureFollowsSchema validates the decoder's fixture, and a
-// record the tests write, against the published schema: the decoder is
-// tested on what the contract allows.
-func TestWatermarkFixtureFollowsSchema(t *testing.T) {
-	b, err := schemas.FS.ReadFile(schemas.WatermarkV1)
-	if err != nil {
-		t.Fatal(err)
+// TestWatermarkOffsets: the offsets stored for a watermark are reached
+// exactly when [event.Watermark.Covers] says so, a partition listed twice
+// included.
+func TestWatermarkOffsets(t *testing.T) {
+	w := &event.Watermark{Offsets: []event.PartitionOffset{{Partition: 0, Offset: 7}, {Partition: 3, Offset: 2}, {Partition: 0, Offset: 9}, {Partition: 0, Offset: 1}}}
+	got := watermarkOffsets(w)
+	if want := map[string]int64{"0": 9, "3": 2}; !maps.Equal(got, want) {
+		t.Fatalf("offsets %v, want %v", got, want)
 	}
-	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	c.AssertFormat()
-	if err := c.AddResource("watermark.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("watermark.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, v := range map[string][]byte{
-		"fixture":     []byte(validWatermark),
-		"test record": watermarkMessage(t, "acme", "jelou.conversations.attended", time.Date(2025, 3, 3, 11, 0, 0, 0, time.UTC), map[int]int64{0: 3, 1: 0}).Value,
-	} {
-		inst, err := jsonschema.UnmarshalJSON(strings.NewReader(string(v)))
-		if err != nil {
-			t.Fatal(err)
+	for _, pos := range []map[int]int64{{0: 9, 3: 2}, {0: 8, 3: 2}, {0: 9, 3: 1}, {0: 10, 3: 5}, {}} {
+		reached := pos[0] >= got["0"] && pos[3] >= got["3"]
+		if covers := w.Covers(pos); covers != reached {
+			t.Errorf("positions %v: Covers %v, stored offsets reached %v", pos, covers, reached)
 		}
-		if err := sch.Validate(inst); err != nil {
-			t.Errorf("%s does not follow the schema: %v", name, err)
-		}
+	}
+	if got := watermarkOffsets(&event.Watermark{}); len(got) != 0 {
+		t.Errorf("no offsets: %v", got)
 	}
 }
 
-func FuzzDecodeWatermark(f *testing.F) {
-	f.Add([]byte(validWatermark))
-	f.Add([]byte(`{"specversion":"1.0","type":"ai.jelou.conversation.attended.watermark.v1","id":"x","source":"s","data":{"completeBefore":"2025-03-03T11:00:00Z","topic":"t","offsets":[]}}`))
+// FuzzDecodeWatermarkRecord feeds the sink's decoding of watermark-topic
+// records: whatever the value, a record it keeps is a watermark of its
+// event topic that PostgreSQL can store, at the record's position.
+func FuzzDecodeWatermarkRecord(f *testing.F) {
+	valid := watermarkMessage(f, "acme", "ev", time.Date(2025, 3, 3, 11, 0, 0, 0, time.UTC), map[int]int64{0: 12, 2: 0})
+	f.Add(valid.Value)
+	f.Add([]byte(strings.Replace(string(valid.Value), `"topic":"ev"`, `"topic":"other"`, 1)))
+	f.Add([]byte(strings.Replace(string(valid.Value), `watermark.v1"`, `watermark.v2"`, 1)))
 	f.Add([]byte(`null`))
+	s := NewSink(Config{Topic: "ev", WatermarkTopic: "wm"}, slog.New(slog.DiscardHandler))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		w, err := DecodeWatermark(b)
-		if err != nil {
+		it := s.decode(kafka.Message{Topic: "wm", Partition: 1, Offset: 5, Value: b, Headers: valid.Headers})
+		if it.Topic != "wm" || it.Partition != 1 || it.Offset != 5 {
+			t.Fatalf("item at %s/%d/%d", it.Topic, it.Partition, it.Offset)
+		}
+		switch it.Kind {
+		case KindSkip:
 			return
+		case KindWatermark:
+		default:
+			t.Fatalf("kind %d from the watermark topic", it.Kind)
 		}
-		if w.ID == "" || w.Source == "" || w.Topic == "" || w.CompleteBefore.Location() != time.UTC {
-			t.Errorf("accepted %q as %+v", b, w)
+		w := it.Watermark
+		if w.Topic != "ev" || w.Source == "" || !storable(w.Source) || w.CompleteBefore.IsZero() {
+			t.Errorf("kept %q as %+v", b, w)
 		}
-		for p, o := range w.Offsets {
-			if p < 0 || o < 0 {
-				t.Errorf("accepted %q with offset %d of partition %d", b, o, p)
+		for p, o := range watermarkOffsets(w) {
+			if strings.HasPrefix(p, "-") || o < 0 {
+				t.Errorf("kept %q with offset %d of partition %s", b, o, p)
 			}
 		}
 	})
