@@ -28,11 +28,23 @@ type valueSet struct {
 	secret   string   // the Secret the chart's secretKeyRefs name; empty: the chart's own
 	memPct   int64    // goMemLimitPercent
 	sidecars int      // containers beside the service's
+	// stateTopic is KAFKA_STATE_TOPIC, which sources without a stateTopic
+	// of their own inherit; empty: none.
+	stateTopic string
+	// registryPassword: the chart's Secret holds SCHEMA_REGISTRY_PASSWORD
+	// (with SCHEMA_REGISTRY_USERNAME under config).
+	registryPassword bool
 }
 
-// source is a named source of a value set: its id and the Secret holding
-// its credentials.
-type source struct{ id, secret string }
+// source is a named source of a value set: its id, the Secret holding its
+// credentials and its own current-state topic (SOURCE_<ID>_STATE_TOPIC;
+// empty: none of its own, it inherits KAFKA_STATE_TOPIC).
+type source struct{ id, secret, stateTopic string }
+
+// globalSecrets are the secret variables that stay global with named
+// sources: Kafka's and the Schema Registry's passwords, taken from the
+// chart's Secret (optional keys) whatever the sources.
+var globalSecrets = []string{"KAFKA_SASL_PASSWORD", "SCHEMA_REGISTRY_PASSWORD"}
 
 // valueSets are the value combinations every structural test renders.
 var valueSets = map[string]valueSet{
@@ -40,8 +52,9 @@ var valueSets = map[string]valueSet{
 	"all-on": {
 		args:    []string{"-f", chartDir + "/ci/all-on-values.yaml"},
 		backend: "kafka", replicas: 3, groupID: "data-jelou-producer",
-		sources: []source{{"acme", "jelou-acme"}, {"eu-1", "jelou-eu-1"}},
-		memPct:  85,
+		sources:    []source{{"acme", "jelou-acme", "jelou.acme.conversations.state"}, {"eu-1", "jelou-eu-1", ""}},
+		memPct:     85,
+		stateTopic: "jelou.conversations.state", registryPassword: true,
 	},
 	"kafka backend, one replica, existing secret": {
 		args:    []string{"--set", "replicaCount=1,secrets.existingSecret=jelou-creds,group.id=jelou"},
@@ -66,7 +79,7 @@ var valueSets = map[string]valueSet{
 	"file backend, one named source": {
 		args:    []string{"--set", "checkpointBackend=file,replicaCount=1,sources[0].id=acme,sources[0].topic=jelou.acme,sources[0].existingSecret=acme-creds"},
 		backend: "file", replicas: 1,
-		sources: []source{{"acme", "acme-creds"}},
+		sources: []source{{"acme", "acme-creds", ""}},
 	},
 }
 
@@ -209,7 +222,8 @@ func checkDeployment(t *testing.T, m manifests, vs valueSet) {
 			continue
 		}
 		e, ok := env[v.Name]
-		if len(vs.sources) > 0 && v.Name != "KAFKA_SASL_PASSWORD" {
+		global := slices.Contains(globalSecrets, v.Name)
+		if len(vs.sources) > 0 && !global {
 			// Each source has its own credentials; the global ones would be
 			// refused as unused.
 			if ok {
@@ -217,8 +231,8 @@ func checkDeployment(t *testing.T, m manifests, vs valueSet) {
 			}
 			continue
 		}
-		if !ok && v.Name == "KAFKA_SASL_PASSWORD" && vs.secret == "" && m.Secret == nil {
-			continue // sources and no SASL password: no Secret to take it from
+		if !ok && global && vs.secret == "" && m.Secret == nil {
+			continue // sources and no global password: no Secret to take it from
 		}
 		if !ok || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
 			t.Errorf("%s is not fed from the Secret", v.Name)
@@ -415,6 +429,9 @@ func checkSources(t *testing.T, m manifests, vs valueSet) {
 		if env[prefix+"TOPIC"].Value == "" {
 			t.Errorf("source %s: no %sTOPIC", s.id, prefix)
 		}
+		if e, ok := env[prefix+"STATE_TOPIC"]; e.Value != s.stateTopic || ok != (s.stateTopic != "") {
+			t.Errorf("source %s: %sSTATE_TOPIC = %q (set %v), want %q (set only when given)", s.id, prefix, e.Value, ok, s.stateTopic)
+		}
 		for _, cred := range []struct{ name, key string }{{"CLIENT_ID", "clientId"}, {"CLIENT_SECRET", "clientSecret"}} {
 			if e, ok := env[prefix+cred.name]; ok {
 				t.Errorf("source %s: %s%s is set (%+v); the credential must come as a file", s.id, prefix, cred.name, e)
@@ -431,7 +448,7 @@ func checkSources(t *testing.T, m manifests, vs valueSet) {
 	}
 	if m.Secret != nil && len(vs.sources) > 0 {
 		for k := range m.Secret.StringData {
-			if k != "KAFKA_SASL_PASSWORD" {
+			if !slices.Contains(globalSecrets, k) {
 				t.Errorf("the created Secret holds %s although sources are named", k)
 			}
 		}
@@ -501,13 +518,22 @@ func TestOptionalObjects(t *testing.T) {
 	if on.ConfigMaps[0].Labels["grafana_dashboard"] != "1" || on.ConfigMaps[0].Data["jelou-producer.json"] == "" {
 		t.Errorf("dashboard ConfigMap: labels %v, %d keys", on.ConfigMaps[0].Labels, len(on.ConfigMaps[0].Data))
 	}
-	if on.Secret == nil || string(on.Secret.StringData["KAFKA_SASL_PASSWORD"]) != "sasl-password" {
-		t.Error("all-on: the SASL password is not in the Secret")
+	if on.Secret == nil || string(on.Secret.StringData["KAFKA_SASL_PASSWORD"]) != "sasl-password" ||
+		string(on.Secret.StringData["SCHEMA_REGISTRY_PASSWORD"]) != "registry-password" {
+		t.Error("all-on: the SASL or the Schema Registry password is not in the Secret")
 	}
-	// Named sources without a SASL password: nothing for the chart's Secret.
+	// Named sources without a global password: nothing for the chart's Secret.
 	src := render(t, valueSets["file backend, one named source"].args...)
 	if src.Secret != nil {
-		t.Errorf("a Secret with %d keys rendered for named sources without a SASL password", len(src.Secret.StringData))
+		t.Errorf("a Secret with %d keys rendered for named sources without a SASL or registry password", len(src.Secret.StringData))
+	}
+	// Named sources with only a Schema Registry password: a Secret of that
+	// key alone, which the Deployment reads.
+	reg := render(t, "--set", "checkpointBackend=file,replicaCount=1,sources[0].id=acme,sources[0].topic=jelou.acme,sources[0].existingSecret=acme-creds,secrets.schemaRegistryPassword=registry-password")
+	if reg.Secret == nil || len(reg.Secret.StringData) != 1 || string(reg.Secret.StringData["SCHEMA_REGISTRY_PASSWORD"]) != "registry-password" {
+		t.Errorf("named sources and a registry password: Secret %+v, want one with SCHEMA_REGISTRY_PASSWORD alone", reg.Secret)
+	} else if e := envOf(t, reg.Deployment.Spec.Template.Spec.Containers[0])["SCHEMA_REGISTRY_PASSWORD"]; e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil || e.ValueFrom.SecretKeyRef.Name != reg.Secret.Name {
+		t.Errorf("named sources and a registry password: SCHEMA_REGISTRY_PASSWORD %+v, want it from the Secret %s", e, reg.Secret.Name)
 	}
 }
 
@@ -524,12 +550,16 @@ func TestSecretValuesOnlyInTheSecret(t *testing.T) {
 		secrets []string
 	}{
 		"default source": {
-			args:    []string{"--set", "secrets.jelouClientId=sentinel-id-7f3a,secrets.jelouClientSecret=sentinel-secret-7f3a,secrets.kafkaSaslPassword=sentinel-sasl-7f3a"},
-			secrets: []string{"sentinel-id-7f3a", "sentinel-secret-7f3a", "sentinel-sasl-7f3a"},
+			args:    []string{"--set", "secrets.jelouClientId=sentinel-id-7f3a,secrets.jelouClientSecret=sentinel-secret-7f3a,secrets.kafkaSaslPassword=sentinel-sasl-7f3a,secrets.schemaRegistryPassword=sentinel-registry-7f3a"},
+			secrets: []string{"sentinel-id-7f3a", "sentinel-secret-7f3a", "sentinel-sasl-7f3a", "sentinel-registry-7f3a"},
 		},
 		"named sources": {
-			args:    []string{"-f", chartDir + "/ci/all-on-values.yaml", "--set", "secrets.kafkaSaslPassword=sentinel-sasl-7f3a"},
-			secrets: []string{"sentinel-sasl-7f3a"},
+			args:    []string{"-f", chartDir + "/ci/all-on-values.yaml", "--set", "secrets.kafkaSaslPassword=sentinel-sasl-7f3a,secrets.schemaRegistryPassword=sentinel-registry-7f3a"},
+			secrets: []string{"sentinel-sasl-7f3a", "sentinel-registry-7f3a"},
+		},
+		"named sources, registry password only": {
+			args:    []string{"--set", "sources[0].id=acme,sources[0].topic=jelou.acme,sources[0].existingSecret=acme-creds,secrets.schemaRegistryPassword=sentinel-registry-7f3a"},
+			secrets: []string{"sentinel-registry-7f3a"},
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -572,6 +602,8 @@ func TestRefusedValues(t *testing.T) {
 		set, want string
 	}{
 		{"config.JELOU_CLIENT_SECRET=x", "config.JELOU_CLIENT_SECRET: set by the chart; use secrets.jelouClientSecret"},
+		{"config.SCHEMA_REGISTRY_PASSWORD=x", "config.SCHEMA_REGISTRY_PASSWORD: set by the chart; use secrets.schemaRegistryPassword or secrets.existingSecret instead"},
+		{"extraEnv[0].name=SCHEMA_REGISTRY_PASSWORD,extraEnv[0].value=x", "extraEnv[0] SCHEMA_REGISTRY_PASSWORD: set by the chart; use secrets.schemaRegistryPassword or secrets.existingSecret instead"},
 		{"config.CHECKPOINT_PATH=/tmp/x", "config.CHECKPOINT_PATH: set by the chart; use checkpointPath"},
 		{"config.CHECKPOINT_BACKEND=file", "config.CHECKPOINT_BACKEND: set by the chart; use checkpointBackend"},
 		{"config.CHECKPOINT_TOPIC=x", "config.CHECKPOINT_TOPIC: set by the chart; use checkpointTopic"},
@@ -607,6 +639,7 @@ func TestRefusedValues(t *testing.T) {
 		{"sources[0].id=acme,sources[0].topic=t", "/sources/0': missing property 'existingSecret'"},
 		{"sources[0].id=acme,sources[0].existingSecret=s", "/sources/0': missing property 'topic'"},
 		{acme + ",sources[0].authScheme=bearer", "/sources/0/authScheme': value must be one of"},
+		{acme + ",sources[0].stateTopic=bad topic", "/sources/0/stateTopic': 'bad topic' does not match pattern"},
 
 		// Extensions: schema-checked objects, and no variable set twice.
 		{"extraEnv[0].name=GROUP_ID,extraEnv[0].value=x", "extraEnv[0] GROUP_ID: set by the chart; use group.id instead"},

@@ -15,9 +15,9 @@ import (
 // TestExtensions renders ci/extensions-values.yaml, which sets every
 // extension value, and checks that each reaches its manifest (all of them
 // decoded strictly into the API types by render): extra environment,
-// envFrom, volumes and mounts, init containers and sidecars, the topology
-// spread override, the startup probe, the NetworkPolicy and the
-// ServiceMonitor's relabelings.
+// envFrom, volumes and mounts (a Kafka and a Schema Registry CA), init
+// containers and sidecars, the topology spread override, the startup
+// probe, the NetworkPolicy and the ServiceMonitor's relabelings.
 func TestExtensions(t *testing.T) {
 	helm(t)
 	m := render(t, valueSets["extensions"].args...)
@@ -44,6 +44,13 @@ func TestExtensions(t *testing.T) {
 		return vm.Name == "kafka-ca" && vm.MountPath == "/etc/kafka-ca" && vm.ReadOnly
 	}) {
 		t.Errorf("extraVolumeMounts: mounts = %+v", c.VolumeMounts)
+	}
+	// The Schema Registry's CA under config is a file of that read-only
+	// Secret mount.
+	if ca := env["SCHEMA_REGISTRY_TLS_CA_FILE"].Value; env["SCHEMA_REGISTRY_URL"].Value == "" || !slices.ContainsFunc(c.VolumeMounts, func(vm corev1.VolumeMount) bool {
+		return vm.Name == "kafka-ca" && vm.ReadOnly && strings.HasPrefix(ca, vm.MountPath+"/")
+	}) {
+		t.Errorf("SCHEMA_REGISTRY_URL %q, SCHEMA_REGISTRY_TLS_CA_FILE %q: want the registry's CA from the kafka-ca mount", env["SCHEMA_REGISTRY_URL"].Value, ca)
 	}
 	if !slices.ContainsFunc(c.VolumeMounts, func(vm corev1.VolumeMount) bool { return vm.MountPath == "/tmp" }) {
 		t.Error("extraVolumeMounts replaced the chart's mounts")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -409,12 +410,15 @@ type dashboard struct {
 	Templating struct {
 		List []dashVar `json:"list"`
 	} `json:"templating"`
-	Panels []struct {
-		Title   string `json:"title"`
-		Targets []struct {
-			Expr string `json:"expr"`
-		} `json:"targets"`
-	} `json:"panels"`
+	Panels []dashPanel `json:"panels"`
+}
+
+// dashPanel is a panel of the dashboard: its title and queries.
+type dashPanel struct {
+	Title   string `json:"title"`
+	Targets []struct {
+		Expr string `json:"expr"`
+	} `json:"targets"`
 }
 
 // readDashboard reads and decodes the chart's dashboard.
@@ -489,9 +493,82 @@ func TestDashboardSources(t *testing.T) {
 		"jelou_producer_source_up", "jelou_producer_source_failures_total",
 		"jelou_producer_dead_letters_total",
 		"jelou_producer_late_rows_total", "jelou_producer_row_first_seen_seconds_bucket",
+		"jelou_producer_watermark_complete_before_timestamp_seconds",
 	} {
 		if !metrics[name] {
 			t.Errorf("no panel shows %s", name)
 		}
+	}
+}
+
+// TestDashboardWatermarkLag evaluates the dashboard's "Completeness
+// watermark lag" query with Prometheus' engine: per source, how far the
+// newest completeBefore among the replicas trails now. A source with no
+// watermark yet (the gauge is 0 on every replica) has no line rather than
+// a lag of 55 years; a former owner's older value does not hide the new
+// owner's; another release's series do not count.
+func TestDashboardWatermarkLag(t *testing.T) {
+	d := readDashboard(t)
+	i := slices.IndexFunc(d.Panels, func(p dashPanel) bool { return p.Title == "Completeness watermark lag" })
+	if i < 0 {
+		t.Fatal("the dashboard has no \"Completeness watermark lag\" panel")
+	}
+	if n := len(d.Panels[i].Targets); n != 1 {
+		t.Fatalf("the watermark lag panel has %d queries, want 1", n)
+	}
+	query := d.Panels[i].Targets[0].Expr
+	wm := func(job, pod, source string, completeBefore int) string {
+		return fmt.Sprintf("\n  jelou_producer_watermark_complete_before_timestamp_seconds{job=%q,namespace=%q,pod=%q,source=%q} %d+0x60", job, namespace, pod, source, completeBefore)
+	}
+	tests := []struct {
+		name   string
+		source string // the $source variable
+		load   string
+		want   map[string]float64 // lag in seconds by source, at 1h
+	}{
+		{"no watermark written yet", ".*",
+			wm(fullname, "a", "acme", 0) + wm(fullname, "b", "acme", 0) + wm(fullname, "a", "globex", 0) + wm(fullname, "b", "globex", 0),
+			map[string]float64{}},
+		{"acme's owner wrote one, globex none yet", ".*",
+			wm(fullname, "a", "acme", 600) + wm(fullname, "b", "acme", 0) + wm(fullname, "a", "globex", 0) + wm(fullname, "b", "globex", 0),
+			map[string]float64{"acme": 3000}},
+		{"handed over: the former owner keeps an older one", ".*",
+			wm(fullname, "a", "acme", 600) + wm(fullname, "b", "acme", 1800) + wm(fullname, "a", "globex", 2400) + wm(fullname, "b", "globex", 0),
+			map[string]float64{"acme": 1800, "globex": 1200}},
+		{"another release's series", ".*",
+			wm(fullname, "a", "acme", 600) + wm("other-release", "x", "acme", 3000),
+			map[string]float64{"acme": 3000}},
+		{"one source picked", "globex",
+			wm(fullname, "a", "acme", 600) + wm(fullname, "a", "globex", 2400),
+			map[string]float64{"globex": 1200}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			expr := strings.NewReplacer("$namespace", namespace, "$job", fullname, "$source", tt.source).Replace(query)
+			st := promqltest.LoadedStorage(t, "load 1m"+tt.load)
+			ng := promqltest.NewTestEngine(t, false, 0, promqltest.DefaultMaxSamplesPerQuery)
+			q, err := ng.NewInstantQuery(context.Background(), st, nil, expr, time.Unix(0, 0).Add(time.Hour))
+			if err != nil {
+				t.Fatalf("%s: %v", expr, err)
+			}
+			res := q.Exec(context.Background())
+			if res.Err != nil {
+				t.Fatal(res.Err)
+			}
+			vec, err := res.Vector()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]float64{}
+			for _, s := range vec {
+				if s.Metric.Len() != 1 || !s.Metric.Has("source") {
+					t.Errorf("series %s: want the source label alone", s.Metric)
+				}
+				got[s.Metric.Get("source")] = s.F
+			}
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("lag by source %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

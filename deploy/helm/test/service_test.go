@@ -1,6 +1,7 @@
 package helmtest
 
 import (
+	"cmp"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,10 +70,17 @@ func TestServiceAcceptsEnvironment(t *testing.T) {
 					t.Errorf("the service reads group %q", cfg.Group.ID)
 				}
 			}
+			// The registry password is the Secret's, beside the user name
+			// under config.
+			if got := string(cfg.SchemaRegistry.Password); vs.registryPassword && (got != "placeholder-schema_registry_password" || cfg.SchemaRegistry.Username == "") || !vs.registryPassword && got != "" {
+				t.Errorf("the service reads registry user %q, password %q; want the Secret's password: %v", cfg.SchemaRegistry.Username, got, vs.registryPassword)
+			}
 			srcs := cfg.Sources()
 			if len(vs.sources) == 0 {
 				if len(srcs) != 1 || srcs[0].Named {
 					t.Errorf("sources %+v, want the default source", srcs)
+				} else if srcs[0].StateTopic != vs.stateTopic {
+					t.Errorf("the service reads state topic %q, want %q", srcs[0].StateTopic, vs.stateTopic)
 				}
 				return
 			}
@@ -82,6 +90,9 @@ func TestServiceAcceptsEnvironment(t *testing.T) {
 			for i, s := range srcs {
 				if s.ID != vs.sources[i].id || !strings.Contains(s.Jelou.ClientID, "/"+s.ID+"/clientId") || !strings.Contains(string(s.Jelou.ClientSecret), "/"+s.ID+"/clientSecret") {
 					t.Errorf("source %d: id %q with credentials from other files than its own", i, s.ID)
+				}
+				if want := cmp.Or(vs.sources[i].stateTopic, vs.stateTopic); s.StateTopic != want {
+					t.Errorf("source %s: the service reads state topic %q, want %q", s.ID, s.StateTopic, want)
 				}
 			}
 		})

@@ -92,9 +92,9 @@ job="{{ include "jelou-producer.fullname" . }}",namespace="{{ .Release.Namespace
 {{- join "," $ids -}}
 {{- end -}}
 
-{{/* "true" when the chart creates the Secret: no existingSecret, and something to put in it (the default source's credentials, or a SASL password). */}}
+{{/* "true" when the chart creates the Secret: no existingSecret, and something to put in it (the default source's credentials, a SASL password or a Schema Registry password). */}}
 {{- define "jelou-producer.createSecret" -}}
-{{- if and (not .Values.secrets.existingSecret) (or (not .Values.sources) .Values.secrets.kafkaSaslPassword) -}}
+{{- if and (not .Values.secrets.existingSecret) (or (not .Values.sources) .Values.secrets.kafkaSaslPassword .Values.secrets.schemaRegistryPassword) -}}
 true
 {{- end -}}
 {{- end -}}
@@ -133,6 +133,7 @@ the value to change. Included by the Deployment.
   "JELOU_CLIENT_ID" "secrets.jelouClientId or secrets.existingSecret"
   "JELOU_CLIENT_SECRET" "secrets.jelouClientSecret or secrets.existingSecret"
   "KAFKA_SASL_PASSWORD" "secrets.kafkaSaslPassword or secrets.existingSecret"
+  "SCHEMA_REGISTRY_PASSWORD" "secrets.schemaRegistryPassword or secrets.existingSecret"
   "CHECKPOINT_BACKEND" "checkpointBackend"
   "CHECKPOINT_TOPIC" "checkpointTopic"
   "CHECKPOINT_PATH" "checkpointPath"
@@ -144,14 +145,14 @@ the value to change. Included by the Deployment.
 {{- range $name, $_ := .Values.config }}
 {{- if hasKey $reserved $name }}
 {{- fail (printf "config.%s: set by the chart; use %s instead" $name (get $reserved $name)) }}
-{{- else if regexMatch "^SOURCE_.+_(CLIENT_ID|CLIENT_SECRET|CLIENT_ID_FILE|CLIENT_SECRET_FILE|BASE_URL|AUTH_SCHEME|TIMEZONE|PAGE_SIZE|RATE_LIMIT|RATE_BURST|TOPIC)$" $name }}
+{{- else if regexMatch "^SOURCE_.+_(CLIENT_ID|CLIENT_SECRET|CLIENT_ID_FILE|CLIENT_SECRET_FILE|BASE_URL|AUTH_SCHEME|TIMEZONE|PAGE_SIZE|RATE_LIMIT|RATE_BURST|TOPIC|STATE_TOPIC)$" $name }}
 {{- fail (printf "config.%s: set by the chart; use sources instead" $name) }}
 {{- end }}
 {{- end }}
 {{- range $i, $e := .Values.extraEnv }}
 {{- if hasKey $reserved $e.name }}
 {{- fail (printf "extraEnv[%d] %s: set by the chart; use %s instead" $i $e.name (get $reserved $e.name)) }}
-{{- else if regexMatch "^SOURCE_.+_(CLIENT_ID|CLIENT_SECRET|CLIENT_ID_FILE|CLIENT_SECRET_FILE|BASE_URL|AUTH_SCHEME|TIMEZONE|PAGE_SIZE|RATE_LIMIT|RATE_BURST|TOPIC)$" $e.name }}
+{{- else if regexMatch "^SOURCE_.+_(CLIENT_ID|CLIENT_SECRET|CLIENT_ID_FILE|CLIENT_SECRET_FILE|BASE_URL|AUTH_SCHEME|TIMEZONE|PAGE_SIZE|RATE_LIMIT|RATE_BURST|TOPIC|STATE_TOPIC)$" $e.name }}
 {{- fail (printf "extraEnv[%d] %s: set by the chart; use sources instead" $i $e.name) }}
 {{- else if hasKey $.Values.config $e.name }}
 {{- fail (printf "extraEnv[%d] %s: already set under config; set it in one place" $i $e.name) }}
