@@ -467,9 +467,13 @@ func (s *Schedule) Pieces(q Query) []jelou.Window {
 	if !q.Lane.Spec().NewestFirst {
 		return splitEven(q.Window, s.cfg.Window)
 	}
-	size := max(2*s.cfg.Interval, freshPiece)
+	size := min(max(2*s.cfg.Interval, freshPiece), s.cfg.Window)
 	if s.density > 0 && s.cfg.PageSize > 0 {
-		size = max(size, time.Duration(float64(s.cfg.PageSize)/s.density*float64(time.Second)).Truncate(time.Second))
+		// A page's worth of start times, bounded by a window in floating
+		// point first: a density learned near zero (empty reads) would
+		// otherwise give centuries, and doubling them overflows.
+		page := min(float64(s.cfg.PageSize)/s.density*float64(time.Second), float64(s.cfg.Window))
+		size = max(size, time.Duration(page).Truncate(time.Second))
 	}
 	var out []jelou.Window
 	for end := q.Window.End; end.After(q.Window.Start); size = min(2*size, s.cfg.Window) {

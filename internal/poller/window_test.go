@@ -115,6 +115,14 @@ func TestPiecesNewestFirstDoubling(t *testing.T) {
 			[]jelou.Window{win(at(10, 0).Add(-2000*time.Second), at(10, 0)), win(at(8, 45), at(10, 0).Add(-2000*time.Second))}},
 		{"pieces never exceed a window", 0.01, Query{Lane: LaneLive, Window: win(at(7, 0), at(10, 0))},
 			[]jelou.Window{win(at(9, 0), at(10, 0)), win(at(8, 0), at(9, 0)), win(at(7, 0), at(8, 0))}},
+		// Empty reads shrink the learned density towards zero: a page's
+		// worth of start times was then centuries, doubled into an
+		// overflow (a piece starting in 2228 and 1.78 million pieces,
+		// whose fetch failed "end is before start" forever).
+		{"a density near zero: window-long pieces, no overflow", 1e-10, Query{Lane: LaneSettle, Window: win(at(8, 30), at(10, 0))},
+			[]jelou.Window{win(at(9, 0), at(10, 0)), win(at(8, 30), at(9, 0))}},
+		{"a density that gives 200 years a page", 100 / (200 * 365.25 * 86400), Query{Lane: LaneSettle, Window: win(at(8, 30), at(10, 0))},
+			[]jelou.Window{win(at(9, 0), at(10, 0)), win(at(8, 30), at(9, 0))}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
