@@ -1,6 +1,7 @@
 package jelou
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -226,6 +227,33 @@ func TestTemporaryAndRetryNow(t *testing.T) {
 			}
 			if got := retryNow(wrapped); got != tt.retryNow {
 				t.Errorf("retryNow = %v, want %v", got, tt.retryNow)
+			}
+		})
+	}
+}
+
+// TestInvalidWindowIsNotTemporary: a window the caller got wrong is never
+// sent and never retried (a poller classifies errors by Temporary; a plain
+// error was retried forever).
+func TestInvalidWindowIsNotTemporary(t *testing.T) {
+	c, err := New(Config{BaseURL: "http://127.0.0.1:1", Credentials: Credentials{ClientID: "id", ClientSecret: "secret"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ten := time.Date(2025, 3, 3, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		w    Window
+	}{
+		{"end before start", Window{Start: ten, End: ten.Add(-time.Minute)}},
+		{"no start", Window{End: ten}},
+		{"no end", Window{Start: ten}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.FetchPage(context.Background(), tc.w, 1)
+			var we *WindowError
+			if !errors.As(err, &we) || we.Temporary() {
+				t.Fatalf("FetchPage(%s) = %v, want a *WindowError that is not temporary", tc.w, err)
 			}
 		})
 	}

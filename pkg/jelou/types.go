@@ -56,16 +56,30 @@ func (w Window) Duration() time.Duration { return w.End.Sub(w.Start) }
 // Contains reports whether t lies in [Start, End].
 func (w Window) Contains(t time.Time) bool { return !t.Before(w.Start) && !t.After(w.End) }
 
-// Validate reports an error when the window is empty or inverted.
+// Validate reports an error when the window is empty or inverted: a
+// *WindowError.
 func (w Window) Validate() error {
 	if w.Start.IsZero() || w.End.IsZero() {
-		return fmt.Errorf("window %s: start and end must be set", w)
+		return &WindowError{Window: w, Reason: "start and end must be set"}
 	}
 	if w.End.Before(w.Start) {
-		return fmt.Errorf("window %s: end is before start", w)
+		return &WindowError{Window: w, Reason: "end is before start"}
 	}
 	return nil
 }
+
+// WindowError is an invalid window asked for: the caller's mistake, never
+// sent, and never better on a retry (Temporary is false).
+type WindowError struct {
+	Window Window
+	// Reason says what is wrong with it.
+	Reason string
+}
+
+func (e *WindowError) Error() string { return fmt.Sprintf("window %s: %s", e.Window, e.Reason) }
+
+// Temporary reports false: the same window is as invalid the next time.
+func (e *WindowError) Temporary() bool { return false }
 
 // Operator is the human agent who attended the conversation.
 type Operator struct {
