@@ -17,6 +17,7 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/config"
 	"github.com/jelou-producer/jelou-producer/internal/jelousim"
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
+	"github.com/jelou-producer/jelou-producer/internal/registry"
 	"github.com/jelou-producer/jelou-producer/internal/service"
 	"github.com/jelou-producer/jelou-producer/internal/testutil"
 	"github.com/jelou-producer/jelou-producer/pkg/event"
@@ -71,6 +72,15 @@ func TestEndToEnd(t *testing.T) {
 		"HTTP_ADDR": "127.0.0.1:0", "SHUTDOWN_TIMEOUT": "10s",
 	} {
 		t.Setenv(k, v)
+	}
+	// With a real Schema Registry (CI starts one), the three opt-ins run
+	// together: event and state values in the registry's wire format.
+	regURL := os.Getenv("SCHEMA_REGISTRY_TEST_URL")
+	if regURL == "" && os.Getenv("CI") == "true" {
+		t.Fatal("SCHEMA_REGISTRY_TEST_URL is not set in CI: .ci/run must start scripts/schema-registry.sh")
+	}
+	if regURL != "" {
+		t.Setenv("SCHEMA_REGISTRY_URL", regURL)
 	}
 	cfg, err := config.Load()
 	if err != nil {
@@ -177,6 +187,9 @@ func TestEndToEnd(t *testing.T) {
 		hourly = append(hourly, k+"|"+strconv.Itoa(n))
 	}
 
+	if regURL != "" {
+		framedThroughRegistry(t, regURL, brokers, topic, stateTopic)
+	}
 	r := startSink(t, Config{Brokers: brokers, Topic: topic, StateTopic: stateTopic, WatermarkTopic: wmTopic, DSN: dsn, Schema: schema, BatchSize: 500, FlushEvery: 50 * time.Millisecond})
 	waitCaughtUp(t, r, conn, schema, brokers, topic, stateTopic, wmTopic)
 	compare(t, "conversation_events", query(t, conn, schema, `SELECT event_id, conversation_id, state FROM {s}.conversation_events`), history)
@@ -184,6 +197,32 @@ func TestEndToEnd(t *testing.T) {
 	compare(t, "conversations_hourly", query(t, conn, schema, hourlyQuery), hourly)
 	t.Logf("served %d pairs of %d conversations; sink %+v", len(history), len(current), r.sink.Stats())
 	stopSink(t, r)
+}
+
+// framedThroughRegistry reads every record of topics and deserializes it
+// as a registry-aware consumer does: the framed schema id fetched from the
+// registry at url, the payload validated against it, then decoded.
+func framedThroughRegistry(t *testing.T, url string, brokers []string, topics ...string) {
+	t.Helper()
+	client, err := registry.New(registry.Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := registry.NewDeserializer(client)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, topic := range topics {
+		recs, err := kafkatest.ReadAll(ctx, brokers, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range recs {
+			if _, id, err := d.Decode(ctx, rec); err != nil || id == 0 {
+				t.Fatalf("%s partition %d offset %d does not deserialize through the registry (schema id %d): %v", topic, rec.Partition, rec.Offset, id, err)
+			}
+		}
+		t.Logf("%s: %d records, every one deserialized through the Schema Registry", topic, len(recs))
+	}
 }
 
 // latestWatermarks reads the watermark topic and returns each source's
