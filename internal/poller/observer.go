@@ -60,6 +60,10 @@ type Observer interface {
 	// Truncated is called when a read of w, a window as narrow as allowed,
 	// stopped after pages pages with pages left; w is read again.
 	Truncated(w jelou.Window, pages int)
+	// Planned is called after each settle read with the plan of its tick
+	// and what was learned of the traffic, rates in requests per second of
+	// the budget (JELOU_RATE_LIMIT's unit).
+	Planned(p RequestPlan)
 }
 
 // NopObserver ignores everything. Embed it to implement only some methods.
@@ -114,3 +118,6 @@ func (NopObserver) Drift(jelou.Window, string, bool) {}
 
 // Truncated does nothing.
 func (NopObserver) Truncated(jelou.Window, int) {}
+
+// Planned does nothing.
+func (NopObserver) Planned(RequestPlan) {}

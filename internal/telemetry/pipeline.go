@@ -156,6 +156,30 @@ func (p *Pipeline) FirstSeen(lane poller.Lane, sinceStart time.Duration) {
 	}
 }
 
+// Planned sets request_rate_needed, request_budget, request_budget_short
+// and account from a settle tick's plan.
+func (p *Pipeline) Planned(rp poller.RequestPlan) {
+	p.RequestRateNeeded.WithLabelValues(p.source, "fresh").Set(rp.Needed)
+	p.RequestRateNeeded.WithLabelValues(p.source, "active").Set(rp.NeededActive)
+	p.RequestBudget.WithLabelValues(p.source).Set(rp.Budget)
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	p.RequestBudgetShort.WithLabelValues(p.source, "terminal").Set(b(rp.Short))
+	p.RequestBudgetShort.WithLabelValues(p.source, "active").Set(b(rp.ActiveShort))
+	a := rp.Account
+	for q, v := range map[string]float64{
+		"density": a.Density, "rows_per_request": a.RowsPerRequest,
+		"visible_delay_p99_seconds": a.VisibleDelay.Seconds(), "end_age_p99_seconds": a.EndAge.Seconds(),
+		"active_p99_seconds": a.ActiveFor.Seconds(), "never_ending_ratio": a.NeverEnding,
+	} {
+		p.Account.WithLabelValues(p.source, q).Set(v)
+	}
+}
+
 // Truncated counts a truncated read in windows_truncated_total.
 func (p *Pipeline) Truncated(jelou.Window, int) { p.WindowsTruncated.WithLabelValues(p.source).Inc() }
 
