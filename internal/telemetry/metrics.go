@@ -357,6 +357,16 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 		m.WindowsTruncated.WithLabelValues(id)
 		m.SourceUp.WithLabelValues(id).Set(1)
 		m.APIRequestDuration.WithLabelValues(id)
+		for _, d := range BudgetPromises {
+			m.RequestBudgetShort.WithLabelValues(id, d).Set(0)
+		}
+		for _, pr := range NeededPromises {
+			m.RequestRateNeeded.WithLabelValues(id, pr).Set(0)
+		}
+		m.RequestBudget.WithLabelValues(id).Set(0)
+		for _, q := range AccountQuantities {
+			m.Account.WithLabelValues(id, q).Set(0)
+		}
 		for _, pre := range []struct {
 			vec    *prometheus.CounterVec
 			values []string
