@@ -167,6 +167,9 @@ func TestBusyShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the producer for about three minutes")
 	}
+	if raceEnabled {
+		t.Skip("the in-process simulator under the race detector takes too long; go test ./... runs it")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	table, err := Run(ctx, Options{Short: true, Only: []string{ScenarioBusy}, BusyModes: []string{"by-loss"}, Dir: t.TempDir()})

@@ -24,8 +24,6 @@ const (
 	RereadAll Reread = "all"
 )
 
-// RereadByLoss (plan.go) plans by what can be lost.
-
 // Query is one window a lane asks the API for.
 type Query struct {
 	// Lane is the lane that planned it.
