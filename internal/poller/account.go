@@ -59,10 +59,11 @@ const accountMinutes = 120
 // beyond it, new ones are not timed.
 const accountOpen = 1 << 16
 
-// learner learns a source's Account from the poller's sightings. It keeps
-// nothing in the checkpoint: after a restart it learns again from new
-// sightings (visibility delays within a minute or so of traffic, end ages
-// as the conversations seen before end), and the plan uses its priors
+// learner learns a source's Account from the poller's sightings (every row
+// the live, settle and revisit lanes read: a mutex and a map lookup each).
+// It keeps nothing in the checkpoint: after a restart it learns again from
+// new sightings (visibility delays within a minute or so of traffic, end
+// ages as the conversations seen before end), and the plan uses its priors
 // meanwhile. It is safe for concurrent use.
 type learner struct {
 	// liveAge bounds the age of a live read's first sighting taken as a
@@ -74,11 +75,13 @@ type learner struct {
 	visible, ends  ring
 	active         ring
 	open           map[string]sighting   // conversations seen active, not yet terminal
-	started, ended [accountMinutes]int   // by start minute (ring): first seen active, then terminal
-	minute         [accountMinutes]int64 // the start minute (unix minutes) each slot counts
+	swept          int64                 // when open was last swept for room (Unix seconds)
+	started, ended [accountMinutes]int   // by minute first seen active (ring): timed, then ended
+	minute         [accountMinutes]int64 // the minute (Unix minutes) each slot counts
 }
 
-// ring is a fixed ring of duration samples in seconds.
+// ring is a fixed ring of the last accountRing duration samples, in
+// seconds.
 type ring struct {
 	s []int32
 	n int // samples written so far
@@ -158,9 +161,11 @@ const openFor = 30 * 60
 
 // track remembers conversation id, first seen active at now, and reports
 // whether it does: when the learner holds accountOpen of them it forgets
-// those unseen for openFor first, and times no new one while still full.
+// those unseen for openFor (looking at most once a minute), and times no
+// new one while still full.
 func (l *learner) track(id string, now int64) bool {
-	if len(l.open) >= accountOpen {
+	if len(l.open) >= accountOpen && now-l.swept >= 60 { // a sweep at most once a minute
+		l.swept = now
 		for k, o := range l.open {
 			if o.last < now-openFor {
 				delete(l.open, k)

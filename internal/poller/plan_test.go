@@ -2,6 +2,7 @@ package poller
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync/atomic"
 	"testing"
@@ -276,5 +277,24 @@ func TestBudgetCountsTheRequestsOfAContext(t *testing.T) {
 	}
 	if n.Load() != 3 {
 		t.Fatalf("counted %d requests, want 3", n.Load())
+	}
+}
+
+func TestLearnerMakesRoom(t *testing.T) {
+	l := newLearner(time.Minute)
+	start := at(10, 0)
+	for i := range accountOpen {
+		l.see(LaneSettle, jelou.Conversation{ID: fmt.Sprint("c", i), State: jelou.StateActive, StartAt: start}, true, "", start.Add(time.Second))
+	}
+	// Full: a new one is not timed while the others were seen recently...
+	late := jelou.Conversation{ID: "late", State: jelou.StateActive, StartAt: start}
+	l.see(LaneSettle, late, true, "", start.Add(time.Minute))
+	if _, ok := l.open["late"]; ok || len(l.open) != accountOpen {
+		t.Fatalf("timed %d conversations (late among them: %v), want %d without it", len(l.open), ok, accountOpen)
+	}
+	// ...and is once they went unseen for openFor.
+	l.see(LaneSettle, jelou.Conversation{ID: "later", State: jelou.StateActive, StartAt: start}, true, "", start.Add(time.Hour))
+	if _, ok := l.open["later"]; !ok || len(l.open) != 1 {
+		t.Fatalf("timed %d conversations (later among them: %v), want only it", len(l.open), ok)
 	}
 }
