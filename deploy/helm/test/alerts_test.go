@@ -301,8 +301,8 @@ func TestAlertRulesConfigurable(t *testing.T) {
 	if rule(rules, "JelouProducerRowsRejected") != nil {
 		t.Error("JelouProducerRowsRejected is rendered although disabled")
 	}
-	if len(rules) != 11 {
-		t.Errorf("%d alerts, want the 11 enabled", len(rules))
+	if len(rules) != 12 {
+		t.Errorf("%d alerts, want the 12 enabled", len(rules))
 	}
 	if r := rule(rules, "JelouProducerLiveBehind"); r == nil || time.Duration(r.For) != 30*time.Minute || r.Labels["severity"] != "info" {
 		t.Errorf("JelouProducerLiveBehind = %+v, want for 30m, severity info", r)
