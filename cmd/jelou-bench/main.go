@@ -54,6 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	producer := fs.String("producer", "", "jelou-producer binary (default: built into a temporary directory)")
 	kafkaBin := fs.String("kafka", "", "jelou-kafka binary (default: built into a temporary directory)")
 	modes := fs.String("budget-modes", strings.Join(bench.BudgetModes, ","), "POLL_SETTLE_REREAD values the budget scenario runs (some of "+strings.Join(bench.BudgetModes, ",")+"); ratios need all")
+	busyModes := fs.String("busy-modes", strings.Join(bench.BusyModes, ","), "POLL_SETTLE_REREAD values the busy scenario runs (some of "+strings.Join(bench.BusyModes, ",")+"); the budget sweep uses the last")
 	keep := fs.Bool("keep", false, "keep the temporary directory (binaries, checkpoints)")
 	var env envList
 	fs.Var(&env, "env", "KEY=VALUE added to the producer's environment in every scenario (repeatable), to try a setting")
@@ -78,6 +79,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	busy := strings.Split(*busyModes, ",")
+	for _, m := range busy {
+		if !slices.Contains(bench.BusyModes, m) {
+			fmt.Fprintf(stderr, "jelou-bench: -busy-modes: unknown mode %q (want some of %s)\n", m, strings.Join(bench.BusyModes, ","))
+			return 2
+		}
+	}
 	dir, err := os.MkdirTemp("", "jelou-bench-")
 	if err != nil {
 		fmt.Fprintf(stderr, "jelou-bench: %v\n", err)
@@ -94,6 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Only:        scenarios,
 		ProducerEnv: env,
 		BudgetModes: budgetModes,
+		BusyModes:   busy,
 		ProducerBin: *producer,
 		KafkaBin:    *kafkaBin,
 		Dir:         dir,

@@ -119,3 +119,82 @@ func TestWaitLiveCaughtUp(t *testing.T) {
 		t.Fatal("no error after the producer exited without catching up")
 	}
 }
+
+func TestBusyMaxWindow(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := func(sec float64) rowSpan { return rowSpan{Start: t0.Add(time.Duration(sec * float64(time.Second)))} }
+	spans := []rowSpan{s(-1), s(0), s(1), s(9.5), s(10), s(10.2), s(11), s(19.9), s(30)} // -1 and 30 outside
+	// [9.5s, 19.5s), [10s, 20s) and [1s, 11s) each hold 4; none holds 5.
+	if got := busyMaxWindow(spans, t0, t0.Add(30*time.Second), 10*time.Second); got != 4 {
+		t.Fatalf("most in 10s %d, want 4", got)
+	}
+	if got := busyMaxWindow(nil, t0, t0.Add(time.Minute), 10*time.Second); got != 0 {
+		t.Fatalf("most in 10s of nothing %d, want 0", got)
+	}
+}
+
+func TestNeededRate(t *testing.T) {
+	wall0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	toSim := func(w time.Time) time.Time { return wall0.Add(w.Sub(wall0) * 10) }
+	log := strings.Join([]string{
+		`{"time":"2026-01-01T00:00:01Z","msg":"request plan","needed_rate":99,"needed_rate_active":9}`, // before the period
+		`{"time":"2026-01-01T00:00:03Z","msg":"request plan","needed_rate":30,"needed_rate_active":5}`,
+		`{"time":"2026-01-01T00:00:04Z","msg":"request budget short","needed_rate":1,"needed_rate_active":1}`, // a warning, not a plan
+		`{"time":"2026-01-01T00:00:05Z","msg":"request plan","needed_rate":10,"needed_rate_active":3}`,
+		`{"time":"2026-01-01T00:00:06Z","msg":"request plan","needed_rate":20,"needed_rate_active":4}`,
+		`{"time":"2026-01-01T00:00:09Z","msg":"request plan","needed_rate":99,"needed_rate_active":9}`, // after
+	}, "\n")
+	path := filepath.Join(t.TempDir(), "producer.log")
+	if err := os.WriteFile(path, []byte(log), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	from, to := wall0.Add(20*time.Second), wall0.Add(80*time.Second)
+	if got := neededRate(path, "needed_rate", toSim, from, to); got != 20 {
+		t.Errorf("needed_rate median %v, want 20", got)
+	}
+	if got := neededRate(path, "needed_rate_active", toSim, from, to); got != 4 {
+		t.Errorf("needed_rate_active median %v, want 4", got)
+	}
+	if got := neededRate(path, "missing", toSim, from, to); got != 0 {
+		t.Errorf("a field never logged: %v, want 0", got)
+	}
+}
+
+// TestBusyShort runs the short form of the busy scenario end to end (built
+// binaries, about three minutes) and checks that its table is complete; it
+// asserts no timing and no figure.
+func TestBusyShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the producer for about three minutes")
+	}
+	if raceEnabled {
+		t.Skip("the in-process simulator under the race detector takes too long; go test ./... runs it")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	table, err := Run(ctx, Options{Short: true, Only: []string{ScenarioBusy}, BusyModes: []string{"by-loss"}, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	_ = table.Write(&b)
+	t.Log("\n" + b.String())
+	runs, targets := 0, 0
+	for _, r := range table.Rows {
+		if r.Metric == "error" || r.Verdict == Miss && !strings.Contains(r.Metric, ": ") {
+			t.Fatalf("scenario failed: %s: %s", r.Metric, r.Value)
+		}
+		if r.Metric == "20/s, budget 5 req/s, by-loss" {
+			runs++
+			if !strings.Contains(r.Value, "active lost ") || strings.Contains(r.Value, " 0 pairs)") || strings.Contains(r.Value, "needed n/a") {
+				t.Errorf("%s: %s: want active states judged, pairs published and the needed-rate gauge", r.Metric, r.Value)
+			}
+		}
+		if r.Target != "" {
+			targets++
+		}
+	}
+	if runs != 1 || targets != 4 {
+		t.Fatalf("%d runs and %d target rows in the table, want 1 and 4", runs, targets)
+	}
+}

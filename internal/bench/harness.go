@@ -23,16 +23,18 @@ const (
 	ScenarioMemory   = "memory"
 	ScenarioCatchup  = "catchup"
 	ScenarioBudget   = "budget"
+	ScenarioBusy     = "busy"
 )
 
 // Scenarios lists every scenario in the order they run.
-var Scenarios = []string{ScenarioBackfill, ScenarioAPI, ScenarioLive, ScenarioMemory, ScenarioCatchup, ScenarioBudget}
+var Scenarios = []string{ScenarioBackfill, ScenarioAPI, ScenarioLive, ScenarioMemory, ScenarioCatchup, ScenarioBudget, ScenarioBusy}
 
 // labels name the scenarios in the table.
 var labels = map[string]string{
 	ScenarioBackfill: "1 backfill", ScenarioAPI: "2 api-bound", ScenarioLive: "3 live", ScenarioMemory: "4 memory",
 	ScenarioCatchup: "5 catch-up",
 	ScenarioBudget:  "6 budget",
+	ScenarioBusy:    "7 busy",
 }
 
 // Options configure a harness run. Zero fields mean the default stated.
@@ -55,6 +57,10 @@ type Options struct {
 	// BudgetModes are the POLL_SETTLE_REREAD values the budget scenario
 	// runs, in BudgetModes order. Default: all of BudgetModes.
 	BudgetModes []string
+	// BusyModes are the POLL_SETTLE_REREAD values the busy scenario runs,
+	// in BusyModes order; the budget sweep uses the last. Default: all of
+	// BusyModes.
+	BusyModes []string
 	// Dir holds binaries, checkpoints and samples. Required.
 	Dir string
 	// Log receives progress lines. Default: discard.
@@ -128,6 +134,7 @@ func Run(ctx context.Context, opts Options) (*Table, error) {
 		ScenarioMemory:   h.memory,
 		ScenarioCatchup:  h.catchup,
 		ScenarioBudget:   h.budget,
+		ScenarioBusy:     h.busy,
 	}
 	for _, s := range Scenarios {
 		if !slices.Contains(opts.Only, s) {

@@ -125,7 +125,13 @@ type Poll struct {
 	// "by-age" re-reads each once while its age doubles (a tick costs a few
 	// intervals' volume whatever POLL_SETTLE is), "all" re-reads the whole
 	// unsettled range every interval, "auto" picks by the budget.
-	SettleReread string `envconfig:"POLL_SETTLE_REREAD" default:"auto" enum:"auto,by-age,all" desc:"how recent start times are re-read for late rows and state changes: all (the whole settle period every interval), by-age (POLL_SETTLE_HOT every interval, older start times once each time their age doubles), auto (all while it fits in half the request budget, else by age)"`
+	SettleReread string `envconfig:"POLL_SETTLE_REREAD" default:"auto" enum:"auto,by-age,all,by-loss" desc:"how recent start times are re-read for late rows and state changes: all (the whole settle period every interval), by-age (POLL_SETTLE_HOT every interval, older start times once each time their age doubles), auto (all while it fits in half the request budget, else by age), by-loss (learned from the traffic: the start times that still gain rows often enough to see every active state visible for POLL_MIN_ACTIVE, those holding conversations that still change every POLL_FRESHNESS, within the budget; see docs/busy.md)"`
+	// MinActive is how long an active state may be visible before the
+	// by-loss plan must have seen it.
+	MinActive time.Duration `envconfig:"POLL_MIN_ACTIVE" default:"30s" validate:"positive" desc:"by-loss: an active state visible this long is never missed while the budget allows (the start times that can still gain rows are re-read every two thirds of it)"`
+	// Freshness is how soon after a state change the by-loss plan wants
+	// to see it: a larger budget is not spent on more.
+	Freshness time.Duration `envconfig:"POLL_FRESHNESS" default:"10s" validate:"positive" desc:"by-loss: how soon after a state change it should be seen (start times holding conversations that may still change are re-read this often while the budget allows; a larger budget is not spent on more)"`
 	// Concurrency is how many windows may be in flight during a backfill.
 	Concurrency int `envconfig:"POLL_CONCURRENCY" default:"4" validate:"positive" max:"64" desc:"history windows in flight during a backfill or catch-up, 1 to 64"`
 	// MaxPages is how many pages one window may take before it is split.

@@ -48,6 +48,12 @@ type DataConfig struct {
 	// a second. Default (ActiveMax zero): 30 s plus an exponential draw of
 	// mean 20 minutes, at most 8 hours.
 	ActiveMin, ActiveMax time.Duration
+	// AttendMin and AttendMax, when AttendMax is set, bound every
+	// conversation's attend delay (start to visible): drawn uniformly in
+	// [AttendMin, AttendMax], whole seconds, and LateRatio is ignored.
+	// AttendMin may be zero (visible at once); AttendMax is at most
+	// [MaxAttendDelay]. Default (AttendMax zero): see LateRatio.
+	AttendMin, AttendMax time.Duration
 }
 
 func (c DataConfig) withDefaults() DataConfig {
@@ -82,6 +88,10 @@ func (c DataConfig) validate() error {
 		return fmt.Errorf("data active range must satisfy 1s <= min <= max, got [%s, %s]", c.ActiveMin, c.ActiveMax)
 	case c.ActiveMax == 0 && c.ActiveMin != 0:
 		return fmt.Errorf("data active min %s needs an active max", c.ActiveMin)
+	case c.AttendMax != 0 && (c.AttendMin < 0 || c.AttendMax < c.AttendMin || c.AttendMax > MaxAttendDelay):
+		return fmt.Errorf("data attend range must satisfy 0 <= min <= max <= %s, got [%s, %s]", MaxAttendDelay, c.AttendMin, c.AttendMax)
+	case c.AttendMax == 0 && c.AttendMin != 0:
+		return fmt.Errorf("data attend min %s needs an attend max", c.AttendMin)
 	}
 	return nil
 }
@@ -127,6 +137,10 @@ func Generate(c DataConfig) (*Dataset, error) {
 // seconds, for LateRatio of them minutes, never more than MaxAttendDelay.
 func (d *Dataset) attendDelay(i int) uint16 {
 	s := newStream(d.cfg.Seed, i, saltDelay)
+	if d.cfg.AttendMax > 0 {
+		lo, hi := int(d.cfg.AttendMin/time.Second), int(d.cfg.AttendMax/time.Second)
+		return uint16(lo + s.intn(hi-lo+1))
+	}
 	switch {
 	case s.float() >= d.cfg.LateRatio:
 		return 2 + uint16(s.intn(58)) // 2 to 59 seconds

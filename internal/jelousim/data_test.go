@@ -195,3 +195,38 @@ func TestGenerateActiveRange(t *testing.T) {
 		}
 	}
 }
+
+func TestGenerateAttendRange(t *testing.T) {
+	cfg := testConfig().Data
+	cfg.Count = 5000
+	cfg.AttendMin, cfg.AttendMax = 0, 90*time.Second
+	d, err := Generate(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var atOnce, late int
+	for i := range d.Len() {
+		c := d.Conversation(i)
+		delay := c.VisibleAt.Sub(c.Start)
+		if delay < cfg.AttendMin || delay > cfg.AttendMax {
+			t.Fatalf("conversation %d visible %v after its start, want within [%v, %v]", i, delay, cfg.AttendMin, cfg.AttendMax)
+		}
+		if delay < 5*time.Second {
+			atOnce++
+		}
+		if delay > 80*time.Second {
+			late++
+		}
+	}
+	// Uniform over 91 s: about 5% under 5 s, 11% over 80 s; LateRatio is
+	// ignored (no delay of minutes above). Loose bounds catch a stuck draw.
+	if atOnce < d.Len()/50 || late < d.Len()/50 {
+		t.Errorf("%d under 5s, %d over 80s of %d: not spread over the range", atOnce, late, d.Len())
+	}
+	for _, bad := range [][2]time.Duration{{time.Second, 0}, {time.Minute, 30 * time.Second}, {-time.Second, time.Minute}, {0, 2 * MaxAttendDelay}} {
+		cfg.AttendMin, cfg.AttendMax = bad[0], bad[1]
+		if _, err := Generate(cfg); err == nil {
+			t.Errorf("attend range [%v, %v] accepted", bad[0], bad[1])
+		}
+	}
+}

@@ -3,6 +3,7 @@ package poller
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -92,6 +93,9 @@ func (b *Budget) Wait(ctx context.Context) error {
 			r := b.lim.Reserve()
 			d := r.Delay()
 			if d == 0 {
+				if n, ok := ctx.Value(countKey{}).(*atomic.Int64); ok {
+					n.Add(1)
+				}
 				return nil
 			}
 			r.Cancel() // not now: leave the token to whoever is first when it is there
@@ -125,6 +129,15 @@ func (b *Budget) higherWaiting(lane Lane) bool {
 }
 
 type laneKey struct{}
+
+type countKey struct{}
+
+// withRequestCount returns ctx carrying n: Budget.Wait adds one to it for
+// each request of ctx let through (retries included), so the poller
+// counts what a query cost.
+func withRequestCount(ctx context.Context, n *atomic.Int64) context.Context {
+	return context.WithValue(ctx, countKey{}, n)
+}
 
 // WithLane returns ctx carrying lane, for Budget.Wait.
 func WithLane(ctx context.Context, lane Lane) context.Context {

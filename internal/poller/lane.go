@@ -106,8 +106,16 @@ var laneTable = [...]LaneSpec{
 		Backlog: func(c checkpoint.Coverage, now time.Time) (time.Duration, bool) {
 			return max(now.Sub(c.Settled), 0), !c.Live.End.IsZero()
 		},
-		Workers: one,
-		Next:    (*Schedule).Settle,
+		// Two under RereadByLoss: its hot band and its warm band, cut in
+		// chunks, are read side by side (a read is latency-bound, not
+		// budget-bound, on a single runner).
+		Workers: func(c Config) int {
+			if c.Reread == RereadByLoss {
+				return 2
+			}
+			return 1
+		},
+		Next: (*Schedule).Settle,
 		// The checkpoint keeps the settled mark.
 		Done: (*Schedule).doneSettle,
 		Oldest: func(s *Schedule, _ time.Time) (time.Time, bool) {

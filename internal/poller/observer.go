@@ -63,6 +63,10 @@ type Observer interface {
 	// Watermarked is called when the source's completeness watermark at
 	// completeBefore was written (see watermark.go).
 	Watermarked(completeBefore time.Time)
+	// Planned is called after each settle read with the plan of its tick
+	// and what was learned of the traffic, rates in requests per second of
+	// the budget (JELOU_RATE_LIMIT's unit).
+	Planned(p RequestPlan)
 }
 
 // NopObserver ignores everything. Embed it to implement only some methods.
@@ -120,3 +124,5 @@ func (NopObserver) Truncated(jelou.Window, int) {}
 
 // Watermarked does nothing.
 func (NopObserver) Watermarked(time.Time) {}
+// Planned does nothing.
+func (NopObserver) Planned(RequestPlan) {}

@@ -90,6 +90,14 @@ type Config struct {
 	// SettleHot is the age below which start times are re-read on every
 	// settle tick when re-reading by age. Zero means Interval.
 	SettleHot time.Duration
+	// MinActive is how long an active state may stay visible before
+	// RereadByLoss must have seen it (the hot band is re-read every two
+	// thirds of it). Default: 30s.
+	MinActive time.Duration
+	// Freshness is how soon after a state change RereadByLoss wants to see
+	// it: the warm band's re-read period when the budget allows; a larger
+	// budget is not spent on more. Default: Interval.
+	Freshness time.Duration
 	// PageSize is the API client's page size and Budget the request
 	// budget its requests take tokens from, for RereadAuto. Defaults: 100
 	// and none (no limit).
@@ -192,6 +200,7 @@ const (
 	DefaultFinalSaveTimeout   = 15 * time.Second
 	DefaultRetryMin           = time.Second
 	DefaultRetryMax           = time.Minute
+	DefaultMinActive          = 30 * time.Second
 )
 
 // WithDefaults returns c with every zero (or negative) field set to its
@@ -212,6 +221,8 @@ func (c Config) WithDefaults() Config {
 	def(&c.FinalSaveTimeout, DefaultFinalSaveTimeout)
 	def(&c.RetryMin, DefaultRetryMin)
 	def(&c.RetryMax, DefaultRetryMax)
+	def(&c.MinActive, DefaultMinActive)
+	def(&c.Freshness, c.Interval)
 	if c.Concurrency <= 0 {
 		c.Concurrency = DefaultConcurrency
 	}
@@ -271,6 +282,12 @@ type Poller struct {
 	// caughtUp is set once no history gap is left in this life; the
 	// poller then logs "caught up".
 	caughtUp atomic.Bool
+
+	// learn learns the source's traffic (Account) from what the lanes see.
+	learn *learner
+	// planLogged and shortWarned are when the request plan was last logged
+	// and its shortage last warned about (Unix nanoseconds).
+	planLogged, shortWarned atomic.Int64
 }
 
 // New returns a Poller. It loads nothing until Run.
@@ -291,7 +308,7 @@ func New(cfg Config, f Fetcher, w Writer, s checkpoint.Store) (*Poller, error) {
 	if cfg.Watermarks != nil && (cfg.EventOffsets == nil || cfg.EventTopic == "") {
 		return nil, errors.New("poller: Watermarks needs EventOffsets and EventTopic")
 	}
-	return &Poller{cfg: cfg, obs: cfg.Observer, fetch: f, out: w, store: s, wake: make(chan struct{})}, nil
+	return &Poller{cfg: cfg, obs: cfg.Observer, fetch: f, out: w, store: s, wake: make(chan struct{}), learn: newLearner(cfg.Lag + 2*cfg.Interval)}, nil
 }
 
 // Coverage returns what has been read and acknowledged so far. It is zero
@@ -315,6 +332,7 @@ func (p *Poller) Cursor() time.Time {
 func (p *Poller) scheduleConfig() scheduleConfig {
 	c := p.cfg
 	return scheduleConfig{Window: c.Window, Interval: c.Interval, Lag: c.Lag, Settle: c.Settle, Reread: c.Reread, SettleHot: c.SettleHot, PageSize: c.PageSize, Budget: clockRate(c.Budget.PerSecond(), c.Clock),
+		MinActive: c.MinActive, Freshness: c.Freshness,
 		Revisit: c.Revisit, RevisitInterval: c.RevisitInterval, End: c.End}
 }
 
@@ -499,6 +517,8 @@ func (p *Poller) runQuery(ctx context.Context, q Query) error {
 	pieces := p.sched.Pieces(q)
 	p.mu.Unlock()
 	plan := p.newFetchPlan(q.Again)
+	var requests atomic.Int64
+	ctx = withRequestCount(ctx, &requests)
 	for _, w := range pieces {
 		rows, err := p.processWindow(ctx, w, q.Lane, plan)
 		if err != nil {
@@ -506,12 +526,19 @@ func (p *Poller) runQuery(ctx context.Context, q Query) error {
 		}
 		q.Rows += rows
 	}
+	if p.cfg.Budget != nil {
+		q.Requests = int(requests.Load())
+	}
 	now := p.cfg.Clock.Now()
 	cov := p.commit.done(q, now)
 	p.mu.Lock()
 	close(p.wake)
 	p.wake = make(chan struct{})
+	rp := p.sched.RequestPlan()
 	p.mu.Unlock()
+	if q.Lane == LaneSettle {
+		p.reportPlan(rp)
+	}
 	p.noteCaughtUp(cov)
 	p.obs.Covered(cov, now)
 	p.obs.Tracked(p.index.Len())
@@ -619,6 +646,10 @@ func (p *Poller) loaded(ix *dedupe.Index, s *Schedule) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.index, p.sched = ix, s
+	if p.learn == nil {
+		p.learn = newLearner(p.cfg.Lag + 2*p.cfg.Interval)
+	}
+	s.account = p.learn.Account
 	p.commit = &committer{store: p.store, index: ix, sched: s, schedMu: &p.mu, cfg: p.cfg, obs: p.obs}
 }
 

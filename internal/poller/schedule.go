@@ -40,12 +40,15 @@ type Query struct {
 	// so (live, and settle reads of start times not settled yet): pagination
 	// drift there need not be healed by a re-fetch now.
 	Again bool
-	// Rows is how many rows the query returned; the poller sets it before
-	// Done (the schedule learns how dense start times are).
-	Rows   int
-	ticket int       // history: position in the gap's ordered commit
-	gap    time.Time // history: end of the gap it belongs to
-	bucket time.Time // revisit: the bucket's key
+	// Rows is how many rows the query returned, and Requests how many API
+	// requests that took (retries included; 0 when not counted); the poller
+	// sets them before Done (the schedule learns how dense start times are
+	// and what a range costs).
+	Rows     int
+	Requests int
+	ticket   int       // history: position in the gap's ordered commit
+	gap      time.Time // history: end of the gap it belongs to
+	bucket   time.Time // revisit: the bucket's key
 }
 
 // scheduleConfig is the part of Config the schedule needs.
@@ -61,6 +64,10 @@ type scheduleConfig struct {
 	// judge what a tick may cost.
 	PageSize int
 	Budget   float64
+	// MinActive is how long an active state may be visible before the
+	// by-loss plan must have seen it, and Freshness how soon after a state
+	// change it wants to see it (RereadByLoss; see planLoss).
+	MinActive, Freshness time.Duration
 	// End, when set, makes the schedule a bounded backfill: the history
 	// lane alone, up to End.
 	End time.Time
@@ -90,6 +97,12 @@ type Schedule struct {
 
 	revisited map[time.Time]time.Time // bucket key → last revisit planned
 	swept     bool                    // a first revisit sweep was planned
+
+	// account returns what was learned of the source's traffic (nil: nothing).
+	account           func(now time.Time) Account
+	rowsPerReq        float64     // rows per API request, recent live and settle reads
+	plan              RequestPlan // the last settle tick's
+	lastHot, lastWarm time.Time   // by-loss: last hot and warm band reads planned
 }
 
 // newSchedule returns a schedule resuming from cov.
@@ -219,11 +232,27 @@ func (s *Schedule) Settle(now time.Time) (Query, bool, time.Time) {
 	if s.backfill() {
 		return Query{}, false, time.Time{}
 	}
+	if s.cfg.Reread == RereadByLoss {
+		tick := s.cfg.lossTick()
+		if s.lastSettle.IsZero() || !now.Before(s.lastSettle.Add(tick)) {
+			s.lastSettle = now
+			s.plan = planLoss(s.cfg, s.accountAt(now))
+			s.settleQueue = s.planByLoss(now, s.settleQueue)
+			s.settleTick++
+		}
+		if len(s.settleQueue) == 0 {
+			return Query{}, false, s.lastSettle.Add(tick)
+		}
+		q := s.settleQueue[0]
+		s.settleQueue = s.settleQueue[1:]
+		return q, true, time.Time{}
+	}
 	if len(s.settleQueue) == 0 {
 		if !s.lastSettle.IsZero() && now.Before(s.lastSettle.Add(s.cfg.Interval)) {
 			return Query{}, false, s.lastSettle.Add(s.cfg.Interval)
 		}
 		s.lastSettle = now
+		s.plan = planLoss(s.cfg, s.accountAt(now)) // for the needed-rate gauge
 		s.settleQueue = s.planSettle(now)
 		s.settleTick++
 		if len(s.settleQueue) == 0 {
@@ -415,9 +444,21 @@ func (s *Schedule) Done(q Query) {
 	}
 }
 
+// accountAt is what was learned of the traffic at now, with the density and
+// rows per request the schedule learned.
+func (s *Schedule) accountAt(now time.Time) Account {
+	var a Account
+	if s.account != nil {
+		a = s.account(now)
+	}
+	a.Density, a.RowsPerRequest = s.density, s.rowsPerReq
+	return a
+}
+
 // doneLive moves the end of the live range.
 func (s *Schedule) doneLive(q Query) {
 	s.learnDensity(q)
+	s.learnCost(q)
 	if !q.Window.Start.After(s.cov.Live.End) && q.Window.End.After(s.cov.Live.End) {
 		s.cov.Live.End = q.Window.End
 	}
@@ -426,6 +467,7 @@ func (s *Schedule) doneLive(q Query) {
 // doneSettle moves the settled mark after the final read of a tick.
 func (s *Schedule) doneSettle(q Query) {
 	s.learnDensity(q)
+	s.learnCost(q)
 	if !q.final || q.Window.Start.After(s.cov.Settled) {
 		return // a younger piece, or a rebase moved past it
 	}

@@ -299,6 +299,7 @@ func (p *Poller) decide(rows []jelou.Conversation, w jelou.Window, lane Lane) ([
 			continue
 		}
 		res := p.index.Observe(r.ID, r.State, indexTime(r.StartAt, w))
+		p.learn.see(lane, r, res.Emit, res.Previous, observed)
 		if !res.Emit {
 			p.obs.Skipped(res.Reason.String())
 			continue

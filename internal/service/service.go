@@ -271,6 +271,8 @@ func (s *Service) newSource(ctx context.Context, c config.Source, id string, obs
 		Settle:             cfg.Poll.Settle,
 		Reread:             poller.Reread(cfg.Poll.SettleReread),
 		SettleHot:          cfg.Poll.SettleHot,
+		MinActive:          cfg.Poll.MinActive,
+		Freshness:          cfg.Poll.Freshness,
 		PageSize:           c.Jelou.PageSize,
 		Budget:             budget,
 		Memory:             s.memory,

@@ -163,6 +163,21 @@ type Metrics struct {
 	// LaneBacklog is how far each lane of each source is behind, in seconds
 	// (see [Pipeline.Covered]); labels source and lane.
 	LaneBacklog *prometheus.GaugeVec
+	// RequestRateNeeded is the API request rate a source needs, labels
+	// source and promise: fresh, complete capture at the configured
+	// freshness (every state, terminal ones within POLL_FRESHNESS); active,
+	// every active state visible for POLL_MIN_ACTIVE (terminal ones later).
+	// RequestBudget is its budget (JELOU_RATE_LIMIT); both in requests per
+	// second (see [Pipeline.Planned]).
+	RequestRateNeeded, RequestBudget *prometheus.GaugeVec
+	// Account is what was learned of a source's traffic; labels source and
+	// quantity (density, rows_per_request, visible_delay_p99_seconds,
+	// end_age_p99_seconds, active_p99_seconds, never_ending_ratio).
+	Account *prometheus.GaugeVec
+	// RequestBudgetShort is 1 while a source's budget is short of complete
+	// capture, labels source and degrades (terminal: terminal states are
+	// delayed past POLL_FRESHNESS; active: active states may be lost too).
+	RequestBudgetShort *prometheus.GaugeVec
 	// GroupGeneration is the consumer-group generation this replica is in
 	// (0 outside a group, or while joining).
 	GroupGeneration prometheus.Gauge
@@ -311,6 +326,22 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 		Namespace: Namespace, Name: "lane_backlog_seconds",
 		Help: "How far each lane of a source is behind: live, now minus the end of the live range; settle, now minus the settled mark; revisit, the most overdue revisit's wait past its due time; history, seconds of start times not read yet.",
 	}, []string{"source", "lane"})
+	m.RequestRateNeeded = f.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "request_rate_needed",
+		Help: "API requests per second a source needs, learned from its traffic, by promise: fresh (every state, terminal ones within POLL_FRESHNESS), active (every active state visible for POLL_MIN_ACTIVE; terminal ones later); compare with request_budget.",
+	}, []string{"source", "promise"})
+	m.RequestBudget = f.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "request_budget",
+		Help: "A source's API request budget, requests per second (JELOU_RATE_LIMIT).",
+	}, []string{"source"})
+	m.RequestBudgetShort = f.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "request_budget_short",
+		Help: "1 while a source's request budget is short of complete capture, by what degrades: terminal (terminal states later than POLL_FRESHNESS; first) or active (active states may be lost; last).",
+	}, []string{"source", "degrades"})
+	m.Account = f.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "account",
+		Help: "What was learned of a source's traffic, by quantity: density (new conversations per second of start time), rows_per_request, visible_delay_p99_seconds (start to first seen), end_age_p99_seconds (start to first seen terminal), active_p99_seconds (first seen active to first seen terminal), never_ending_ratio.",
+	}, []string{"source", "quantity"})
 	m.GroupGeneration = f.NewGauge(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "group_generation",
 		Help: "Consumer-group generation this replica is in; 0 outside a group or while joining.",
@@ -335,6 +366,16 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 		m.Watermark.WithLabelValues(id).Set(0)
 		m.SourceUp.WithLabelValues(id).Set(1)
 		m.APIRequestDuration.WithLabelValues(id)
+		for _, d := range BudgetPromises {
+			m.RequestBudgetShort.WithLabelValues(id, d).Set(0)
+		}
+		for _, pr := range NeededPromises {
+			m.RequestRateNeeded.WithLabelValues(id, pr).Set(0)
+		}
+		m.RequestBudget.WithLabelValues(id).Set(0)
+		for _, q := range AccountQuantities {
+			m.Account.WithLabelValues(id, q).Set(0)
+		}
 		for _, pre := range []struct {
 			vec    *prometheus.CounterVec
 			values []string

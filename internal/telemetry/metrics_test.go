@@ -113,6 +113,10 @@ func TestKnownLabelsStartAtZero(t *testing.T) {
 		"jelou_producer_kafka_write_errors_total":                    {"kind": KafkaErrorKinds},
 		"jelou_producer_checkpoint_saves_total":                      {"result": CheckpointResults},
 		"jelou_producer_row_first_seen_seconds":                      {"lane": lanes[:len(lanes)-1]}, // history rows are backlog, not late
+		"jelou_producer_request_budget_short":                        {"degrades": BudgetPromises, "source": repeat("default", len(BudgetPromises))},
+		"jelou_producer_request_rate_needed":                         {"promise": NeededPromises, "source": repeat("default", len(NeededPromises))},
+		"jelou_producer_request_budget":                              {"source": {"default"}},
+		"jelou_producer_account":                                     {"quantity": AccountQuantities, "source": repeat("default", len(AccountQuantities))},
 	}
 	// Every series starts at 0 but source_up: a source is up until it fails.
 	startsAt := map[string]float64{"jelou_producer_source_up": 1}

@@ -156,6 +156,37 @@ func (p *Pipeline) FirstSeen(lane poller.Lane, sinceStart time.Duration) {
 	}
 }
 
+// NeededPromises are request_rate_needed's promise values: fresh (every
+// state at POLL_FRESHNESS), active (every active state).
+var NeededPromises = []string{"fresh", "active"}
+
+// BudgetPromises are request_budget_short's degrades values, in the order
+// they degrade: terminal first, active last.
+var BudgetPromises = []string{"terminal", "active"}
+
+// AccountQuantities are account's quantity values.
+var AccountQuantities = []string{"density", "rows_per_request", "visible_delay_p99_seconds", "end_age_p99_seconds", "active_p99_seconds", "never_ending_ratio"}
+
+// Planned sets request_rate_needed, request_budget, request_budget_short
+// and account from a settle tick's plan.
+func (p *Pipeline) Planned(rp poller.RequestPlan) {
+	p.RequestRateNeeded.WithLabelValues(p.source, NeededPromises[0]).Set(rp.Needed)
+	p.RequestRateNeeded.WithLabelValues(p.source, NeededPromises[1]).Set(rp.NeededActive)
+	p.RequestBudget.WithLabelValues(p.source).Set(rp.Budget)
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	p.RequestBudgetShort.WithLabelValues(p.source, BudgetPromises[0]).Set(b(rp.Short))
+	p.RequestBudgetShort.WithLabelValues(p.source, BudgetPromises[1]).Set(b(rp.ActiveShort))
+	a := rp.Account
+	for i, v := range []float64{a.Density, a.RowsPerRequest, a.VisibleDelay.Seconds(), a.EndAge.Seconds(), a.ActiveFor.Seconds(), a.NeverEnding} {
+		p.Account.WithLabelValues(p.source, AccountQuantities[i]).Set(v)
+	}
+}
+
 // Truncated counts a truncated read in windows_truncated_total.
 func (p *Pipeline) Truncated(jelou.Window, int) { p.WindowsTruncated.WithLabelValues(p.source).Inc() }
 

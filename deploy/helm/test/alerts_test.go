@@ -169,6 +169,11 @@ func TestAlertRulesTransients(t *testing.T) {
 		{"Kafka write errors every minute for 20 minutes",
 			map[string]string{`jelou_producer_kafka_write_errors_total{%s,kind="timeout"}`: "0x59 1+1x20 21+0x40"},
 			[]string{"JelouProducerKafkaWriteErrors"}},
+		{"the request budget short of complete capture for 30 minutes",
+			map[string]string{`jelou_producer_request_budget_short{%s,source="default",degrades="terminal"}`: "0x59 1+0x30 0+0x30"},
+			[]string{"JelouProducerRequestBudgetShort"}},
+		{"the request budget short for 10 minutes only",
+			map[string]string{`jelou_producer_request_budget_short{%s,source="default",degrades="active"}`: "0x59 1+0x10 0+0x50"}, nil},
 		{"a third of the requests rate-limited for 30 minutes",
 			map[string]string{`jelou_producer_api_requests_total{%s,source="default",status="429"}`: "0x59 0+5x30 150+0x30"},
 			[]string{"JelouProducerRateLimited"}},
@@ -236,8 +241,8 @@ func TestAlertRunbooks(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^#{1,6} +(.+?) *$`).FindAllStringSubmatch(string(doc), -1) {
 		anchors[githubAnchor(m[1])] = true
 	}
-	if len(rules) != 12 {
-		t.Errorf("%d alerts, want 12", len(rules))
+	if len(rules) != 13 {
+		t.Errorf("%d alerts, want 13", len(rules))
 	}
 	for _, r := range rules {
 		if r.For == 0 {
@@ -296,8 +301,8 @@ func TestAlertRulesConfigurable(t *testing.T) {
 	if rule(rules, "JelouProducerRowsRejected") != nil {
 		t.Error("JelouProducerRowsRejected is rendered although disabled")
 	}
-	if len(rules) != 11 {
-		t.Errorf("%d alerts, want the 11 enabled", len(rules))
+	if len(rules) != 12 {
+		t.Errorf("%d alerts, want the 12 enabled", len(rules))
 	}
 	if r := rule(rules, "JelouProducerLiveBehind"); r == nil || time.Duration(r.For) != 30*time.Minute || r.Labels["severity"] != "info" {
 		t.Errorf("JelouProducerLiveBehind = %+v, want for 30m, severity info", r)

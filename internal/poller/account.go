@@ -1,0 +1,230 @@
+package poller
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jelou-producer/jelou-producer/pkg/jelou"
+)
+
+// Account is what a source's traffic looks like, learned online from what
+// the live, settle and revisit lanes see: what the by-loss plan (planLoss)
+// sizes its bands and periods from, and what telemetry exports. A zero
+// count means the quantity is not known yet (the plan then assumes its
+// prior, see planLoss).
+type Account struct {
+	// Density is new conversations per second of start time (rows per
+	// second of the live and settle reads).
+	Density float64
+	// RowsPerRequest is how many rows one API request returned on average
+	// (live and settle reads, retries and drifting re-reads included): what
+	// a range of start times costs, in requests.
+	RowsPerRequest float64
+	// VisibleDelay is the 99th percentile of the delay from a
+	// conversation's start to the first read that saw it (an upper bound of
+	// the delay until it became visible: plus up to a re-read period), over
+	// VisibleSamples recent first sightings.
+	VisibleDelay   time.Duration
+	VisibleSamples int
+	// EndAge is the 99th percentile of the age (since its start) at which a
+	// conversation seen active ended (halfway between the last read that
+	// saw it active and the first that saw it terminal), over EndSamples
+	// recent ones: start times older than that hold, in the main,
+	// conversations that will not change any more.
+	EndAge     time.Duration
+	EndSamples int
+	// ActiveFor is the 99th percentile of how long a conversation stayed
+	// active: first seen active to its end (as in EndAge), over
+	// ActiveSamples.
+	ActiveFor     time.Duration
+	ActiveSamples int
+	// NeverEnding is the share of the conversations first seen active
+	// longer than ActiveFor ago (and less than accountMinutes minutes ago)
+	// that were not seen in a terminal state yet; NeverSamples is how many
+	// conversations that share is of.
+	NeverEnding  float64
+	NeverSamples int
+}
+
+// accountRing is how many recent samples each quantile is taken over.
+const accountRing = 4096
+
+// accountMinutes is how many minutes of start times the never-ending
+// share is counted over.
+const accountMinutes = 120
+
+// accountOpen bounds how many conversations seen active and not yet
+// terminal the learner remembers the first sighting of (for ActiveFor);
+// beyond it, new ones are not timed.
+const accountOpen = 1 << 16
+
+// learner learns a source's Account from the poller's sightings (every row
+// the live, settle and revisit lanes read: a mutex and a map lookup each).
+// It keeps nothing in the checkpoint: after a restart it learns again from
+// new sightings (visibility delays within a minute or so of traffic, end
+// ages as the conversations seen before end), and the plan uses its priors
+// meanwhile. It is safe for concurrent use.
+type learner struct {
+	// liveAge bounds the age of a live read's first sighting taken as a
+	// visibility sample: older rows in a live read are a catch-up's (the
+	// first read after a start or an outage), not late.
+	liveAge time.Duration
+
+	mu             sync.Mutex
+	visible, ends  ring
+	active         ring
+	open           map[string]sighting   // conversations seen active, not yet terminal
+	swept          int64                 // when open was last swept for room (Unix seconds)
+	started, ended [accountMinutes]int   // by minute first seen active (ring): timed, then ended
+	minute         [accountMinutes]int64 // the minute (Unix minutes) each slot counts
+}
+
+// ring is a fixed ring of the last accountRing duration samples, in
+// seconds.
+type ring struct {
+	s []int32
+	n int // samples written so far
+}
+
+func (r *ring) add(d time.Duration) {
+	if r.s == nil {
+		r.s = make([]int32, accountRing)
+	}
+	r.s[r.n%accountRing] = int32(min(max(d/time.Second, 0), 1<<30))
+	r.n++
+}
+
+// p99 returns the 99th percentile of the samples and how many there are.
+func (r *ring) p99() (time.Duration, int) {
+	k := min(r.n, accountRing)
+	if k == 0 {
+		return 0, 0
+	}
+	c := slices.Clone(r.s[:k])
+	slices.Sort(c)
+	return time.Duration(c[(k*99-1)/100]) * time.Second, k
+}
+
+func newLearner(liveAge time.Duration) *learner {
+	return &learner{liveAge: liveAge, open: make(map[string]sighting)}
+}
+
+// see records a row the lane just read and what dedupe said of it: emit,
+// whether it is published (a new conversation or a new state), previous the
+// state published before for the conversation ("" for a new one), observed
+// when the read happened. Every row counts, published or not: an active
+// state read again tells when the conversation was last seen active, so
+// that its end is timed between that and the first terminal sighting.
+func (l *learner) see(lane Lane, r jelou.Conversation, emit bool, previous jelou.State, observed time.Time) {
+	if l == nil || !lane.Spec().FirstSeen || r.StartAt.IsZero() || observed.Before(r.StartAt) {
+		return
+	}
+	now := observed.Unix()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case !emit:
+		if o, ok := l.open[r.ID]; ok && r.State == jelou.StateActive {
+			o.last = now
+			l.open[r.ID] = o
+		}
+	case previous == "" && !lane.Spec().Revisit:
+		if age := observed.Sub(r.StartAt); lane != LaneLive || age <= l.liveAge {
+			l.visible.add(age)
+		}
+		if r.State == jelou.StateActive && l.track(r.ID, now) {
+			if i := l.slot(now, true); i >= 0 {
+				l.started[i]++
+			}
+		}
+	case previous == jelou.StateActive && r.State.Terminal():
+		// The state changed between the last read that saw it active and
+		// this one: the middle, unless nothing is known of that read.
+		end := now
+		o, ok := l.open[r.ID]
+		if ok {
+			end = (o.last + now) / 2
+			l.active.add(time.Duration(end-o.first) * time.Second)
+			delete(l.open, r.ID)
+			if i := l.slot(o.first, false); i >= 0 {
+				l.ended[i]++
+			}
+		}
+		l.ends.add(time.Duration(end-r.StartAt.Unix()) * time.Second)
+	}
+}
+
+// openFor is how long a conversation seen active may go unseen before the
+// learner forgets it to make room.
+const openFor = 30 * 60
+
+// track remembers conversation id, first seen active at now, and reports
+// whether it does: when the learner holds accountOpen of them it forgets
+// those unseen for openFor (looking at most once a minute), and times no
+// new one while still full.
+func (l *learner) track(id string, now int64) bool {
+	if len(l.open) >= accountOpen && now-l.swept >= 60 { // a sweep at most once a minute
+		l.swept = now
+		for k, o := range l.open {
+			if o.last < now-openFor {
+				delete(l.open, k)
+			}
+		}
+	}
+	if len(l.open) >= accountOpen {
+		return false
+	}
+	l.open[id] = sighting{first: now, last: now}
+	return true
+}
+
+// sighting is when an open conversation was first and last seen active,
+// Unix seconds.
+type sighting struct{ first, last int64 }
+
+// slot returns the index of the minute of at (Unix seconds) in the
+// per-minute counts; with reset, a slot still counting an older minute is
+// cleared for it, otherwise -1 is returned when the slot counts another
+// minute.
+func (l *learner) slot(at int64, reset bool) int {
+	m := at / 60
+	i := int(m % accountMinutes)
+	if i < 0 {
+		i += accountMinutes
+	}
+	if l.minute[i] != m {
+		if !reset || m < l.minute[i] {
+			return -1
+		}
+		l.minute[i], l.started[i], l.ended[i] = m, 0, 0
+	}
+	return i
+}
+
+// Account returns what was learned so far, at now (for the never-ending
+// share: which start minutes are old enough to count), with the density
+// and rows per request the schedule learned.
+func (l *learner) Account(now time.Time) Account {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var a Account
+	a.VisibleDelay, a.VisibleSamples = l.visible.p99()
+	a.EndAge, a.EndSamples = l.ends.p99()
+	a.ActiveFor, a.ActiveSamples = l.active.p99()
+	if a.ActiveSamples > 0 {
+		mature := now.Add(-a.ActiveFor).Unix() / 60
+		var started, ended int
+		for i, m := range l.minute {
+			if m != 0 && m < mature && m > now.Unix()/60-accountMinutes {
+				started += l.started[i]
+				ended += l.ended[i]
+			}
+		}
+		if started > 0 {
+			a.NeverEnding = max(float64(started-ended)/float64(started), 0)
+			a.NeverSamples = started
+		}
+	}
+	return a
+}
