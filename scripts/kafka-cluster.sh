@@ -59,8 +59,7 @@ if [[ -n ${JAVA_HOME:-} ]]; then JAVA=${JAVA:-$JAVA_HOME/bin/java}; else JAVA=${
 # A fixed cluster id is fine: the data directories are deleted by `down`.
 CLUSTER_ID=Q2x1c3RlclRlc3RKZWxvdQ
 
-log() { printf 'kafka-cluster.sh: %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
+. "$ROOT/scripts/lib/server.sh"
 
 port_of() { echo $((PORT_BASE + $1 - 1)); }
 controller_port_of() { echo $((CONTROLLER_BASE + $1 - 1)); }
@@ -250,11 +249,6 @@ KAFKA_CLUSTER_CTL=$SELF
 EOF
 }
 
-port_busy() {
-	# shellcheck disable=SC2016 # $0 and $1 expand in the inner shell.
-	timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$HOST" "$1" 2>/dev/null
-}
-
 cmd_up() {
 	local start=$SECONDS n all=1
 	for n in "${NODES[@]}"; do running "$n" || all=0; done
@@ -288,25 +282,16 @@ cmd_up() {
 }
 
 cmd_down() {
-	local n pid deadline
+	local n
 	local -a pids=()
 	for n in "${NODES[@]}"; do
 		if running "$n"; then
-			pid=$(<"$(pidfile "$n")")
-			kill -TERM "$pid" 2>/dev/null || true
-			pids+=("$pid")
+			pids+=("$(<"$(pidfile "$n")")")
 		fi
 	done
 	# Combined nodes shutting down together can wait on each other's quorum;
 	# the data is deleted anyway, so KILL after a short grace.
-	deadline=$((SECONDS + STOP_TIMEOUT))
-	for pid in "${pids[@]}"; do
-		while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.5; done
-		if kill -0 "$pid" 2>/dev/null; then
-			log "node pid $pid ignored TERM for ${STOP_TIMEOUT}s; killing it"
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-	done
+	((${#pids[@]} == 0)) || stop_pids "node pid" "$STOP_TIMEOUT" "${pids[@]}"
 	((${#pids[@]} == 0)) || log "stopped ${#pids[@]} node(s): ${pids[*]}"
 	rm -rf "$RUN"
 }

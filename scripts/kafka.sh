@@ -46,8 +46,7 @@ MVN=${MVN:-mvn}
 # A fixed cluster id is fine: the data directory is deleted by `down`.
 CLUSTER_ID=MkU3OEVBNTcwNTJENDM2Qk
 
-log() { printf 'kafka.sh: %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
+. "$ROOT/scripts/lib/server.sh"
 
 kafka_version() {
 	sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM" | head -n1
@@ -196,11 +195,6 @@ EOF
 }
 
 # port_busy reports whether something accepts connections on port $1.
-port_busy() {
-	# shellcheck disable=SC2016 # $0 and $1 expand in the inner shell.
-	timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$HOST" "$1" 2>/dev/null
-}
-
 cmd_up() {
 	local start=$SECONDS pid port
 	if running; then
@@ -230,18 +224,10 @@ cmd_up() {
 }
 
 cmd_down() {
-	local pid deadline
+	local pid
 	if running; then
 		pid=$(<"$PIDFILE")
-		kill -TERM "$pid" 2>/dev/null || true
-		deadline=$((SECONDS + STOP_TIMEOUT))
-		while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
-			sleep 0.5
-		done
-		if kill -0 "$pid" 2>/dev/null; then
-			log "broker $pid ignored TERM for ${STOP_TIMEOUT}s; killing it"
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
+		stop_pids broker "$STOP_TIMEOUT" "$pid"
 		log "stopped broker $pid"
 	fi
 	rm -rf "$RUN"

@@ -35,8 +35,7 @@ SUPERUSER=postgres # the cluster's role, not an OS user
 OS_USER=${PGUSER_OS:-postgres}
 UP_TIMEOUT=${POSTGRES_TEST_UP_TIMEOUT:-60}
 
-log() { printf 'postgres.sh: %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
+. "$ROOT/scripts/lib/server.sh"
 
 # bindir prints the folder of the server's programs, or nothing.
 bindir() {

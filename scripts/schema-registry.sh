@@ -41,8 +41,7 @@ if [[ -n ${JAVA_HOME:-} ]]; then JAVA=${JAVA:-$JAVA_HOME/bin/java}; else JAVA=${
 MVN=${MVN:-mvn}
 API=http://$HOST:$PORT/apis/ccompat/v7
 
-log() { printf 'schema-registry.sh: %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
+. "$ROOT/scripts/lib/server.sh"
 
 # runner is the distribution's runnable jar.
 runner() { echo "$DIST/apicurio-registry-app-$VERSION-runner.jar"; }
@@ -110,11 +109,6 @@ print_env() {
 	echo "SCHEMA_REGISTRY_TEST_URL=$API"
 }
 
-port_busy() {
-	# shellcheck disable=SC2016 # $0 and $1 expand in the inner shell.
-	timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$HOST" "$1" 2>/dev/null
-}
-
 cmd_up() {
 	local start=$SECONDS pid heap
 	if running; then
@@ -143,18 +137,10 @@ cmd_up() {
 }
 
 cmd_down() {
-	local pid deadline
+	local pid
 	if running; then
 		pid=$(<"$PIDFILE")
-		kill -TERM "$pid" 2>/dev/null || true
-		deadline=$((SECONDS + STOP_TIMEOUT))
-		while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
-			sleep 0.5
-		done
-		if kill -0 "$pid" 2>/dev/null; then
-			log "registry $pid ignored TERM for ${STOP_TIMEOUT}s; killing it"
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
+		stop_pids registry "$STOP_TIMEOUT" "$pid"
 		log "stopped registry $pid"
 	fi
 	rm -rf "$RUN"
