@@ -231,7 +231,7 @@ type Checkpoint struct {
 	// when it is created; 0 leaves it to the broker's
 	// default.replication.factor. KAFKA_TOPIC_REPLICATION (default 1) is
 	// not used for it: a checkpoint topic on one broker is lost with it.
-	TopicReplication int `envconfig:"CHECKPOINT_TOPIC_REPLICATION" default:"0" validate:"nonnegative" desc:"replication factor of a created checkpoint topic (kafka backend); 0: the broker's default.replication.factor"`
+	TopicReplication int `envconfig:"CHECKPOINT_TOPIC_REPLICATION" default:"0" validate:"nonnegative" desc:"replication factor of a created checkpoint topic and of its .owners assignment topic (kafka backend); 0: the broker's default.replication.factor"`
 	// Interval is the shortest time between two saves.
 	Interval time.Duration `envconfig:"CHECKPOINT_INTERVAL" default:"5s" validate:"positive" desc:"shortest time between two checkpoint saves"`
 }

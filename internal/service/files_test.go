@@ -135,17 +135,25 @@ func TestNamedSourceAccount(t *testing.T) {
 	}
 }
 
-// TestCheckpointTopicReplication: the checkpoint topic is created with
+// TestCheckpointTopicReplication: the checkpoint topic and the group's
+// assignment topic beside it (<checkpoint topic>.owners) are created with
 // CHECKPOINT_TOPIC_REPLICATION, by default 0 (the broker's default), not
 // with the event topic's KAFKA_TOPIC_REPLICATION.
 func TestCheckpointTopicReplication(t *testing.T) {
 	cfg := config.Defaults()
 	cfg.Kafka.TopicReplication = 1
+	owners := func(cfg config.Config) int { return (&Service{cfg: cfg}).ownershipConfig().Replication }
 	if got := checkpointSpec(cfg, nil, nil, nil).Replication; got != 0 {
 		t.Errorf("replication by default = %d, want 0 (the broker's default)", got)
+	}
+	if got := owners(cfg); got != 0 {
+		t.Errorf("assignment topic's replication by default = %d, want 0 (the broker's default)", got)
 	}
 	cfg.Checkpoint.TopicReplication = 3
 	if got := checkpointSpec(cfg, nil, nil, nil).Replication; got != 3 {
 		t.Errorf("replication with CHECKPOINT_TOPIC_REPLICATION=3 = %d, want 3", got)
+	}
+	if got := owners(cfg); got != 3 {
+		t.Errorf("assignment topic's replication with CHECKPOINT_TOPIC_REPLICATION=3 = %d, want 3", got)
 	}
 }

@@ -733,11 +733,12 @@ func (s *Service) ownershipConfig() ownership.Config {
 	pc := publishConfig(cfg, cfg.Kafka.Topic, nil, s.log)
 	dialer, _ := pc.Dialer() // its settings were checked when the publishers were built
 	return ownership.Config{
-		Brokers:           cfg.Kafka.Brokers,
-		Dialer:            dialer,
-		GroupID:           cfg.Group.ID,
-		Topic:             cfg.Checkpoint.Topic + ".owners",
-		Replication:       cfg.Kafka.TopicReplication,
+		Brokers: cfg.Kafka.Brokers,
+		Dialer:  dialer,
+		GroupID: cfg.Group.ID,
+		Topic:   cfg.Checkpoint.Topic + ".owners",
+		// Internal like the checkpoint topic beside it: created alike.
+		Replication:       cfg.Checkpoint.TopicReplication,
 		Sources:           ids,
 		SessionTimeout:    cfg.Group.SessionTimeout,
 		HeartbeatInterval: cfg.Group.HeartbeatInterval,
