@@ -48,6 +48,10 @@ var busyFaults = jelousim.FaultRates{
 // "auto" (the default, the comparison) and "by-loss" (issue 19's plan).
 var BusyModes = []string{"auto", "by-loss"}
 
+// BusyRuns are the runs of the busy scenario, "RATE/BUDGET": the default
+// budget at 20/s, the sweep of the budget at 20/s and the quiet account.
+var BusyRuns = []string{"20/5", "20/2", "20/10", "20/20", "2/50"}
+
 // busyConfig is one producer run of the busy scenario.
 type busyConfig struct {
 	Rate   int     // new conversations per simulated second
@@ -140,7 +144,23 @@ func (h *Harness) busy(ctx context.Context) error {
 	for _, m := range modes {
 		runs = append(runs, busyConfig{Rate: 20, Budget: 5, Mode: m})
 	}
-	if !h.opts.Short {
+	if len(h.opts.BusyRuns) > 0 {
+		// Chosen runs, each in every mode.
+		runs = nil
+		for _, r := range BusyRuns {
+			if !slices.Contains(h.opts.BusyRuns, r) {
+				continue
+			}
+			var c busyConfig
+			if _, err := fmt.Sscanf(r, "%d/%g", &c.Rate, &c.Budget); err != nil {
+				return fmt.Errorf("busy run %q: %w", r, err)
+			}
+			for _, m := range modes {
+				c.Mode = m
+				runs = append(runs, c)
+			}
+		}
+	} else if !h.opts.Short {
 		last := modes[len(modes)-1]
 		for _, b := range []float64{2, 10, 20} {
 			runs = append(runs, busyConfig{Rate: 20, Budget: b, Mode: last})
