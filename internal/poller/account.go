@@ -34,6 +34,11 @@ type Account struct {
 	// conversations that will not change any more.
 	EndAge     time.Duration
 	EndSamples int
+	// EndAges are quantiles of the same end ages, EndAges[i] the
+	// i/(endQuantiles−1)-th (the first the least, the last the most): the
+	// distribution the warm band's reads are spent by (see endShare). All
+	// zero while EndSamples is 0.
+	EndAges [endQuantiles]time.Duration
 	// ActiveFor is the 99th percentile of how long a conversation stayed
 	// active: first seen active to its end (as in EndAge), over
 	// ActiveSamples.
@@ -93,6 +98,22 @@ func (r *ring) add(d time.Duration) {
 	}
 	r.s[r.n%accountRing] = int32(min(max(d/time.Second, 0), 1<<30))
 	r.n++
+}
+
+// quantiles returns endQuantiles evenly spaced quantiles of the samples,
+// the least first and the most last (all zero without samples).
+func (r *ring) quantiles() [endQuantiles]time.Duration {
+	var q [endQuantiles]time.Duration
+	k := min(r.n, accountRing)
+	if k == 0 {
+		return q
+	}
+	c := slices.Clone(r.s[:k])
+	slices.Sort(c)
+	for i := range q {
+		q[i] = time.Duration(c[i*(k-1)/(endQuantiles-1)]) * time.Second
+	}
+	return q
 }
 
 // p99 returns the 99th percentile of the samples and how many there are.
@@ -211,6 +232,7 @@ func (l *learner) Account(now time.Time) Account {
 	var a Account
 	a.VisibleDelay, a.VisibleSamples = l.visible.p99()
 	a.EndAge, a.EndSamples = l.ends.p99()
+	a.EndAges = l.ends.quantiles()
 	a.ActiveFor, a.ActiveSamples = l.active.p99()
 	if a.ActiveSamples > 0 {
 		mature := now.Add(-a.ActiveFor).Unix() / 60

@@ -124,5 +124,6 @@ func (NopObserver) Truncated(jelou.Window, int) {}
 
 // Watermarked does nothing.
 func (NopObserver) Watermarked(time.Time) {}
+
 // Planned does nothing.
 func (NopObserver) Planned(RequestPlan) {}
