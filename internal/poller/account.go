@@ -76,7 +76,13 @@ type learner struct {
 	// first read after a start or an outage), not late.
 	liveAge time.Duration
 
-	mu             sync.Mutex
+	mu sync.Mutex
+	// since is the end of the first live read of this process: a row
+	// started earlier and first seen by another lane may have been read
+	// before a restart (published, its dedupe entry not saved) or been
+	// visible while the first read of a start went on, so its age tells
+	// nothing of when it became visible and is no sample. Zero until then.
+	since          time.Time
 	visible, ends  ring
 	active         ring
 	open           map[string]sighting   // conversations seen active, not yet terminal
@@ -151,7 +157,7 @@ func (l *learner) see(lane Lane, r jelou.Conversation, emit bool, previous jelou
 			l.open[r.ID] = o
 		}
 	case previous == "" && !lane.Spec().Revisit:
-		if age := observed.Sub(r.StartAt); lane != LaneLive || age <= l.liveAge {
+		if age := observed.Sub(r.StartAt); lane == LaneLive && age <= l.liveAge || lane != LaneLive && !l.since.IsZero() && !r.StartAt.Before(l.since) {
 			l.visible.add(age)
 		}
 		if r.State == jelou.StateActive && l.track(r.ID, now) {
@@ -173,6 +179,20 @@ func (l *learner) see(lane Lane, r jelou.Conversation, emit bool, previous jelou
 			}
 		}
 		l.ends.add(time.Duration(end-r.StartAt.Unix()) * time.Second)
+	}
+}
+
+// readLive records that the live lane read start times up to end: the
+// first time, rows started from then on and first seen by another lane
+// become visibility samples (see since).
+func (l *learner) readLive(end time.Time) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.since.IsZero() {
+		l.since = end
 	}
 }
 

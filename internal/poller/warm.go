@@ -13,9 +13,11 @@ import (
 const endQuantiles = 21
 
 // warmAhead is how many ticks of the warm band's share of the budget one
-// pick hands out: a pick is made when the previous one is all handed out,
-// so a little more than a tick keeps the runners busy between ticks.
-const warmAhead = 2
+// pick hands out: a pick is made at a tick once the previous one is all
+// handed out, so it must last more than a tick, and more when the hot band
+// costs less than planned (two ticks' worth left the budget a seventh
+// unspent in the busy scenario).
+const warmAhead = 4
 
 // endShare returns the share of the conversations that end (of those that
 // ever do) that have ended by age x: from the learned quantiles a.EndAges,
