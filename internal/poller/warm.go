@@ -52,12 +52,19 @@ type warmCell struct {
 	Start, Last time.Time
 }
 
-// warmValue is what re-reading cell c at now is expected to find: the share
-// of its conversations that ended between the cell's last read and now, by
-// endShare, averaged over its oldest, middle and youngest start times (so
-// that it is zero only when none of them is expected to have changed). A
-// cell never read counts from its start.
+// warmValue is what re-reading cell c at now is expected to find, weighted
+// by how long it waited: the conversations (as a share, by endShare) that
+// ended since the cell's last read, each counted by the time it has waited
+// since its end, in seconds, averaged over the cell's oldest, middle and
+// youngest start times (zero only when none of them is expected to have
+// changed). For a start time s last read at L that is the integral over
+// ages a from L−s to now−s of endShare(a) − endShare(L−s). Weighting by the
+// wait makes a cell where ends are rare (the tail of the end ages) wait
+// longer between reads than a busy one, but not forever: its value grows
+// with the square of the time since its last read. A cell never read counts
+// from its start.
 func warmValue(a Account, c warmCell, grain time.Duration, now time.Time) float64 {
+	const steps = 16
 	v := 0.0
 	for _, d := range []time.Duration{0, grain / 2, grain} {
 		at := c.Start.Add(d)
@@ -65,7 +72,18 @@ func warmValue(a Account, c warmCell, grain time.Duration, now time.Time) float6
 		if last.Before(at) {
 			last = at
 		}
-		v += max(endShare(a, now.Sub(at))-endShare(a, last.Sub(at)), 0)
+		from, to := last.Sub(at), now.Sub(at)
+		if to <= from {
+			continue
+		}
+		base := endShare(a, from)
+		step := (to - from) / steps
+		prev := 0.0
+		for i := 1; i <= steps; i++ {
+			x := max(endShare(a, from+time.Duration(i)*step)-base, 0)
+			v += (prev + x) / 2 * step.Seconds()
+			prev = x
+		}
 	}
 	return v / 3
 }

@@ -97,3 +97,36 @@ func TestPickWarm(t *testing.T) {
 		})
 	}
 }
+
+func TestWarmValue(t *testing.T) {
+	// Ends uniform over 600s of age: a start time last read at age L and
+	// read again at age N finds (N−L)/600 of its conversations ended, each
+	// having waited on average (N−L)/2: (N−L)²/1200 share-seconds.
+	a := Account{EndAge: 600 * time.Second}
+	now := at(10, 10)
+	grain := 10 * time.Second
+	ago := func(s int) time.Time { return now.Add(-time.Duration(s) * time.Second) }
+	tests := []struct {
+		name string
+		c    warmCell
+		want float64
+	}{
+		{"read 60s ago", warmCell{Start: ago(160), Last: ago(60)}, 3},
+		{"read 120s ago: four times as much", warmCell{Start: ago(260), Last: ago(120)}, 12},
+		{"read at ages past the end age: nothing", warmCell{Start: ago(700), Last: ago(60)}, 0},
+		// Oldest start time: ends from age 590s to 600s, then 10/600 of
+		// them waiting 10s more; middle: 585s–600s, 5s more; youngest:
+		// 580s–600s.
+		{"ages cross the end age: nothing ends past it, what ended keeps waiting", warmCell{Start: ago(610), Last: ago(20)},
+			(100.0/1200 + 100.0/600 + 225.0/1200 + 75.0/600 + 400.0/1200) / 3},
+		{"never read: from its start", warmCell{Start: ago(100)}, (100.0*100 + 95*95 + 90*90) / 1200 / 3},
+		{"read just now", warmCell{Start: ago(160), Last: now}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := warmValue(a, tt.c, grain, now); math.Abs(got-tt.want) > 1e-6 {
+				t.Errorf("warmValue = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
