@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +118,39 @@ func TestWaitLiveCaughtUp(t *testing.T) {
 	close(running)
 	if _, err := waitLiveCaughtUp(context.Background(), path, 10*time.Second, time.Now().Add(time.Minute), running); err == nil {
 		t.Fatal("no error after the producer exited without catching up")
+	}
+}
+
+func TestBusyRuns(t *testing.T) {
+	both := []string{"auto", "by-loss"}
+	tests := []struct {
+		name   string
+		modes  []string
+		chosen []string
+		short  bool
+		want   []busyConfig
+		err    bool
+	}{
+		{"short: the default budget in every mode", both, nil, true,
+			[]busyConfig{{20, 5, "auto"}, {20, 5, "by-loss"}}, false},
+		{"full: the sweep in the last mode, the quiet account in every mode", both, nil, false,
+			[]busyConfig{{20, 5, "auto"}, {20, 5, "by-loss"}, {20, 2, "by-loss"}, {20, 10, "by-loss"}, {20, 20, "by-loss"}, {2, 50, "auto"}, {2, 50, "by-loss"}}, false},
+		{"chosen: in BusyRuns order, each in every mode, short or not", both, []string{"2/50", "20/5"}, false,
+			[]busyConfig{{20, 5, "auto"}, {20, 5, "by-loss"}, {2, 50, "auto"}, {2, 50, "by-loss"}}, false},
+		{"chosen, one mode", []string{"by-loss"}, []string{"20/10"}, true,
+			[]busyConfig{{20, 10, "by-loss"}}, false},
+		{"unknown run", both, []string{"20/7"}, false, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := busyRuns(tt.modes, tt.chosen, tt.short)
+			if (err != nil) != tt.err {
+				t.Fatalf("error %v, want one: %v", err, tt.err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("runs %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 
