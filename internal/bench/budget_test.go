@@ -228,7 +228,9 @@ func TestBusyShort(t *testing.T) {
 			targets++
 		}
 	}
-	if runs != 1 || targets != 4 {
-		t.Fatalf("%d runs and %d target rows in the table, want 1 and 4", runs, targets)
+	// Four targets, and the needed-rate gauge's when the run lost no
+	// active state (a figure this test does not assert).
+	if runs != 1 || targets != 4 && targets != 5 {
+		t.Fatalf("%d runs and %d target rows in the table, want 1 and 4 or 5", runs, targets)
 	}
 }
