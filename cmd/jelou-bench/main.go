@@ -55,6 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	kafkaBin := fs.String("kafka", "", "jelou-kafka binary (default: built into a temporary directory)")
 	modes := fs.String("budget-modes", strings.Join(bench.BudgetModes, ","), "POLL_SETTLE_REREAD values the budget scenario runs (some of "+strings.Join(bench.BudgetModes, ",")+"); ratios need all")
 	busyModes := fs.String("busy-modes", strings.Join(bench.BusyModes, ","), "POLL_SETTLE_REREAD values the busy scenario runs (some of "+strings.Join(bench.BusyModes, ",")+"); the budget sweep uses the last")
+	busyRunsFlag := fs.String("busy-runs", "", "limit the busy scenario to these runs, RATE/BUDGET (some of "+strings.Join(bench.BusyRuns, ",")+"), each in every -busy-modes mode (default: all, the sweep in the last mode only)")
 	keep := fs.Bool("keep", false, "keep the temporary directory (binaries, checkpoints)")
 	var env envList
 	fs.Var(&env, "env", "KEY=VALUE added to the producer's environment in every scenario (repeatable), to try a setting")
@@ -86,6 +87,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	var busyRuns []string
+	if *busyRunsFlag != "" {
+		busyRuns = strings.Split(*busyRunsFlag, ",")
+		for _, r := range busyRuns {
+			if !slices.Contains(bench.BusyRuns, r) {
+				fmt.Fprintf(stderr, "jelou-bench: -busy-runs: unknown run %q (want some of %s)\n", r, strings.Join(bench.BusyRuns, ","))
+				return 2
+			}
+		}
+	}
 	dir, err := os.MkdirTemp("", "jelou-bench-")
 	if err != nil {
 		fmt.Fprintf(stderr, "jelou-bench: %v\n", err)
@@ -103,6 +114,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ProducerEnv: env,
 		BudgetModes: budgetModes,
 		BusyModes:   busy,
+		BusyRuns:    busyRuns,
 		ProducerBin: *producer,
 		KafkaBin:    *kafkaBin,
 		Dir:         dir,

@@ -20,6 +20,7 @@ func TestUsage(t *testing.T) {
 		{"unknown scenario", []string{"-only", "backfill,warp"}, 2, `unknown scenario "warp"`},
 		{"extra argument", []string{"live"}, 2, "unexpected arguments"},
 		{"bad env", []string{"-env", "NOVALUE"}, 2, "want KEY=VALUE"},
+		{"unknown busy run", []string{"-busy-runs", "20/5,20/7"}, 2, `unknown run "20/7"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

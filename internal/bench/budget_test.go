@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,6 +121,39 @@ func TestWaitLiveCaughtUp(t *testing.T) {
 	}
 }
 
+func TestBusyRuns(t *testing.T) {
+	both := []string{"auto", "by-loss"}
+	tests := []struct {
+		name   string
+		modes  []string
+		chosen []string
+		short  bool
+		want   []busyConfig
+		err    bool
+	}{
+		{"short: the default budget in every mode", both, nil, true,
+			[]busyConfig{{20, 5, "auto"}, {20, 5, "by-loss"}}, false},
+		{"full: the sweep in the last mode, the quiet account in every mode", both, nil, false,
+			[]busyConfig{{20, 5, "auto"}, {20, 5, "by-loss"}, {20, 2, "by-loss"}, {20, 10, "by-loss"}, {20, 20, "by-loss"}, {2, 50, "auto"}, {2, 50, "by-loss"}}, false},
+		{"chosen: in BusyRuns order, each in every mode, short or not", both, []string{"2/50", "20/5"}, false,
+			[]busyConfig{{20, 5, "auto"}, {20, 5, "by-loss"}, {2, 50, "auto"}, {2, 50, "by-loss"}}, false},
+		{"chosen, one mode", []string{"by-loss"}, []string{"20/10"}, true,
+			[]busyConfig{{20, 10, "by-loss"}}, false},
+		{"unknown run", both, []string{"20/7"}, false, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := busyRuns(tt.modes, tt.chosen, tt.short)
+			if (err != nil) != tt.err {
+				t.Fatalf("error %v, want one: %v", err, tt.err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("runs %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestBusyMaxWindow(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	s := func(sec float64) rowSpan { return rowSpan{Start: t0.Add(time.Duration(sec * float64(time.Second)))} }
@@ -194,7 +228,9 @@ func TestBusyShort(t *testing.T) {
 			targets++
 		}
 	}
-	if runs != 1 || targets != 4 {
-		t.Fatalf("%d runs and %d target rows in the table, want 1 and 4", runs, targets)
+	// Four targets, and the needed-rate gauge's when the run lost no
+	// active state (a figure this test does not assert).
+	if runs != 1 || targets != 4 && targets != 5 {
+		t.Fatalf("%d runs and %d target rows in the table, want 1 and 4 or 5", runs, targets)
 	}
 }

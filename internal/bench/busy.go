@@ -48,6 +48,10 @@ var busyFaults = jelousim.FaultRates{
 // "auto" (the default, the comparison) and "by-loss" (issue 19's plan).
 var BusyModes = []string{"auto", "by-loss"}
 
+// BusyRuns are the runs of the busy scenario, "RATE/BUDGET": the default
+// budget at 20/s, the sweep of the budget at 20/s and the quiet account.
+var BusyRuns = []string{"20/5", "20/2", "20/10", "20/20", "2/50"}
+
 // busyConfig is one producer run of the busy scenario.
 type busyConfig struct {
 	Rate   int     // new conversations per simulated second
@@ -136,18 +140,9 @@ func (h *Harness) busy(ctx context.Context) error {
 	if len(modes) == 0 {
 		return fmt.Errorf("no busy mode selected")
 	}
-	var runs []busyConfig
-	for _, m := range modes {
-		runs = append(runs, busyConfig{Rate: 20, Budget: 5, Mode: m})
-	}
-	if !h.opts.Short {
-		last := modes[len(modes)-1]
-		for _, b := range []float64{2, 10, 20} {
-			runs = append(runs, busyConfig{Rate: 20, Budget: b, Mode: last})
-		}
-		for _, m := range modes {
-			runs = append(runs, busyConfig{Rate: 2, Budget: 50, Mode: m})
-		}
+	runs, err := busyRuns(modes, h.opts.BusyRuns, h.opts.Short)
+	if err != nil {
+		return err
 	}
 	bin := filepath.Join(h.opts.Dir, "jelou-producer-testclock")
 	if _, err := os.Stat(bin); err != nil {
@@ -181,6 +176,48 @@ func (h *Harness) busy(ctx context.Context) error {
 	}
 	h.busyTargets(sc, results)
 	return nil
+}
+
+// busyRuns lists the runs of the busy scenario: the chosen ones
+// ("RATE/BUDGET", in BusyRuns order), each in every mode; without a choice,
+// the default budget at 20/s in every mode and, unless short, the sweep of
+// the budget at 20/s in the last mode and the quiet account in every mode.
+func busyRuns(modes, chosen []string, short bool) ([]busyConfig, error) {
+	var runs []busyConfig
+	if len(chosen) > 0 {
+		for _, r := range chosen {
+			if !slices.Contains(BusyRuns, r) {
+				return nil, fmt.Errorf("unknown busy run %q (want some of %s)", r, strings.Join(BusyRuns, ","))
+			}
+		}
+		for _, r := range BusyRuns {
+			if !slices.Contains(chosen, r) {
+				continue
+			}
+			var c busyConfig
+			if _, err := fmt.Sscanf(r, "%d/%g", &c.Rate, &c.Budget); err != nil {
+				return nil, fmt.Errorf("busy run %q: %w", r, err)
+			}
+			for _, m := range modes {
+				c.Mode = m
+				runs = append(runs, c)
+			}
+		}
+		return runs, nil
+	}
+	for _, m := range modes {
+		runs = append(runs, busyConfig{Rate: 20, Budget: 5, Mode: m})
+	}
+	if !short {
+		last := modes[len(modes)-1]
+		for _, b := range []float64{2, 10, 20} {
+			runs = append(runs, busyConfig{Rate: 20, Budget: b, Mode: last})
+		}
+		for _, m := range modes {
+			runs = append(runs, busyConfig{Rate: 2, Budget: 50, Mode: m})
+		}
+	}
+	return runs, nil
 }
 
 // busyTargets adds the target rows of issue 19.

@@ -61,6 +61,11 @@ type Options struct {
 	// in BusyModes order; the budget sweep uses the last. Default: all of
 	// BusyModes.
 	BusyModes []string
+	// BusyRuns limits the busy scenario to these runs, "RATE/BUDGET" (new
+	// conversations and requests per simulated second, some of BusyRuns),
+	// each in every mode of BusyModes. Default: all of BusyRuns (the sweep
+	// at 20/s in the last mode only).
+	BusyRuns []string
 	// Dir holds binaries, checkpoints and samples. Required.
 	Dir string
 	// Log receives progress lines. Default: discard.

@@ -34,6 +34,11 @@ type Account struct {
 	// conversations that will not change any more.
 	EndAge     time.Duration
 	EndSamples int
+	// EndAges are quantiles of the same end ages, EndAges[i] the
+	// i/(endQuantiles−1)-th (the first the least, the last the most): the
+	// distribution the warm band's reads are spent by (see endShare). All
+	// zero while EndSamples is 0.
+	EndAges [endQuantiles]time.Duration
 	// ActiveFor is the 99th percentile of how long a conversation stayed
 	// active: first seen active to its end (as in EndAge), over
 	// ActiveSamples.
@@ -71,7 +76,13 @@ type learner struct {
 	// first read after a start or an outage), not late.
 	liveAge time.Duration
 
-	mu             sync.Mutex
+	mu sync.Mutex
+	// since is the end of the first live read of this process: a row
+	// started earlier and first seen by another lane may have been read
+	// before a restart (published, its dedupe entry not saved) or been
+	// visible while the first read of a start went on, so its age tells
+	// nothing of when it became visible and is no sample. Zero until then.
+	since          time.Time
 	visible, ends  ring
 	active         ring
 	open           map[string]sighting   // conversations seen active, not yet terminal
@@ -93,6 +104,22 @@ func (r *ring) add(d time.Duration) {
 	}
 	r.s[r.n%accountRing] = int32(min(max(d/time.Second, 0), 1<<30))
 	r.n++
+}
+
+// quantiles returns endQuantiles evenly spaced quantiles of the samples,
+// the least first and the most last (all zero without samples).
+func (r *ring) quantiles() [endQuantiles]time.Duration {
+	var q [endQuantiles]time.Duration
+	k := min(r.n, accountRing)
+	if k == 0 {
+		return q
+	}
+	c := slices.Clone(r.s[:k])
+	slices.Sort(c)
+	for i := range q {
+		q[i] = time.Duration(c[i*(k-1)/(endQuantiles-1)]) * time.Second
+	}
+	return q
 }
 
 // p99 returns the 99th percentile of the samples and how many there are.
@@ -130,7 +157,7 @@ func (l *learner) see(lane Lane, r jelou.Conversation, emit bool, previous jelou
 			l.open[r.ID] = o
 		}
 	case previous == "" && !lane.Spec().Revisit:
-		if age := observed.Sub(r.StartAt); lane != LaneLive || age <= l.liveAge {
+		if age := observed.Sub(r.StartAt); lane == LaneLive && age <= l.liveAge || lane != LaneLive && !l.since.IsZero() && !r.StartAt.Before(l.since) {
 			l.visible.add(age)
 		}
 		if r.State == jelou.StateActive && l.track(r.ID, now) {
@@ -152,6 +179,20 @@ func (l *learner) see(lane Lane, r jelou.Conversation, emit bool, previous jelou
 			}
 		}
 		l.ends.add(time.Duration(end-r.StartAt.Unix()) * time.Second)
+	}
+}
+
+// readLive records that the live lane read start times up to end: the
+// first time, rows started from then on and first seen by another lane
+// become visibility samples (see since).
+func (l *learner) readLive(end time.Time) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.since.IsZero() {
+		l.since = end
 	}
 }
 
@@ -211,6 +252,7 @@ func (l *learner) Account(now time.Time) Account {
 	var a Account
 	a.VisibleDelay, a.VisibleSamples = l.visible.p99()
 	a.EndAge, a.EndSamples = l.ends.p99()
+	a.EndAges = l.ends.quantiles()
 	a.ActiveFor, a.ActiveSamples = l.active.p99()
 	if a.ActiveSamples > 0 {
 		mature := now.Add(-a.ActiveFor).Unix() / 60

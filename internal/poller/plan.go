@@ -207,9 +207,25 @@ func (s *Schedule) planByLoss(now time.Time, left []Query) []Query {
 	}
 	hotFrom := edge.Add(-p.Hot)
 	hotDue := due(s.lastHot, p.HotEvery)
+	grain := tick
+	if s.lastRead == nil {
+		s.lastRead = make(map[time.Time]time.Time)
+	}
+	for c := range s.lastRead {
+		if !c.Add(grain).After(from) {
+			delete(s.lastRead, c) // settled: never re-read again
+		}
+	}
 	if hotDue {
 		if a, b, ok := band(hotFrom, to); ok {
 			cut(a, b)
+			// The grains wholly inside: the one across hotFrom is the
+			// warm band's to judge.
+			for c := a.Truncate(grain); c.Before(b); c = c.Add(grain) {
+				if !c.Before(a) {
+					s.lastRead[c] = now
+				}
+			}
 		}
 		s.lastHot = now
 	}
@@ -224,9 +240,32 @@ func (s *Schedule) planByLoss(now time.Time, left []Query) []Query {
 		}
 		out = append(out, l)
 	}
-	if !queuedWarm && due(s.lastWarm, p.WarmEvery) {
-		if a, b, ok := band(hotFrom.Add(-p.Warm), hotFrom); ok {
-			cut(a, b)
+	switch wa, wb, ok := band(hotFrom.Add(-p.Warm), hotFrom); {
+	case queuedWarm || !ok:
+	case p.ActiveShort || p.Account.Density <= 0:
+		// No share of the budget left for it (or nothing known to price
+		// it by): the whole band every (stretched) WarmEvery.
+		if due(s.lastWarm, p.WarmEvery) {
+			cut(wa, wb)
+			s.lastWarm = now
+		}
+	default:
+		// What is left of the budget after the live edge, the final reads
+		// and the hot band, spent by expected state changes per request.
+		allowance := math.Inf(1)
+		if s.cfg.Budget > 0 {
+			allowance = (s.cfg.Budget*budgetUse - p.NeededActive) * warmAhead * tick.Seconds()
+		}
+		var cells []warmCell
+		for c := wa.Truncate(grain); c.Before(wb); c = c.Add(grain) {
+			cells = append(cells, warmCell{Start: c, Last: s.lastRead[c]})
+		}
+		cost := p.Account.Density * grain.Seconds() / p.Account.RowsPerRequest
+		for _, w := range pickWarm(p.Account, cells, grain, s.cfg.freshness()-tick/2, chunk, cost, allowance, wa, wb, now) {
+			out = append(out, q(w.Start, w.End, false))
+			for c := w.Start.Truncate(grain); c.Before(w.End); c = c.Add(grain) {
+				s.lastRead[c] = now
+			}
 		}
 		s.lastWarm = now
 	}

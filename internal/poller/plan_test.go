@@ -114,15 +114,18 @@ func TestPlanByLossFirstTick(t *testing.T) {
 		final = append(final, q.final)
 	}
 	// Chunks of half a tick's budget: 5 req/s × 10s ÷ 2 × 50 rows ÷ 20/s
-	// = 62s. The hot band [edge−125s, edge], the warm band [edge−705s,
-	// edge−125s], newest first, then the final read up to edge−15m.
+	// = 62s. The hot band [edge−125s, edge], newest first; of the warm
+	// band [edge−705s, edge−125s], what its share buys for two ticks,
+	// (5 × 0.95 − 3.55) req/s × 40s = 48 requests at 4 a 10-s grain plus
+	// one a run: nothing read yet, the oldest grains hold the most ended
+	// conversations (ends uniform over 700s), the eleven oldest (the first
+	// clipped to the band), cut in chunks; then the final read up to
+	// edge−15m.
 	edge := at(10, 0)
 	sec := func(s int) time.Time { return edge.Add(time.Duration(s) * time.Second) }
 	want := []jelou.Window{
 		win(sec(-62), sec(0)), win(sec(-124), sec(-62)), win(sec(-125), sec(-124)),
-		win(sec(-187), sec(-125)), win(sec(-249), sec(-187)), win(sec(-311), sec(-249)), win(sec(-373), sec(-311)),
-		win(sec(-435), sec(-373)), win(sec(-497), sec(-435)), win(sec(-559), sec(-497)), win(sec(-621), sec(-559)),
-		win(sec(-683), sec(-621)), win(sec(-705), sec(-683)),
+		win(sec(-705), sec(-650)), win(sec(-650), sec(-600)),
 		win(at(9, 45).Add(-busy.Lag), at(9, 45)),
 	}
 	if len(got) != len(want) {
@@ -208,6 +211,7 @@ func TestPlanByLossSeesEveryActiveState(t *testing.T) {
 func TestLearner(t *testing.T) {
 	l := newLearner(25 * time.Second)
 	start := at(10, 0)
+	l.readLive(start)
 	row := func(id string, st jelou.State, startAt time.Time) jelou.Conversation {
 		return jelou.Conversation{ID: id, State: st, StartAt: startAt}
 	}
@@ -258,6 +262,10 @@ func TestLearner(t *testing.T) {
 	if a.EndAge != 155*time.Second {
 		t.Errorf("end age p99 %v, want 155s", a.EndAge)
 	}
+	// Their distribution: 65s (visible within 10s; every tenth, those visible at once among them, never ends) to 155s, uniform between.
+	if q := a.EndAges; q[0] != 65*time.Second || q[endQuantiles/2] != 105*time.Second || q[endQuantiles-1] != 155*time.Second {
+		t.Errorf("end age quantiles %v, want 65s, median 105s, 155s", q)
+	}
 	if a.NeverEnding < 0.08 || a.NeverEnding > 0.12 {
 		t.Errorf("never-ending share %.3f over %d, want about 0.1", a.NeverEnding, a.NeverSamples)
 	}
@@ -277,6 +285,37 @@ func TestBudgetCountsTheRequestsOfAContext(t *testing.T) {
 	}
 	if n.Load() != 3 {
 		t.Fatalf("counted %d requests, want 3", n.Load())
+	}
+}
+
+// TestLearnerVisibleSince checks that a first sighting by the settle lane
+// is a visibility sample only for a start time the live lane of this
+// process read before (after a restart, older rows may be seen again).
+func TestLearnerVisibleSince(t *testing.T) {
+	start := at(10, 0)
+	tests := []struct {
+		name    string
+		live    time.Time // the first live read's end (zero: none yet)
+		startAt time.Time
+		want    int
+	}{
+		{"no live read yet", time.Time{}, start.Add(time.Minute), 0},
+		{"started before the first live read's end", start, start.Add(-time.Second), 0},
+		{"started at it", start, start, 1},
+		{"started after it", start, start.Add(time.Minute), 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLearner(25 * time.Second)
+			if !tt.live.IsZero() {
+				l.readLive(tt.live)
+				l.readLive(tt.live.Add(time.Hour)) // only the first counts
+			}
+			l.see(LaneSettle, jelou.Conversation{ID: "a", State: jelou.StateActive, StartAt: tt.startAt}, true, "", start.Add(5*time.Minute))
+			if a := l.Account(start.Add(5 * time.Minute)); a.VisibleSamples != tt.want {
+				t.Errorf("%d visibility samples, want %d", a.VisibleSamples, tt.want)
+			}
+		})
 	}
 }
 

@@ -100,9 +100,10 @@ type Schedule struct {
 
 	// account returns what was learned of the source's traffic (nil: nothing).
 	account           func(now time.Time) Account
-	rowsPerReq        float64     // rows per API request, recent live and settle reads
-	plan              RequestPlan // the last settle tick's
-	lastHot, lastWarm time.Time   // by-loss: last hot and warm band reads planned
+	rowsPerReq        float64                 // rows per API request, recent live and settle reads
+	plan              RequestPlan             // the last settle tick's
+	lastHot, lastWarm time.Time               // by-loss: last hot and warm band reads planned
+	lastRead          map[time.Time]time.Time // by-loss: a grain (a tick) of unsettled start times → its last read planned
 }
 
 // newSchedule returns a schedule resuming from cov.

@@ -289,6 +289,9 @@ func (p *Poller) decide(rows []jelou.Conversation, w jelou.Window, lane Lane) ([
 	observed := p.cfg.Clock.Now().UTC()
 	var batch []Emission
 	var dead []deadLetter
+	if lane == LaneLive {
+		p.learn.readLive(w.End)
+	}
 	for _, r := range rows {
 		switch {
 		case r.ID == "":
