@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -250,29 +249,19 @@ func (h *Harness) budgetRun(ctx context.Context, c budgetConfig, speed float64, 
 		return budgetResult{}, fmt.Errorf("simulator: %w", err)
 	}
 	cs := &countingSim{srv: srv, toSim: toSim}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	simURL, stopSim, err := serveLoopback(cs)
 	if err != nil {
 		return budgetResult{}, err
 	}
-	hs := &http.Server{Handler: cs, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	defer hs.Close()
+	defer stopSim()
 
-	topic := topicName("budget")
-	if err := h.broker.CreateTopic(ctx, topic, 6); err != nil {
-		return budgetResult{}, err
-	}
-	defer h.broker.DeleteTopic(context.WithoutCancel(ctx), topic)
-	cons, err := newTailer(h.broker.Addrs, topic)
+	out, closeOutlet, err := h.newOutlet(ctx, "budget")
 	if err != nil {
 		return budgetResult{}, err
 	}
-	defer cons.Close()
-	dir, err := os.MkdirTemp(h.opts.Dir, "budget-")
-	if err != nil {
-		return budgetResult{}, err
-	}
-	env := h.producerEnv(&Sim{URL: "http://" + ln.Addr().String()}, topic, filepath.Join(dir, "checkpoint.json"),
+	defer closeOutlet()
+	topic, cons, dir := out.topic, out.cons, out.dir
+	env := h.producerEnv(&Sim{URL: simURL}, topic, filepath.Join(dir, "checkpoint.json"),
 		"POLL_START_AT="+startAt.Format(time.RFC3339),
 		"POLL_INTERVAL="+c.Interval.String(), "POLL_LAG="+budgetLag.String(),
 		"POLL_SETTLE="+c.Settle.String(), "POLL_SETTLE_REREAD="+c.Reread,

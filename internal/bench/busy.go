@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -288,29 +286,19 @@ func (h *Harness) busyRun(ctx context.Context, c busyConfig, speed float64, peri
 		return busyResult{}, fmt.Errorf("simulator: %w", err)
 	}
 	cs := &countingSim{srv: srv, toSim: toSim}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	simURL, stopSim, err := serveLoopback(cs)
 	if err != nil {
 		return busyResult{}, err
 	}
-	hs := &http.Server{Handler: cs, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	defer hs.Close()
+	defer stopSim()
 
-	topic := topicName("busy")
-	if err := h.broker.CreateTopic(ctx, topic, 6); err != nil {
-		return busyResult{}, err
-	}
-	defer h.broker.DeleteTopic(context.WithoutCancel(ctx), topic)
-	cons, err := newTailer(h.broker.Addrs, topic)
+	out, closeOutlet, err := h.newOutlet(ctx, "busy")
 	if err != nil {
 		return busyResult{}, err
 	}
-	defer cons.Close()
-	dir, err := os.MkdirTemp(h.opts.Dir, "busy-")
-	if err != nil {
-		return busyResult{}, err
-	}
-	env := h.producerEnv(&Sim{URL: "http://" + ln.Addr().String()}, topic, filepath.Join(dir, "checkpoint.json"),
+	defer closeOutlet()
+	topic, cons, dir := out.topic, out.cons, out.dir
+	env := h.producerEnv(&Sim{URL: simURL}, topic, filepath.Join(dir, "checkpoint.json"),
 		"POLL_START_AT="+startAt.Format(time.RFC3339),
 		"POLL_INTERVAL="+busyInterval.String(), "POLL_LAG="+busyLag.String(),
 		"POLL_SETTLE_REREAD="+c.Mode,

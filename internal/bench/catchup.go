@@ -169,20 +169,12 @@ func (h *Harness) runCatchup(ctx context.Context, setup catchupSetup) (*catchupR
 		return nil, err
 	}
 	defer sim.Close()
-	topic := topicName("catchup")
-	if err := h.broker.CreateTopic(ctx, topic, 6); err != nil {
-		return nil, err
-	}
-	defer h.broker.DeleteTopic(context.WithoutCancel(ctx), topic)
-	cons, err := newTailer(h.broker.Addrs, topic)
+	out, closeOutlet, err := h.newOutlet(ctx, "catchup")
 	if err != nil {
 		return nil, err
 	}
-	defer cons.Close()
-	dir, err := os.MkdirTemp(h.opts.Dir, "catchup-")
-	if err != nil {
-		return nil, err
-	}
+	defer closeOutlet()
+	topic, cons, dir := out.topic, out.cons, out.dir
 	port, err := freePort()
 	if err != nil {
 		return nil, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
@@ -188,6 +190,50 @@ func (h *Harness) compression() string {
 		}
 	}
 	return c
+}
+
+// outlet is where a run of a scenario's producer writes and the scenario
+// reads back: a fresh topic of 6 partitions, a tailer of it from the start,
+// and a work folder for the producer's checkpoint and log.
+type outlet struct {
+	topic string
+	cons  *tailer
+	dir   string
+}
+
+// newOutlet sets up the outlet of a run of scenario name. The returned
+// function closes the tailer and deletes the topic (the folder stays, under
+// Options.Dir, for a look at the logs).
+func (h *Harness) newOutlet(ctx context.Context, name string) (*outlet, func(), error) {
+	topic := topicName(name)
+	if err := h.broker.CreateTopic(ctx, topic, 6); err != nil {
+		return nil, nil, err
+	}
+	drop := func() { _ = h.broker.DeleteTopic(context.WithoutCancel(ctx), topic) }
+	cons, err := newTailer(h.broker.Addrs, topic)
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
+	done := func() { cons.Close(); drop() }
+	dir, err := os.MkdirTemp(h.opts.Dir, name+"-")
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	return &outlet{topic: topic, cons: cons, dir: dir}, done, nil
+}
+
+// serveLoopback serves handler on a free loopback port and returns its
+// base URL and the function that stops it.
+func serveLoopback(handler http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = hs.Close() }, nil
 }
 
 // topicName returns a fresh topic name for a scenario.

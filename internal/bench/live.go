@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -43,20 +42,12 @@ func (h *Harness) live(ctx context.Context) error {
 		return err
 	}
 	defer sim.Close()
-	topic := topicName("live")
-	if err := h.broker.CreateTopic(ctx, topic, 6); err != nil {
-		return err
-	}
-	defer h.broker.DeleteTopic(context.WithoutCancel(ctx), topic)
-	cons, err := newTailer(h.broker.Addrs, topic)
+	out, closeOutlet, err := h.newOutlet(ctx, "live")
 	if err != nil {
 		return err
 	}
-	defer cons.Close()
-	dir, err := os.MkdirTemp(h.opts.Dir, "live-")
-	if err != nil {
-		return err
-	}
+	defer closeOutlet()
+	topic, cons, dir := out.topic, out.cons, out.dir
 	env := h.producerEnv(sim, topic, filepath.Join(dir, "checkpoint.json"),
 		"POLL_START_AT="+t0.Add(-history).Format(time.RFC3339),
 		"POLL_INTERVAL="+liveInterval.String(), "POLL_LAG="+liveLag.String(),
