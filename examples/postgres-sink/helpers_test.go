@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -26,14 +25,7 @@ import (
 // fails when CI=true: CI starts a server (scripts/postgres.sh).
 func postgresDSN(t *testing.T) string {
 	t.Helper()
-	dsn := os.Getenv("POSTGRES_TEST_DSN")
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("POSTGRES_TEST_DSN is not set; CI must start PostgreSQL (scripts/postgres.sh up)")
-		}
-		t.Skip("POSTGRES_TEST_DSN is not set (start a server: export $(scripts/postgres.sh up))")
-	}
-	return dsn
+	return testutil.RealServer(t, "POSTGRES_TEST_DSN", "export $(scripts/postgres.sh up)")
 }
 
 // testSchema returns a schema name unique to this run, dropped at cleanup,

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/jelou-producer/jelou-producer/internal/kafkatest"
 	"github.com/jelou-producer/jelou-producer/internal/registry"
 	"github.com/jelou-producer/jelou-producer/internal/service"
+	"github.com/jelou-producer/jelou-producer/internal/testutil"
 	"github.com/jelou-producer/jelou-producer/pkg/event"
 )
 
@@ -24,14 +24,7 @@ import (
 // and fails in CI, which starts one.
 func registryURL(t *testing.T) string {
 	t.Helper()
-	u := os.Getenv("SCHEMA_REGISTRY_TEST_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("SCHEMA_REGISTRY_TEST_URL is not set in CI: .ci/run must start scripts/schema-registry.sh")
-		}
-		t.Skip("SCHEMA_REGISTRY_TEST_URL not set: no real Schema Registry (run scripts/schema-registry.sh up)")
-	}
-	return u
+	return testutil.RealServer(t, "SCHEMA_REGISTRY_TEST_URL", "export $(scripts/schema-registry.sh up)")
 }
 
 // TestRegistryEndToEnd runs the service with SCHEMA_REGISTRY_URL against a

@@ -4,6 +4,7 @@ package testutil
 
 import (
 	"bytes"
+	"os"
 	"sync"
 	"testing"
 
@@ -93,4 +94,20 @@ func hasLabels(m *dto.Metric, want map[string]string) bool {
 		}
 	}
 	return n == len(want)
+}
+
+// RealServer returns the address a test of a real server reads from the
+// environment variable env (set by the script start names). Without it the
+// test skips, or fails when CI=true: CI starts every such server, and a
+// step that silently skips is a defect.
+func RealServer(t testing.TB, env, start string) string {
+	t.Helper()
+	v := os.Getenv(env)
+	if v == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not set under CI=true: .ci/run must start the server (%s)", env, start)
+		}
+		t.Skipf("%s is not set: no real server (start one: %s)", env, start)
+	}
+	return v
 }
