@@ -382,11 +382,14 @@ type countingSim struct {
 	spans []rowSpan
 }
 
-// rowSpan is one API request: when it arrived (simulated) and the rows it
-// returned.
+// rowSpan is one API request: when it arrived (simulated), the window and
+// page it asked for, its status and the rows it returned.
 type rowSpan struct {
-	Start time.Time
-	Rows  int
+	Start    time.Time
+	From, To time.Time
+	Page     string
+	Status   int
+	Rows     int
 }
 
 func (s *countingSim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -395,11 +398,32 @@ func (s *countingSim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := s.toSim(time.Now())
-	cw := &countingWriter{ResponseWriter: w}
+	span := rowSpan{Start: start, Page: r.URL.Query().Get("page")}
+	if body, err := io.ReadAll(io.LimitReader(r.Body, 1<<16)); err == nil {
+		var win struct{ StartAt, EndAt time.Time }
+		if json.Unmarshal(body, &win) == nil {
+			span.From, span.To = win.StartAt, win.EndAt
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	cw := &countingWriter{ResponseWriter: w, status: http.StatusOK}
 	s.srv.ServeHTTP(cw, r)
+	span.Rows, span.Status = cw.rows, cw.status
 	s.mu.Lock()
-	s.spans = append(s.spans, rowSpan{Start: start, Rows: cw.rows})
+	s.spans = append(s.spans, span)
 	s.mu.Unlock()
+}
+
+// WriteCSV writes the requests recorded so far to path, one a line: when
+// (simulated, RFC 3339), the window asked for, the page, the status and the
+// rows; for reading where a run's requests went.
+func (s *countingSim) WriteCSV(path string) error {
+	var b bytes.Buffer
+	b.WriteString("at,from,to,page,status,rows\n")
+	for _, sp := range s.Spans() {
+		fmt.Fprintf(&b, "%s,%s,%s,%s,%d,%d\n", sp.Start.Format(time.RFC3339Nano), sp.From.Format(time.RFC3339Nano), sp.To.Format(time.RFC3339Nano), sp.Page, sp.Status, sp.Rows)
+	}
+	return os.WriteFile(path, b.Bytes(), 0o600)
 }
 
 // Spans returns the requests recorded so far.
@@ -413,11 +437,18 @@ func (s *countingSim) Spans() []rowSpan {
 // simulator begins with its "_id" key.
 type countingWriter struct {
 	http.ResponseWriter
-	rows int
-	tail []byte // the end of the previous write, for a key cut in two
+	rows   int
+	status int
+	tail   []byte // the end of the previous write, for a key cut in two
 }
 
 var idKey = []byte(`{"_id":`)
+
+// WriteHeader records the response's status.
+func (w *countingWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
 
 func (w *countingWriter) Write(b []byte) (int, error) {
 	buf := append(w.tail, b...)

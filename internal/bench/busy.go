@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -377,6 +378,11 @@ func (h *Harness) busyRun(ctx context.Context, c busyConfig, speed float64, peri
 	}
 
 	r := busyResult{Period: period, Dups: dups}
+	if err := cs.WriteCSV(filepath.Join(dir, "requests.csv")); err != nil {
+		h.logf("%s: %v", c, err)
+	}
+	var states bytes.Buffer // the measured states, for reading a run afterwards
+	states.WriteString("state,start,servable,until,published\n")
 	for _, s := range cs.Spans() {
 		if s.Start.Before(from) || !s.Start.Before(to) {
 			continue
@@ -398,6 +404,13 @@ func (h *Harness) busyRun(ctx context.Context, c busyConfig, speed float64, peri
 		}
 		at, ok := got[pairKey(sp.ID, sp.State)]
 		published := ok && !toSim(at).After(end)
+		if i, found := ds.Lookup(sp.ID); found {
+			pub := ""
+			if published {
+				pub = toSim(at).Format(time.RFC3339Nano)
+			}
+			fmt.Fprintf(&states, "%s,%s,%s,%s,%s\n", sp.State, ds.Conversation(i).Start.Format(time.RFC3339Nano), sp.FirstServableAt.Format(time.RFC3339Nano), sp.Until.Format(time.RFC3339Nano), pub)
+		}
 		if sp.State == jelou.StateActive {
 			if !sp.Until.IsZero() && sp.Until.Sub(sp.FirstServableAt) < busyMinActive {
 				continue
@@ -426,6 +439,9 @@ func (h *Harness) busyRun(ctx context.Context, c busyConfig, speed float64, peri
 		terminal = append(terminal, toSim(at).Sub(sp.FirstServableAt))
 	}
 	r.Terminal, r.Edge, r.New = Summarize(terminal), Summarize(edge), Summarize(fresh)
+	if err := os.WriteFile(filepath.Join(dir, "states.csv"), states.Bytes(), 0o600); err != nil {
+		h.logf("%s: %v", c, err)
+	}
 	r.Needed = neededRate(logPath, "needed_rate", toSim, from, to) / speed
 	r.NeededActive = neededRate(logPath, "needed_rate_active", toSim, from, to) / speed
 	return r, nil
