@@ -89,6 +89,12 @@ type learner struct {
 	swept          int64                 // when open was last swept for room (Unix seconds)
 	started, ended [accountMinutes]int   // by minute first seen active (ring): timed, then ended
 	minute         [accountMinutes]int64 // the minute (Unix minutes) each slot counts
+	// restored are the last reads, before this process began, of the
+	// grains (grain seconds long, by start, Unix seconds) of unsettled
+	// start times, from the checkpoint (learned.go): when a conversation
+	// published active before a restart was last seen so.
+	grain    int64
+	restored map[int64]int64
 }
 
 // ring is a fixed ring of the last accountRing duration samples, in
@@ -167,19 +173,44 @@ func (l *learner) see(lane Lane, r jelou.Conversation, emit bool, previous jelou
 		}
 	case previous == jelou.StateActive && r.State.Terminal():
 		// The state changed between the last read that saw it active and
-		// this one: the middle, unless nothing is known of that read.
-		end := now
+		// this one: the middle. Without that read (seen active before a
+		// restart), the last read of its grain before the restart saw it
+		// active, if the checkpoint said when; else its end is not timed
+		// (now would only bound it, and inflate the end ages after every
+		// restart). An end found by a revisit (past POLL_SETTLE, of a
+		// conversation that outlived the warm band) is no sample of the
+		// ages the warm band covers: counted as ended, not timed.
 		o, ok := l.open[r.ID]
 		if ok {
-			end = (o.last + now) / 2
-			l.active.add(time.Duration(end-o.first) * time.Second)
 			delete(l.open, r.ID)
 			if i := l.slot(o.first, false); i >= 0 {
 				l.ended[i]++
 			}
+		} else if last, found := l.readBefore(r.StartAt); found && last < now {
+			o = sighting{first: -1, last: last}
+		} else {
+			return
+		}
+		if lane.Spec().Revisit {
+			return
+		}
+		end := (o.last + now) / 2
+		if o.first >= 0 {
+			l.active.add(time.Duration(end-o.first) * time.Second)
 		}
 		l.ends.add(time.Duration(end-r.StartAt.Unix()) * time.Second)
 	}
+}
+
+// readBefore returns when the grain of start times holding start was last
+// read before this process began, as the checkpoint recorded (Unix
+// seconds), and whether it did.
+func (l *learner) readBefore(start time.Time) (int64, bool) {
+	if l.grain <= 0 || len(l.restored) == 0 {
+		return 0, false
+	}
+	at, ok := l.restored[start.Truncate(time.Duration(l.grain)*time.Second).Unix()]
+	return at, ok
 }
 
 // readLive records that the live lane read start times up to end: the

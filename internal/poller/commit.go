@@ -28,6 +28,9 @@ type committer struct {
 	// take to plan their queries.
 	sched   *Schedule
 	schedMu *sync.Mutex
+	// learn is what the poller learned of the source's traffic, saved with
+	// the schedule's (learned.go).
+	learn *learner
 	// cfg gives Source, Clock and CheckpointInterval.
 	cfg Config
 	obs Observer
@@ -90,12 +93,12 @@ func (c *committer) done(q Query, now time.Time) checkpoint.Coverage {
 // every window the coverage covers was acknowledged before it moved, so a
 // snapshot of the index taken after this holds those states, and a commit
 // made after this counts past the returned seq.
-func (c *committer) committed() (uint64, checkpoint.Coverage) {
+func (c *committer) committed() (uint64, checkpoint.Coverage, savedAccount) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.schedMu.Lock()
 	defer c.schedMu.Unlock()
-	return c.seq, c.sched.Coverage()
+	return c.seq, c.sched.Coverage(), c.sched.savedAccount(c.learn)
 }
 
 // save writes the checkpoint when forced, or when something was committed
@@ -109,7 +112,7 @@ func (c *committer) save(ctx context.Context, force bool) error {
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
 	now := time.Now()
-	seq, cov := c.committed()
+	seq, cov, learned := c.committed()
 	if !force && (seq == c.saved || now.Sub(c.lastSave) < c.cfg.CheckpointInterval) {
 		return c.mark(ctx) // one that failed is tried again
 	}
@@ -131,7 +134,7 @@ func (c *committer) save(ctx context.Context, force bool) error {
 		Coverage: &cov,
 		SavedAt:  c.cfg.Clock.Now(),
 		Dedupe:   buf.Bytes(),
-		Extra:    extra(marked),
+		Extra:    extra(marked, learned),
 	}
 	err := c.store.Save(ctx, cp)
 	c.obs.Saved(cp, buf.Len(), err)

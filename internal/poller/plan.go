@@ -23,6 +23,14 @@ const RereadByLoss Reread = "by-loss"
 // then the prior is a floor.
 const accountTrust = accountRing / 4
 
+// endTrust is accountTrust for the end ages: fewer, because ends are
+// learned only where the plan reads, and under the prior (ends spread
+// evenly up to POLL_SETTLE) it reads the oldest grains first: the first
+// ends are not the quickest ones, and a cold start should not plan from
+// the prior for long (at 20 ends a second, 1,024 took minutes: the prior's
+// wide band is read slowly).
+const endTrust = accountRing / 16
+
 // budgetUse is the share of the budget the plan hands out: the rest absorbs
 // retries, drift re-reads and jitter.
 const budgetUse = 0.95
@@ -41,8 +49,8 @@ type RequestPlan struct {
 	// change state, re-read every WarmEvery.
 	Warm, WarmEvery time.Duration
 	// Needed is the request rate that reads the live edge every Interval,
-	// the hot band every MinActive·2/3 and the warm band every Freshness:
-	// complete capture at the configured freshness. NeededActive leaves
+	// the hot band every min(MinActive·2/3, Freshness) and the warm band
+	// every Freshness: complete capture at the configured freshness. NeededActive leaves
 	// the warm band out: what seeing every active state visible for
 	// MinActive needs (terminal states then wait for the final settle read
 	// or a revisit). Budget is the budget (<= 0: none).
@@ -88,9 +96,11 @@ func (c scheduleConfig) lossTick() time.Duration {
 //
 //   - hot band: [edge − Hot, end of the live range], Hot = visibility delay
 //   - HotEvery − Lag, re-read every HotEvery = hotPeriod (each start time
-//     is read at least once after it can still gain rows);
-//   - warm band: [edge − Hot − Warm, edge − Hot], up to the age conversations
-//     end at (+ Freshness), re-read every Freshness;
+//     is read at least once after it can still gain rows), or every
+//     Freshness when that is shorter and the budget buys complete capture;
+//   - warm band: [edge − Hot − Warm, edge − Hot], up to the oldest age a
+//     conversation was seen to end at (+ Freshness), re-read every
+//     Freshness;
 //   - budget: the live lane's reads and the final settle reads come first,
 //     then the hot band, then the warm band; what does not fit stretches the
 //     warm band's period first and the hot band's last.
@@ -101,7 +111,7 @@ func planLoss(c scheduleConfig, a Account) RequestPlan {
 	if a.VisibleSamples < accountTrust {
 		a.VisibleDelay = max(a.VisibleDelay, c.SettleHot, c.Interval)
 	}
-	if a.EndSamples < accountTrust {
+	if a.EndSamples < endTrust {
 		a.EndAge = max(a.EndAge, c.Settle)
 	}
 	if a.RowsPerRequest <= 0 {
@@ -112,7 +122,11 @@ func planLoss(c scheduleConfig, a Account) RequestPlan {
 	if c.Settle > 0 {
 		p.Hot = min(p.Hot, c.Settle)
 	}
-	end := a.EndAge + c.freshness() - c.Lag
+	// The warm band reaches the oldest end learned, not its 99th
+	// percentile: the ends past it would wait for the final read, and an
+	// end is only learned where the plan reads (a band cut at the
+	// percentile would never learn that it is too short).
+	end := endReach(a) + c.freshness() - c.Lag
 	if c.Settle > 0 {
 		end = min(end, c.Settle)
 	}
@@ -129,13 +143,24 @@ func planLoss(c scheduleConfig, a Account) RequestPlan {
 	tick := c.lossTick()
 	base := cost(c.Interval)/c.Interval.Seconds() + cost(tick)/tick.Seconds() // live, final reads
 	hot := cost(p.Hot) / p.HotEvery.Seconds()
+	// Complete capture at the freshness asked for reads the hot band that
+	// often too when that is more often than active capture needs: a
+	// state that ends, or a row that appears late, while its start time
+	// is in the hot band waits for the hot band's next read.
+	freshEvery := min(p.HotEvery, c.freshness())
+	hotFresh := cost(p.Hot) / freshEvery.Seconds()
 	warm := cost(p.Warm) / p.WarmEvery.Seconds()
-	p.Needed = base + hot + warm
+	p.Needed = base + hotFresh + warm
 	p.NeededActive = base + hot
 	if c.Budget <= 0 {
+		p.HotEvery = freshEvery
 		return p
 	}
 	p.Short = p.Needed > c.Budget
+	if !p.Short && p.Needed <= c.Budget*budgetUse {
+		p.HotEvery = freshEvery // the budget buys the freshness asked for, no more
+		return p
+	}
 	avail := c.Budget*budgetUse - base
 	longest := max(c.Settle, c.Interval)
 	stretch := func(d time.Duration, rate float64) time.Duration {
@@ -209,11 +234,16 @@ func (s *Schedule) planByLoss(now time.Time, left []Query) []Query {
 	hotDue := due(s.lastHot, p.HotEvery)
 	grain := tick
 	if s.lastRead == nil {
-		s.lastRead = make(map[time.Time]time.Time)
+		s.lastRead = make(map[int64]time.Time)
 	}
 	for c := range s.lastRead {
-		if !c.Add(grain).After(from) {
+		if !time.Unix(c, 0).Add(grain).After(from) {
 			delete(s.lastRead, c) // settled: never re-read again
+		}
+	}
+	for c := range s.readDone {
+		if !time.Unix(c, 0).Add(grain).After(from) {
+			delete(s.readDone, c)
 		}
 	}
 	if hotDue {
@@ -223,7 +253,7 @@ func (s *Schedule) planByLoss(now time.Time, left []Query) []Query {
 			// warm band's to judge.
 			for c := a.Truncate(grain); c.Before(b); c = c.Add(grain) {
 				if !c.Before(a) {
-					s.lastRead[c] = now
+					s.lastRead[c.Unix()] = now
 				}
 			}
 		}
@@ -256,15 +286,21 @@ func (s *Schedule) planByLoss(now time.Time, left []Query) []Query {
 		if s.cfg.Budget > 0 {
 			allowance = (s.cfg.Budget*budgetUse - p.NeededActive) * warmAhead * tick.Seconds()
 		}
+		// The cells reach back to the settled mark, past the band's old
+		// end: a conversation that ended before its start time aged out
+		// of the band waits there until its grain is read again
+		// (warmValue counts it; a grain read after the oldest learned end
+		// is worth nothing, and is left to the final read).
+		wa, _, _ = band(from, hotFrom)
 		var cells []warmCell
 		for c := wa.Truncate(grain); c.Before(wb); c = c.Add(grain) {
-			cells = append(cells, warmCell{Start: c, Last: s.lastRead[c]})
+			cells = append(cells, warmCell{Start: c, Last: s.lastRead[c.Unix()]})
 		}
 		cost := p.Account.Density * grain.Seconds() / p.Account.RowsPerRequest
 		for _, w := range pickWarm(p.Account, cells, grain, s.cfg.freshness()-tick/2, chunk, cost, allowance, wa, wb, now) {
 			out = append(out, q(w.Start, w.End, false))
 			for c := w.Start.Truncate(grain); c.Before(w.End); c = c.Add(grain) {
-				s.lastRead[c] = now
+				s.lastRead[c.Unix()] = now
 			}
 		}
 		s.lastWarm = now

@@ -43,32 +43,36 @@ func TestPlanLoss(t *testing.T) {
 		// live 5 requests/10s, final reads 5/10s: 1 req/s; hot band
 		// 110+20−5 = 125s, 51 requests every 20s: 2.55; warm band
 		// 700+10−5−125 = 580s, 233 requests: 23.3 at 10s, and the
-		// 4.75−1−2.55 = 1.2 req/s left read it every 195s.
+		// 4.75−1−2.55 = 1.2 req/s left read it every 195s. Complete
+		// capture at POLL_FRESHNESS would read the hot band every 10s too:
+		// 1 + 5.1 + 23.3 = 29.4 req/s.
 		{"busy account, default budget: terminal states wait, active ones do not", busy, learned,
-			125 * time.Second, 20 * time.Second, 580 * time.Second, 195 * time.Second, 26.85, 3.55, true, false},
-		// Everything fits: the warm band every POLL_FRESHNESS, not more
-		// often however large the budget.
+			125 * time.Second, 20 * time.Second, 580 * time.Second, 195 * time.Second, 29.4, 3.55, true, false},
+		// Everything fits: the hot and warm bands every POLL_FRESHNESS,
+		// not more often however large the budget.
 		{"quiet account, large budget: the freshness asked for, no more", with(func(c *scheduleConfig) { c.Budget = 50 }), quiet,
-			125 * time.Second, 20 * time.Second, 580 * time.Second, 10 * time.Second, 3.0, 0.58, false, false},
+			125 * time.Second, 10 * time.Second, 580 * time.Second, 10 * time.Second, 3.3, 0.58, false, false},
 		// 1.9−1 = 0.9 req/s left for the hot band's 51 requests: every
 		// 57s; the warm band is left to the final read.
 		{"tiny budget: active capture degrades last", with(func(c *scheduleConfig) { c.Budget = 2 }), learned,
-			125 * time.Second, 57 * time.Second, 580 * time.Second, 15 * time.Minute, 26.85, 3.55, true, true},
+			125 * time.Second, 57 * time.Second, 580 * time.Second, 15 * time.Minute, 29.4, 3.55, true, true},
 		// Priors: visible within max(SettleHot, Interval) = 2m, ends by
 		// POLL_SETTLE, 100 rows a request: hot 135s (28 requests), warm
 		// 900−135 = 765s (154 requests, 2.75 req/s left: every 56s).
 		{"nothing learned yet: the priors", busy, Account{Density: 20},
-			135 * time.Second, 20 * time.Second, 765 * time.Second, 56 * time.Second, 17.4, 2.0, true, false},
+			135 * time.Second, 20 * time.Second, 765 * time.Second, 56 * time.Second, 18.8, 2.0, true, false},
 		// 100 rows a request (none counted yet): hot 28 requests, warm
 		// 705−135 = 570s, 115 requests, 2.75 req/s left: every 42s.
 		{"few samples: the prior is a floor", busy, young,
-			135 * time.Second, 20 * time.Second, 570 * time.Second, 42 * time.Second, 13.5, 2.0, true, false},
+			135 * time.Second, 20 * time.Second, 570 * time.Second, 42 * time.Second, 14.9, 2.0, true, false},
 		{"few samples above the prior are kept", busy, slow,
 			215 * time.Second, 20 * time.Second, 490 * time.Second, 0, 0, 0, true, false},
 		{"density unknown: nominal periods, no rate", busy, Account{},
 			135 * time.Second, 20 * time.Second, 765 * time.Second, 10 * time.Second, 0, 0, false, false},
-		{"POLL_MIN_ACTIVE 1m: the hot band every 40s", with(func(c *scheduleConfig) { c.MinActive = time.Minute; c.Budget = 50 }), quiet,
-			145 * time.Second, 40 * time.Second, 560 * time.Second, 10 * time.Second, 0, 0, false, false},
+		{"POLL_MIN_ACTIVE 1m, large budget: the hot band every POLL_FRESHNESS", with(func(c *scheduleConfig) { c.MinActive = time.Minute; c.Budget = 50 }), quiet,
+			145 * time.Second, 10 * time.Second, 560 * time.Second, 10 * time.Second, 0, 0, false, false},
+		{"POLL_MIN_ACTIVE 1m, POLL_FRESHNESS 1m: the hot band every 40s", with(func(c *scheduleConfig) { c.MinActive, c.Freshness, c.Budget = time.Minute, time.Minute, 50 }), quiet,
+			145 * time.Second, 40 * time.Second, 610 * time.Second, time.Minute, 0, 0, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,14 +122,14 @@ func TestPlanByLossFirstTick(t *testing.T) {
 	// band [edge−705s, edge−125s], what its share buys for two ticks,
 	// (5 × 0.95 − 3.55) req/s × 40s = 48 requests at 4 a 10-s grain plus
 	// one a run: nothing read yet, the oldest grains hold the most ended
-	// conversations (ends uniform over 700s), the eleven oldest (the first
-	// clipped to the band), cut in chunks; then the final read up to
-	// edge−15m.
+	// conversations (ends uniform over 700s), the eleven oldest from the
+	// settled mark (past the band's old end: what ended there waits),
+	// cut in chunks; then the final read up to edge−15m.
 	edge := at(10, 0)
 	sec := func(s int) time.Time { return edge.Add(time.Duration(s) * time.Second) }
 	want := []jelou.Window{
 		win(sec(-62), sec(0)), win(sec(-124), sec(-62)), win(sec(-125), sec(-124)),
-		win(sec(-705), sec(-650)), win(sec(-650), sec(-600)),
+		win(sec(-900), sec(-840)), win(sec(-840), sec(-790)),
 		win(at(9, 45).Add(-busy.Lag), at(9, 45)),
 	}
 	if len(got) != len(want) {

@@ -631,6 +631,9 @@ func (p *Poller) load(ctx context.Context) error {
 			"source", p.cfg.Source, "cursor", cp.Cursor.UTC().Format(time.RFC3339))
 	}
 	p.loaded(ix, newSchedule(sc, cov))
+	p.mu.Lock()
+	p.sched.restoreAccount(cp, p.learn, now, p.cfg.Logger)
+	p.mu.Unlock()
 	p.commit.marked = markedIn(cp, p.cfg.Logger)
 	p.commit.written = p.commit.marked
 	p.cfg.Logger.Info("checkpoint loaded", "source", p.cfg.Source, "cursor", cov.Cursor().UTC().Format(time.RFC3339),
@@ -650,7 +653,7 @@ func (p *Poller) loaded(ix *dedupe.Index, s *Schedule) {
 		p.learn = newLearner(p.cfg.Lag + 2*p.cfg.Interval)
 	}
 	s.account = p.learn.Account
-	p.commit = &committer{store: p.store, index: ix, sched: s, schedMu: &p.mu, cfg: p.cfg, obs: p.obs}
+	p.commit = &committer{store: p.store, index: ix, sched: s, schedMu: &p.mu, learn: p.learn, cfg: p.cfg, obs: p.obs}
 }
 
 func (p *Poller) failure(stage string, err error) {

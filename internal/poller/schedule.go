@@ -100,10 +100,11 @@ type Schedule struct {
 
 	// account returns what was learned of the source's traffic (nil: nothing).
 	account           func(now time.Time) Account
-	rowsPerReq        float64                 // rows per API request, recent live and settle reads
-	plan              RequestPlan             // the last settle tick's
-	lastHot, lastWarm time.Time               // by-loss: last hot and warm band reads planned
-	lastRead          map[time.Time]time.Time // by-loss: a grain (a tick) of unsettled start times → its last read planned
+	rowsPerReq        float64             // rows per API request, recent live and settle reads
+	plan              RequestPlan         // the last settle tick's
+	lastHot, lastWarm time.Time           // by-loss: last hot and warm band reads planned
+	lastRead          map[int64]time.Time // by-loss: a grain (a tick) of unsettled start times, by its start (Unix seconds) → its last read planned
+	readDone          map[int64]time.Time // by-loss: the same → its last read done (saved in the checkpoint)
 }
 
 // newSchedule returns a schedule resuming from cov.
@@ -440,6 +441,7 @@ func (s *Schedule) pickGap() bool {
 // Done records that q was read and its rows acknowledged by Kafka: its
 // lane's done rule (LaneSpec.Done).
 func (s *Schedule) Done(q Query) {
+	s.markRead(q.Window, q.Planned)
 	if done := q.Lane.Spec().Done; done != nil {
 		done(s, q)
 	}

@@ -2,6 +2,7 @@ package poller
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"time"
 
@@ -21,11 +22,11 @@ const warmAhead = 4
 
 // endShare returns the share of the conversations that end (of those that
 // ever do) that have ended by age x: from the learned quantiles a.EndAges,
-// linearly between them; while fewer than accountTrust ends were timed (or
+// linearly between them; while fewer than endTrust ends were timed (or
 // none of the quantiles is known), uniform over [0, a.EndAge].
 func endShare(a Account, x time.Duration) float64 {
 	q := a.EndAges
-	if a.EndSamples < accountTrust || q[len(q)-1] <= 0 {
+	if a.EndSamples < endTrust || q[len(q)-1] <= 0 {
 		if a.EndAge <= 0 {
 			return 1
 		}
@@ -46,6 +47,41 @@ func endShare(a Account, x time.Duration) float64 {
 	return (float64(i) + f) / float64(len(q)-1)
 }
 
+// endHedge is the share of the ends the warm band's value assumes spread
+// evenly over the ages up to the oldest end learned (endReach), whatever
+// the learned distribution says: that distribution is learned only where
+// the plan reads, so a tail it underrates would be read ever less and
+// never corrected; hedged, a grain of the tail waits at most about
+// 1/sqrt(endHedge) times as long as a grain where ends are as frequent as
+// they are on average.
+const endHedge = 0.5
+
+// endReach is the oldest age the warm band expects an end at: the oldest
+// end learned, at most a tenth past the 99th percentile (EndAge), or the
+// end age (its prior) while too few are. Not the percentile itself: its
+// last percent of ends would wait for the final read, and an end is only
+// learned where the plan reads (a band cut short would never learn it is);
+// not the oldest end unbounded either: an end is timed halfway between two
+// reads, so the oldest ones overshoot by up to half a sweep of the band,
+// and every minute of reach is a minute of start times re-read for nothing.
+func endReach(a Account) time.Duration {
+	if a.EndSamples < endTrust {
+		return a.EndAge
+	}
+	return max(a.EndAge, min(a.EndAges[len(a.EndAges)-1], a.EndAge+a.EndAge/10))
+}
+
+// hedgedShare is endShare mixed with endHedge of ends spread evenly over
+// [0, endReach]: the share of ends the warm band's value counts as
+// happened by age x.
+func hedgedShare(a Account, x time.Duration) float64 {
+	even := 1.0
+	if r := endReach(a); r > 0 {
+		even = min(max(float64(x)/float64(r), 0), 1)
+	}
+	return (1-endHedge)*endShare(a, x) + endHedge*even
+}
+
 // warmCell is a grain of start times of the warm band, from Start, and when
 // it was last read (zero: not since the schedule started, for all it knows).
 type warmCell struct {
@@ -53,7 +89,7 @@ type warmCell struct {
 }
 
 // warmValue is what re-reading cell c at now is expected to find, weighted
-// by how long it waited: the conversations (as a share, by endShare) that
+// by how long it waited: the conversations (as a share, by hedgedShare) that
 // ended since the cell's last read, each counted by the time it has waited
 // since its end, in seconds, averaged over the cell's oldest, middle and
 // youngest start times (zero only when none of them is expected to have
@@ -76,16 +112,21 @@ func warmValue(a Account, c warmCell, grain time.Duration, now time.Time) float6
 		if to <= from {
 			continue
 		}
-		base := endShare(a, from)
+		base := hedgedShare(a, from)
 		step := (to - from) / steps
 		prev := 0.0
 		for i := 1; i <= steps; i++ {
-			x := max(endShare(a, from+time.Duration(i)*step)-base, 0)
+			x := max(hedgedShare(a, from+time.Duration(i)*step)-base, 0)
 			v += (prev + x) / 2 * step.Seconds()
 			prev = x
 		}
 	}
 	return v / 3
+}
+
+// sameValue reports whether two warm values are equal but for rounding.
+func sameValue(x, y float64) bool {
+	return math.Abs(x-y) <= 1e-9*max(math.Abs(x), math.Abs(y))
 }
 
 // pickWarm spends allowance requests on the warm band's cells (oldest
@@ -106,12 +147,17 @@ func pickWarm(a Account, cells []warmCell, grain, minGap, chunk time.Duration, c
 			order = append(order, i)
 		}
 	}
-	// Most valuable first; the newest first among equals.
+	// Most valuable first; the oldest first among equals (within rounding:
+	// under the prior, ends spread evenly, every grain last read at the
+	// same time is worth the same). The oldest leaves the band first, and
+	// the first ends a start learns from must not all be young ones: a
+	// distribution learned from the young grains alone ends too early,
+	// and the band with it.
 	slices.SortStableFunc(order, func(x, y int) int {
-		if c := cmp.Compare(value[y], value[x]); c != 0 {
-			return c
+		if !sameValue(value[x], value[y]) {
+			return cmp.Compare(value[y], value[x])
 		}
-		return cmp.Compare(y, x)
+		return cmp.Compare(x, y)
 	})
 	picked := make([]bool, len(cells))
 	spent := 0.0
@@ -155,10 +201,10 @@ func pickWarm(a Account, cells []warmCell, grain, minGap, chunk time.Duration, c
 		i = j
 	}
 	slices.SortStableFunc(runs, func(x, y run) int {
-		if c := cmp.Compare(y.value, x.value); c != 0 {
-			return c
+		if !sameValue(x.value, y.value) {
+			return cmp.Compare(y.value, x.value)
 		}
-		return y.w.Start.Compare(x.w.Start)
+		return x.w.Start.Compare(y.w.Start)
 	})
 	out := make([]jelou.Window, len(runs))
 	for i, r := range runs {

@@ -15,8 +15,8 @@ func TestEndShare(t *testing.T) {
 		linear[i] = 100*time.Second + time.Duration(i)*25*time.Second // 100s … 600s
 		tied[i] = max(linear[i], 200*time.Second)                     // the first five at 200s
 	}
-	prior := Account{EndAge: 600 * time.Second, EndSamples: accountTrust - 1, EndAges: linear}
-	known := Account{EndAge: 595 * time.Second, EndSamples: accountTrust, EndAges: linear}
+	prior := Account{EndAge: 600 * time.Second, EndSamples: endTrust - 1, EndAges: linear}
+	known := Account{EndAge: 595 * time.Second, EndSamples: endTrust, EndAges: linear}
 	tests := []struct {
 		name string
 		a    Account
@@ -83,6 +83,11 @@ func TestPickWarm(t *testing.T) {
 		{"clipped to the band", cells(ago(60), ago(60)), time.Minute, inf, sec(5), sec(15),
 			[]jelou.Window{win(sec(5), sec(15))}},
 		{"no allowance: nothing", cells(ago(60)), time.Minute, 0, sec(0), sec(10), nil},
+		// Ends spread evenly and the same last read: worth the same; the
+		// oldest leaves the band first (and the first ends learned are
+		// not all young ones).
+		{"equal values: the oldest first", cells(ago(60), ago(60), ago(60)), time.Minute, 5, sec(0), sec(30),
+			[]jelou.Window{win(sec(0), sec(10))}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,6 +131,83 @@ func TestWarmValue(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := warmValue(a, tt.c, grain, now); math.Abs(got-tt.want) > 1e-6 {
 				t.Errorf("warmValue = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestHedgedShare(t *testing.T) {
+	var linear [endQuantiles]time.Duration
+	for i := range linear {
+		linear[i] = 100*time.Second + time.Duration(i)*25*time.Second // 100s … 600s
+	}
+	known := Account{EndAge: 595 * time.Second, EndSamples: endTrust, EndAges: linear}
+	tests := []struct {
+		name string
+		a    Account
+		x    time.Duration
+		want float64
+	}{
+		// Half the learned share, half even over [0, 600s].
+		{"learned: below the least, the even half only", known, 60 * time.Second, 0.05},
+		{"learned: the median", known, 350 * time.Second, 0.25 + 0.5*350.0/600},
+		{"learned: at the most", known, 600 * time.Second, 1},
+		{"past the most", known, 900 * time.Second, 1},
+		{"prior: uniform either way", Account{EndAge: 600 * time.Second}, 150 * time.Second, 0.25},
+		{"nothing known", Account{}, time.Second, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := hedgedShare(tt.a, tt.x); math.Abs(got-tt.want) > 1e-9 {
+				t.Errorf("hedgedShare(%v) = %v, want %v", tt.x, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestPickWarmReadsTheTail: the learned ends crowd young (95 % by 290s, the
+// oldest at 600s); a grain of the tail unread for 150s is worth more than a
+// busy grain read 40s ago, hedged (unhedged, 1.8 against 4 share-seconds:
+// the tail's 5 % would leave it to wait, and its ends unlearned).
+func TestPickWarmReadsTheTail(t *testing.T) {
+	var q [endQuantiles]time.Duration
+	for i := range q {
+		q[i] = 100*time.Second + time.Duration(i)*10*time.Second // 100s … 290s
+	}
+	q[endQuantiles-1] = 600 * time.Second
+	a := Account{EndAge: 590 * time.Second, EndSamples: accountRing, EndAges: q}
+	now := at(10, 10)
+	ago := func(s int) time.Time { return now.Add(-time.Duration(s) * time.Second) }
+	cells := []warmCell{
+		{Start: ago(560), Last: ago(150)}, // the tail: ages 410s–560s unread
+		{Start: ago(220), Last: ago(40)},  // busy: ages 180s–220s unread
+	}
+	got := pickWarm(a, cells, 10*time.Second, 5*time.Second, time.Minute, 4, 5, ago(560), ago(210), now)
+	if want := []jelou.Window{win(ago(560), ago(550))}; !slices.Equal(got, want) {
+		t.Errorf("picked %v, want the tail's grain %v", got, want)
+	}
+}
+
+func TestEndReach(t *testing.T) {
+	withMost := func(p99, most time.Duration, samples int) Account {
+		a := Account{EndAge: p99, EndSamples: samples}
+		a.EndAges[len(a.EndAges)-1] = most
+		return a
+	}
+	tests := []struct {
+		name string
+		a    Account
+		want time.Duration
+	}{
+		{"too few ends: the end age (the prior)", withMost(600*time.Second, 900*time.Second, endTrust-1), 600 * time.Second},
+		{"the oldest end, close to the percentile", withMost(600*time.Second, 630*time.Second, endTrust), 630 * time.Second},
+		{"the oldest end overshooting: a tenth past the percentile", withMost(600*time.Second, 780*time.Second, endTrust), 660 * time.Second},
+		{"never short of the percentile", withMost(600*time.Second, 0, accountRing), 600 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := endReach(tt.a); got != tt.want {
+				t.Errorf("endReach = %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -103,17 +103,20 @@ func (c *committer) bound(cov checkpoint.Coverage, open time.Time) time.Time {
 	return c.marked
 }
 
-// extra returns a checkpoint's Extra recording the completeness bound
-// marked, nil when zero.
-func extra(marked time.Time) map[string]json.RawMessage {
+// extra returns a checkpoint's Extra: the completeness bound marked (none
+// when zero) and the learned account (learned.go).
+func extra(marked time.Time, learned savedAccount) map[string]json.RawMessage {
+	out := make(map[string]json.RawMessage, 2)
+	if b := extraAccount(learned); b != nil {
+		out[ExtraAccount] = b
+	}
 	if marked.IsZero() {
-		return nil
+		return out
 	}
-	b, err := json.Marshal(savedWatermark{CompleteBefore: marked.UTC()})
-	if err != nil {
-		return nil
+	if b, err := json.Marshal(savedWatermark{CompleteBefore: marked.UTC()}); err == nil {
+		out[ExtraWatermark] = b
 	}
-	return map[string]json.RawMessage{ExtraWatermark: b}
+	return out
 }
 
 // mark writes the watermark at the bound the last successful save
