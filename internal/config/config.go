@@ -122,12 +122,12 @@ type Poll struct {
 	// interval when re-reading by age (POLL_SETTLE_REREAD).
 	SettleHot time.Duration `envconfig:"POLL_SETTLE_HOT" default:"2m" validate:"nonnegative" desc:"when re-reading by age, start times younger than this are re-read every interval (auto may re-read more when the budget allows)"`
 	// SettleReread is how the settle lane re-reads recent start times:
-	// "by-loss" (the default) plans from what it learns of the traffic,
 	// "by-age" re-reads each once while its age doubles (a tick costs a few
 	// intervals' volume whatever POLL_SETTLE is), "all" re-reads the whole
-	// unsettled range every interval, "auto" picks all or by-age by the
-	// budget.
-	SettleReread string `envconfig:"POLL_SETTLE_REREAD" default:"by-loss" enum:"by-loss,auto,by-age,all" desc:"how recent start times are re-read for late rows and state changes: by-loss (learned from the traffic: the start times that still gain rows often enough to see every active state visible for POLL_MIN_ACTIVE, those holding conversations that still change every POLL_FRESHNESS or, when the budget is short, where ends are likeliest waiting; see docs/busy.md), all (the whole settle period every interval), by-age (POLL_SETTLE_HOT every interval, older start times once each time their age doubles), auto (all while it fits in half the request budget, else by age; the default before by-loss)"`
+	// unsettled range every interval, "auto" (the default) picks all or
+	// by-age by the budget, "by-loss" plans from what it learns of the
+	// traffic (busy accounts).
+	SettleReread string `envconfig:"POLL_SETTLE_REREAD" default:"auto" enum:"auto,by-age,all,by-loss" desc:"how recent start times are re-read for late rows and state changes: all (the whole settle period every interval), by-age (POLL_SETTLE_HOT every interval, older start times once each time their age doubles), auto (all while it fits in half the request budget, else by age), by-loss (learned from the traffic: the start times that still gain rows often enough to see every active state visible for POLL_MIN_ACTIVE, those holding conversations that still change every POLL_FRESHNESS or, when the budget is short, where ends are likeliest waiting; for busy accounts, see docs/busy.md)"`
 	// MinActive is how long an active state may be visible before the
 	// by-loss plan must have seen it.
 	MinActive time.Duration `envconfig:"POLL_MIN_ACTIVE" default:"30s" validate:"positive" desc:"by-loss: an active state visible this long is never missed while the budget allows (the start times that can still gain rows are re-read every two thirds of it)"`

@@ -211,10 +211,13 @@ func (s *Schedule) restoreAccount(cp *checkpoint.Checkpoint, l *learner, now tim
 	}
 	maxAge := int64(max(s.cfg.Settle, s.cfg.Revisit, time.Hour) / time.Second)
 	var bad []string
-	if a.Density >= 0 && a.Density <= maxSavedDensity && a.RowsPerRequest >= 0 && a.RowsPerRequest <= maxSavedPerReq {
-		s.density, s.rowsPerReq = a.Density, a.RowsPerRequest
-	} else {
+	switch {
+	case !(a.Density >= 0 && a.Density <= maxSavedDensity && a.RowsPerRequest >= 0 && a.RowsPerRequest <= maxSavedPerReq):
 		bad = append(bad, "density")
+	case s.cfg.Reread == RereadByLoss:
+		// Only by-loss plans from them; the other modes learn the density
+		// afresh, as they always did.
+		s.density, s.rowsPerReq = a.Density, a.RowsPerRequest
 	}
 	rings := []*savedRing{&a.Visible, &a.Ends, &a.Active}
 	for i, r := range rings {

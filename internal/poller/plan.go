@@ -140,8 +140,7 @@ func planLoss(c scheduleConfig, a Account) RequestPlan {
 		}
 		return a.Density*d.Seconds()/a.RowsPerRequest + 1
 	}
-	tick := c.lossTick()
-	base := cost(c.Interval)/c.Interval.Seconds() + cost(tick)/tick.Seconds() // live, final reads
+	base := 2 * cost(c.Interval) / c.Interval.Seconds() // live, final reads (an interval's worth each, once an interval)
 	hot := cost(p.Hot) / p.HotEvery.Seconds()
 	// Complete capture at the freshness asked for reads the hot band that
 	// often too when that is more often than active capture needs: a
@@ -205,8 +204,14 @@ func (s *Schedule) planByLoss(now time.Time, left []Query) []Query {
 	if s.cfg.Settle <= 0 {
 		settleAt = to
 	}
+	// The final read (start times reaching POLL_SETTLE: late rows, the
+	// settled mark) is no promise of freshness: once an interval, not
+	// every tick (on a sparse account each is a request of a row or two,
+	// and at a tick of 10s they took a third of a small budget).
 	if settleAt.After(from) {
-		final = []Query{q(from, earliest(settleAt, to), true)}
+		if s.cfg.Settle <= 0 || s.lastFinal.IsZero() || !now.Before(s.lastFinal.Add(s.cfg.Interval-tick/2)) {
+			final = []Query{q(from, earliest(settleAt, to), true)}
+		}
 		from = settleAt
 	}
 	band := func(old, young time.Time) (time.Time, time.Time, bool) {
@@ -305,8 +310,9 @@ func (s *Schedule) planByLoss(now time.Time, left []Query) []Query {
 		}
 		s.lastWarm = now
 	}
-	if !queuedFinal {
+	if !queuedFinal && len(final) > 0 {
 		out = append(out, final...)
+		s.lastFinal = now
 	}
 	return out
 }
@@ -323,13 +329,26 @@ func (s *Schedule) chunk(tick time.Duration) time.Duration {
 	return max(d.Truncate(time.Second), time.Minute)
 }
 
-// learnCost folds the rows per request of a live or settle read into a
-// moving average (reads of at least one full request count).
+// learnCost folds the rows per full request of a live or settle read into
+// a moving average: what the plan's cost of a range (its rows ÷ rows per
+// request, plus one for the last, partial page) divides by. Each piece of
+// a read ends with a partial page, so a read counts only when it took at
+// least two requests more than its pieces and held at least half a
+// PageSize of rows a piece: a sparse read (every piece one page, a few
+// rows, maybe a retry) says nothing of how many rows a page holds, and
+// taking its rows per request for that (two, on a quiet account) made
+// every range look dozens of times dearer than it is, and the plan short
+// of budget. A sample is at most PageSize (what a page can hold).
 func (s *Schedule) learnCost(q Query) {
-	if q.Requests <= 0 || q.Rows <= 0 {
+	pieces := max(q.pieces, 1)
+	full := q.Requests - pieces
+	if full < 2 || q.Rows <= 0 || s.cfg.PageSize > 0 && 2*q.Rows < pieces*s.cfg.PageSize {
 		return
 	}
-	x := float64(q.Rows) / float64(q.Requests)
+	x := float64(q.Rows) / float64(full)
+	if s.cfg.PageSize > 0 {
+		x = min(x, float64(s.cfg.PageSize))
+	}
 	if s.rowsPerReq == 0 {
 		s.rowsPerReq = x
 		return

@@ -161,7 +161,7 @@ func TestPlanByLossSeesEveryActiveState(t *testing.T) {
 				reads[sec] = append(reads[sec], now)
 			}
 			q.Rows = int(learned.Density * q.Window.Duration().Seconds())
-			q.Requests = int(float64(q.Rows)/learned.RowsPerRequest) + 1
+			q.Requests, q.pieces = int(float64(q.Rows)/learned.RowsPerRequest)+1, 1
 			s.Done(q)
 		}
 		end := start.Add(20 * time.Minute)
@@ -191,7 +191,10 @@ func TestPlanByLossSeesEveryActiveState(t *testing.T) {
 				if last.Sub(sec) >= learned.VisibleDelay {
 					limit = p.WarmEvery + busy.Interval
 				}
-				if last.Sub(sec) < learned.EndAge && r.Sub(last) > limit {
+				// (A read within a grain, a tick of start times, of the end
+				// age is its last: the grain's value is judged at its
+				// oldest, middle and youngest second.)
+				if last.Sub(sec) < learned.EndAge-busy.Interval && r.Sub(last) > limit {
 					t.Fatalf("budget %g: start %s read at ages %v then %v: a gap over %v", budget, sec.Format(time.TimeOnly), last.Sub(sec), r.Sub(sec), limit)
 				}
 				last = r
@@ -339,5 +342,69 @@ func TestLearnerMakesRoom(t *testing.T) {
 	l.see(LaneSettle, jelou.Conversation{ID: "later", State: jelou.StateActive, StartAt: start}, true, "", start.Add(time.Hour))
 	if _, ok := l.open["later"]; !ok || len(l.open) != 1 {
 		t.Fatalf("timed %d conversations (later among them: %v), want only it", len(l.open), ok)
+	}
+}
+
+func TestLearnCost(t *testing.T) {
+	tests := []struct {
+		name                   string
+		rows, requests, pieces int
+		want                   float64 // rows per request learned; 0: none
+	}{
+		{"dense: a retry and the last page aside", 1200, 26, 1, 1200.0 / 25},
+		{"sparse, one page: nothing learned", 2, 1, 1, 0},
+		{"sparse, a retry: nothing learned", 5, 3, 1, 0},
+		{"sparse pieces and retries: nothing learned", 12, 6, 3, 0},
+		{"two pieces, full pages", 400, 10, 2, 50},
+		{"never more than a page holds", 1000, 3, 1, 100},
+		{"not counted", 1200, 0, 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSchedule(busy, checkpoint.Coverage{})
+			s.learnCost(Query{Rows: tt.rows, Requests: tt.requests, pieces: tt.pieces})
+			if math.Abs(s.rowsPerReq-tt.want) > 1e-9 {
+				t.Errorf("rows per request %v, want %v", s.rowsPerReq, tt.want)
+			}
+		})
+	}
+}
+
+// TestPlanByLossFinalReadOnceAnInterval: with POLL_INTERVAL a minute and
+// the by-loss tick 10s, the final read (start times reaching POLL_SETTLE)
+// is planned once a minute, each reading what reached it since, not every
+// tick: on a sparse account each would be a request of a row or two.
+func TestPlanByLossFinalReadOnceAnInterval(t *testing.T) {
+	cfg := busy
+	cfg.Interval = time.Minute
+	start := at(10, 0).Add(cfg.Lag)
+	edge := start.Add(-cfg.Lag)
+	s := newSchedule(cfg, checkpoint.Coverage{Live: win(edge.Add(-time.Hour), edge), Settled: edge.Add(-cfg.Settle)})
+	s.account = func(time.Time) Account { return learned }
+	s.density, s.rowsPerReq = learned.Density, learned.RowsPerRequest
+	var finals []jelou.Window
+	for now := start; now.Before(start.Add(5 * time.Minute)); now = now.Add(time.Second) {
+		for {
+			q, ok, _ := s.Settle(now)
+			if !ok {
+				break
+			}
+			if q.final {
+				finals = append(finals, q.Window)
+			}
+			q.Rows, q.Requests, q.pieces = 1, 1, 1
+			s.Done(q)
+		}
+		if q, ok, _ := s.Live(now); ok {
+			s.Done(q)
+		}
+	}
+	if len(finals) < 4 || len(finals) > 6 {
+		t.Fatalf("%d final reads in 5 minutes, want one a minute: %v", len(finals), finals)
+	}
+	for i := 1; i < len(finals); i++ {
+		if !finals[i].Start.Equal(finals[i-1].End) {
+			t.Errorf("final read %d starts at %v, the one before ended at %v: every start time once", i, finals[i].Start, finals[i-1].End)
+		}
 	}
 }

@@ -527,7 +527,7 @@ func (p *Poller) runQuery(ctx context.Context, q Query) error {
 		q.Rows += rows
 	}
 	if p.cfg.Budget != nil {
-		q.Requests = int(requests.Load())
+		q.Requests, q.pieces = int(requests.Load()), len(pieces)
 	}
 	now := p.cfg.Clock.Now()
 	cov := p.commit.done(q, now)

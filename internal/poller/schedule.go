@@ -46,6 +46,7 @@ type Query struct {
 	// and what a range costs).
 	Rows     int
 	Requests int
+	pieces   int       // how many windows it was read in (Pieces), set with Requests
 	ticket   int       // history: position in the gap's ordered commit
 	gap      time.Time // history: end of the gap it belongs to
 	bucket   time.Time // revisit: the bucket's key
@@ -103,6 +104,7 @@ type Schedule struct {
 	rowsPerReq        float64             // rows per API request, recent live and settle reads
 	plan              RequestPlan         // the last settle tick's
 	lastHot, lastWarm time.Time           // by-loss: last hot and warm band reads planned
+	lastFinal         time.Time           // by-loss: last final read planned
 	lastRead          map[int64]time.Time // by-loss: a grain (a tick) of unsettled start times, by its start (Unix seconds) → its last read planned
 	readDone          map[int64]time.Time // by-loss: the same → its last read done (saved in the checkpoint)
 }
