@@ -18,27 +18,39 @@ func TestEndShare(t *testing.T) {
 	prior := Account{EndAge: 600 * time.Second, EndSamples: endTrust - 1, EndAges: linear}
 	known := Account{EndAge: 595 * time.Second, EndSamples: endTrust, EndAges: linear}
 	tests := []struct {
-		name string
-		a    Account
-		x    time.Duration
-		want float64
+		name   string
+		a      Account
+		x      time.Duration
+		want   float64
+		hedged bool // hedgedShare, not endShare
 	}{
-		{"few samples: uniform up to the end age", prior, 150 * time.Second, 0.25},
-		{"few samples: before the start", prior, -time.Second, 0},
-		{"few samples: past the end age", prior, 900 * time.Second, 1},
-		{"no quantiles: uniform", Account{EndAge: 400 * time.Second, EndSamples: accountRing}, 100 * time.Second, 0.25},
-		{"nothing known", Account{}, time.Second, 1},
-		{"learned: below the least", known, 99 * time.Second, 0},
-		{"learned: at the least", known, 100 * time.Second, 0},
-		{"learned: the median", known, 350 * time.Second, 0.5},
-		{"learned: between quantiles", known, 112500 * time.Millisecond, 0.025},
-		{"learned: at the most", known, 600 * time.Second, 1},
-		{"learned: ties count up to the last of them", Account{EndSamples: accountRing, EndAges: tied}, 200 * time.Second, 0.2},
+		{"few samples: uniform up to the end age", prior, 150 * time.Second, 0.25, false},
+		{"few samples: before the start", prior, -time.Second, 0, false},
+		{"few samples: past the end age", prior, 900 * time.Second, 1, false},
+		{"no quantiles: uniform", Account{EndAge: 400 * time.Second, EndSamples: accountRing}, 100 * time.Second, 0.25, false},
+		{"nothing known", Account{}, time.Second, 1, false},
+		{"learned: below the least", known, 99 * time.Second, 0, false},
+		{"learned: at the least", known, 100 * time.Second, 0, false},
+		{"learned: the median", known, 350 * time.Second, 0.5, false},
+		{"learned: between quantiles", known, 112500 * time.Millisecond, 0.025, false},
+		{"learned: at the most", known, 600 * time.Second, 1, false},
+		{"learned: ties count up to the last of them", Account{EndSamples: accountRing, EndAges: tied}, 200 * time.Second, 0.2, false},
+		// hedgedShare: half the learned share, half even over [0, 600s].
+		{"hedged: below the least, the even half only", known, 60 * time.Second, 0.05, true},
+		{"hedged: the median", known, 350 * time.Second, 0.25 + 0.5*350.0/600, true},
+		{"hedged: at the most", known, 600 * time.Second, 1, true},
+		{"hedged: past the most", known, 900 * time.Second, 1, true},
+		{"hedged: the prior, uniform either way", Account{EndAge: 600 * time.Second}, 150 * time.Second, 0.25, true},
+		{"hedged: nothing known", Account{}, time.Second, 1, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := endShare(tt.a, tt.x); math.Abs(got-tt.want) > 1e-9 {
-				t.Errorf("endShare(%v) = %v, want %v", tt.x, got, tt.want)
+			f, name := endShare, "endShare"
+			if tt.hedged {
+				f, name = hedgedShare, "hedgedShare"
+			}
+			if got := f(tt.a, tt.x); math.Abs(got-tt.want) > 1e-9 {
+				t.Errorf("%s(%v) = %v, want %v", name, tt.x, got, tt.want)
 			}
 		})
 	}
@@ -131,35 +143,6 @@ func TestWarmValue(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := warmValue(a, tt.c, grain, now); math.Abs(got-tt.want) > 1e-6 {
 				t.Errorf("warmValue = %v, want %v", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestHedgedShare(t *testing.T) {
-	var linear [endQuantiles]time.Duration
-	for i := range linear {
-		linear[i] = 100*time.Second + time.Duration(i)*25*time.Second // 100s … 600s
-	}
-	known := Account{EndAge: 595 * time.Second, EndSamples: endTrust, EndAges: linear}
-	tests := []struct {
-		name string
-		a    Account
-		x    time.Duration
-		want float64
-	}{
-		// Half the learned share, half even over [0, 600s].
-		{"learned: below the least, the even half only", known, 60 * time.Second, 0.05},
-		{"learned: the median", known, 350 * time.Second, 0.25 + 0.5*350.0/600},
-		{"learned: at the most", known, 600 * time.Second, 1},
-		{"past the most", known, 900 * time.Second, 1},
-		{"prior: uniform either way", Account{EndAge: 600 * time.Second}, 150 * time.Second, 0.25},
-		{"nothing known", Account{}, time.Second, 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := hedgedShare(tt.a, tt.x); math.Abs(got-tt.want) > 1e-9 {
-				t.Errorf("hedgedShare(%v) = %v, want %v", tt.x, got, tt.want)
 			}
 		})
 	}
