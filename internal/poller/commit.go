@@ -93,12 +93,22 @@ func (c *committer) done(q Query, now time.Time) checkpoint.Coverage {
 // every window the coverage covers was acknowledged before it moved, so a
 // snapshot of the index taken after this holds those states, and a commit
 // made after this counts past the returned seq.
-func (c *committer) committed() (uint64, checkpoint.Coverage, savedAccount) {
+func (c *committer) committed() (uint64, checkpoint.Coverage) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.schedMu.Lock()
 	defer c.schedMu.Unlock()
-	return c.seq, c.sched.Coverage(), c.sched.savedAccount(c.learn)
+	return c.seq, c.sched.Coverage()
+}
+
+// learned returns what the schedule and the learner know of the source's
+// traffic, to be saved (learned.go): taken only for a save that happens,
+// not for every call that finds nothing to save (it sorts the learner's
+// samples).
+func (c *committer) learned() savedAccount {
+	c.schedMu.Lock()
+	defer c.schedMu.Unlock()
+	return c.sched.savedAccount(c.learn)
 }
 
 // save writes the checkpoint when forced, or when something was committed
@@ -112,10 +122,11 @@ func (c *committer) save(ctx context.Context, force bool) error {
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
 	now := time.Now()
-	seq, cov, learned := c.committed()
+	seq, cov := c.committed()
 	if !force && (seq == c.saved || now.Sub(c.lastSave) < c.cfg.CheckpointInterval) {
 		return c.mark(ctx) // one that failed is tried again
 	}
+	learned := c.learned()
 	// Read before the snapshot: a conversation closed and acknowledged
 	// after this is in the snapshot as closed, so a restart does not read
 	// it again (watermark.go).
